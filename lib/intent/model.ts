@@ -1,0 +1,98 @@
+/**
+ * The resolved, mesh-neutral model that renderers read. It is computed once per synth from the
+ * intent recorded on `SecureWorkload`s, validated, de-duplicated and sorted, so every renderer
+ * is a pure function of it.
+ */
+import { Port } from './port';
+
+/** Label every workload is selected by; stable, never hashed. */
+export const NAME_LABEL = 'app.kubernetes.io/name';
+/** Label on every object this library emits. */
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'cdk8s-zero-trust';
+/** Annotation that says in words which flows an object allows. */
+export const ALLOWS_ANNOTATION = 'zero-trust.cdk8s.io/allows';
+
+/** A namespace (one `ZeroTrustChart`). */
+export interface NamespaceModel {
+  readonly name: string;
+  /** Backend id of the chart's mesh (`networkpolicy`, `istio`, ...). */
+  readonly backend: string;
+}
+
+/** A `SecureWorkload` of the app. */
+export interface WorkloadModel {
+  readonly name: string;
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  /** Labels that select exactly this workload's pods. */
+  readonly selector: { [key: string]: string };
+  readonly ports: Port[];
+  readonly backend: string;
+}
+
+/** One side of a flow. */
+export type EndpointModel =
+  | { readonly type: 'workload'; readonly workload: WorkloadModel }
+  | { readonly type: 'external-workload'; readonly namespace: string; readonly labels: { [key: string]: string }; readonly serviceAccount?: string }
+  | { readonly type: 'namespace'; readonly namespace: string }
+  | { readonly type: 'ip-block'; readonly cidr: string; readonly except: string[] }
+  | { readonly type: 'fqdn'; readonly host: string };
+
+/** A normalized HTTP condition. */
+export interface HttpRuleModel {
+  readonly methods: string[];
+  readonly paths: string[];
+}
+
+/** One allowed flow: source may open connections to destination on ports (with optional L7 rules). */
+export interface FlowModel {
+  readonly source: EndpointModel;
+  readonly destination: EndpointModel;
+  /** Allowed destination ports; empty means every port (external destinations only). */
+  readonly ports: Port[];
+  /** L7 conditions; empty means any request. */
+  readonly http: HttpRuleModel[];
+  /** Where the rule was declared, for messages: `production/hero allowFrom(...)`. */
+  readonly declaredAt: string;
+}
+
+/** Everything a renderer needs. */
+export interface ZeroTrustModel {
+  readonly namespaces: NamespaceModel[];
+  readonly workloads: WorkloadModel[];
+  readonly flows: FlowModel[];
+}
+
+/** `production/hero`, `ns:ingress-nginx`, `cidr:203.0.113.0/24`, `fqdn:api.example.com`. */
+export function endpointKey(e: EndpointModel): string {
+  switch (e.type) {
+    case 'workload': return `${e.workload.namespace}/${e.workload.name}`;
+    case 'external-workload': return `${e.namespace}/{${Object.entries(e.labels).sort().map(([k, v]) => `${k}=${v}`).join(',')}}${e.serviceAccount ? `@${e.serviceAccount}` : ''}`;
+    case 'namespace': return `ns:${e.namespace}`;
+    case 'ip-block': return `cidr:${e.cidr}${e.except.length ? ` except ${e.except.join(',')}` : ''}`;
+    case 'fqdn': return `fqdn:${e.host}`;
+  }
+}
+
+/** A readable description of a flow for annotations and errors. */
+export function describeFlow(f: FlowModel): string {
+  const ports = f.ports.length === 0 ? 'any port' : f.ports.map((p) => p.toString()).join(', ');
+  const http = f.http.length === 0 ? '' : ` [${f.http.map(describeHttpRule).join(' | ')}]`;
+  return `${endpointKey(f.source)} -> ${endpointKey(f.destination)} on ${ports}${http}`;
+}
+
+/** `GET,HEAD /api/*`. */
+export function describeHttpRule(r: HttpRuleModel): string {
+  return `${r.methods.length ? r.methods.join(',') : 'any method'} ${r.paths.length ? r.paths.join(',') : 'any path'}`;
+}
+
+/** True when the two ports denote the same destination port. */
+export function samePort(a: Port, b: Port): boolean {
+  return a.number === b.number && a.protocol === b.protocol && a.endPort === b.endPort;
+}
+
+/** Sorts ports by number, then protocol. */
+export function comparePorts(a: Port, b: Port): number {
+  return a.number - b.number || a.protocol.localeCompare(b.protocol) || (a.endPort ?? 0) - (b.endPort ?? 0);
+}

@@ -1,0 +1,215 @@
+import { IConstruct } from 'constructs';
+import { ZeroTrustError } from './errors';
+import {
+  EndpointModel, FlowModel, HttpRuleModel, NamespaceModel, WorkloadModel, ZeroTrustModel,
+  comparePorts, endpointKey, samePort,
+} from './model';
+import { IPeer, PeerKind } from './peer';
+import { Port } from './port';
+import { AllowOptions, normalizeHttpRule } from './rules';
+
+/** A rule as the user declared it, before resolution. */
+export interface RecordedRule {
+  /** The workload whose method was called. */
+  readonly owner: WorkloadHandle;
+  /** `from`: owner.allowFrom(peer); `to`: owner.allowTo(peer). */
+  readonly direction: 'from' | 'to';
+  readonly peer: IPeer;
+  readonly options: AllowOptions;
+}
+
+/** What the registry needs of a workload construct. */
+export interface WorkloadHandle {
+  /** Resolved model of the workload (name, namespace, identity, ports). */
+  toModel(): WorkloadModel;
+}
+
+/** A resolution error, attributed to the namespace whose workload declared the rule. */
+export interface ResolutionError {
+  readonly namespace: string;
+  readonly message: string;
+}
+
+const REGISTRIES = new WeakMap<IConstruct, IntentRegistry>();
+
+/**
+ * Intent of one cdk8s app: every namespace, workload and rule, recorded as declared and
+ * resolved once, at synth, into a `ZeroTrustModel`.
+ */
+export class IntentRegistry {
+  /** The registry of the app that `scope` belongs to. */
+  public static of(scope: IConstruct): IntentRegistry {
+    const root = scope.node.root;
+    let registry = REGISTRIES.get(root);
+    if (!registry) {
+      registry = new IntentRegistry();
+      REGISTRIES.set(root, registry);
+    }
+    return registry;
+  }
+
+  private readonly namespaces = new Map<string, NamespaceModel>();
+  private readonly workloads = new Map<string, WorkloadHandle>();
+  private readonly rules: RecordedRule[] = [];
+  private resolved?: { model: ZeroTrustModel; errors: ResolutionError[] };
+
+  /** Records a namespace; each namespace belongs to one chart. */
+  public addNamespace(ns: NamespaceModel): void {
+    this.assertOpen(`namespace ${ns.name}`);
+    if (this.namespaces.has(ns.name)) {
+      throw new ZeroTrustError(`namespace "${ns.name}" is declared by two ZeroTrustCharts; use one chart per namespace`);
+    }
+    this.namespaces.set(ns.name, ns);
+  }
+
+  /** Records a workload under `namespace/name`. */
+  public addWorkload(namespace: string, name: string, handle: WorkloadHandle): void {
+    this.assertOpen(`workload ${namespace}/${name}`);
+    const key = `${namespace}/${name}`;
+    if (this.workloads.has(key)) {
+      throw new ZeroTrustError(`workload "${name}" is declared twice in namespace "${namespace}"`);
+    }
+    this.workloads.set(key, handle);
+  }
+
+  /** Records one allowFrom/allowTo call. */
+  public addRule(rule: RecordedRule): void {
+    this.assertOpen('a rule');
+    this.rules.push(rule);
+  }
+
+  /** Resolves the recorded intent once; later changes are refused. */
+  public resolve(): { model: ZeroTrustModel; errors: ResolutionError[] } {
+    if (!this.resolved) {
+      this.resolved = resolveIntent([...this.namespaces.values()], [...this.workloads.values()], this.rules);
+    }
+    return this.resolved;
+  }
+
+  private assertOpen(what: string): void {
+    if (this.resolved) {
+      throw new ZeroTrustError(`cannot add ${what}: the app was already synthesized; declare all intent before synth`);
+    }
+  }
+}
+
+/** Resolves recorded rules into flows: checks ports, peers and meshes, merges duplicates, sorts. */
+export function resolveIntent(namespaces: NamespaceModel[], handles: WorkloadHandle[], rules: RecordedRule[]): { model: ZeroTrustModel; errors: ResolutionError[] } {
+  const byHandle = new Map<WorkloadHandle, WorkloadModel>(handles.map((h) => [h, h.toModel()]));
+  const workloads = [...byHandle.values()].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+  const errors: ResolutionError[] = [];
+  const flows = new Map<string, FlowModel>();
+
+  for (const rule of rules) {
+    const owner = rule.owner.toModel();
+    const call = `${rule.direction === 'from' ? 'allowFrom' : 'allowTo'}`;
+    let where = `${owner.namespace}/${owner.name}.${call}(?)`;
+    try {
+      const peer = toEndpoint(rule.peer, byHandle);
+      where = `${owner.namespace}/${owner.name}.${call}(${endpointKey(peer)})`;
+      const self: EndpointModel = { type: 'workload', workload: owner };
+      const source = rule.direction === 'from' ? peer : self;
+      const destination = rule.direction === 'from' ? self : peer;
+      if (source.type === 'fqdn') {
+        throw new ZeroTrustError(`${where}: a host name cannot be a source; FQDN peers are for egress (allowTo) only`);
+      }
+      if (source.type === 'workload' && destination.type === 'workload' && source.workload.backend !== destination.workload.backend) {
+        throw new ZeroTrustError(`${where}: ${source.workload.namespace} uses mesh "${source.workload.backend}" and ${destination.workload.namespace} uses "${destination.workload.backend}"; flows between charts of different meshes cannot be secured end to end`);
+      }
+      for (const e of [source, destination]) {
+        if ((e.type === 'namespace' || e.type === 'external-workload') && namespaces.some((n) => n.name === e.namespace)) {
+          throw new ZeroTrustError(`${where}: namespace "${e.namespace}" is managed by this app, so its pods are closed by default deny; name its SecureWorkloads instead of ${e.type === 'namespace' ? 'Peer.namespace()' : 'Peer.workload()'}`);
+        }
+      }
+      const ports = resolvePorts(destination, rule.options.ports, where);
+      const http = (rule.options.http ?? []).map((r, i) => normalizeHttpRule(r, `${where} http[${i}]`));
+      if (http.length > 0) {
+        if (ports.length === 0) {
+          throw new ZeroTrustError(`${where}: HTTP rules need explicit HTTP ports on an external destination`);
+        }
+        const notHttp = ports.filter((p) => !p.speaksHttp);
+        if (notHttp.length > 0) {
+          throw new ZeroTrustError(`${where}: HTTP rules apply only to HTTP, HTTP/2 or gRPC ports, but ${notHttp.map((p) => `${p.name} (${p.toString()}, ${p.kind})`).join(', ')} is not; split the rule or declare the port with Port.http()/Port.grpc()`);
+        }
+      }
+      addFlow(flows, { source, destination, ports, http, declaredAt: where });
+    } catch (e) {
+      if (!(e instanceof ZeroTrustError)) throw e;
+      errors.push({ namespace: owner.namespace, message: e.message.startsWith(where) ? e.message : `${where}: ${e.message}` });
+    }
+  }
+
+  const sorted = [...flows.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, f]) => f);
+  return {
+    model: { namespaces: [...namespaces].sort((a, b) => a.name.localeCompare(b.name)), workloads, flows: sorted },
+    errors,
+  };
+}
+
+function toEndpoint(peer: IPeer, byHandle: Map<WorkloadHandle, WorkloadModel>): EndpointModel {
+  if (!peer || typeof (peer as IPeer).toPeerSpec !== 'function') {
+    throw new ZeroTrustError('the peer is empty; pass a SecureWorkload or a Peer.*() value');
+  }
+  const spec = peer.toPeerSpec();
+  switch (spec.kind) {
+    case PeerKind.APP_WORKLOAD: {
+      const handle = spec.workload as unknown as WorkloadHandle;
+      const model = byHandle.get(handle);
+      if (!model) throw new ZeroTrustError('the peer workload belongs to another cdk8s App');
+      return { type: 'workload', workload: model };
+    }
+    case PeerKind.EXTERNAL_WORKLOAD:
+      return { type: 'external-workload', namespace: spec.namespace!, labels: { ...spec.labels! }, serviceAccount: spec.serviceAccount };
+    case PeerKind.NAMESPACE:
+      return { type: 'namespace', namespace: spec.namespace! };
+    case PeerKind.IP_BLOCK:
+      return { type: 'ip-block', cidr: spec.cidr!, except: [...(spec.except ?? [])] };
+    case PeerKind.FQDN:
+      return { type: 'fqdn', host: spec.host! };
+    default:
+      throw new ZeroTrustError(`unknown peer kind "${(spec as any).kind}"`);
+  }
+}
+
+function resolvePorts(destination: EndpointModel, requested: Port[] | undefined, where: string): Port[] {
+  if (requested !== undefined && requested.length === 0) {
+    throw new ZeroTrustError(`${where}: "ports" is empty; omit it to mean every declared port`);
+  }
+  if (destination.type === 'workload') {
+    const declared = destination.workload.ports;
+    if (declared.length === 0) {
+      throw new ZeroTrustError(`${where}: ${destination.workload.namespace}/${destination.workload.name} declares no ports, so nothing can be allowed to it`);
+    }
+    if (requested === undefined) return [...declared].sort(comparePorts);
+    const out: Port[] = [];
+    for (const p of requested) {
+      const match = declared.find((d) => samePort(d, p));
+      if (!match) {
+        throw new ZeroTrustError(`${where}: port ${p.toString()} is not declared by ${destination.workload.namespace}/${destination.workload.name} (it declares ${declared.map((d) => `${d.name}=${d.toString()}`).join(', ')})`);
+      }
+      if (!out.some((o) => samePort(o, match))) out.push(match);
+    }
+    return out.sort(comparePorts);
+  }
+  const out: Port[] = [];
+  for (const p of requested ?? []) {
+    if (!out.some((o) => samePort(o, p))) out.push(p);
+  }
+  return out.sort(comparePorts);
+}
+
+function addFlow(flows: Map<string, FlowModel>, flow: FlowModel): void {
+  const key = `${endpointKey(flow.source)} > ${endpointKey(flow.destination)} @ ${flow.ports.map((p) => p.toString()).join(',')} # ${JSON.stringify(flow.http)}`;
+  const existing = flows.get(key);
+  if (existing) {
+    // Same flow declared from both sides (hero.allowTo(db) and db.allowFrom(hero)) or twice: keep one.
+    return;
+  }
+  flows.set(key, { ...flow, http: sortHttp(flow.http) });
+}
+
+function sortHttp(rules: HttpRuleModel[]): HttpRuleModel[] {
+  const seen = new Map<string, HttpRuleModel>();
+  for (const r of rules) seen.set(JSON.stringify(r), r);
+  return [...seen.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, r]) => r);
+}

@@ -1,0 +1,292 @@
+import { ApiObject } from 'cdk8s';
+import * as plus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { ZeroTrustError } from './errors';
+import { MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, WorkloadModel } from './model';
+import { checkDnsLabel, checkDnsSubdomain, checkLabels } from './names';
+import { IPeer, PeerKind, PeerSpec } from './peer';
+import { Port, PortKind } from './port';
+import { IntentRegistry } from './registry';
+import { AllowOptions } from './rules';
+import { ZeroTrustChart } from './chart';
+import { MetadataAdditions, PodSpecAdditions } from '../meshes/renderer';
+
+/** The controller that runs a workload's pods. */
+export enum WorkloadKind {
+  /** A `Deployment`. */
+  DEPLOYMENT = 'Deployment',
+  /** A `StatefulSet` (databases such as Lil DeeBee). */
+  STATEFUL_SET = 'StatefulSet',
+}
+
+/** Properties of a `SecureWorkload`. */
+export interface SecureWorkloadProps {
+  /**
+   * Container image; the workload creates its own Deployment or StatefulSet. Give either
+   * `image` or `workload`.
+   * @default - none
+   */
+  readonly image?: string;
+  /**
+   * Ports the workload listens on. With `workload`, defaults to its containers' ports.
+   * @default - none (nothing can be allowed to it)
+   */
+  readonly ports?: Port[];
+  /**
+   * Controller to create with `image`.
+   * @default WorkloadKind.DEPLOYMENT
+   */
+  readonly kind?: WorkloadKind;
+  /**
+   * Replicas of a created workload.
+   * @default 1
+   */
+  readonly replicas?: number;
+  /**
+   * Name of the workload, its ServiceAccount, Service and policies.
+   * @default - the construct id
+   */
+  readonly name?: string;
+  /**
+   * Name of the ServiceAccount (the workload's identity) created for it.
+   * @default - the workload name
+   */
+  readonly serviceAccountName?: string;
+  /**
+   * Extra labels for the pods (the selector label `app.kubernetes.io/name` is always set).
+   * @default - none
+   */
+  readonly podLabels?: { [key: string]: string };
+  /**
+   * An existing cdk8s-plus-27 Deployment, StatefulSet or DaemonSet to secure instead of creating
+   * one. It must run as its own ServiceAccount, not `default`.
+   * @default - create one from `image`
+   */
+  readonly workload?: plus.Deployment | plus.StatefulSet | plus.DaemonSet;
+  /**
+   * Whether to create a ClusterIP Service for the ports.
+   * @default true when the workload has ports
+   */
+  readonly service?: boolean;
+}
+
+/**
+ * A workload with its own identity (ServiceAccount), stable selector labels and a Service, whose
+ * traffic is closed except for what `allowFrom`/`allowTo` declare.
+ */
+export class SecureWorkload extends Construct implements IPeer {
+  /** Workload name. */
+  public readonly name: string;
+  /** Namespace (the chart's). */
+  public readonly namespace: string;
+  /** ServiceAccount the pods run as: the workload's identity. */
+  public readonly serviceAccountName: string;
+  /** Labels that select exactly this workload's pods. */
+  public readonly selector: { [key: string]: string };
+  /** Declared ports. */
+  public readonly ports: Port[];
+
+  private readonly chart: ZeroTrustChart;
+  private readonly props: SecureWorkloadProps;
+  private model?: WorkloadModel;
+
+  public constructor(scope: Construct, id: string, props: SecureWorkloadProps) {
+    super(scope, id);
+    this.chart = ZeroTrustChart.of(this);
+    this.props = props;
+    this.name = props.name ?? id;
+    this.namespace = this.chart.namespaceName;
+    checkDnsLabel(this.name, `SecureWorkload "${this.name}" in namespace "${this.namespace}": name`);
+    const where = `SecureWorkload ${this.namespace}/${this.name}`;
+
+    if ((props.image === undefined) === (props.workload === undefined)) {
+      throw new ZeroTrustError(`${where}: give exactly one of "image" (create a workload) or "workload" (adopt a cdk8s-plus one)`);
+    }
+    if (props.workload) {
+      if (props.kind !== undefined || props.replicas !== undefined || props.serviceAccountName !== undefined) {
+        throw new ZeroTrustError(`${where}: "kind", "replicas" and "serviceAccountName" apply only to created workloads; set them on the adopted one`);
+      }
+      const sa = props.workload.serviceAccount?.name;
+      if (!sa || sa === 'default') {
+        throw new ZeroTrustError(`${where}: the adopted workload runs as the "default" ServiceAccount; give it its own ServiceAccount, which is its identity`);
+      }
+      this.serviceAccountName = sa;
+      this.ports = props.ports ?? portsOfContainers(props.workload, where);
+    } else {
+      this.serviceAccountName = props.serviceAccountName ?? this.name;
+      checkDnsSubdomain(this.serviceAccountName, `${where}: serviceAccountName`);
+      if (this.serviceAccountName === 'default') {
+        throw new ZeroTrustError(`${where}: the "default" ServiceAccount is shared by every pod of the namespace and cannot be an identity`);
+      }
+      this.ports = [...(props.ports ?? [])];
+      if (props.replicas !== undefined && (!Number.isInteger(props.replicas) || props.replicas < 0)) {
+        throw new ZeroTrustError(`${where}: replicas must be a whole number >= 0`);
+      }
+    }
+    checkUniquePorts(this.ports, where);
+    if (props.podLabels) {
+      checkLabels(props.podLabels, `${where}: podLabels`);
+      if (NAME_LABEL in props.podLabels) {
+        throw new ZeroTrustError(`${where}: podLabels must not set ${NAME_LABEL}; it is the workload's selector`);
+      }
+    }
+    this.selector = { [NAME_LABEL]: this.name };
+    IntentRegistry.of(this).addWorkload(this.namespace, this.name, this);
+  }
+
+  /** Allows `peer` to open connections to this workload. */
+  public allowFrom(peer: IPeer, options: AllowOptions = {}): void {
+    IntentRegistry.of(this).addRule({ owner: this, direction: 'from', peer, options });
+  }
+
+  /** Allows this workload to open connections to `peer`. */
+  public allowTo(peer: IPeer, options: AllowOptions = {}): void {
+    IntentRegistry.of(this).addRule({ owner: this, direction: 'to', peer, options });
+  }
+
+  /** This workload as a peer of other workloads' rules. */
+  public toPeerSpec(): PeerSpec {
+    return { kind: PeerKind.APP_WORKLOAD, workload: this };
+  }
+
+  /** @internal */
+  public toModel(): WorkloadModel {
+    if (!this.model) {
+      this.model = {
+        name: this.name,
+        namespace: this.namespace,
+        serviceAccount: this.serviceAccountName,
+        selector: { ...this.selector },
+        ports: [...this.ports],
+        backend: this.chart.mesh.id,
+      };
+    }
+    return this.model;
+  }
+
+  /**
+   * Emits the ServiceAccount, Service and workload (or decorates the adopted one) with the
+   * mesh's pod metadata. Called once at synth by the chart.
+   * @internal
+   */
+  public _render(pod: MetadataAdditions, podSpec: PodSpecAdditions): void {
+    const managed = { [MANAGED_BY_LABEL]: MANAGED_BY };
+    const podLabels = sortKeys({ ...(this.props.podLabels ?? {}), ...(pod.labels ?? {}), ...this.selector });
+    const podAnnotations = pod.annotations && Object.keys(pod.annotations).length ? sortKeys(pod.annotations) : undefined;
+    const metadata = (name: string) => ({ name, namespace: this.namespace, labels: { ...this.selector, ...managed } });
+
+    if (!this.props.workload) {
+      new ApiObject(this, 'ServiceAccount', {
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: metadata(this.serviceAccountName),
+        // Mesh proxies mount their own projected tokens; the app needs no API token.
+        automountServiceAccountToken: false,
+      });
+    }
+    if (this.props.service ?? this.ports.length > 0) {
+      if (this.ports.length === 0) {
+        throw new ZeroTrustError(`SecureWorkload ${this.namespace}/${this.name}: service is requested but no ports are declared`);
+      }
+      new ApiObject(this, 'Service', {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: metadata(this.name),
+        spec: {
+          selector: { ...this.selector },
+          ports: this.ports.map((p) => ({
+            name: p.name,
+            port: p.number,
+            targetPort: p.number,
+            protocol: p.protocol,
+            ...(appProtocolOf(p.kind) ? { appProtocol: appProtocolOf(p.kind) } : {}),
+          })),
+        },
+      });
+    }
+
+    const adopted = this.props.workload;
+    if (adopted) {
+      for (const [k, v] of Object.entries(podLabels)) adopted.podMetadata.addLabel(k, v);
+      for (const [k, v] of Object.entries(podAnnotations ?? {})) adopted.podMetadata.addAnnotation(k, v);
+      if ((podSpec.containers ?? []).length > 0 || (podSpec.volumes ?? []).length > 0) {
+        // cdk8s-plus has no raw-container API; patch the pod spec of the synthesized object.
+        const api = ApiObject.of(adopted);
+        for (const c of podSpec.containers ?? []) api.addJsonPatch({ op: 'add', path: '/spec/template/spec/containers/-', value: c } as any);
+        for (const v of podSpec.volumes ?? []) api.addJsonPatch({ op: 'add', path: '/spec/template/spec/volumes/-', value: v } as any);
+      }
+      return;
+    }
+
+    const kind = this.props.kind ?? WorkloadKind.DEPLOYMENT;
+    const container = {
+      name: this.name,
+      image: this.props.image,
+      ...(this.ports.length ? {
+        ports: this.ports.map((p) => ({ name: p.name, containerPort: p.number, protocol: p.protocol })),
+      } : {}),
+      securityContext: { allowPrivilegeEscalation: false },
+    };
+    const spec: any = {
+      replicas: this.props.replicas ?? 1,
+      selector: { matchLabels: { ...this.selector } },
+      ...(kind === WorkloadKind.STATEFUL_SET ? { serviceName: this.name } : {}),
+      template: {
+        metadata: { labels: podLabels, ...(podAnnotations ? { annotations: podAnnotations } : {}) },
+        spec: {
+          serviceAccountName: this.serviceAccountName,
+          automountServiceAccountToken: false,
+          containers: [container, ...(podSpec.containers ?? [])],
+          ...((podSpec.volumes ?? []).length ? { volumes: podSpec.volumes } : {}),
+        },
+      },
+    };
+    new ApiObject(this, kind, { apiVersion: 'apps/v1', kind, metadata: metadata(this.name), spec });
+  }
+}
+
+function appProtocolOf(kind: PortKind): string | undefined {
+  switch (kind) {
+    case PortKind.HTTP: return 'http';
+    case PortKind.HTTP2: return 'http2';
+    case PortKind.GRPC: return 'grpc';
+    case PortKind.TCP: return 'tcp';
+    default: return undefined;
+  }
+}
+
+function portsOfContainers(workload: plus.Deployment | plus.StatefulSet | plus.DaemonSet, where: string): Port[] {
+  const out: Port[] = [];
+  for (const c of workload.containers) {
+    for (const p of c.ports ?? []) {
+      const name = p.name;
+      const udp = p.protocol === plus.Protocol.UDP;
+      const kind = udp ? PortKind.UDP : name?.startsWith('grpc') ? PortKind.GRPC : name?.startsWith('http2') || name?.startsWith('h2c') ? PortKind.HTTP2 : name?.startsWith('http') ? PortKind.HTTP : PortKind.TCP;
+      if (p.protocol === plus.Protocol.SCTP) {
+        throw new ZeroTrustError(`${where}: container ${c.name} port ${p.number} is SCTP, which no backend here secures`);
+      }
+      out.push(new Port({ number: p.number, kind, name }));
+    }
+  }
+  return out;
+}
+
+function checkUniquePorts(ports: Port[], where: string): void {
+  const names = new Set<string>();
+  const numbers = new Set<string>();
+  for (const p of ports) {
+    if (p.endPort !== undefined) throw new ZeroTrustError(`${where}: a workload port cannot be a range (${p.toString()})`);
+    if (names.has(p.name)) throw new ZeroTrustError(`${where}: port name "${p.name}" is declared twice`);
+    const key = `${p.number}/${p.protocol}`;
+    if (numbers.has(key)) throw new ZeroTrustError(`${where}: port ${key} is declared twice`);
+    names.add(p.name);
+    numbers.add(key);
+  }
+}
+
+/** Returns a copy with keys in sorted order, so output is stable whatever the insertion order. */
+export function sortKeys<T>(o: { [key: string]: T }): { [key: string]: T } {
+  const out: { [key: string]: T } = {};
+  for (const k of Object.keys(o).sort()) out[k] = o[k];
+  return out;
+}

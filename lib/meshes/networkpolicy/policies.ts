@@ -1,0 +1,206 @@
+/**
+ * Pure functions from the model to Kubernetes NetworkPolicy objects (networking.k8s.io/v1).
+ * Objects grow with workloads, not edges: one ingress policy per destination workload and one
+ * egress policy per source workload, plus `default-deny` and `allow-dns` per namespace.
+ */
+import { ZeroTrustError } from '../../intent/errors';
+import {
+  ALLOWS_ANNOTATION, EndpointModel, FlowModel, MANAGED_BY, MANAGED_BY_LABEL, ZeroTrustModel,
+  describeFlow,
+} from '../../intent/model';
+import { DnsSpec } from '../../intent/dns';
+
+/** The label Kubernetes sets on every namespace to its own name. */
+export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+
+/** A NetworkPolicy port entry. */
+export interface NetworkPolicyPort {
+  readonly port?: number | string;
+  readonly endPort?: number;
+  readonly protocol: 'TCP' | 'UDP';
+}
+
+/** A NetworkPolicy peer entry. */
+export interface NetworkPolicyPeer {
+  readonly podSelector?: { matchLabels?: { [key: string]: string } };
+  readonly namespaceSelector?: { matchLabels?: { [key: string]: string } };
+  readonly ipBlock?: { cidr: string; except?: string[] };
+}
+
+/** One ingress or egress rule. */
+export interface NetworkPolicyRule {
+  readonly peers: NetworkPolicyPeer[];
+  /** Empty: every port. */
+  readonly ports: NetworkPolicyPort[];
+}
+
+/** A rule a mesh adds for every pod of the namespace (control plane, probes). */
+export interface NamespaceRule {
+  /** Object name, e.g. `allow-istio-control-plane`. */
+  readonly name: string;
+  readonly ingress?: NetworkPolicyRule[];
+  readonly egress?: NetworkPolicyRule[];
+  /** Why the mesh needs it, written into the allows annotation. */
+  readonly reason: string;
+}
+
+/** What a mesh running on top of this layer needs beyond the declared flows. */
+export interface NetworkPolicyLayerOptions {
+  /** Backend id for error messages. */
+  readonly backend: string;
+  /**
+   * Data-plane ports admitted beside the app ports of every flow whose two ends are pods
+   * (Istio ambient HBONE 15008, Linkerd inbound proxy 4143), from the declared sources only.
+   */
+  readonly meshPorts?: NetworkPolicyPort[];
+  /** Namespace-wide policies the mesh needs (control plane egress, probe sources). */
+  readonly namespaceRules?: NamespaceRule[];
+  /** True when a mesh above enforces the HTTP rules, so this layer renders their ports only. */
+  readonly l7EnforcedAbove?: boolean;
+  /**
+   * How to render egress to a host name. `error` (plain NetworkPolicy): a synth error.
+   * `skip`: the mesh above enforces FQDN egress at its own egress point and this layer adds nothing.
+   * @default 'error'
+   */
+  readonly fqdnEgress?: 'error' | 'skip';
+}
+
+/** A NetworkPolicy as plain JSON. */
+export interface NetworkPolicyObject {
+  readonly apiVersion: 'networking.k8s.io/v1';
+  readonly kind: 'NetworkPolicy';
+  readonly metadata: { name: string; namespace: string; labels: { [key: string]: string }; annotations: { [key: string]: string } };
+  readonly spec: any;
+}
+
+/** Every NetworkPolicy of one namespace, in a stable order. */
+export function networkPolicies(model: ZeroTrustModel, namespace: string, dns: DnsSpec, options: NetworkPolicyLayerOptions): NetworkPolicyObject[] {
+  checkExpressible(model, namespace, options);
+  const out: NetworkPolicyObject[] = [
+    policy(namespace, 'default-deny', ['everything is denied unless another policy allows it'], {
+      podSelector: {},
+      policyTypes: ['Ingress', 'Egress'],
+    }),
+    policy(namespace, 'allow-dns', ['every pod -> cluster DNS on 53/UDP, 53/TCP'], {
+      podSelector: {},
+      policyTypes: ['Egress'],
+      egress: [renderRule('to', { peers: [dnsPeer(dns, namespace)], ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] })],
+    }),
+  ];
+  for (const extra of options.namespaceRules ?? []) {
+    const types = [...(extra.ingress?.length ? ['Ingress'] : []), ...(extra.egress?.length ? ['Egress'] : [])];
+    out.push(policy(namespace, extra.name, [extra.reason], {
+      podSelector: {},
+      policyTypes: types,
+      ...(extra.ingress?.length ? { ingress: extra.ingress.map((r) => renderRule('from', r)) } : {}),
+      ...(extra.egress?.length ? { egress: extra.egress.map((r) => renderRule('to', r)) } : {}),
+    }));
+  }
+
+  for (const w of model.workloads.filter((x) => x.namespace === namespace)) {
+    const inbound = model.flows.filter((f) => f.destination.type === 'workload' && f.destination.workload === w);
+    if (inbound.length > 0) {
+      const rules = inbound.map((f) => ({ peers: [peerOf(f.source, namespace)], ports: portsOf(f, options) }));
+      out.push(policy(namespace, `${w.name}-ingress`, inbound.map(describeFlow), {
+        podSelector: { matchLabels: { ...w.selector } },
+        policyTypes: ['Ingress'],
+        ingress: mergeRules(rules).map((r) => renderRule('from', r)),
+      }));
+    }
+    const outbound = model.flows.filter((f) => f.source.type === 'workload' && f.source.workload === w && f.destination.type !== 'fqdn');
+    if (outbound.length > 0) {
+      const rules = outbound.map((f) => ({ peers: [peerOf(f.destination, namespace)], ports: portsOf(f, options) }));
+      out.push(policy(namespace, `${w.name}-egress`, outbound.map(describeFlow), {
+        podSelector: { matchLabels: { ...w.selector } },
+        policyTypes: ['Egress'],
+        egress: mergeRules(rules).map((r) => renderRule('to', r)),
+      }));
+    }
+  }
+  return out;
+}
+
+function checkExpressible(model: ZeroTrustModel, namespace: string, options: NetworkPolicyLayerOptions): void {
+  for (const f of model.flows) {
+    const touches = (e: EndpointModel) => e.type === 'workload' && e.workload.namespace === namespace;
+    if (!touches(f.source) && !touches(f.destination)) continue;
+    if (f.http.length > 0 && !options.l7EnforcedAbove) {
+      throw new ZeroTrustError(`[${options.backend}] ${f.declaredAt}: NetworkPolicy cannot match HTTP methods or paths; drop the http rule or use a mesh that enforces L7 (Istio, Linkerd, Cilium)`);
+    }
+    if (f.destination.type === 'fqdn' && (options.fqdnEgress ?? 'error') === 'error') {
+      throw new ZeroTrustError(`[${options.backend}] ${f.declaredAt}: NetworkPolicy cannot match host names; use Peer.ipBlock() or a mesh with FQDN egress (Cilium, Istio)`);
+    }
+  }
+}
+
+function policy(namespace: string, name: string, allows: string[], spec: any): NetworkPolicyObject {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: {
+      name,
+      namespace,
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY },
+      annotations: { [ALLOWS_ANNOTATION]: [...new Set(allows)].sort().join('\n') },
+    },
+    spec,
+  };
+}
+
+/** The one peer element for an endpoint: namespace AND pods in a single element, never two. */
+export function peerOf(e: EndpointModel, policyNamespace: string): NetworkPolicyPeer {
+  const nsSelector = (ns: string) => (ns === policyNamespace ? {} : { namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: ns } } });
+  switch (e.type) {
+    case 'workload': return { ...nsSelector(e.workload.namespace), podSelector: { matchLabels: { ...e.workload.selector } } };
+    case 'external-workload': return { ...nsSelector(e.namespace), podSelector: { matchLabels: { ...e.labels } } };
+    case 'namespace': return { namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: e.namespace } } };
+    case 'ip-block': return { ipBlock: { cidr: e.cidr, ...(e.except.length ? { except: [...e.except] } : {}) } };
+    case 'fqdn': throw new ZeroTrustError(`host name ${e.host} has no NetworkPolicy peer`);
+  }
+}
+
+function dnsPeer(dns: DnsSpec, namespace: string): NetworkPolicyPeer {
+  if (dns.cidr) return { ipBlock: { cidr: dns.cidr } };
+  return peerOf({ type: 'external-workload', namespace: dns.namespace!, labels: dns.labels! }, namespace);
+}
+
+function portsOf(f: FlowModel, options: NetworkPolicyLayerOptions): NetworkPolicyPort[] {
+  if (f.ports.length === 0) return [];
+  const app: NetworkPolicyPort[] = f.ports.map((p) => ({ port: p.number, ...(p.endPort !== undefined ? { endPort: p.endPort } : {}), protocol: p.protocol }));
+  const podToPod = isPod(f.source) && isPod(f.destination);
+  return podToPod && options.meshPorts ? [...app, ...options.meshPorts] : app;
+}
+
+function isPod(e: EndpointModel): boolean {
+  return e.type === 'workload' || e.type === 'external-workload' || e.type === 'namespace';
+}
+
+const portKey = (p: NetworkPolicyPort) => `${typeof p.port === 'number' ? String(p.port).padStart(5, '0') : p.port ?? ''}-${p.endPort ?? ''}/${p.protocol}`;
+
+/** Merges rules with the same port set into one rule, de-duplicates and sorts peers and ports. */
+export function mergeRules(rules: NetworkPolicyRule[]): NetworkPolicyRule[] {
+  const byPorts = new Map<string, { ports: NetworkPolicyPort[]; peers: Map<string, NetworkPolicyPeer> }>();
+  for (const r of rules) {
+    const ports = dedupePorts(r.ports);
+    const key = ports.length === 0 ? '*' : ports.map(portKey).join(',');
+    const entry = byPorts.get(key) ?? { ports, peers: new Map() };
+    for (const p of r.peers) entry.peers.set(JSON.stringify(p), p);
+    byPorts.set(key, entry);
+  }
+  return [...byPorts.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([, e]) => ({ ports: e.ports, peers: [...e.peers.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, p]) => p) }));
+}
+
+function dedupePorts(ports: NetworkPolicyPort[]): NetworkPolicyPort[] {
+  const m = new Map<string, NetworkPolicyPort>();
+  for (const p of ports) m.set(portKey(p), p);
+  return [...m.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, p]) => p);
+}
+
+/** Renders a rule as an ingress (`from`) or egress (`to`) entry. */
+function renderRule(key: 'from' | 'to', r: NetworkPolicyRule): any {
+  const ports = r.ports.length ? { ports: r.ports.map((p) => ({ ...(p.port !== undefined ? { port: p.port } : {}), ...(p.endPort !== undefined ? { endPort: p.endPort } : {}), protocol: p.protocol })) } : {};
+  return { [key]: r.peers, ...ports };
+}
+
