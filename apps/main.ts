@@ -1,0 +1,32 @@
+/**
+ * The example app: the Hero and Lil DeeBee story rendered once per backend into
+ * `dist/<backend>/`. Run with `npm run synth`.
+ */
+import * as path from 'path';
+import { App } from 'cdk8s';
+import { Mesh } from '../lib';
+import { heroAndLilDeeBee } from './story';
+
+/** Every backend the story is rendered for; each gets `dist/<mesh.id>/`. */
+export const STORY_MESHES: Mesh[] = [
+  Mesh.networkPolicy(),
+];
+
+/** Synthesizes the story for every backend under `outRoot`. */
+export function synthStory(outRoot: string): string[] {
+  const folders: string[] = [];
+  for (const mesh of STORY_MESHES) {
+    const outdir = path.join(outRoot, mesh.id);
+    const app = new App({ outdir });
+    heroAndLilDeeBee(app, mesh);
+    app.synth();
+    folders.push(outdir);
+  }
+  return folders;
+}
+
+if (require.main === module) {
+  for (const dir of synthStory(path.join(__dirname, '..', 'dist'))) {
+    console.log(`synthesized ${path.relative(process.cwd(), dir) || dir}`);
+  }
+}

@@ -1,0 +1,40 @@
+import { ApiObject } from 'cdk8s';
+import { Construct } from 'constructs';
+import { clusterScoped } from '../../intent/chart';
+import { MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, WorkloadModel } from '../../intent/model';
+import { NAMESPACE_NAME_LABEL } from '../networkpolicy/policies';
+
+/** SPIFFE ID template of the Istio/SPIRE convention: trust domain, namespace, ServiceAccount. */
+export const SERVICE_ACCOUNT_ID_TEMPLATE = 'spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}';
+
+/** Options of one ClusterSPIFFEID registration. */
+export interface ClusterSpiffeIdOptions {
+  /** The SPIFFE ID template (SPIRE controller manager syntax). */
+  readonly spiffeIdTemplate: string;
+  /** Optional extra pod labels to select on, beside the workload's selector. */
+  readonly extraPodLabels?: { [key: string]: string };
+  /** Optional `className` of the SPIRE controller manager that should reconcile it. */
+  readonly className?: string;
+}
+
+/**
+ * A `spire.spiffe.io/v1alpha1` ClusterSPIFFEID that registers exactly one workload's pods with
+ * SPIRE: selected by namespace name and the workload's selector labels. Cluster-scoped, so its
+ * name carries the namespace: `<namespace>-<workload>`.
+ */
+export function clusterSpiffeId(scope: Construct, workload: WorkloadModel, options: ClusterSpiffeIdOptions): ApiObject {
+  return clusterScoped(new ApiObject(scope, `ClusterSPIFFEID-${workload.namespace}-${workload.name}`, {
+    apiVersion: 'spire.spiffe.io/v1alpha1',
+    kind: 'ClusterSPIFFEID',
+    metadata: {
+      name: `${workload.namespace}-${workload.name}`,
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [NAME_LABEL]: workload.name },
+    },
+    spec: {
+      ...(options.className ? { className: options.className } : {}),
+      spiffeIDTemplate: options.spiffeIdTemplate,
+      namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: workload.namespace } },
+      podSelector: { matchLabels: { ...(options.extraPodLabels ?? {}), ...workload.selector } },
+    },
+  }));
+}
