@@ -2,6 +2,7 @@
  * The example app: the Hero and Lil DeeBee story rendered once per backend into
  * `dist/<backend>/`. Run with `npm run synth`.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { App } from 'cdk8s';
 import { Mesh } from '../lib';
@@ -17,6 +18,8 @@ export function synthStory(outRoot: string): string[] {
   const folders: string[] = [];
   for (const mesh of STORY_MESHES) {
     const outdir = path.join(outRoot, mesh.id);
+    // Start clean so a removed chart cannot leave a stale file behind.
+    fs.rmSync(outdir, { recursive: true, force: true });
     const app = new App({ outdir });
     heroAndLilDeeBee(app, mesh);
     app.synth();
