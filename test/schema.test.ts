@@ -76,9 +76,10 @@ describe('core kinds (kubernetes v1.30.0 definitions)', () => {
   });
 
   test('int32 range is enforced', () => {
-    const np: any = networkPolicy();
-    np.spec.ingress[0].ports[0].port = 2 ** 40;
-    expect(validateObject(np)).not.toEqual([]);
+    const svc = (port: number) => ({ apiVersion: 'v1', kind: 'Service', metadata: meta('web'), spec: { ports: [{ port }] } });
+    expect(validateObject(svc(80))).toEqual([]);
+    expect(validateObject(svc(2 ** 40)).join('\n')).toMatch(/\/spec\/ports\/0\/port: must match format "int32"/);
+    expect(validateObject(svc(1.5))).not.toEqual([]);
   });
 });
 
@@ -138,7 +139,9 @@ describe('CRDs', () => {
       spec: { podSelector: { matchLabels: { app: 'web' } }, port: 'http', proxyProtocol: 'HTTP/1', accessPolicy: 'deny' },
     };
     expect(validateObject(server)).toEqual([]);
-    expect(validateObject({ ...server, spec: { ...server.spec, proxyProtocol: 'SMTP' } })).not.toEqual([]);
+    // proxyProtocol is a free string in the CRD; port is int-or-string
+    expect(validateObject({ ...server, spec: { ...server.spec, port: true } }).join('\n')).toMatch(/\/spec\/port/);
+    expect(validateObject({ ...server, spec: { ...server.spec, proxyprotocol: 'opaque' } }).join('\n')).toMatch(/unknown field "proxyprotocol"/);
   });
 
   test('Linkerd AuthorizationPolicy and MeshTLSAuthentication pass', () => {
