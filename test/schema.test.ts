@@ -1,6 +1,11 @@
+import { App, Chart, Testing } from 'cdk8s';
+import * as cilium from '../imports/cilium-networkpolicies-cilium.io';
+import * as istio from '../imports/istio-security-authorizationpolicies-security.istio.io';
+import * as linkerd from '../imports/linkerd-policy-servers-policy.linkerd.io';
+import * as mtp from '../imports/kuma-meshtrafficpermissions-kuma.io';
 import * as os from 'os';
 import * as path from 'path';
-import { expectValid, getValidator, validateObject } from './support/schema';
+import { expectValid, getValidator, validateAll, validateObject } from './support/schema';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { resolveCrdDir } = require('../scripts/crds');
@@ -311,4 +316,40 @@ describe('resolveCrdDir', () => {
     expect(msg).toMatch(/\.\.\/shared\/crds/);
     expect(msg).toMatch(/npm run crds/);
   });
+});
+
+/** The generated constructs synthesize manifests the strict validator accepts. */
+test('generated imports synthesize schema-valid manifests', () => {
+  const app: App = Testing.app();
+  const chart = new Chart(app, 'demo', { namespace: 'demo' });
+  new istio.AuthorizationPolicy(chart, 'authz', {
+    metadata: { name: 'allow-web' },
+    spec: {
+      selector: { matchLabels: { app: 'web' } },
+      action: istio.AuthorizationPolicySpecAction.ALLOW,
+      rules: [{ from: [{ source: { principals: ['cluster.local/ns/demo/sa/client'] } }] }],
+    },
+  });
+  new linkerd.ServerV1Beta3(chart, 'server', {
+    metadata: { name: 'web-http' },
+    spec: { podSelector: { matchLabels: { app: 'web' } }, port: 8080, proxyProtocol: 'HTTP/2' },
+  });
+  new cilium.CiliumNetworkPolicy(chart, 'cnp', {
+    metadata: { name: 'web' },
+    spec: {
+      endpointSelector: { matchLabels: { app: 'web' } },
+      ingress: [{ fromEndpoints: [{ matchLabels: { app: 'client' } }], authentication: { mode: cilium.CiliumNetworkPolicySpecIngressAuthenticationMode.REQUIRED } }],
+    },
+  });
+  new mtp.MeshTrafficPermission(chart, 'mtp', {
+    metadata: { name: 'allow-client', labels: { 'kuma.io/mesh': 'default' } },
+    spec: {
+      targetRef: { kind: mtp.MeshTrafficPermissionSpecTargetRefKind.MESH },
+      from: [{ targetRef: { kind: mtp.MeshTrafficPermissionSpecFromTargetRefKind.MESH }, default: { action: mtp.MeshTrafficPermissionSpecFromDefaultAction.ALLOW } }],
+    },
+  });
+  const manifests = Testing.synth(chart);
+  expect(manifests).toHaveLength(4);
+  expect(validateAll(manifests)).toEqual([]);
+  expectValid(manifests);
 });
