@@ -96,3 +96,38 @@ export function samePort(a: Port, b: Port): boolean {
 export function comparePorts(a: Port, b: Port): number {
   return a.number - b.number || a.protocol.localeCompare(b.protocol) || (a.endPort ?? 0) - (b.endPort ?? 0);
 }
+
+/** Flows by the workload at either end, in model order. */
+export interface FlowIndex {
+  /** Flows whose destination is the workload. */
+  readonly inbound: Map<WorkloadModel, FlowModel[]>;
+  /** Flows whose source is the workload. */
+  readonly outbound: Map<WorkloadModel, FlowModel[]>;
+}
+
+const FLOW_INDEXES = new WeakMap<ZeroTrustModel, FlowIndex>();
+
+/**
+ * The flows of each workload, computed once per model, so renderers stay linear in workloads and
+ * flows instead of scanning every flow for every workload.
+ */
+export function flowIndex(model: ZeroTrustModel): FlowIndex {
+  let index = FLOW_INDEXES.get(model);
+  if (!index) {
+    const inbound = new Map<WorkloadModel, FlowModel[]>();
+    const outbound = new Map<WorkloadModel, FlowModel[]>();
+    for (const f of model.flows) {
+      if (f.destination.type === 'workload') push(inbound, f.destination.workload, f);
+      if (f.source.type === 'workload') push(outbound, f.source.workload, f);
+    }
+    index = { inbound, outbound };
+    FLOW_INDEXES.set(model, index);
+  }
+  return index;
+}
+
+function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
+}

@@ -1,7 +1,7 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { MetadataAdditions, MeshRenderer, RenderContext } from '../renderer';
-import { NetworkPolicyLayerOptions, networkPolicies } from './policies';
+import { NetworkPolicyLayerOptions, checkExpressible, networkPolicies } from './policies';
 
 export { NetworkPolicyLayerOptions, NamespaceRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicyRule, networkPolicies, peerOf, NAMESPACE_NAME_LABEL } from './policies';
 
@@ -20,8 +20,8 @@ export class NetworkPolicyRenderer implements MeshRenderer {
   public readonly backend = 'networkpolicy';
 
   public check(ctx: RenderContext): void {
-    // networkPolicies() checks expressibility itself; run it once here so errors surface before any object is emitted.
-    networkPolicies(ctx.model, ctx.namespace.name, ctx.dns, { backend: this.backend });
+    // The same check networkPolicies() runs, here so errors surface before any object is emitted.
+    checkExpressible(ctx.model, ctx.namespace.name, { backend: this.backend });
   }
 
   public namespaceMetadata(): MetadataAdditions {

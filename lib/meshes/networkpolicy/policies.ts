@@ -6,7 +6,7 @@
 import { ZeroTrustError } from '../../intent/errors';
 import {
   ALLOWS_ANNOTATION, EndpointModel, FlowModel, MANAGED_BY, MANAGED_BY_LABEL, ZeroTrustModel,
-  describeFlow,
+  describeFlow, flowIndex,
 } from '../../intent/model';
 import { DnsSpec } from '../../intent/dns';
 
@@ -97,8 +97,9 @@ export function networkPolicies(model: ZeroTrustModel, namespace: string, dns: D
     }));
   }
 
+  const index = flowIndex(model);
   for (const w of model.workloads.filter((x) => x.namespace === namespace)) {
-    const inbound = model.flows.filter((f) => f.destination.type === 'workload' && f.destination.workload === w);
+    const inbound = index.inbound.get(w) ?? [];
     if (inbound.length > 0) {
       const rules = inbound.map((f) => ({ peers: [peerOf(f.source, namespace)], ports: portsOf(f, options) }));
       out.push(policy(namespace, `${w.name}-ingress`, inbound.map(describeFlow), {
@@ -107,7 +108,7 @@ export function networkPolicies(model: ZeroTrustModel, namespace: string, dns: D
         ingress: mergeRules(rules).map((r) => renderRule('from', r)),
       }));
     }
-    const outbound = model.flows.filter((f) => f.source.type === 'workload' && f.source.workload === w && f.destination.type !== 'fqdn');
+    const outbound = (index.outbound.get(w) ?? []).filter((f) => f.destination.type !== 'fqdn');
     if (outbound.length > 0) {
       const rules = outbound.map((f) => ({ peers: [peerOf(f.destination, namespace)], ports: portsOf(f, options) }));
       out.push(policy(namespace, `${w.name}-egress`, outbound.map(describeFlow), {
@@ -120,7 +121,8 @@ export function networkPolicies(model: ZeroTrustModel, namespace: string, dns: D
   return out;
 }
 
-function checkExpressible(model: ZeroTrustModel, namespace: string, options: NetworkPolicyLayerOptions): void {
+/** Throws for flows of the namespace that this layer cannot express (HTTP rules without an L7 mesh, host names). */
+export function checkExpressible(model: ZeroTrustModel, namespace: string, options: NetworkPolicyLayerOptions): void {
   for (const f of model.flows) {
     const touches = (e: EndpointModel) => e.type === 'workload' && e.workload.namespace === namespace;
     if (!touches(f.source) && !touches(f.destination)) continue;
