@@ -92,9 +92,15 @@ export function samePort(a: Port, b: Port): boolean {
   return a.number === b.number && a.protocol === b.protocol && a.endPort === b.endPort;
 }
 
+/**
+ * Compares strings exactly as `a.localeCompare(b)` does (same default collator, so the same
+ * order), without creating a collator per call: several times faster in large sorts.
+ */
+export const compareText: (a: string, b: string) => number = new Intl.Collator().compare;
+
 /** Sorts ports by number, then protocol. */
 export function comparePorts(a: Port, b: Port): number {
-  return a.number - b.number || a.protocol.localeCompare(b.protocol) || (a.endPort ?? 0) - (b.endPort ?? 0);
+  return a.number - b.number || compareText(a.protocol, b.protocol) || (a.endPort ?? 0) - (b.endPort ?? 0);
 }
 
 /** Flows by the workload at either end, in model order. */

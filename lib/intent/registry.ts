@@ -2,7 +2,7 @@ import { IConstruct } from 'constructs';
 import { ZeroTrustError } from './errors';
 import {
   EndpointModel, FlowModel, HttpRuleModel, NamespaceModel, WorkloadModel, ZeroTrustModel,
-  comparePorts, endpointKey, samePort,
+  compareText, comparePorts, endpointKey, samePort,
 } from './model';
 import { IPeer, PeerKind } from './peer';
 import { Port } from './port';
@@ -96,7 +96,7 @@ export class IntentRegistry {
 /** Resolves recorded rules into flows: checks ports, peers and meshes, merges duplicates, sorts. */
 export function resolveIntent(namespaces: NamespaceModel[], handles: WorkloadHandle[], rules: RecordedRule[]): { model: ZeroTrustModel; errors: ResolutionError[] } {
   const byHandle = new Map<WorkloadHandle, WorkloadModel>(handles.map((h) => [h, h._toModel()]));
-  const workloads = [...byHandle.values()].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+  const workloads = [...byHandle.values()].sort((a, b) => compareText(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`));
   const errors: ResolutionError[] = [];
   const flows = new Map<string, FlowModel>();
 
@@ -139,9 +139,9 @@ export function resolveIntent(namespaces: NamespaceModel[], handles: WorkloadHan
     }
   }
 
-  const sorted = [...flows.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, f]) => f);
+  const sorted = [...flows.entries()].sort(([a], [b]) => compareText(a, b)).map(([, f]) => f);
   return {
-    model: { namespaces: [...namespaces].sort((a, b) => a.name.localeCompare(b.name)), workloads, flows: sorted },
+    model: { namespaces: [...namespaces].sort((a, b) => compareText(a.name, b.name)), workloads, flows: sorted },
     errors,
   };
 }
@@ -211,5 +211,5 @@ function addFlow(flows: Map<string, FlowModel>, flow: FlowModel): void {
 function sortHttp(rules: HttpRuleModel[]): HttpRuleModel[] {
   const seen = new Map<string, HttpRuleModel>();
   for (const r of rules) seen.set(JSON.stringify(r), r);
-  return [...seen.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, r]) => r);
+  return [...seen.entries()].sort(([a], [b]) => compareText(a, b)).map(([, r]) => r);
 }

@@ -6,7 +6,7 @@
 import { ZeroTrustError } from '../../intent/errors';
 import {
   ALLOWS_ANNOTATION, EndpointModel, FlowModel, MANAGED_BY, MANAGED_BY_LABEL, ZeroTrustModel,
-  describeFlow, flowIndex,
+  compareText, describeFlow, flowIndex,
 } from '../../intent/model';
 import { DnsSpec } from '../../intent/dns';
 
@@ -196,14 +196,14 @@ export function mergeRules(rules: NetworkPolicyRule[]): NetworkPolicyRule[] {
     byPorts.set(key, entry);
   }
   return [...byPorts.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([, e]) => ({ ports: e.ports, peers: [...e.peers.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, p]) => p) }));
+    .sort(([a], [b]) => compareText(a, b))
+    .map(([, e]) => ({ ports: e.ports, peers: [...e.peers.entries()].sort(([a], [b]) => compareText(a, b)).map(([, p]) => p) }));
 }
 
 function dedupePorts(ports: NetworkPolicyPort[]): NetworkPolicyPort[] {
   const m = new Map<string, NetworkPolicyPort>();
   for (const p of ports) m.set(portKey(p), p);
-  return [...m.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, p]) => p);
+  return [...m.entries()].sort(([a], [b]) => compareText(a, b)).map(([, p]) => p);
 }
 
 /** Renders a rule as an ingress (`from`) or egress (`to`) entry. */
