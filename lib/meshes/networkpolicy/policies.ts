@@ -34,10 +34,15 @@ export interface NetworkPolicyRule {
   readonly ports: NetworkPolicyPort[];
 }
 
-/** A rule a mesh adds for every pod of the namespace (control plane, probes). */
+/** A rule a mesh adds for every pod of the namespace (control plane, probes), or for some of its pods. */
 export interface NamespaceRule {
   /** Object name, e.g. `allow-istio-control-plane`. */
   readonly name: string;
+  /**
+   * Labels of the pods the rule applies to (mesh proxies such as an Istio waypoint).
+   * @default - every pod of the namespace
+   */
+  readonly podSelector?: { [key: string]: string };
   readonly ingress?: NetworkPolicyRule[];
   readonly egress?: NetworkPolicyRule[];
   /** Why the mesh needs it, written into the allows annotation. */
@@ -90,7 +95,7 @@ export function networkPolicies(model: ZeroTrustModel, namespace: string, dns: D
   for (const extra of options.namespaceRules ?? []) {
     const types = [...(extra.ingress?.length ? ['Ingress'] : []), ...(extra.egress?.length ? ['Egress'] : [])];
     out.push(policy(namespace, extra.name, [extra.reason], {
-      podSelector: {},
+      podSelector: extra.podSelector ? { matchLabels: { ...extra.podSelector } } : {},
       policyTypes: types,
       ...(extra.ingress?.length ? { ingress: extra.ingress.map((r) => renderRule('from', r)) } : {}),
       ...(extra.egress?.length ? { egress: extra.egress.map((r) => renderRule('to', r)) } : {}),
