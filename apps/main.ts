@@ -5,12 +5,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { App } from 'cdk8s';
-import { Mesh } from '../lib';
+import { IstioMode, Mesh } from '../lib';
 import { heroAndLilDeeBee } from './story';
 
 /** Every backend the story is rendered for; each gets `dist/<mesh.id>/`. */
 export const STORY_MESHES: Mesh[] = [
   Mesh.networkPolicy(),
+  Mesh.istio({ mode: IstioMode.SIDECAR }),
+  Mesh.istio({ mode: IstioMode.AMBIENT }),
 ];
 
 /** Synthesizes the story for every backend under `outRoot`. */

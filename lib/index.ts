@@ -6,3 +6,4 @@ export * from './intent/port';
 export * from './intent/rules';
 export * from './intent/workload';
 export * from './meshes/mesh';
+export { IstioMode, IstioMeshProps } from './meshes/istio';
