@@ -26,8 +26,8 @@ export interface RenderContext {
 
 /**
  * One backend: a set of small pure functions from the mesh-neutral model to objects.
- * Nothing is rendered before synth; `check` runs before anything is emitted.
- * @internal
+ * Nothing is rendered before synth; `check` runs before anything is emitted. This is the seam
+ * every backend in `lib/meshes/` implements.
  */
 export interface MeshRenderer {
   /** Backend id, used in output folders and error messages (`networkpolicy`, `istio`, ...). */
