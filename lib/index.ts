@@ -7,3 +7,4 @@ export * from './intent/workload';
 export * from './meshes/mesh';
 export { NetworkPolicyMeshProps } from './meshes/networkpolicy';
 export { IstioMode, IstioMeshProps } from './meshes/istio';
+export { KumaHttpRules, KumaMeshProps } from './meshes/kuma';

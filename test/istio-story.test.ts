@@ -339,7 +339,7 @@ describe('sources outside the mesh and host names', () => {
     expect(ask(foreignPod('outside', 'curl'), pod('hero'), 8080).allowed).toBe(false);
   });
 
-  test('sidecar mode: a host name is a ServiceEntry, a Sidecar host and an any-address NetworkPolicy on its port only', () => {
+  test('sidecar mode: a host name is a ServiceEntry, a Sidecar host and any-address egress on its port only', () => {
     const a = Testing.app();
     const c = new ZeroTrustChart(a, 'production', { namespace: 'production', mesh: Mesh.istio() });
     const hero = new SecureWorkload(c, 'hero', { image: 'hero', ports: [Port.http(8080)] });
@@ -350,9 +350,9 @@ describe('sources outside the mesh and host names', () => {
       hosts: ['api.example.com'], ports: [{ number: 443, name: 'tls-443', protocol: 'TLS' }], location: 'MESH_EXTERNAL', resolution: 'DNS', exportTo: ['.'],
     });
     expect(find(objects, 'Sidecar', 'hero').spec.egress).toEqual([{ hosts: ['./api.example.com'] }]);
-    const np = find(objects, 'NetworkPolicy', 'hero-fqdn-egress');
-    expect(np.spec.egress).toEqual([{ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }], ports: [{ port: 443, protocol: 'TCP' }] }]);
-    expect(np.metadata.annotations[ALLOWS]).toMatch(/only the sidecar \(REGISTRY_ONLY\) narrows this to fqdn:api.example.com/);
+    const np = find(objects, 'NetworkPolicy', 'hero-egress');
+    expect(np.spec.egress).toEqual([{ to: [{ ipBlock: { cidr: '::/0' } }, { ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 443, protocol: 'TCP' }] }]);
+    expect(np.metadata.annotations[ALLOWS]).toBe('production/hero -> fqdn:api.example.com on 443/TCP');
     const { pod, ask } = probe(objects, IstioMode.SIDECAR);
     expect(ask(pod('hero'), fqdnEndpoint('api.example.com'), 443).allowed).toBe(true);
     expect(ask(pod('hero'), fqdnEndpoint('evil.example.com'), 443).allowed).toBe(false);

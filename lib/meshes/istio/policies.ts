@@ -432,18 +432,9 @@ export function networkPolicyOptions(model: ZeroTrustModel, ns: string, s: Istio
       egress: [{ peers: [istiodPeer(s, ns)], ports: [{ port: ISTIOD_XDS_PORT, protocol: 'TCP' }] }],
       reason: `every pod (its istio-proxy) -> istiod in ${s.rootNamespace} on ${ISTIOD_XDS_PORT}/TCP (configuration and certificates)`,
     });
-    for (const w of workloadsOf(model, ns)) {
-      const fqdn = outboundFlows(model, w).filter((f) => f.destination.type === 'fqdn');
-      if (fqdn.length === 0) continue;
-      const ports = unionPorts(fqdn);
-      rules.push({
-        name: `${w.name}-fqdn-egress`,
-        podSelector: { ...w.selector },
-        egress: [{ peers: [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }], ports: ports.map((p) => ({ port: p.number, protocol: 'TCP' as const })) }],
-        reason: `${ns}/${w.name} -> any address on ${ports.map((p) => p.toString()).join(', ')}: NetworkPolicy cannot match host names, so only the sidecar (REGISTRY_ONLY) narrows this to ${fqdn.map((f) => endpointKey(f.destination)).sort().join(', ')}`,
-      });
-    }
-    return { backend: s.backend, l7EnforcedAbove: true, fqdnEgress: 'skip', namespaceRules: rules };
+    // NetworkPolicy cannot name hosts: the workload may reach any address on the host's ports only,
+    // and its sidecar (REGISTRY_ONLY + ServiceEntry) narrows that to the declared host.
+    return { backend: s.backend, l7EnforcedAbove: true, fqdnEgress: 'any-address', namespaceRules: rules };
   }
 
   rules.push({
