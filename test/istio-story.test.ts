@@ -378,3 +378,40 @@ describe('options', () => {
     expect(Mesh.istio({ mode: IstioMode.AMBIENT }).id).toBe('istio-ambient');
   });
 });
+
+describe('the reader asks the network layer about the packets as they really look', () => {
+  function recorder() {
+    const hops: string[] = [];
+    return {
+      hops,
+      layer: { backend: 'recorder', evaluate: (q: Query) => { hops.push(`${q.source.id} -> ${q.destination.id}:${q.port}/${q.protocol}`); return { allowed: true, reasons: [] }; } },
+    };
+  }
+
+  test('sidecar: the app port', () => {
+    const objects = story(IstioMode.SIDECAR);
+    const r = recorder();
+    const eps = workloadEndpoints(objects as Manifest[]);
+    const reader = new IstioEvaluator(objects as Manifest[], { networkLayer: r.layer });
+    expect(reader.evaluate({ source: eps.find((e) => e.workload === 'hero')!, destination: eps.find((e) => e.workload === 'lil-deebee')!, port: 5432, protocol: 'TCP' }).allowed).toBe(true);
+    expect(r.hops).toEqual(['production/hero -> production/lil-deebee:5432/TCP']);
+  });
+
+  test('ambient: HBONE 15008 between mesh pods, the app port from outside the mesh, two hops through a waypoint', () => {
+    const plain = story(IstioMode.AMBIENT);
+    const r = recorder();
+    const eps = workloadEndpoints(plain as Manifest[]);
+    const reader = new IstioEvaluator(plain as Manifest[], { networkLayer: r.layer });
+    reader.evaluate({ source: eps.find((e) => e.workload === 'hero')!, destination: eps.find((e) => e.workload === 'lil-deebee')!, port: 5432, protocol: 'TCP' });
+    reader.evaluate({ source: eps.find((e) => e.workload === 'hero')!, destination: ipEndpoint('203.0.113.7'), port: 443, protocol: 'TCP' });
+    expect(r.hops).toEqual(['production/hero -> production/lil-deebee:15008/TCP', 'production/hero -> ip:203.0.113.7:443/TCP']);
+
+    const l7 = synthApp(l7Story(IstioMode.AMBIENT)) as Manifest[];
+    const r2 = recorder();
+    const eps2 = workloadEndpoints(l7);
+    const reader2 = new IstioEvaluator(l7, { networkLayer: r2.layer });
+    const d = reader2.evaluate({ source: eps2.find((e) => e.workload === 'admin')!, destination: eps2.find((e) => e.workload === 'hero')!, port: 8080, protocol: 'TCP', http: { method: 'POST', path: '/admin/x' } });
+    expect(d.allowed).toBe(true);
+    expect(r2.hops).toEqual(['production/admin -> production/waypoint:15008/TCP', 'production/waypoint -> production/hero:15008/TCP']);
+  });
+});
