@@ -6,3 +6,4 @@ export * from './intent/rules';
 export * from './intent/workload';
 export * from './meshes/mesh';
 export { NetworkPolicyMeshProps } from './meshes/networkpolicy';
+export { LinkerdMeshProps } from './meshes/linkerd';
