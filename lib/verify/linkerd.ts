@@ -198,8 +198,10 @@ export class LinkerdEvaluator implements PolicyEvaluator {
 
     if (!q.http || routes.length === 0) {
       // A plain connection (or a Server without routes): accepted if the client is authorized on
-      // the Server or on some route of it.
-      return verdict([...serverOk, ...routes.flatMap(routeOk)], routes.length ? `${serverName} or its routes` : serverName);
+      // the Server or on some route a request without special headers can reach (not the
+      // kubelet probe route, which needs kubelet's User-Agent).
+      const reachable = routes.filter((r) => r.rules.some((rule) => !rule.matches?.length || rule.matches.some((m: any) => !(m?.headers ?? []).length && !(m?.queryParams ?? []).length)));
+      return verdict([...serverOk, ...reachable.flatMap(routeOk)], routes.length ? `${serverName} or its routes` : serverName);
     }
     // One request: the best route decides.
     let best: Array<{ route: RouteObj; rank: Rank }> = [];
