@@ -13,6 +13,7 @@ export const STORY_MESHES: Mesh[] = [
   Mesh.networkPolicy(),
   Mesh.istio({ mode: IstioMode.SIDECAR }),
   Mesh.istio({ mode: IstioMode.AMBIENT }),
+  Mesh.linkerd(),
   Mesh.kuma(),
 ];
 

@@ -8,3 +8,4 @@ export * from './meshes/mesh';
 export { NetworkPolicyMeshProps } from './meshes/networkpolicy';
 export { IstioMode, IstioMeshProps } from './meshes/istio';
 export { KumaHttpRules, KumaMeshProps } from './meshes/kuma';
+export { LinkerdMeshProps } from './meshes/linkerd';
