@@ -6,3 +6,4 @@ export * from './intent/port';
 export * from './intent/rules';
 export * from './intent/workload';
 export * from './meshes/mesh';
+export * from './meshes/nsm/props';
