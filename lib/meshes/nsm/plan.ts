@@ -8,7 +8,7 @@ import {
   ALLOWS_ANNOTATION, FlowModel, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, WorkloadModel, ZeroTrustModel,
   describeFlow, samePort,
 } from '../../intent/model';
-import { formatIp, normalizeCidr, parseCidr } from '../../intent/peer';
+import { formatIp, normalizeCidr, parseCidr } from '../../intent/cidr';
 
 /** Pod annotation the NSM admission webhook reads: the client's network services. */
 export const NSM_CLIENT_ANNOTATION = 'networkservicemesh.io';
