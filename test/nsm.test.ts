@@ -1,4 +1,5 @@
 import { App, Testing } from 'cdk8s';
+import * as plus from 'cdk8s-plus-27';
 import { Mesh, Peer, Port, SecureWorkload, WorkloadKind, ZeroTrustChart } from '../lib';
 import { heroAndLilDeeBee } from '../apps/story';
 import { allocatePrefixes, nsmConnections } from '../lib/meshes/nsm';
@@ -255,6 +256,31 @@ describe('several destinations, clients and namespaces', () => {
     };
     expect(prefixes(['b', 'a'])).toEqual(['a=172.16.0.0/24', 'b=172.16.1.0/24']);
     expect(prefixes(['a', 'b'])).toEqual(['a=172.16.0.0/24', 'b=172.16.1.0/24']);
+  });
+});
+
+describe('adopted cdk8s-plus workloads', () => {
+  test('the endpoint container and its CSI volumes are patched into an adopted Deployment, with or without volumes of its own', () => {
+    const a = Testing.app();
+    const chart = new ZeroTrustChart(a, 'x', { namespace: 'x', mesh: Mesh.networkServiceMesh() });
+    const mk = (name: string) => {
+      const sa = new plus.ServiceAccount(chart, `${name}-sa`, { metadata: { name } });
+      return new plus.Deployment(chart, `${name}-deploy`, { metadata: { name }, serviceAccount: sa, containers: [{ name, image: name, portNumber: 5432 }] });
+    };
+    const bare = mk('bare');
+    const withVolume = mk('vol');
+    withVolume.addVolume(plus.Volume.fromEmptyDir(chart, 'scratch', 'scratch'));
+    const web = new SecureWorkload(chart, 'web', { image: 'web', ports: [Port.http(80)] });
+    new SecureWorkload(chart, 'bare', { workload: bare }).allowFrom(web);
+    new SecureWorkload(chart, 'vol', { workload: withVolume }).allowFrom(web);
+    const objects = synthApp(a);
+    for (const [name, volumes] of [['bare', []], ['vol', ['scratch']]] as const) {
+      const spec = find(objects, 'Deployment', name, 'x').spec.template.spec;
+      expect(spec.containers.map((c: any) => c.name)).toEqual([name, 'nse']);
+      expect(spec.volumes.map((v: any) => v.name)).toEqual([...volumes, 'nsm-spire-agent-socket', 'nsm-socket']);
+    }
+    expect(find(objects, 'Deployment', 'web', 'x').spec.template.metadata.annotations[NSM]).toBe('kernel://bare.x/nsm-1,kernel://vol.x/nsm-2');
+    expect(new NsmEvaluator(objects).connections().map((c) => c.endpoint)).toEqual(['x/bare', 'x/vol']);
   });
 });
 
