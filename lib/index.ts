@@ -6,4 +6,5 @@ export * from './intent/rules';
 export * from './intent/workload';
 export * from './meshes/mesh';
 export { NetworkPolicyMeshProps } from './meshes/networkpolicy';
+export { KumaHttpRules, KumaMeshProps } from './meshes/kuma';
 export * from './meshes/nsm/props';

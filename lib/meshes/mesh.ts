@@ -1,4 +1,5 @@
 import { MeshRenderer } from './renderer';
+import { KumaMeshProps, KumaRenderer, kumaOptions } from './kuma';
 import { NetworkPolicyMeshProps, NetworkPolicyRenderer } from './networkpolicy';
 import { NetworkServiceMeshProps, NetworkServiceMeshRenderer, nsmSettings } from './nsm';
 
@@ -10,6 +11,22 @@ export class Mesh {
   /** Plain Kubernetes NetworkPolicy (default deny, DNS, per-workload allows); no identity or encryption. */
   public static networkPolicy(_props: NetworkPolicyMeshProps = {}): Mesh {
     return new Mesh('networkpolicy', () => new NetworkPolicyRenderer());
+  }
+
+  /**
+   * Kuma 2.x on Kubernetes (tested against the 2.14 CRDs). The namespace joins the mesh
+   * (`kuma.io/sidecar-injection: enabled`, `kuma.io/mesh`); the `Mesh` (builtin CA, mTLS STRICT,
+   * so Kuma denies what no permission allows) is emitted unless `createMesh` is false; each
+   * destination workload gets a `MeshTrafficPermission` whose `from` entries match the allowed
+   * clients by their tags (pod labels and `k8s.kuma.io/namespace`), per port (`sectionName`)
+   * where ports differ; egress leaving the mesh goes through `MeshPassthrough` (`Matched` for
+   * workloads allowed to reach an address or host, `None` for the rest); NetworkPolicy stays on
+   * below and admits kuma-cp on 5678 and DNS. HTTP rules and address-range sources are synth
+   * errors (see `KumaMeshProps.httpRules` and docs/backends/kuma.md). Output folder: `kuma`.
+   */
+  public static kuma(props: KumaMeshProps = {}): Mesh {
+    const options = kumaOptions(props);
+    return new Mesh('kuma', () => new KumaRenderer(options));
   }
 
   /**
