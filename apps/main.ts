@@ -15,6 +15,7 @@ export const STORY_MESHES: Mesh[] = [
   Mesh.istio({ mode: IstioMode.AMBIENT }),
   Mesh.linkerd(),
   Mesh.kuma(),
+  Mesh.networkServiceMesh(),
 ];
 
 /** Synthesizes the story for every backend under `outRoot`. */

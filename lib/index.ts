@@ -9,3 +9,4 @@ export { NetworkPolicyMeshProps } from './meshes/networkpolicy';
 export { IstioMode, IstioMeshProps } from './meshes/istio';
 export { KumaHttpRules, KumaMeshProps } from './meshes/kuma';
 export { LinkerdMeshProps } from './meshes/linkerd';
+export * from './meshes/nsm/props';

@@ -3,6 +3,7 @@ import { IstioMeshProps, IstioRenderer, istioSettings } from './istio';
 import { KumaMeshProps, KumaRenderer, kumaOptions } from './kuma';
 import { NetworkPolicyMeshProps, NetworkPolicyRenderer } from './networkpolicy';
 import { LinkerdMeshProps, LinkerdRenderer, linkerdSettings } from './linkerd';
+import { NetworkServiceMeshProps, NetworkServiceMeshRenderer, nsmSettings } from './nsm';
 
 /**
  * The mesh a `ZeroTrustChart` renders its intent for. One intent, every mesh: pick one per
@@ -64,6 +65,24 @@ export class Mesh {
   public static kuma(props: KumaMeshProps = {}): Mesh {
     const options = kumaOptions(props);
     return new Mesh('kuma', () => new KumaRenderer(options));
+  }
+
+  /**
+   * Network Service Mesh (v1.18): connects workloads at L3 instead of authorizing requests. Each
+   * SecureWorkload that others may reach gets a `NetworkService` (payload IP, WireGuard-encrypted
+   * between forwarders) and an endpoint container in its pods; each allowed source gets the
+   * `networkservicemesh.io` annotation listing exactly the services it may reach; every
+   * participant gets a SPIFFE identity (`ClusterSPIFFEID`, NSM's per-pod ID format). The primary
+   * pod network stays in default deny and carries only flows with peers outside the app.
+   *
+   * An NSM connection opens every port in both directions: rules on a subset of ports or with HTTP
+   * conditions are synth errors unless `allowPortsOverConnection` / `allowHttpRulesOverConnection`
+   * accept the wider connection. NSM does not itself refuse a pod that adds the annotation on its
+   * own; see docs/backends/nsm.md for what is and is not enforced.
+   */
+  public static networkServiceMesh(props: NetworkServiceMeshProps = {}): Mesh {
+    const settings = nsmSettings(props);
+    return new Mesh('nsm', () => new NetworkServiceMeshRenderer(settings));
   }
 
   /**
