@@ -11,6 +11,7 @@ import { heroAndLilDeeBee } from './story';
 /** Every backend the story is rendered for; each gets `dist/<mesh.id>/`. */
 export const STORY_MESHES: Mesh[] = [
   Mesh.networkPolicy(),
+  Mesh.cilium(),
 ];
 
 /** Synthesizes the story for every backend under `outRoot`. */

@@ -6,3 +6,5 @@ export * from './intent/port';
 export * from './intent/rules';
 export * from './intent/workload';
 export * from './meshes/mesh';
+export { CiliumMeshProps, CiliumMutualAuth } from './meshes/cilium';
+export { SpiffeIdRegistration } from './meshes/spire';
