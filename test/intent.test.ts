@@ -1,6 +1,7 @@
 import { Testing } from 'cdk8s';
 import * as plus from 'cdk8s-plus-27';
-import { Mesh, Peer, Port, SecureWorkload, ZeroTrustChart, ZeroTrustError } from '../lib';
+import { Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
+import { ZeroTrustError } from '../lib/intent/errors';
 import { IntentRegistry } from '../lib/intent/registry';
 import { expectSynthError, find, synthApp } from './support/synth';
 

@@ -1,4 +1,4 @@
-import { ApiObject, Chart, ChartProps, JsonPatch } from 'cdk8s';
+import { ApiObject, Chart, JsonPatch } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import { Dns } from './dns';
 import { ZeroTrustError } from './errors';
@@ -10,7 +10,7 @@ import type { Mesh } from '../meshes/mesh';
 import { RenderContext } from '../meshes/renderer';
 
 /** Properties of a `ZeroTrustChart`. */
-export interface ZeroTrustChartProps extends ChartProps {
+export interface ZeroTrustChartProps {
   /** The namespace every object of the chart lives in. */
   readonly namespace: string;
   /** The mesh to render the intent for. */
@@ -25,6 +25,11 @@ export interface ZeroTrustChartProps extends ChartProps {
    * @default true
    */
   readonly createNamespace?: boolean;
+  /**
+   * Labels applied to every object of the chart.
+   * @default - none
+   */
+  readonly labels?: { [key: string]: string };
 }
 
 /**
@@ -33,7 +38,7 @@ export interface ZeroTrustChartProps extends ChartProps {
  */
 export class ZeroTrustChart extends Chart {
   /** The chart a construct belongs to; throws if it is not inside a `ZeroTrustChart`. */
-  public static of(c: IConstruct): ZeroTrustChart {
+  public static ofConstruct(c: IConstruct): ZeroTrustChart {
     let scope: IConstruct | undefined = c;
     while (scope) {
       if ((scope as unknown) instanceof ZeroTrustChart) return scope as ZeroTrustChart;
@@ -53,7 +58,7 @@ export class ZeroTrustChart extends Chart {
   private rendered = false;
 
   public constructor(scope: Construct, id: string, props: ZeroTrustChartProps) {
-    super(scope, id, { ...props, disableResourceNameHashes: true });
+    super(scope, id, { namespace: props.namespace, labels: props.labels, disableResourceNameHashes: true });
     checkDnsLabel(props.namespace, `ZeroTrustChart "${id}": namespace`);
     if (!props.mesh || typeof (props.mesh as any)._renderer !== 'function') {
       throw new ZeroTrustError(`ZeroTrustChart "${id}": "mesh" must be one of the Mesh.*() factories`);
@@ -103,7 +108,7 @@ export class ZeroTrustChart extends Chart {
         for (const [k, v] of Object.entries(meta.annotations ?? {})) this.namespaceObject.metadata.addAnnotation(k, v);
       }
       for (const w of this.workloads) {
-        const wm = w.toModel();
+        const wm = w._toModel();
         w._render(renderer.podMetadata(ctx, wm), renderer.podSpecAdditions?.(ctx, wm) ?? {});
       }
       renderer.render(this, ctx);

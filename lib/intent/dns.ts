@@ -1,5 +1,5 @@
 import { checkDnsLabel, checkLabels } from './names';
-import { parseCidr, normalizeCidr } from './peer';
+import { normalizeCidr, parseCidr } from './cidr';
 
 /** The description of the cluster DNS that renderers read. */
 export interface DnsSpec {

@@ -21,7 +21,7 @@ export interface RecordedRule {
 /** What the registry needs of a workload construct. */
 export interface WorkloadHandle {
   /** Resolved model of the workload (name, namespace, identity, ports). */
-  toModel(): WorkloadModel;
+  _toModel(): WorkloadModel;
 }
 
 /** A resolution error, attributed to the namespace whose workload declared the rule. */
@@ -95,13 +95,13 @@ export class IntentRegistry {
 
 /** Resolves recorded rules into flows: checks ports, peers and meshes, merges duplicates, sorts. */
 export function resolveIntent(namespaces: NamespaceModel[], handles: WorkloadHandle[], rules: RecordedRule[]): { model: ZeroTrustModel; errors: ResolutionError[] } {
-  const byHandle = new Map<WorkloadHandle, WorkloadModel>(handles.map((h) => [h, h.toModel()]));
+  const byHandle = new Map<WorkloadHandle, WorkloadModel>(handles.map((h) => [h, h._toModel()]));
   const workloads = [...byHandle.values()].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
   const errors: ResolutionError[] = [];
   const flows = new Map<string, FlowModel>();
 
   for (const rule of rules) {
-    const owner = rule.owner.toModel();
+    const owner = rule.owner._toModel();
     const call = `${rule.direction === 'from' ? 'allowFrom' : 'allowTo'}`;
     let where = `${owner.namespace}/${owner.name}.${call}(?)`;
     try {

@@ -92,7 +92,7 @@ export class SecureWorkload extends Construct implements IPeer {
 
   public constructor(scope: Construct, id: string, props: SecureWorkloadProps) {
     super(scope, id);
-    this.chart = ZeroTrustChart.of(this);
+    this.chart = ZeroTrustChart.ofConstruct(this);
     this.props = props;
     this.name = props.name ?? id;
     this.namespace = this.chart.namespaceName;
@@ -150,7 +150,7 @@ export class SecureWorkload extends Construct implements IPeer {
   }
 
   /** @internal */
-  public toModel(): WorkloadModel {
+  public _toModel(): WorkloadModel {
     if (!this.model) {
       this.model = {
         name: this.name,
