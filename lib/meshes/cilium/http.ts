@@ -6,6 +6,11 @@
  */
 import { HttpRuleModel } from '../../intent/model';
 
+/** Locale-independent string order, so output bytes never depend on the machine. */
+export function byteOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** One entry of `toPorts[].rules.http`. */
 export interface CiliumHttpRule {
   readonly method?: string;
@@ -46,5 +51,5 @@ export function ciliumHttpRules(rules: HttpRuleModel[]): CiliumHttpRule[] {
       out.set(JSON.stringify(rule), rule);
     }
   }
-  return [...out.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, r]) => r);
+  return [...out.entries()].sort(([a], [b]) => byteOrder(a, b)).map(([, r]) => r);
 }

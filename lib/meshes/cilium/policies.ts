@@ -23,7 +23,7 @@ import {
   ZeroTrustModel, describeFlow,
 } from '../../intent/model';
 import { Port, Protocol } from '../../intent/port';
-import { ciliumHttpRules, CiliumHttpRule } from './http';
+import { byteOrder, ciliumHttpRules, CiliumHttpRule } from './http';
 
 /** Cilium's label for the pod's namespace (source `k8s`). */
 export const CILIUM_NAMESPACE_LABEL = 'k8s:io.kubernetes.pod.namespace';
@@ -135,7 +135,7 @@ function dnsNamesOf(flows: FlowModel[]): DnsMatch[] {
     const m = fqdnMatch((f.destination as { host: string }).host);
     seen.set(JSON.stringify(m), m);
   }
-  return [...seen.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, m]) => m);
+  return [...seen.entries()].sort(([a], [b]) => byteOrder(a, b)).map(([, m]) => m);
 }
 
 /** `api.example.com` -> matchName; `*.example.com` -> matchPattern (one label deep, as in Cilium). */
@@ -217,13 +217,13 @@ function mergeRules(drafts: RuleDraft[]): RuleDraft[] {
     groups.set(key, g);
   }
   return [...groups.entries()]
-    .map(([, g]) => ({ ...g.first, peer: [...g.peers.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, p]) => p) }))
-    .sort((a, b) => JSON.stringify([a.peerKey, a.peer, a.toPorts ?? null]).localeCompare(JSON.stringify([b.peerKey, b.peer, b.toPorts ?? null])));
+    .map(([, g]) => ({ ...g.first, peer: [...g.peers.entries()].sort(([a], [b]) => byteOrder(a, b)).map(([, p]) => p) }))
+    .sort((a, b) => byteOrder(JSON.stringify([a.peerKey, a.peer, a.toPorts ?? null]), JSON.stringify([b.peerKey, b.peer, b.toPorts ?? null])));
 }
 
 function sortPortRules(rules: PortRule[] | undefined): PortRule[] | undefined {
   if (!rules) return undefined;
-  return rules.map((r) => ({ ...r, ports: [...r.ports].sort((a, b) => Number(a.port) - Number(b.port) || a.protocol.localeCompare(b.protocol)) }));
+  return rules.map((r) => ({ ...r, ports: [...r.ports].sort((a, b) => Number(a.port) - Number(b.port) || byteOrder(a.protocol, b.protocol)) }));
 }
 
 function render(prefix: 'from' | 'to', r: RuleDraft): any {
