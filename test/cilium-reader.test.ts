@@ -78,8 +78,11 @@ describe('the reader knows Cilium', () => {
     expect(closed.evaluate(q(web, api, 1)).allowed).toBe(false);
   });
 
-  test('enableDefaultDeny closes a direction without rules, or keeps it open despite rules', () => {
-    const closed = new CiliumPolicyEvaluator([cnp('base', { endpointSelector: {}, enableDefaultDeny: { ingress: true, egress: true }, egress: [{ toEntities: ['world'] }] })]);
+  test('enableDefaultDeny cannot close a direction without rules (cilium#35558), but can keep one open despite rules', () => {
+    const notClosed = new CiliumPolicyEvaluator([cnp('base', { endpointSelector: { matchLabels: { app: 'api' } }, enableDefaultDeny: { ingress: true, egress: true }, egress: [{ toEntities: ['world'] }] })]);
+    expect(notClosed.evaluate(q(web, api, 8080)).allowed).toBe(true);
+    expect(notClosed.evaluate(q(api, web, 8080)).allowed).toBe(false);
+    const closed = new CiliumPolicyEvaluator([cnp('base', { endpointSelector: { matchLabels: { app: 'api' } }, ingress: [{ fromEntities: ['none'] }] })]);
     expect(closed.evaluate(q(web, api, 8080)).allowed).toBe(false);
     const open = new CiliumPolicyEvaluator([cnp('base', { endpointSelector: {}, enableDefaultDeny: { ingress: false }, ingress: [{ fromEntities: ['world'] }] })]);
     expect(open.evaluate(q(web, api, 8080)).allowed).toBe(true);
@@ -198,9 +201,8 @@ describe('the story, read back from the manifests', () => {
     expect(new CiliumPolicyEvaluator(edited).evaluate(q(OUTSIDE, db, 5432)).allowed).toBe(true);
   });
 
-  test('an edited manifest is caught: without the baseline and enableDefaultDeny, ingress-only Lil DeeBee may call out', () => {
+  test('an edited manifest is caught: without the baseline, ingress-only Lil DeeBee may call out despite enableDefaultDeny', () => {
     const edited = JSON.parse(JSON.stringify(objects)).filter((o: any) => o.metadata?.name !== 'default-deny');
-    for (const o of edited.filter((x: any) => x.kind === 'CiliumNetworkPolicy')) delete o.spec.enableDefaultDeny;
     expect(new CiliumPolicyEvaluator(edited).evaluate(q(db, ip('198.51.100.1'), 443)).allowed).toBe(true);
     expect(reader.evaluate(q(db, ip('198.51.100.1'), 443)).allowed).toBe(false);
   });

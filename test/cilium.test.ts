@@ -39,7 +39,9 @@ describe('the story on Cilium (SPIRE mutual auth, the default)', () => {
   test('the baseline closes every pod both ways and keeps only DNS to kube-dns open, through the DNS proxy', () => {
     const base = find(cnps, 'CiliumNetworkPolicy', 'default-deny').spec;
     expect(base.endpointSelector).toEqual({});
-    expect(base.ingress).toBeUndefined();
+    expect(base.enableDefaultDeny).toEqual({ ingress: true, egress: true });
+    // An ingress rule is what closes ingress; "none" selects nothing.
+    expect(base.ingress).toEqual([{ fromEntities: ['none'] }]);
     expect(base.egress).toEqual([{
       toEndpoints: [{ matchLabels: { 'k8s:io.kubernetes.pod.namespace': 'kube-system', 'k8s:k8s-app': 'kube-dns' } }],
       toPorts: [{ ports: [{ port: '53', protocol: 'UDP' }, { port: '53', protocol: 'TCP' }], rules: { dns: [{ matchPattern: '*' }] } }],
@@ -189,6 +191,8 @@ describe('peers, L7 and FQDN egress', () => {
     expectValid(objects);
     const base = find(objects, 'CiliumNetworkPolicy', 'default-deny', 'shop').spec;
     expect(base.endpointSelector).toEqual({ matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'NotIn', values: ['web'] }] });
+    // Left out of the baseline, web still needs its ingress closed: a rule from "none", never {}.
+    expect(find(objects, 'CiliumNetworkPolicy', 'web', 'shop').spec.ingress).toEqual([{ fromEntities: ['none'] }]);
     const egress = find(objects, 'CiliumNetworkPolicy', 'web', 'shop').spec.egress;
     expect(egress[0]).toEqual({
       toEndpoints: [{ matchLabels: { 'k8s:io.kubernetes.pod.namespace': 'kube-system', 'k8s:k8s-app': 'kube-dns' } }],

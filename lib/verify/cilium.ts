@@ -10,9 +10,10 @@
  * - A CiliumNetworkPolicy selects pods of its own namespace only; its `fromEndpoints`/`toEndpoints`
  *   selectors without a namespace key mean the policy's namespace. Clusterwide policies select
  *   across namespaces (pods only).
- * - Default deny per direction: a pod is closed in a direction when a policy selecting it says
- *   `enableDefaultDeny.<dir>: true`, or leaves it unset and has rules (allow or deny) in that
- *   direction. Otherwise that direction is open.
+ * - Default deny per direction: a pod is closed in a direction when a policy selecting it has
+ *   rules (allow or deny) in that direction and does not set `enableDefaultDeny.<dir>: false`.
+ *   `enableDefaultDeny: true` without rules in that direction has no effect. Otherwise open.
+ * - Entity `none` never exists: a rule from it selects nothing.
  * - Deny rules (`ingressDeny`/`egressDeny`) are evaluated first and win over any allow.
  * - An allow rule's peers are the union of its L3 fields (`*Endpoints`, `*Entities`, `*CIDR`,
  *   `*CIDRSet`, `toFQDNs`); a rule with none of them selects every peer; a present but empty list
@@ -113,10 +114,11 @@ export class CiliumPolicyEvaluator implements PolicyEvaluator {
       const hit = (p.spec[denyKey] ?? []).findIndex((rule: any) => l3Matches(rule, dir, peer, p) && l4Match(rule, q) !== undefined);
       if (hit >= 0) return { allowed: false, reasons: [`${p.id} ${denyKey}[${hit}] denies ${dir}`] };
     }
+    // Cilium turns every rule into a policy entry carrying the default-deny flag; a direction
+    // without rules has no entry, so enableDefaultDeny alone changes nothing (cilium#35558).
     const defaultDeny = selecting.some((p) => {
-      const explicit = p.spec.enableDefaultDeny?.[dir];
-      if (explicit !== undefined) return explicit === true;
-      return (p.spec[dir]?.length ?? 0) > 0 || (p.spec[denyKey]?.length ?? 0) > 0;
+      const hasRules = (p.spec[dir]?.length ?? 0) > 0 || (p.spec[denyKey]?.length ?? 0) > 0;
+      return hasRules && p.spec.enableDefaultDeny?.[dir] !== false;
     });
     if (!defaultDeny) {
       return { allowed: true, reasons: [`${dir} of ${subject.id} is not in default deny`] };

@@ -10,9 +10,10 @@
  * Cilium semantics this relies on (checked against upstream, see docs/backends/cilium.md):
  * - A policy's `endpointSelector` only selects pods of the policy's namespace; a `fromEndpoints`/
  *   `toEndpoints` selector without `k8s:io.kubernetes.pod.namespace` means the policy's namespace.
- * - Default deny is per direction: a policy with rules in a direction (or `enableDefaultDeny`)
- *   closes that direction for the pods it selects. An empty rule `{}` is NOT "nothing": its L3 is
- *   a wildcard, so it allows everything. This renderer never emits an empty rule.
+ * - Default deny is per direction: a policy with rules in a direction closes that direction for
+ *   the pods it selects (`enableDefaultDeny` can only turn that off; set without rules it has no
+ *   effect). An empty rule `{}` is NOT "nothing": its L3 is a wildcard, so it allows everything.
+ *   The baseline closes ingress with a rule from the entity `none`, which selects nothing.
  * - `toFQDNs` only learns addresses from DNS answers the DNS proxy saw, so every workload with FQDN
  *   egress has a DNS rule (`rules.dns`) listing exactly the names it may resolve.
  */
@@ -91,11 +92,15 @@ function baseline(namespace: string, dns: DnsSpec, resolvesNames: WorkloadModel[
     : { matchExpressions: [{ key: NAME_LABEL, operator: 'NotIn', values: resolvesNames.map((w) => w.name).sort() }] };
   const who = resolvesNames.length === 0 ? 'every pod' : `every pod except ${resolvesNames.map((w) => w.name).sort().join(', ')} (own DNS rule)`;
   return policy(namespace, 'default-deny', [
-    'every pod: default deny for ingress and egress',
+    'every pod: default deny for ingress and egress (ingress from the entity "none" only, which never exists)',
     `${who} -> cluster DNS on 53/UDP, 53/TCP (any name)`,
   ], {
     endpointSelector,
     enableDefaultDeny: { ingress: true, egress: true },
+    // Cilium derives default deny from the rules of a direction: enableDefaultDeny alone, without
+    // an ingress rule, does not close ingress (cilium#35558). The entity "none" never exists, so
+    // this rule closes ingress and allows nothing; `{}` here would allow everything.
+    ingress: [{ fromEntities: ['none'] }],
     egress: [dnsRule(dns, [{ matchPattern: '*' }])],
   });
 }
@@ -119,7 +124,8 @@ function workloadPolicy(model: ZeroTrustModel, w: WorkloadModel, dns: DnsSpec, o
   return policy(w.namespace, w.name, allows, {
     endpointSelector: { matchLabels: { ...w.selector } },
     enableDefaultDeny: { ingress: true, egress: true },
-    ...(ingress.length ? { ingress } : {}),
+    // Without inbound flows: closed by a rule from "none" (needed when the baseline leaves it out).
+    ingress: ingress.length ? ingress : [{ fromEntities: ['none'] }],
     ...(egress.length ? { egress } : {}),
   });
 }
