@@ -12,6 +12,7 @@ import { heroAndLilDeeBee } from './story';
 export const STORY_MESHES: Mesh[] = [
   Mesh.networkPolicy(),
   Mesh.cilium(),
+  Mesh.kuma(),
 ];
 
 /** Synthesizes the story for every backend under `outRoot`. */

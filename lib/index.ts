@@ -8,3 +8,4 @@ export * from './meshes/mesh';
 export { NetworkPolicyMeshProps } from './meshes/networkpolicy';
 export { CiliumMeshProps, CiliumMutualAuth } from './meshes/cilium';
 export { SpiffeIdRegistration } from './meshes/spire';
+export { KumaHttpRules, KumaMeshProps } from './meshes/kuma';

@@ -1,5 +1,6 @@
 import { MeshRenderer } from './renderer';
 import { CiliumMeshProps, CiliumRenderer } from './cilium';
+import { KumaMeshProps, KumaRenderer, kumaOptions } from './kuma';
 import { NetworkPolicyMeshProps, NetworkPolicyRenderer } from './networkpolicy';
 
 /**
@@ -21,6 +22,22 @@ export class Mesh {
   public static cilium(props: CiliumMeshProps = {}): Mesh {
     const renderer = new CiliumRenderer(props); // validates props at construction
     return new Mesh('cilium', () => renderer);
+  }
+
+  /**
+   * Kuma 2.x on Kubernetes (tested against the 2.14 CRDs). The namespace joins the mesh
+   * (`kuma.io/sidecar-injection: enabled`, `kuma.io/mesh`); the `Mesh` (builtin CA, mTLS STRICT,
+   * so Kuma denies what no permission allows) is emitted unless `createMesh` is false; each
+   * destination workload gets a `MeshTrafficPermission` whose `from` entries match the allowed
+   * clients by their tags (pod labels and `k8s.kuma.io/namespace`), per port (`sectionName`)
+   * where ports differ; egress leaving the mesh goes through `MeshPassthrough` (`Matched` for
+   * workloads allowed to reach an address or host, `None` for the rest); NetworkPolicy stays on
+   * below and admits kuma-cp on 5678 and DNS. HTTP rules and address-range sources are synth
+   * errors (see `KumaMeshProps.httpRules` and docs/backends/kuma.md). Output folder: `kuma`.
+   */
+  public static kuma(props: KumaMeshProps = {}): Mesh {
+    const options = kumaOptions(props);
+    return new Mesh('kuma', () => new KumaRenderer(options));
   }
 
   /**

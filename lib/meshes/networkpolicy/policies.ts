@@ -60,9 +60,11 @@ export interface NetworkPolicyLayerOptions {
   /**
    * How to render egress to a host name. `error` (plain NetworkPolicy): a synth error.
    * `skip`: the mesh above enforces FQDN egress at its own egress point and this layer adds nothing.
+   * `any-address`: the workload's own sidecar matches the host name (Kuma MeshPassthrough), so this
+   * layer admits egress from that workload to every address (`0.0.0.0/0`, `::/0`) on the flow's ports only.
    * @default 'error'
    */
-  readonly fqdnEgress?: 'error' | 'skip';
+  readonly fqdnEgress?: 'error' | 'skip' | 'any-address';
 }
 
 /** A NetworkPolicy as plain JSON. */
@@ -107,9 +109,10 @@ export function networkPolicies(model: ZeroTrustModel, namespace: string, dns: D
         ingress: mergeRules(rules).map((r) => renderRule('from', r)),
       }));
     }
-    const outbound = model.flows.filter((f) => f.source.type === 'workload' && f.source.workload === w && f.destination.type !== 'fqdn');
+    const anyAddressForFqdn = options.fqdnEgress === 'any-address';
+    const outbound = model.flows.filter((f) => f.source.type === 'workload' && f.source.workload === w && (f.destination.type !== 'fqdn' || anyAddressForFqdn));
     if (outbound.length > 0) {
-      const rules = outbound.map((f) => ({ peers: [peerOf(f.destination, namespace)], ports: portsOf(f, options) }));
+      const rules = outbound.map((f) => ({ peers: f.destination.type === 'fqdn' ? ANY_ADDRESS : [peerOf(f.destination, namespace)], ports: portsOf(f, options) }));
       out.push(policy(namespace, `${w.name}-egress`, outbound.map(describeFlow), {
         podSelector: { matchLabels: { ...w.selector } },
         policyTypes: ['Egress'],
@@ -119,6 +122,9 @@ export function networkPolicies(model: ZeroTrustModel, namespace: string, dns: D
   }
   return out;
 }
+
+/** Every IPv4 and IPv6 address: egress to a host name whose address only the mesh above knows. */
+const ANY_ADDRESS: NetworkPolicyPeer[] = [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }];
 
 function checkExpressible(model: ZeroTrustModel, namespace: string, options: NetworkPolicyLayerOptions): void {
   for (const f of model.flows) {

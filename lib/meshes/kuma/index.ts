@@ -1,0 +1,116 @@
+import { ApiObject } from 'cdk8s';
+import { Construct } from 'constructs';
+import { clusterScoped } from '../../intent/chart';
+import { checkDnsSubdomain, checkDnsLabel } from '../../intent/names';
+import { MetadataAdditions, MeshRenderer, PodSpecAdditions, RenderContext } from '../renderer';
+import { emitNetworkPolicies } from '../networkpolicy';
+import { NAMESPACE_NAME_LABEL, NetworkPolicyLayerOptions, networkPolicies } from '../networkpolicy/policies';
+import {
+  KUMA_INJECTION_LABEL, KUMA_MESH_LABEL, KUMA_TOKEN_VOLUME, KUMA_TOKEN_VOLUME_ANNOTATION, KumaOptions,
+  checkKuma, kumaObjects, tokenVolume,
+} from './policies';
+
+/** What the Kuma backend does with HTTP rules (methods, paths), which MeshTrafficPermission cannot match. */
+export enum KumaHttpRules {
+  /** A synth error naming the rule (the default): nothing is silently widened. */
+  REJECT = 'reject',
+  /**
+   * Downgrade: the flow is allowed on its ports for every request, as if it had no HTTP rule.
+   * Choose it only when the port-level permission is acceptable; the allows annotation says so.
+   */
+  ENFORCE_AT_L4 = 'enforce-at-l4',
+}
+
+/** Options of `Mesh.kuma()`. */
+export interface KumaMeshProps {
+  /**
+   * Name of the Kuma mesh the namespace's pods join (namespace label `kuma.io/mesh`).
+   * @default 'default'
+   */
+  readonly meshName?: string;
+  /**
+   * Whether to emit the cluster-scoped `Mesh` (builtin CA, mTLS STRICT). When false the mesh is
+   * referenced by name and must already exist with mTLS enabled; without mTLS Kuma ignores every
+   * MeshTrafficPermission. With several charts on one mesh, let one of them create it.
+   * @default true
+   */
+  readonly createMesh?: boolean;
+  /**
+   * What to do with HTTP rules, which Kuma's MeshTrafficPermission cannot match.
+   * @default KumaHttpRules.REJECT
+   */
+  readonly httpRules?: KumaHttpRules;
+  /**
+   * Namespace of the Kuma control plane (kuma-cp), which every sidecar must reach on 5678.
+   * @default 'kuma-system'
+   */
+  readonly controlPlaneNamespace?: string;
+}
+
+/** Resolves and validates the props. */
+export function kumaOptions(props: KumaMeshProps): KumaOptions {
+  const meshName = props.meshName ?? 'default';
+  checkDnsSubdomain(meshName, 'Mesh.kuma meshName');
+  const controlPlaneNamespace = props.controlPlaneNamespace ?? 'kuma-system';
+  checkDnsLabel(controlPlaneNamespace, 'Mesh.kuma controlPlaneNamespace');
+  return {
+    meshName,
+    createMesh: props.createMesh ?? true,
+    httpRulesAtL4: (props.httpRules ?? KumaHttpRules.REJECT) === KumaHttpRules.ENFORCE_AT_L4,
+    controlPlaneNamespace,
+  };
+}
+
+/** Kuma 2.x on Kubernetes: sidecars with mTLS STRICT, MeshTrafficPermission, MeshPassthrough, over NetworkPolicy. */
+export class KumaRenderer implements MeshRenderer {
+  public readonly backend = 'kuma';
+
+  public constructor(private readonly options: KumaOptions) {}
+
+  public check(ctx: RenderContext): void {
+    checkKuma(ctx.model, ctx.namespace.name, this.options);
+    networkPolicies(ctx.model, ctx.namespace.name, ctx.dns, this.layer());
+  }
+
+  public namespaceMetadata(): MetadataAdditions {
+    return { labels: { [KUMA_INJECTION_LABEL]: 'enabled', [KUMA_MESH_LABEL]: this.options.meshName } };
+  }
+
+  public podMetadata(): MetadataAdditions {
+    // Pods do not mount an API token (automountServiceAccountToken: false); the sidecar gets its
+    // own from a projected volume, which the injector mounts into kuma-sidecar only.
+    return { annotations: { [KUMA_TOKEN_VOLUME_ANNOTATION]: KUMA_TOKEN_VOLUME } };
+  }
+
+  public podSpecAdditions(): PodSpecAdditions {
+    return { volumes: [tokenVolume()] };
+  }
+
+  public render(scope: Construct, ctx: RenderContext): void {
+    for (const obj of kumaObjects(ctx.model, ctx.namespace.name, this.options)) {
+      const api = new ApiObject(scope, `${obj.kind}-${obj.metadata.name}`, obj);
+      if (obj.kind === 'Mesh') clusterScoped(api);
+    }
+    emitNetworkPolicies(scope, ctx, this.layer());
+  }
+
+  private layer(): NetworkPolicyLayerOptions {
+    return {
+      backend: this.backend,
+      // Sidecar to sidecar traffic keeps the application port as its destination; no extra ports.
+      l7EnforcedAbove: this.options.httpRulesAtL4,
+      fqdnEgress: 'any-address',
+      namespaceRules: [{
+        name: 'allow-kuma-control-plane',
+        reason: `every pod -> ${this.options.controlPlaneNamespace}/kuma-control-plane on 5678/TCP (sidecar bootstrap, xDS and certificates)`,
+        egress: [{
+          peers: [{
+            namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: this.options.controlPlaneNamespace } },
+            podSelector: { matchLabels: { app: 'kuma-control-plane' } },
+          }],
+          ports: [{ port: 5678, protocol: 'TCP' }],
+        }],
+      }],
+    };
+  }
+}

@@ -1,0 +1,267 @@
+/**
+ * Pure functions from the model to Kuma 2.x objects (kuma.io/v1alpha1): the Mesh, one
+ * MeshTrafficPermission per destination workload (or per port where ports differ), and
+ * MeshPassthrough for egress that leaves the mesh. Nothing here touches constructs.
+ */
+import { ZeroTrustError } from '../../intent/errors';
+import {
+  ALLOWS_ANNOTATION, EndpointModel, FlowModel, MANAGED_BY, MANAGED_BY_LABEL, WorkloadModel, ZeroTrustModel,
+  comparePorts, describeFlow, endpointKey, samePort,
+} from '../../intent/model';
+import { Port, PortKind } from '../../intent/port';
+
+/** Tag Kuma puts on every Kubernetes data plane proxy: the pod's namespace. */
+export const KUMA_NAMESPACE_TAG = 'k8s.kuma.io/namespace';
+/** Label naming the mesh of a namespace, pod or policy. */
+export const KUMA_MESH_LABEL = 'kuma.io/mesh';
+/** Namespace (or pod) label that makes the injector add the sidecar. */
+export const KUMA_INJECTION_LABEL = 'kuma.io/sidecar-injection';
+/** Pod annotation naming the volume that holds the sidecar's ServiceAccount token. */
+export const KUMA_TOKEN_VOLUME_ANNOTATION = 'kuma.io/service-account-token-volume';
+/** Name of the projected token volume this backend adds to every pod. */
+export const KUMA_TOKEN_VOLUME = 'kuma-sidecar-token';
+/** Name of the builtin CA backend of an emitted Mesh. */
+export const KUMA_CA_BACKEND = 'ca-1';
+
+/** Resolved options of the Kuma renderer. */
+export interface KumaOptions {
+  readonly meshName: string;
+  readonly createMesh: boolean;
+  /** True when HTTP rules are accepted and enforced as "any request on the port". */
+  readonly httpRulesAtL4: boolean;
+  readonly controlPlaneNamespace: string;
+}
+
+/** A Kuma object as plain JSON. */
+export interface KumaObject {
+  readonly apiVersion: 'kuma.io/v1alpha1';
+  readonly kind: 'Mesh' | 'MeshTrafficPermission' | 'MeshPassthrough';
+  readonly metadata: { name: string; namespace?: string; labels: { [key: string]: string }; annotations: { [key: string]: string } };
+  readonly spec: any;
+}
+
+const inNamespace = (e: EndpointModel, ns: string) => e.type === 'workload' && e.workload.namespace === ns;
+
+/** Flows this namespace's Kuma objects are responsible for: inbound to, or outbound from, its workloads. */
+function flowsOf(model: ZeroTrustModel, ns: string): FlowModel[] {
+  return model.flows.filter((f) => inNamespace(f.source, ns) || inNamespace(f.destination, ns));
+}
+
+/** Throws a `ZeroTrustError` for the first flow of the namespace that Kuma cannot enforce as declared. */
+export function checkKuma(model: ZeroTrustModel, ns: string, o: KumaOptions): void {
+  for (const f of flowsOf(model, ns)) {
+    const fail = (what: string) => { throw new ZeroTrustError(`[kuma] ${f.declaredAt}: ${what}`); };
+    if (inNamespace(f.destination, ns)) {
+      const tcp = f.ports.filter((p) => p.kind !== PortKind.UDP);
+      if (f.http.length > 0 && !o.httpRulesAtL4) {
+        fail('Kuma\'s MeshTrafficPermission cannot match HTTP methods or paths (kumahq/kuma#3250); drop the http rule, or set httpRules: KumaHttpRules.ENFORCE_AT_L4 on Mesh.kuma() to allow every request on the port (a documented downgrade)');
+      }
+      if (tcp.length > 0) {
+        const s = f.source;
+        if (s.type === 'ip-block') {
+          fail(`with mTLS STRICT Kuma rejects plaintext from outside the mesh, and a MeshTrafficPermission cannot name an address range (${s.cidr}); let the client join the mesh and name it with Peer.workload()/Peer.namespace(), or front the workload with a meshed gateway`);
+        }
+        if (s.type === 'external-workload') {
+          if (s.serviceAccount !== undefined) {
+            fail(`Kuma's MeshTrafficPermission matches clients by their tags (pod labels and namespace), not by ServiceAccount "${s.serviceAccount}"; drop serviceAccount and give labels that only those pods carry`);
+          }
+          const internal = Object.keys(s.labels).filter((k) => k.includes('kuma.io/'));
+          if (internal.length > 0) {
+            fail(`Kuma does not turn pod labels containing "kuma.io/" into tags (${internal.join(', ')}), so they cannot identify a client; select the pods by other labels`);
+          }
+        }
+      }
+    }
+    if (inNamespace(f.source, ns)) {
+      const d = f.destination;
+      if (d.type === 'external-workload' || d.type === 'namespace') {
+        fail(`Kuma authorizes a connection at the destination's sidecar, and ${endpointKey(d)} is not managed by this app, so its MeshTrafficPermission cannot be written here; manage that namespace with a ZeroTrustChart on Mesh.kuma(), or have its owner allow this workload`);
+      }
+      if (d.type === 'fqdn') {
+        if (f.ports.length === 0) {
+          fail(`Kuma's MeshPassthrough matches a host name by TLS SNI or HTTP Host on a given port; name the ports (for example Port.tcp(443) for TLS)`);
+        }
+        const udp = f.ports.filter((p) => p.kind === PortKind.UDP || p.endPort !== undefined);
+        if (udp.length > 0) {
+          fail(`Kuma's MeshPassthrough matches a host name only on single TCP ports (TLS SNI or HTTP Host), not ${udp.map((p) => p.toString()).join(', ')}; use Peer.ipBlock() for that traffic`);
+        }
+      }
+    }
+  }
+}
+
+function metadata(name: string, namespace: string | undefined, meshName: string, allows: string[]): KumaObject['metadata'] {
+  return {
+    name,
+    ...(namespace !== undefined ? { namespace } : {}),
+    labels: { [MANAGED_BY_LABEL]: MANAGED_BY, ...(namespace !== undefined ? { [KUMA_MESH_LABEL]: meshName } : {}) },
+    annotations: { [ALLOWS_ANNOTATION]: [...new Set(allows)].sort().join('\n') },
+  };
+}
+
+/** The cluster-scoped Mesh: builtin CA, mTLS STRICT, no default policies. */
+export function kumaMesh(o: KumaOptions): KumaObject {
+  return {
+    apiVersion: 'kuma.io/v1alpha1',
+    kind: 'Mesh',
+    metadata: metadata(o.meshName, undefined, o.meshName, [
+      'nothing by itself: mTLS is STRICT with the builtin CA, so traffic that no MeshTrafficPermission allows is denied',
+    ]),
+    spec: {
+      mtls: {
+        enabledBackend: KUMA_CA_BACKEND,
+        backends: [{ name: KUMA_CA_BACKEND, type: 'builtin', mode: 'STRICT' }],
+      },
+      // No default MeshTimeout/MeshRetry/MeshCircuitBreaker (nor, on old versions, an allow-all permission).
+      skipCreatingInitialPolicies: ['*'],
+    },
+  };
+}
+
+/** The tags that identify a source's data plane proxies (a subset of the tags Kuma derives from the pod). */
+export function sourceTags(e: EndpointModel): { [key: string]: string } {
+  switch (e.type) {
+    case 'workload': return sortKeys({ ...e.workload.selector, [KUMA_NAMESPACE_TAG]: e.workload.namespace });
+    case 'external-workload': return sortKeys({ ...e.labels, [KUMA_NAMESPACE_TAG]: e.namespace });
+    case 'namespace': return { [KUMA_NAMESPACE_TAG]: e.namespace };
+    default: throw new ZeroTrustError(`${endpointKey(e)} cannot be matched by Kuma tags`);
+  }
+}
+
+/**
+ * MeshTrafficPermissions of one destination workload. One policy (`<workload>`) on the whole
+ * Dataplane when every TCP port admits the same sources; otherwise one per port
+ * (`<workload>-<port name>`, `sectionName` = the container port name = the inbound name).
+ */
+export function meshTrafficPermissions(model: ZeroTrustModel, w: WorkloadModel, o: KumaOptions): KumaObject[] {
+  const inbound = model.flows.filter((f) => f.destination.type === 'workload' && f.destination.workload === w);
+  const tcpPorts = [...w.ports].filter((p) => p.kind !== PortKind.UDP).sort(comparePorts);
+  const perPort = tcpPorts.map((port) => {
+    const flows = inbound.filter((f) => f.ports.some((p) => samePort(p, port)));
+    const sources = new Map<string, { [key: string]: string }>();
+    for (const f of flows) {
+      const tags = sourceTags(f.source);
+      sources.set(JSON.stringify(tags), tags);
+    }
+    const key = [...sources.keys()].sort().join('|');
+    return { port, flows, sources, key };
+  }).filter((x) => x.flows.length > 0);
+  if (perPort.length === 0) return [];
+
+  const policy = (name: string, port: Port | undefined, entries: typeof perPort): KumaObject => {
+    const sources = new Map<string, { [key: string]: string }>();
+    for (const e of entries) for (const [k, v] of e.sources) sources.set(k, v);
+    const flows = [...new Set(entries.flatMap((e) => e.flows))];
+    const downgraded = flows.some((f) => f.http.length > 0) ? ['HTTP rules are enforced at L4: every request on the port is allowed'] : [];
+    return {
+      apiVersion: 'kuma.io/v1alpha1',
+      kind: 'MeshTrafficPermission',
+      metadata: metadata(name, w.namespace, o.meshName, [...flows.map(describeFlow), ...downgraded]),
+      spec: {
+        targetRef: { kind: 'Dataplane', labels: { ...w.selector }, ...(port ? { sectionName: port.name } : {}) },
+        from: [...sources.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, tags]) => ({
+          targetRef: { kind: 'MeshSubset', tags },
+          default: { action: 'Allow' },
+        })),
+      },
+    };
+  };
+
+  const whole = perPort.length === tcpPorts.length && perPort.every((x) => x.key === perPort[0].key);
+  if (whole) return [policy(w.name, undefined, perPort)];
+  return perPort.map((x) => policy(`${w.name}-${x.port.name}`, x.port, [x]));
+}
+
+/** `tls` for opaque TCP (the client must send SNI), else the L7 protocol Kuma can read a Host from. */
+function passthroughProtocol(p: Port): string {
+  switch (p.kind) {
+    case PortKind.HTTP: return 'http';
+    case PortKind.HTTP2: return 'http2';
+    case PortKind.GRPC: return 'grpc';
+    default: return 'tls';
+  }
+}
+
+/** The MeshPassthrough matches of one source workload's egress to addresses and host names. */
+export function passthroughMatches(model: ZeroTrustModel, w: WorkloadModel): { matches: any[]; flows: FlowModel[] } {
+  const flows = model.flows.filter((f) => f.source.type === 'workload' && f.source.workload === w
+    && (f.destination.type === 'fqdn' || f.destination.type === 'ip-block'));
+  const matches = new Map<string, any>();
+  const add = (m: any) => matches.set(JSON.stringify([m.type, m.value, String(m.port ?? '').padStart(5, '0'), m.protocol]), m);
+  const used: FlowModel[] = [];
+  for (const f of flows) {
+    const d = f.destination;
+    if (d.type === 'ip-block') {
+      const tcp = f.ports.filter((p) => p.kind !== PortKind.UDP);
+      // UDP is not intercepted by the sidecar; the NetworkPolicy layer alone decides it.
+      if (f.ports.length > 0 && tcp.length === 0) continue;
+      used.push(f);
+      const anyPort = f.ports.length === 0 || tcp.some((p) => p.endPort !== undefined);
+      if (anyPort) {
+        // A range (or every port): the sidecar lets the range's address through on any port and the
+        // NetworkPolicy layer below restricts the ports; both must allow.
+        add({ type: 'CIDR', value: d.cidr, protocol: 'tcp' });
+      } else {
+        for (const p of tcp) add({ type: 'CIDR', value: d.cidr, port: p.number, protocol: 'tcp' });
+      }
+    } else if (d.type === 'fqdn') {
+      used.push(f);
+      for (const p of f.ports) add({ type: 'Domain', value: d.host, port: p.number, protocol: passthroughProtocol(p) });
+    }
+  }
+  return { matches: [...matches.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, m]) => m), flows: used };
+}
+
+/** MeshPassthrough objects of one namespace: `None` for every proxy, `Matched` for workloads with external egress. */
+export function meshPassthroughs(model: ZeroTrustModel, ns: string, o: KumaOptions): KumaObject[] {
+  const out: KumaObject[] = [{
+    apiVersion: 'kuma.io/v1alpha1',
+    kind: 'MeshPassthrough',
+    metadata: metadata('no-passthrough', ns, o.meshName, ['nothing: traffic to destinations outside the mesh is dropped by the sidecars of this namespace']),
+    spec: { targetRef: { kind: 'Mesh' }, default: { passthroughMode: 'None' } },
+  }];
+  for (const w of model.workloads.filter((x) => x.namespace === ns)) {
+    const { matches, flows } = passthroughMatches(model, w);
+    if (matches.length === 0) continue;
+    out.push({
+      apiVersion: 'kuma.io/v1alpha1',
+      kind: 'MeshPassthrough',
+      metadata: metadata(`${w.name}-passthrough`, ns, o.meshName, flows.map(describeFlow)),
+      spec: {
+        targetRef: { kind: 'Dataplane', labels: { ...w.selector } },
+        default: { passthroughMode: 'Matched', appendMatch: matches },
+      },
+    });
+  }
+  return out;
+}
+
+/** Every Kuma object of one namespace, in a stable order (the Mesh first, when created). */
+export function kumaObjects(model: ZeroTrustModel, ns: string, o: KumaOptions): KumaObject[] {
+  checkKuma(model, ns, o);
+  return [
+    ...(o.createMesh ? [kumaMesh(o)] : []),
+    ...model.workloads.filter((w) => w.namespace === ns).flatMap((w) => meshTrafficPermissions(model, w, o)),
+    ...meshPassthroughs(model, ns, o),
+  ];
+}
+
+/** The projected volume that carries the sidecar's ServiceAccount token (the app containers get none). */
+export function tokenVolume(): any {
+  return {
+    name: KUMA_TOKEN_VOLUME,
+    projected: {
+      sources: [
+        { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
+        { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+        { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+      ],
+    },
+  };
+}
+
+function sortKeys(o: { [key: string]: string }): { [key: string]: string } {
+  const out: { [key: string]: string } = {};
+  for (const k of Object.keys(o).sort()) out[k] = o[k];
+  return out;
+}

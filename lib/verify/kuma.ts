@@ -1,0 +1,293 @@
+/**
+ * Reader of Kuma 2.x semantics over synthesized manifests (never the model): which pods are in
+ * which mesh, whether the mesh has mTLS (and in which mode), which MeshTrafficPermissions select a
+ * destination inbound and which `from` entry matches the client's tags, and which MeshPassthrough
+ * lets a sidecar's traffic leave the mesh. Composed with a NetworkPolicy evaluator, a connection is
+ * allowed only when both layers allow it.
+ *
+ * Modelled (Kuma 2.14, Kubernetes):
+ * - A pod is meshed when its label (or legacy annotation) `kuma.io/sidecar-injection` is `enabled`,
+ *   or its namespace has that label and the pod does not say `disabled`. Its mesh: pod label or
+ *   annotation `kuma.io/mesh`, else the namespace's, else `default`.
+ * - mTLS is on when the Mesh object has `spec.mtls.enabledBackend` naming one of its backends;
+ *   its mode is that backend's `mode` (STRICT when absent). A mesh absent from the manifests is
+ *   taken from `options.meshes`, else assumed to have mTLS off (Kuma then enforces nothing).
+ * - Only TCP is proxied: UDP is decided by the NetworkPolicy layer alone.
+ * - Inbound (meshed destination): mTLS off -> allowed; plaintext client (unmeshed) -> denied in
+ *   STRICT, allowed in PERMISSIVE; client of another mesh -> denied. Otherwise the destination
+ *   port must be an inbound (a TCP port of a Service selecting the pod; its name is the container
+ *   port's name); a port without inbound falls to Kuma's inbound passthrough and is reported
+ *   allowed. The MeshTrafficPermissions of the destination's namespace and of the control-plane
+ *   namespace (mesh-wide) whose `kuma.io/mesh` label names the mesh and whose top-level targetRef
+ *   selects the inbound (`Mesh`, or `Dataplane` by labels with optional `sectionName`) are ordered
+ *   from least to most specific (ties by name); their `from` entries are concatenated in that
+ *   order and the last entry matching the client decides (`Mesh`: every client; `MeshSubset`:
+ *   every tag equal to one of the client's; `MeshServiceSubset`/`MeshService`: its
+ *   `kuma.io/service` and tags). No matching entry: denied.
+ * - Client tags: the pod's labels with non-empty values and keys without `kuma.io/`, plus
+ *   `k8s.kuma.io/namespace`, and per TCP port of each selecting Service `kuma.io/service`
+ *   (`<svc>_<ns>_svc_<port>`), `k8s.kuma.io/service-name`, `k8s.kuma.io/service-port`.
+ * - Outbound from a meshed pod to an address, a host name, or an unmeshed pod leaves the mesh:
+ *   the MeshPassthroughs selecting the source (same namespaces and ordering) decide: the most
+ *   specific `passthroughMode` wins (`All`, `None`, `Matched` with the union of `appendMatch`);
+ *   none -> the Mesh's `networking.outbound.passthrough` (default on). `Matched` entries: `CIDR`
+ *   or `IP` against an `ip` endpoint, `Domain` (exact or `*.` wildcard) against an `fqdn`
+ *   endpoint, with `port` absent or equal. An unmeshed pod's address is unknown, so only `All`
+ *   lets the sidecar reach it.
+ * - HTTP requests are not looked at: MeshTrafficPermission is L4.
+ *
+ * Not modelled (throws, so nothing is silently read as denied): experimental `rules[]` in
+ * MeshTrafficPermission, targetRef kinds other than those above, `Dataplane` targets by name.
+ */
+import { Decision, Endpoint, Manifest, PolicyEvaluator, Query } from './types';
+import { cidrContains, parseCidr, parseIp } from '../intent/cidr';
+
+/** What to assume about a mesh whose `Mesh` object is not among the manifests. */
+export enum KumaMtls {
+  /** mTLS off: MeshTrafficPermissions have no effect. */
+  OFF = 'off',
+  /** mTLS on, STRICT: plaintext is rejected, permissions apply. */
+  STRICT = 'STRICT',
+  /** mTLS on, PERMISSIVE: plaintext passes, permissions apply to mTLS clients. */
+  PERMISSIVE = 'PERMISSIVE',
+}
+
+/** Options of the Kuma reader. */
+export interface KumaEvaluatorOptions {
+  /** The L3/L4 layer below; without it only the Kuma layer is evaluated. */
+  readonly networkPolicy?: PolicyEvaluator;
+  /** Namespace whose policies are mesh-wide. @default 'kuma-system' */
+  readonly systemNamespace?: string;
+  /** Meshes not among the manifests. @default - mTLS off */
+  readonly meshes?: { [name: string]: KumaMtls };
+}
+
+const NS_TAG = 'k8s.kuma.io/namespace';
+type Tags = Map<string, Set<string>>;
+
+interface Policy {
+  readonly manifest: Manifest;
+  readonly specificity: number;
+}
+
+/** Kuma 2.x semantics over manifests, optionally composed with a NetworkPolicy evaluator. */
+export class KumaEvaluator implements PolicyEvaluator {
+  public readonly backend = 'kuma';
+  private readonly system: string;
+  private readonly namespaces = new Map<string, Manifest>();
+  private readonly meshes = new Map<string, Manifest>();
+  private readonly services: Manifest[];
+  private readonly mtps: Manifest[];
+  private readonly passthroughs: Manifest[];
+
+  public constructor(manifests: Manifest[], private readonly options: KumaEvaluatorOptions = {}) {
+    this.system = options.systemNamespace ?? 'kuma-system';
+    for (const m of manifests) {
+      if (m.kind === 'Namespace' && m.apiVersion === 'v1') this.namespaces.set(m.metadata.name, m);
+      if (m.kind === 'Mesh' && m.apiVersion === 'kuma.io/v1alpha1') this.meshes.set(m.metadata.name, m);
+    }
+    this.services = manifests.filter((m) => m.kind === 'Service' && m.apiVersion === 'v1');
+    this.mtps = manifests.filter((m) => m.kind === 'MeshTrafficPermission' && m.apiVersion === 'kuma.io/v1alpha1');
+    this.passthroughs = manifests.filter((m) => m.kind === 'MeshPassthrough' && m.apiVersion === 'kuma.io/v1alpha1');
+    for (const p of this.mtps) {
+      if (p.spec?.rules !== undefined) throw new Error(`MeshTrafficPermission ${p.metadata.namespace}/${p.metadata.name}: rules[] (SPIFFE matching) is not modelled by this reader`);
+    }
+  }
+
+  public evaluate(q: Query): Decision {
+    const below = this.options.networkPolicy?.evaluate(q);
+    if (below && !below.allowed) return below;
+    const kuma = this.kumaLayer(q);
+    return { allowed: kuma.allowed, reasons: [...(below?.reasons ?? []), ...kuma.reasons] };
+  }
+
+  /** The Kuma layer alone. */
+  public kumaLayer(q: Query): Decision {
+    if (q.protocol === 'UDP') return allow('Kuma does not proxy UDP');
+    const src = q.source.kind === 'pod' ? this.membership(q.source) : undefined;
+    const dst = q.destination.kind === 'pod' ? this.membership(q.destination) : undefined;
+
+    if (dst) {
+      const mode = this.mtls(dst.mesh);
+      if (mode === KumaMtls.OFF) return allow(`mesh ${dst.mesh} has mTLS off: Kuma enforces no permission`);
+      if (!src) {
+        return mode === KumaMtls.PERMISSIVE
+          ? allow(`mesh ${dst.mesh} is PERMISSIVE: plaintext from ${q.source.id} passes`)
+          : deny(`mesh ${dst.mesh} is STRICT: plaintext from ${q.source.id} (outside the mesh) is rejected`);
+      }
+      if (src.mesh !== dst.mesh) return deny(`${q.source.id} is in mesh ${src.mesh}, ${q.destination.id} in ${dst.mesh}`);
+      return this.permission(q.source, q.destination, dst.mesh, q.port);
+    }
+    if (!src) return allow('neither side has a Kuma sidecar');
+    return this.passthrough(q.source, src.mesh, q.destination, q.port);
+  }
+
+  /** The mesh of a meshed pod, or undefined. */
+  public membership(e: Endpoint): { mesh: string } | undefined {
+    const ns = e.namespace ? this.namespaces.get(e.namespace) : undefined;
+    const nsLabels = { ...(ns?.metadata.labels ?? {}), ...(e.namespaceLabels ?? {}) };
+    const nsAnnotations = { ...(ns?.metadata.annotations ?? {}), ...(e.namespaceAnnotations ?? {}) };
+    const podSays = e.labels?.['kuma.io/sidecar-injection'] ?? e.annotations?.['kuma.io/sidecar-injection'];
+    const injected = podSays !== undefined ? isEnabled(podSays) : isEnabled(nsLabels['kuma.io/sidecar-injection']);
+    if (!injected) return undefined;
+    const mesh = e.labels?.['kuma.io/mesh'] ?? e.annotations?.['kuma.io/mesh'] ?? nsLabels['kuma.io/mesh'] ?? nsAnnotations['kuma.io/mesh'] ?? 'default';
+    return { mesh };
+  }
+
+  private mtls(mesh: string): KumaMtls {
+    const m = this.meshes.get(mesh);
+    if (!m) return this.options.meshes?.[mesh] ?? KumaMtls.OFF;
+    const mtls = m.spec?.mtls;
+    const backend = (mtls?.backends ?? []).find((b: any) => b.name === mtls?.enabledBackend);
+    if (!mtls?.enabledBackend || !backend) return KumaMtls.OFF;
+    return backend.mode === 'PERMISSIVE' || backend.mode === 1 ? KumaMtls.PERMISSIVE : KumaMtls.STRICT;
+  }
+
+  /** Services in the pod's namespace that select it. */
+  private servicesOf(e: Endpoint): Manifest[] {
+    return this.services.filter((s) => s.metadata.namespace === e.namespace && s.spec?.selector
+      && Object.keys(s.spec.selector).length > 0 && subset(s.spec.selector, e.labels ?? {}));
+  }
+
+  /** Name of the inbound serving `port`, or undefined when no Service port leads to it. */
+  private inbound(e: Endpoint, port: number): { name: string } | undefined {
+    for (const s of this.servicesOf(e)) {
+      for (const sp of s.spec.ports ?? []) {
+        if ((sp.protocol ?? 'TCP') !== 'TCP') continue;
+        const target = sp.targetPort ?? sp.port;
+        const cp = typeof target === 'string'
+          ? (e.ports ?? []).find((p) => p.name === target && p.protocol === 'TCP')
+          : (e.ports ?? []).find((p) => p.number === target && p.protocol === 'TCP') ?? { number: target, name: undefined };
+        if (cp && cp.number === port) return { name: cp.name ?? '' };
+      }
+    }
+    return undefined;
+  }
+
+  /** Tags of a client's data plane proxy. */
+  public tags(e: Endpoint): Tags {
+    const tags: Tags = new Map();
+    const add = (k: string, v: string) => { if (!tags.has(k)) tags.set(k, new Set()); tags.get(k)!.add(v); };
+    for (const [k, v] of Object.entries(e.labels ?? {})) if (v !== '' && !k.includes('kuma.io/')) add(k, v);
+    add(NS_TAG, e.namespace ?? '');
+    for (const s of this.servicesOf(e)) {
+      for (const sp of s.spec.ports ?? []) {
+        if ((sp.protocol ?? 'TCP') !== 'TCP') continue;
+        add('kuma.io/service', `${s.metadata.name}_${e.namespace}_svc_${sp.port}`);
+        add('k8s.kuma.io/service-name', s.metadata.name);
+        add('k8s.kuma.io/service-port', String(sp.port));
+      }
+    }
+    return tags;
+  }
+
+  /** Policies of `list` that apply to pod `e` in `mesh`, least specific first. */
+  private applicable(list: Manifest[], e: Endpoint, mesh: string, sectionName: string | undefined, what: string): Policy[] {
+    const out: Policy[] = [];
+    for (const p of list) {
+      const ns = p.metadata.namespace;
+      if (ns !== e.namespace && ns !== this.system) continue;
+      if ((p.metadata.labels?.['kuma.io/mesh'] ?? 'default') !== mesh) continue;
+      const ref = p.spec?.targetRef ?? { kind: 'Mesh' };
+      let specificity: number;
+      switch (ref.kind) {
+        case 'Mesh':
+          specificity = 0;
+          break;
+        case 'MeshSubset':
+          if (!tagsMatch(ref.tags ?? {}, this.tags(e))) continue;
+          specificity = 1;
+          break;
+        case 'Dataplane': {
+          if (ref.name !== undefined) throw new Error(`${what} ${ns}/${p.metadata.name}: Dataplane targetRef by name is not modelled`);
+          if (ref.namespace !== undefined && ref.namespace !== e.namespace) continue;
+          const dpLabels = { ...(e.labels ?? {}), [NS_TAG]: e.namespace ?? '', 'kuma.io/mesh': mesh };
+          if (!subset(ref.labels ?? {}, dpLabels)) continue;
+          if (ref.sectionName !== undefined && ref.sectionName !== sectionName) continue;
+          specificity = ref.sectionName !== undefined ? 3 : 2;
+          break;
+        }
+        default:
+          throw new Error(`${what} ${ns}/${p.metadata.name}: top-level targetRef kind ${ref.kind} is not modelled`);
+      }
+      out.push({ manifest: p, specificity });
+    }
+    return out.sort((a, b) => a.specificity - b.specificity || a.manifest.metadata.name.localeCompare(b.manifest.metadata.name));
+  }
+
+  private permission(source: Endpoint, destination: Endpoint, mesh: string, port: number): Decision {
+    const inbound = this.inbound(destination, port);
+    if (!inbound) return allow(`${destination.id} has no inbound on ${port} (no Service port): Kuma's inbound passthrough does not authorize`);
+    const clientTags = this.tags(source);
+    let verdict: { allowed: boolean; by: string } | undefined;
+    for (const { manifest: p } of this.applicable(this.mtps, destination, mesh, inbound.name, 'MeshTrafficPermission')) {
+      for (const entry of p.spec?.from ?? []) {
+        if (!fromMatches(entry.targetRef, clientTags)) continue;
+        const action = entry.default?.action;
+        verdict = { allowed: action === 'Allow' || action === 'AllowWithShadowDeny', by: `MeshTrafficPermission ${p.metadata.namespace}/${p.metadata.name} (${action})` };
+      }
+    }
+    if (!verdict) return deny(`mTLS is on and no MeshTrafficPermission allows ${source.id} -> ${destination.id}:${port}`);
+    return { allowed: verdict.allowed, reasons: [verdict.by] };
+  }
+
+  private passthrough(source: Endpoint, mesh: string, destination: Endpoint, port: number): Decision {
+    const policies = this.applicable(this.passthroughs, source, mesh, undefined, 'MeshPassthrough');
+    if (policies.length === 0) {
+      const on = this.meshes.get(mesh)?.spec?.networking?.outbound?.passthrough ?? true;
+      return on ? allow(`no MeshPassthrough: mesh ${mesh} passes non-mesh traffic`) : deny(`mesh ${mesh} has passthrough off`);
+    }
+    let mode = 'Matched';
+    const matches: any[] = [];
+    const names: string[] = [];
+    for (const { manifest: p } of policies) {
+      names.push(`MeshPassthrough ${p.metadata.namespace}/${p.metadata.name}`);
+      if (p.spec?.default?.passthroughMode !== undefined) mode = p.spec.default.passthroughMode;
+      matches.push(...(p.spec?.default?.appendMatch ?? []));
+    }
+    const why = `${names.join(', ')}: ${mode}`;
+    if (mode === 'All') return allow(why);
+    if (mode === 'None') return deny(why);
+    const hit = matches.find((m) => (m.port === undefined || m.port === port) && passthroughMatches(m, destination));
+    return hit ? allow(`${why} ${hit.type} ${hit.value}${hit.port ? `:${hit.port}` : ''}`) : deny(`${why}, no appendMatch covers ${destination.id}:${port}`);
+  }
+}
+
+function passthroughMatches(m: any, d: Endpoint): boolean {
+  if (m.type === 'Domain') {
+    if (m.protocol === 'tcp' || m.protocol === undefined) throw new Error(`MeshPassthrough Domain ${m.value} with protocol tcp is not valid in Kuma`);
+    if (d.kind !== 'fqdn' || !d.host) return false;
+    if (m.value.startsWith('*.')) return d.host.endsWith(m.value.slice(1)) && d.host.length > m.value.length - 1;
+    return d.host === m.value;
+  }
+  if (d.kind !== 'ip' || !d.ip) return false;
+  const ip = parseIp(d.ip);
+  if (!ip) return false;
+  const cidr = parseCidr(m.type === 'IP' ? `${m.value}/${m.value.includes(':') ? 128 : 32}` : m.value, 'MeshPassthrough');
+  return cidr.family === ip.family && cidrContains(cidr, ip.value);
+}
+
+function fromMatches(ref: any, client: Tags): boolean {
+  switch (ref?.kind) {
+    case 'Mesh': return true;
+    case 'MeshSubset': return tagsMatch(ref.tags ?? {}, client);
+    case 'MeshServiceSubset': return tagsMatch({ ...(ref.tags ?? {}), 'kuma.io/service': ref.name }, client);
+    case 'MeshService': return tagsMatch({ 'kuma.io/service': ref.name }, client);
+    default: throw new Error(`MeshTrafficPermission from[].targetRef kind ${ref?.kind} is not modelled`);
+  }
+}
+
+function tagsMatch(wanted: { [key: string]: string }, have: Tags): boolean {
+  return Object.entries(wanted).every(([k, v]) => have.get(k)?.has(v) ?? false);
+}
+
+function subset(wanted: { [key: string]: string }, have: { [key: string]: string }): boolean {
+  return Object.entries(wanted).every(([k, v]) => have[k] === v);
+}
+
+function isEnabled(v: string | undefined): boolean {
+  return v === 'enabled' || v === 'true';
+}
+
+const allow = (reason: string): Decision => ({ allowed: true, reasons: [reason] });
+const deny = (reason: string): Decision => ({ allowed: false, reasons: [reason] });
