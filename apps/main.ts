@@ -14,6 +14,7 @@ export const STORY_MESHES: Mesh[] = [
   Mesh.istio({ mode: IstioMode.SIDECAR }),
   Mesh.istio({ mode: IstioMode.AMBIENT }),
   Mesh.linkerd(),
+  Mesh.cilium(),
   Mesh.kuma(),
   Mesh.networkServiceMesh(),
 ];

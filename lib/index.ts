@@ -7,6 +7,8 @@ export * from './intent/workload';
 export * from './meshes/mesh';
 export { NetworkPolicyMeshProps } from './meshes/networkpolicy';
 export { IstioMode, IstioMeshProps } from './meshes/istio';
+export { CiliumMeshProps, CiliumMutualAuth } from './meshes/cilium';
+export { SpiffeIdRegistration } from './meshes/spire';
 export { KumaHttpRules, KumaMeshProps } from './meshes/kuma';
 export { LinkerdMeshProps } from './meshes/linkerd';
 export * from './meshes/nsm/props';

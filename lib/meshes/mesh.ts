@@ -1,5 +1,6 @@
 import { MeshRenderer } from './renderer';
 import { IstioMeshProps, IstioRenderer, istioSettings } from './istio';
+import { CiliumMeshProps, CiliumRenderer } from './cilium';
 import { KumaMeshProps, KumaRenderer, kumaOptions } from './kuma';
 import { NetworkPolicyMeshProps, NetworkPolicyRenderer } from './networkpolicy';
 import { LinkerdMeshProps, LinkerdRenderer, linkerdSettings } from './linkerd';
@@ -49,6 +50,17 @@ export class Mesh {
   public static linkerd(props: LinkerdMeshProps = {}): Mesh {
     linkerdSettings(props); // validate now, where the user wrote it
     return new Mesh('linkerd', () => new LinkerdRenderer(props));
+  }
+
+  /**
+   * Cilium: one `CiliumNetworkPolicy` per workload (ingress and egress sections) plus a namespace
+   * baseline that denies by default and keeps DNS open; peers by labels, namespace and
+   * ServiceAccount; HTTP rules enforced by Cilium's proxy; FQDN egress with `toFQDNs` and a DNS rule
+   * for exactly the allowed names. Peers are authenticated with SPIRE by default.
+   */
+  public static cilium(props: CiliumMeshProps = {}): Mesh {
+    const renderer = new CiliumRenderer(props); // validates props at construction
+    return new Mesh('cilium', () => renderer);
   }
 
   /**

@@ -53,3 +53,32 @@ export function clusterSpiffeId(scope: Construct, workload: WorkloadModel, optio
     },
   }));
 }
+
+/**
+ * SPIRE registration of every workload of a namespace: one `ClusterSPIFFEID` per workload, so
+ * SPIRE issues it an SVID named after its namespace and ServiceAccount. Backends that can run on
+ * SPIRE-issued identities (Cilium, Istio) take it as an option.
+ */
+export interface SpiffeIdRegistration {
+  /**
+   * SPIFFE ID template in SPIRE controller manager syntax.
+   * @default `spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}`
+   */
+  readonly spiffeIdTemplate?: string;
+  /**
+   * `className` of the SPIRE controller manager that should reconcile the registrations.
+   * @default - none (the controller manager's default class)
+   */
+  readonly className?: string;
+}
+
+/** Emits one ClusterSPIFFEID per workload of `namespace`, sorted by workload name. */
+export function registerWorkloads(scope: Construct, workloads: WorkloadModel[], namespace: string, registration: SpiffeIdRegistration): ApiObject[] {
+  return workloads
+    .filter((w) => w.namespace === namespace)
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((w) => clusterSpiffeId(scope, w, {
+      spiffeIdTemplate: registration.spiffeIdTemplate ?? SERVICE_ACCOUNT_ID_TEMPLATE,
+      className: registration.className,
+    }));
+}
