@@ -1,0 +1,144 @@
+/**
+ * What the declared intent says about a query, under the project's semantics: every pod of a
+ * managed namespace (a `ZeroTrustChart`) is closed in both directions except for cluster DNS
+ * (UDP/TCP 53) and the declared flows; everything else is unrestricted in its own direction.
+ * HTTP rules are ignored (L4 semantics).
+ */
+import { DnsSpec } from '../intent/dns';
+import { EndpointModel, FlowModel, ZeroTrustModel, describeFlow } from '../intent/model';
+import { parseCidr } from '../intent/peer';
+import { endpointIp, ipInBlock } from './networkpolicy';
+import { Universe, queries as allQueries } from './universe';
+import { Decision, Endpoint, PolicyEvaluator, Query } from './types';
+
+/** Options of `intentAllows`. */
+export interface IntentOptions {
+  /**
+   * Cluster DNS of a managed namespace (the chart's `dns`).
+   * @default Dns.kubeDns() for every namespace
+   */
+  readonly dns?: DnsSpec | ((namespace: string) => DnsSpec);
+}
+
+const KUBE_DNS: DnsSpec = { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } };
+
+function subset(sel: { [key: string]: string }, labels: { [key: string]: string } | undefined): boolean {
+  return Object.entries(sel).every(([k, v]) => labels?.[k] === v);
+}
+
+const cidrCache = new Map<string, ReturnType<typeof parseCidr>>();
+function cidr(text: string) {
+  let c = cidrCache.get(text);
+  if (!c) { c = parseCidr(text, 'cidr'); cidrCache.set(text, c); }
+  return c;
+}
+
+/**
+ * True when the endpoint model denotes the endpoint. An app workload is the pod of the workload
+ * object of that name in its namespace, carrying its selector labels; probes never are.
+ */
+export function endpointMatches(m: EndpointModel, e: Endpoint): boolean {
+  switch (m.type) {
+    case 'workload':
+      return e.kind === 'pod' && e.namespace === m.workload.namespace && e.workload === m.workload.name && subset(m.workload.selector, e.labels);
+    case 'external-workload':
+      return e.kind === 'pod' && e.namespace === m.namespace && subset(m.labels, e.labels);
+    case 'namespace':
+      return e.kind === 'pod' && e.namespace === m.namespace;
+    case 'ip-block': {
+      const ip = endpointIp(e);
+      return ip !== undefined && ipInBlock(ip, cidr(m.cidr), m.except.map(cidr));
+    }
+    case 'fqdn': {
+      if (e.kind !== 'fqdn') return false;
+      const host = e.host ?? e.id.replace(/^fqdn:/, '');
+      return m.host.startsWith('*.') ? host.endsWith(m.host.slice(1)) && host.length > m.host.length - 1 : host === m.host;
+    }
+  }
+}
+
+/** True when the flow's ports admit the query (empty: every port). */
+export function flowPortMatches(f: FlowModel, q: Query): boolean {
+  if (f.ports.length === 0) return true;
+  return f.ports.some((p) => p.protocol === q.protocol && q.port >= p.number && q.port <= (p.endPort ?? p.number));
+}
+
+function dnsMatches(dns: DnsSpec, e: Endpoint): boolean {
+  if (dns.cidr) {
+    const ip = endpointIp(e);
+    return ip !== undefined && ipInBlock(ip, cidr(dns.cidr), []);
+  }
+  return e.kind === 'pod' && e.namespace === dns.namespace && subset(dns.labels ?? {}, e.labels);
+}
+
+/** What the intent says about one query, with the flows (or defaults) that decide it. */
+export function intentAllows(model: ZeroTrustModel, q: Query, opts: IntentOptions = {}): Decision {
+  const managed = (e: Endpoint) => e.kind === 'pod' && model.namespaces.some((n) => n.name === e.namespace);
+  const conn = `${q.source.id} -> ${q.destination.id} on ${q.port}/${q.protocol}`;
+  const matching = model.flows.filter((f) => endpointMatches(f.source, q.source) && endpointMatches(f.destination, q.destination) && flowPortMatches(f, q));
+  const flowReason = (dir: string) => matching.map((f) => `flow ${describeFlow(f)} (${f.declaredAt}) allows ${dir}`);
+
+  let egress: { ok: boolean; reasons: string[] };
+  if (!managed(q.source)) {
+    egress = { ok: true, reasons: [`${q.source.id} is not in a managed namespace; its egress is unrestricted`] };
+  } else {
+    const ns = q.source.namespace!;
+    const dns = typeof opts.dns === 'function' ? opts.dns(ns) : opts.dns ?? KUBE_DNS;
+    if (q.port === 53 && dnsMatches(dns, q.destination)) {
+      egress = { ok: true, reasons: [`every pod of ${ns} may reach cluster DNS on 53/${q.protocol}`] };
+    } else if (matching.length > 0) {
+      egress = { ok: true, reasons: flowReason('egress') };
+    } else {
+      egress = { ok: false, reasons: [`${q.source.id} is in managed namespace ${ns} and no flow from it allows ${conn}`] };
+    }
+  }
+  let ingress: { ok: boolean; reasons: string[] };
+  if (!managed(q.destination)) {
+    ingress = { ok: true, reasons: [`${q.destination.id} is not in a managed namespace; its ingress is unrestricted`] };
+  } else if (matching.length > 0) {
+    ingress = { ok: true, reasons: flowReason('ingress') };
+  } else {
+    ingress = { ok: false, reasons: [`${q.destination.id} is in managed namespace ${q.destination.namespace} and no flow to it allows ${conn}`] };
+  }
+  const allowed = egress.ok && ingress.ok;
+  const sides = [egress, ingress];
+  const ordered = allowed ? sides : [...sides.filter((s) => !s.ok), ...sides.filter((s) => s.ok)];
+  return { allowed, reasons: [...new Set(ordered.flatMap((s) => s.reasons))] };
+}
+
+/** A query on which a backend and the intent disagree. */
+export interface Mismatch {
+  readonly query: Query;
+  /** What the backend decided. */
+  readonly actual: Decision;
+  /** What the intent says. */
+  readonly expected: Decision;
+}
+
+/** `production/hero -> production/lil-deebee 5432/TCP`. */
+export function describeQuery(q: Query): string {
+  return `${q.source.id} -> ${q.destination.id} ${q.port}/${q.protocol}`;
+}
+
+/** A readable account of a mismatch with both explanations. */
+export function describeMismatch(m: Mismatch, backend = 'backend'): string {
+  return [
+    `${describeQuery(m.query)}: ${backend} ${m.actual.allowed ? 'ALLOWS' : 'DENIES'}, intent ${m.expected.allowed ? 'ALLOWS' : 'DENIES'}`,
+    `  ${backend}: ${m.actual.reasons.join('; ')}`,
+    `  intent: ${m.expected.reasons.join('; ')}`,
+  ].join('\n');
+}
+
+/** Every query of the universe on which the evaluator and the intent disagree (up to `limit`). */
+export function compareWithIntent(evaluator: PolicyEvaluator, model: ZeroTrustModel, universe: Universe, opts: IntentOptions & { limit?: number } = {}): Mismatch[] {
+  const out: Mismatch[] = [];
+  for (const query of allQueries(universe)) {
+    const actual = evaluator.evaluate(query);
+    const expected = intentAllows(model, query, opts);
+    if (actual.allowed !== expected.allowed) {
+      out.push({ query, actual, expected });
+      if (opts.limit !== undefined && out.length >= opts.limit) break;
+    }
+  }
+  return out;
+}
