@@ -49,7 +49,26 @@ export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly
     serviceAccount: 'default',
     ports: [],
   });
-  const realPodMatches = (ns: string, sel: LabelSelector) => inv.workloads.some((w) => w.namespace === ns && selectorMatches(sel, w.labels));
+  // Cluster DNS, which every default-deny namespace keeps open; a real one in the manifests wins.
+  const pods = [...inv.workloads];
+  if (!inv.workloads.some((w) => w.namespace === 'kube-system' && w.labels?.['k8s-app'] === 'kube-dns')) {
+    const ns = nsInfo('kube-system');
+    const dns: Endpoint = {
+      id: 'kube-system/kube-dns',
+      kind: 'pod',
+      namespace: ns.name,
+      namespaceLabels: { ...ns.labels },
+      namespaceAnnotations: { ...ns.annotations },
+      labels: { 'k8s-app': 'kube-dns' },
+      annotations: {},
+      serviceAccount: 'coredns',
+      ports: [{ name: 'dns', number: 53, protocol: 'UDP' }, { name: 'dns-tcp', number: 53, protocol: 'TCP' }],
+      workload: 'kube-dns',
+    };
+    pods.push(dns);
+    add(dns);
+  }
+  const realPodMatches = (ns: string, sel: LabelSelector) => pods.some((w) => w.namespace === ns && selectorMatches(sel, w.labels));
   // A probe with the selector's labels, unless a real workload there already has them (it would
   // be indistinguishable from it).
   const selectorProbe = (ns: NamespaceInfo, sel: LabelSelector) => {
@@ -102,14 +121,6 @@ export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly
   let outsider = OUTSIDER_NAMESPACE;
   for (let i = 1; mentioned.has(outsider) || managed.has(outsider); i++) outsider = `${OUTSIDER_NAMESPACE}-${i}`;
   add(probe(implicitNamespace(outsider), 'zt-outsider', {}));
-  if (!inv.workloads.some((w) => w.namespace === 'kube-system' && w.labels?.['k8s-app'] === 'kube-dns')) {
-    byId.set('kube-system/kube-dns', {
-      ...probe(nsInfo('kube-system'), 'kube-dns', { 'k8s-app': 'kube-dns' }),
-      labels: { 'k8s-app': 'kube-dns' },
-      ports: [{ name: 'dns', number: 53, protocol: 'UDP' }, { name: 'dns-tcp', number: 53, protocol: 'TCP' }],
-      workload: 'kube-dns',
-    });
-  }
   for (const ip of probeIps(blocks)) add({ id: `ip:${ip}`, kind: 'ip', ip });
   for (const e of extra) byId.set(e.id, e);
 
@@ -164,7 +175,7 @@ export function probeIps(blocks: Array<{ cidr: ParsedCidr; except: ParsedCidr[] 
   const last = (c: ParsedCidr) => first(c) + (1n << BigInt(bitsOf(c.family) - c.prefix)) - 1n;
   const max = (f: 4 | 6) => (1n << BigInt(bitsOf(f))) - 1n;
   for (const b of blocks) {
-    const candidates = [first(b.cidr), last(b.cidr), first(b.cidr) + 1n, ...b.except.flatMap((x) => [first(x) - 1n, last(x) + 1n])];
+    const candidates = [first(b.cidr) + 1n, first(b.cidr), last(b.cidr), ...b.except.flatMap((x) => [first(x) - 1n, last(x) + 1n])];
     const inside = candidates.find((a) => a >= 0n && a <= max(b.cidr.family) && ipInBlock({ family: b.cidr.family, value: a }, b.cidr, b.except));
     if (inside !== undefined) out.add(formatIp(b.cidr.family, inside));
     for (const x of b.except) out.add(formatIp(x.family, first(x)));
