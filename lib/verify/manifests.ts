@@ -55,10 +55,11 @@ export function parseManifests(text: string, file: string): SourcedManifest[] {
       throw new ManifestError(`${where}: ${(e as Error).message}`);
     }
     if (value === null || value === undefined) return;
-    const items = isObject(value) && value.kind === 'List' && Array.isArray(value.items) ? value.items : [value];
-    items.forEach((item: unknown, i: number) => {
-      out.push({ manifest: checkManifest(item, items === value ? where : `${where} item ${i}`), file, index });
-    });
+    if (isObject(value) && value.kind === 'List' && Array.isArray(value.items)) {
+      value.items.forEach((item: unknown, i: number) => out.push({ manifest: checkManifest(item, `${where} item ${i}`), file, index }));
+    } else {
+      out.push({ manifest: checkManifest(value, where), file, index });
+    }
   });
   return out;
 }
