@@ -3,7 +3,7 @@ import { stringify } from 'yaml';
 import { NetworkPolicyEvaluator, compareWithIntent, describeMismatch, parseManifests, probeUniverse, queries } from '../lib/verify';
 import { TopologySpec, buildApp, topologyArb } from './topology';
 
-const RUNS = Number(process.env.ZT_PROPERTY_RUNS ?? 80);
+const RUNS = Number(process.env.ZT_PROPERTY_RUNS ?? 60);
 const SEED = Number(process.env.ZT_PROPERTY_SEED ?? 20240611);
 
 /** Synthesizes a topology and reads the output back from YAML text only. */

@@ -50,7 +50,7 @@ export function topologyArb(maxWorkloads = 30): fc.Arbitrary<TopologySpec> {
         name: fc.stringMatching(/^[a-z][a-z0-9]{0,5}$/),
         ports: fc.uniqueArray(portArb, { minLength: 1, maxLength: 3, selector: (p) => p.number }),
       }),
-      { minLength: 1, maxLength: maxWorkloads, selector: (w) => `${w.ns}/${w.name}` },
+      { minLength: 1, maxLength: maxWorkloads, size: 'medium', selector: (w) => `${w.ns}/${w.name}` },
     ).chain((workloads) => {
       const w = fc.integer({ min: 0, max: workloads.length - 1 });
       const dir = fc.constantFrom<'from' | 'to'>('from', 'to');
@@ -60,7 +60,7 @@ export function topologyArb(maxWorkloads = 30): fc.Arbitrary<TopologySpec> {
         { weight: 1, arbitrary: fc.record({ kind: fc.constant('external' as const), w, dir, ns: fc.constantFrom(...UNMANAGED), labels: labelsArb, ports: portsChoiceArb, external: externalPortsArb }) },
         { weight: 2, arbitrary: fc.record({ kind: fc.constant('ip' as const), w, dir, block: fc.integer({ min: 0, max: IP_BLOCKS.length - 1 }), withExcept: fc.boolean(), ports: portsChoiceArb, external: externalPortsArb }) },
       );
-      return fc.record({ namespaces: fc.constant(namespaces), workloads: fc.constant(workloads), flows: fc.array(flow, { maxLength: Math.min(40, workloads.length * 2 + 2) }) });
+      return fc.record({ namespaces: fc.constant(namespaces), workloads: fc.constant(workloads), flows: fc.array(flow, { maxLength: Math.min(40, workloads.length * 2 + 2), size: 'medium' }) });
     }),
   );
 }

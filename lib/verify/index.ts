@@ -8,6 +8,6 @@ export { NetworkPolicyEvaluator, compileNetworkPolicies, selectorMatches, ipInBl
 export type { Universe, UniversePort } from './universe';
 export { PROBE_LABEL, OUTSIDER_NAMESPACE, probeUniverse, queries, portsFor, probeIps, labelsSatisfying } from './universe';
 export type { IntentOptions, Mismatch } from './expected';
-export { intentAllows, endpointMatches, flowPortMatches, compareWithIntent, describeQuery, describeMismatch } from './expected';
+export { IntentEvaluator, intentAllows, endpointMatches, flowPortMatches, compareWithIntent, describeQuery, describeMismatch } from './expected';
 export type { AllowedFlow } from './flows';
 export { allowedFlows } from './flows';
