@@ -34,13 +34,14 @@ function cidr(text: string) {
 }
 
 /**
- * True when the endpoint model denotes the endpoint. An app workload is the pod of the workload
- * object of that name in its namespace, carrying its selector labels; probes never are.
+ * True when the endpoint model denotes the endpoint. An app workload is a pod of a workload object
+ * of the manifests (`workload` set) in its namespace carrying its selector labels; probe pods never
+ * are, even with the same labels (so universes must not give probes a workload's selector).
  */
 export function endpointMatches(m: EndpointModel, e: Endpoint): boolean {
   switch (m.type) {
     case 'workload':
-      return e.kind === 'pod' && e.namespace === m.workload.namespace && e.workload === m.workload.name && subset(m.workload.selector, e.labels);
+      return e.kind === 'pod' && e.namespace === m.workload.namespace && e.workload !== undefined && subset(m.workload.selector, e.labels);
     case 'external-workload':
       return e.kind === 'pod' && e.namespace === m.namespace && subset(m.labels, e.labels);
     case 'namespace':
