@@ -8,7 +8,8 @@ import { DnsSpec } from '../intent/dns';
 import { EndpointModel, FlowModel, ZeroTrustModel, describeFlow } from '../intent/model';
 import { parseCidr } from '../intent/peer';
 import { endpointIp, ipInBlock } from './networkpolicy';
-import { Universe, queries as allQueries } from './universe';
+import { NAMESPACE_NAME_LABEL } from './inventory';
+import { PROBE_LABEL, Universe, UniversePort, mergePorts, probeIps, queries as allQueries } from './universe';
 import { Decision, Endpoint, PolicyEvaluator, Query } from './types';
 
 /** Options of `intentAllows`. */
@@ -132,6 +133,46 @@ function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates
   const sides = [egress, ingress];
   const ordered = allowed ? sides : [...sides.filter((s) => !s.ok), ...sides.filter((s) => s.ok)];
   return { allowed, reasons: [...new Set(ordered.flatMap((s) => s.reasons))] };
+}
+
+/**
+ * Probes where the intent draws its lines, independent of any backend's output: a pod in every
+ * namespace a flow names (`ns/*`), a pod with the labels of every external workload, IPs inside,
+ * in the excepts of and outside every IP block, every host name, and every port (and range edge)
+ * of the flows. Give them to `probeUniverse` so that output that dropped a selector, an except or
+ * a port list is still asked about the parties it wrongly admits.
+ */
+export function intentProbes(model: ZeroTrustModel): { endpoints: Endpoint[]; ports: UniversePort[] } {
+  const endpoints = new Map<string, Endpoint>();
+  const pod = (namespace: string, name: string, labels: { [key: string]: string }) => {
+    const id = `${namespace}/${name}`;
+    if (!endpoints.has(id)) {
+      endpoints.set(id, {
+        id, kind: 'pod', namespace, namespaceLabels: { [NAMESPACE_NAME_LABEL]: namespace }, namespaceAnnotations: {},
+        labels: { [PROBE_LABEL]: 'true', ...labels }, annotations: {}, serviceAccount: 'default', ports: [],
+      });
+    }
+  };
+  const blocks: Array<{ cidr: ReturnType<typeof parseCidr>; except: Array<ReturnType<typeof parseCidr>> }> = [];
+  const ports: UniversePort[] = [];
+  for (const f of model.flows) {
+    for (const e of [f.source, f.destination]) {
+      if (e.type === 'namespace') pod(e.namespace, '*', {});
+      if (e.type === 'external-workload') {
+        pod(e.namespace, '*', {});
+        pod(e.namespace, `{${Object.entries(e.labels).sort().map(([k, v]) => `${k}=${v}`).join(',')}}`, e.labels);
+      }
+      if (e.type === 'ip-block') blocks.push({ cidr: cidr(e.cidr), except: e.except.map(cidr) });
+      if (e.type === 'fqdn' && !e.host.startsWith('*.')) endpoints.set(`fqdn:${e.host}`, { id: `fqdn:${e.host}`, kind: 'fqdn', host: e.host });
+    }
+    for (const p of f.ports) {
+      for (const n of p.endPort === undefined ? [p.number] : [p.number - 1, p.number, p.endPort, p.endPort + 1]) {
+        if (n >= 1 && n <= 65535) ports.push({ number: n, protocol: p.protocol });
+      }
+    }
+  }
+  for (const ip of probeIps(blocks)) endpoints.set(`ip:${ip}`, { id: `ip:${ip}`, kind: 'ip', ip });
+  return { endpoints: [...endpoints.values()], ports: mergePorts(ports) };
 }
 
 /** A query on which a backend and the intent disagree. */

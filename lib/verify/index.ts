@@ -6,8 +6,8 @@ export { NAMESPACE_NAME_LABEL, WORKLOAD_KINDS, inventory, implicitNamespace, pod
 export type { CompiledPolicy, LabelSelector } from './networkpolicy';
 export { NetworkPolicyEvaluator, compileNetworkPolicies, selectorMatches, ipInBlock, endpointIp, isNetworkPolicy } from './networkpolicy';
 export type { Universe, UniversePort } from './universe';
-export { PROBE_LABEL, OUTSIDER_NAMESPACE, probeUniverse, queries, portsFor, probeIps, labelsSatisfying } from './universe';
+export { PROBE_LABEL, OUTSIDER_NAMESPACE, probeUniverse, queries, portsFor, mergePorts, probeIps, labelsSatisfying } from './universe';
 export type { IntentOptions, Mismatch } from './expected';
-export { IntentEvaluator, intentAllows, endpointMatches, flowPortMatches, compareWithIntent, describeQuery, describeMismatch } from './expected';
+export { IntentEvaluator, intentAllows, intentProbes, endpointMatches, flowPortMatches, compareWithIntent, describeQuery, describeMismatch } from './expected';
 export type { AllowedFlow } from './flows';
 export { allowedFlows } from './flows';

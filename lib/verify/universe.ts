@@ -28,8 +28,12 @@ export interface Universe {
   readonly ports: UniversePort[];
 }
 
-/** Builds the universe of a set of manifests; `extra` endpoints are added (same id: extra wins). */
-export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly Endpoint[] = []): Universe {
+/**
+ * Builds the universe of a set of manifests. `extra` endpoints (for example `intentProbes(model)`,
+ * so that a policy that lost an `except` or a selector is still probed where the intent draws
+ * its lines) are added unless their id is already there; `extraPorts` join the asked ports.
+ */
+export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly Endpoint[] = [], extraPorts: readonly UniversePort[] = []): Universe {
   const inv = inventory(manifests);
   const policies = compileNetworkPolicies(manifests);
   const namespaces = new Map(inv.namespaces.map((n) => [n.name, n]));
@@ -122,12 +126,19 @@ export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly
   for (let i = 1; mentioned.has(outsider) || managed.has(outsider); i++) outsider = `${OUTSIDER_NAMESPACE}-${i}`;
   add(probe(implicitNamespace(outsider), 'zt-outsider', {}));
   for (const ip of probeIps(blocks)) add({ id: `ip:${ip}`, kind: 'ip', ip });
-  for (const e of extra) byId.set(e.id, e);
+  for (const e of extra) add(e);
 
   return {
     endpoints: [...byId.values()].sort((a, b) => compareStrings(a.id, b.id)),
-    ports: policyPorts(policies),
+    ports: mergePorts([...policyPorts(policies), ...extraPorts]),
   };
+}
+
+/** De-duplicated and sorted. */
+export function mergePorts(ports: readonly UniversePort[]): UniversePort[] {
+  const out = new Map<string, UniversePort>();
+  for (const p of ports) out.set(`${p.number}/${p.protocol}`, p);
+  return [...out.values()].sort((a, b) => a.number - b.number || compareStrings(a.protocol, b.protocol));
 }
 
 function withLabels(ns: NamespaceInfo, labels: { [key: string]: string } | undefined): NamespaceInfo {
