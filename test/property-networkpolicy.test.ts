@@ -1,6 +1,6 @@
 import * as fc from 'fast-check';
 import { stringify } from 'yaml';
-import { NetworkPolicyEvaluator, compareWithIntent, describeMismatch, parseManifests, probeUniverse, queries } from '../lib/verify';
+import { NetworkPolicyEvaluator, compareWithIntent, describeMismatch, intentProbes, parseManifests, probeUniverse, queries } from '../lib/verify';
 import { TopologySpec, buildApp, topologyArb } from './topology';
 
 const RUNS = Number(process.env.ZT_PROPERTY_RUNS ?? 60);
@@ -8,12 +8,12 @@ const SEED = Number(process.env.ZT_PROPERTY_SEED ?? 20240611);
 
 /** Synthesizes a topology and reads the output back from YAML text only. */
 function synth(spec: TopologySpec) {
-  const { app, model } = buildApp(spec);
+  const { app, model, dns } = buildApp(spec);
   // Only the YAML text goes to the evaluator: parse it, print every document again with the yaml
   // package and parse that, so nothing of the constructs can leak through.
   const yaml = app.synthYaml();
   const reprinted = parseManifests(yaml, 'synth.yaml').map((m) => stringify(m.manifest)).join('---\n');
-  return { yaml, manifests: parseManifests(reprinted, 'synth.yaml'), model: model() };
+  return { yaml, manifests: parseManifests(reprinted, 'synth.yaml'), model: model(), dns };
 }
 
 describe('NetworkPolicy backend agrees with the intent on random topologies', () => {
@@ -21,16 +21,19 @@ describe('NetworkPolicy backend agrees with the intent on random topologies', ()
     let queriesChecked = 0;
     let allowedSeen = 0;
     let flowsSeen = 0;
+    let runs = 0;
     fc.assert(
       fc.property(topologyArb(30), (spec) => {
-        const { manifests, model } = synth(spec);
+        const { manifests, model, dns } = synth(spec);
         const evaluator = new NetworkPolicyEvaluator(manifests);
-        const universe = probeUniverse(manifests);
+        // Probes from the output and from the intent, so neither side can hide a line it drew.
+        const probes = intentProbes(model);
+        const universe = probeUniverse(manifests, probes.endpoints, probes.ports);
         const qs = queries(universe);
         queriesChecked += qs.length;
         flowsSeen += model.flows.length;
-        allowedSeen += qs.filter((q) => evaluator.evaluate(q).allowed && q.source.kind === 'pod' && q.destination.kind === 'pod' && q.port !== 53).length;
-        const mismatches = compareWithIntent(evaluator, model, universe, { limit: 1 });
+        if (runs++ % 4 === 0) allowedSeen += qs.filter((q) => evaluator.evaluate(q).allowed && q.source.kind === 'pod' && q.destination.kind === 'pod' && q.port !== 53).length;
+        const mismatches = compareWithIntent(evaluator, model, universe, { limit: 1, dns });
         if (mismatches.length > 0) {
           throw new Error(`first mismatch:\n${describeMismatch(mismatches[0], 'networkpolicy')}`);
         }
@@ -44,7 +47,7 @@ describe('NetworkPolicy backend agrees with the intent on random topologies', ()
     );
     // The runs must exercise something: flows declared, non-DNS pod-to-pod connections allowed.
     expect(flowsSeen).toBeGreaterThan(RUNS);
-    expect(allowedSeen).toBeGreaterThan(RUNS);
+    expect(allowedSeen).toBeGreaterThan(RUNS / 4);
     if (process.env.ZT_PROPERTY_STATS) console.log({ queriesChecked, flowsSeen, allowedSeen });
   });
 

@@ -5,7 +5,8 @@
  */
 import { App, Testing } from 'cdk8s';
 import * as fc from 'fast-check';
-import { Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
+import { Dns, Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
+import { DnsSpec } from '../lib/intent/dns';
 import { IntentRegistry } from '../lib/intent/registry';
 import { ZeroTrustModel } from '../lib/intent/model';
 
@@ -29,7 +30,15 @@ export type FlowSpec =
   | { kind: 'namespace'; w: number; dir: 'from' | 'to'; ns: string; ports: PortsChoice; external: ExternalPorts }
   | { kind: 'external'; w: number; dir: 'from' | 'to'; ns: string; labels: { [key: string]: string }; ports: PortsChoice; external: ExternalPorts }
   | { kind: 'ip'; w: number; dir: 'from' | 'to'; block: number; withExcept: boolean; ports: PortsChoice; external: ExternalPorts };
-export interface TopologySpec { readonly namespaces: number; readonly workloads: WorkloadSpec[]; readonly flows: FlowSpec[] }
+/** Cluster DNS choices of a chart: kube-dns (default), NodeLocal DNSCache, CoreDNS pods in ext-b. */
+export const DNS_CHOICES: Array<() => Dns> = [() => Dns.kubeDns(), () => Dns.nodeLocal(), () => Dns.pods('ext-b', { 'k8s-app': 'coredns' })];
+export interface TopologySpec {
+  readonly namespaces: number;
+  readonly workloads: WorkloadSpec[];
+  readonly flows: FlowSpec[];
+  /** Index into DNS_CHOICES per namespace; absent: the default. */
+  readonly dns?: number[];
+}
 
 const portArb = fc.record({ kind: fc.constantFrom<'tcp' | 'udp' | 'http'>('tcp', 'udp', 'http'), number: fc.constantFrom(...PORT_POOL) });
 const portsChoiceArb: fc.Arbitrary<PortsChoice> = fc.oneof(fc.constant({ all: true as const }), fc.record({ subset: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }) }));
@@ -60,7 +69,7 @@ export function topologyArb(maxWorkloads = 30): fc.Arbitrary<TopologySpec> {
         { weight: 1, arbitrary: fc.record({ kind: fc.constant('external' as const), w, dir, ns: fc.constantFrom(...UNMANAGED), labels: labelsArb, ports: portsChoiceArb, external: externalPortsArb }) },
         { weight: 2, arbitrary: fc.record({ kind: fc.constant('ip' as const), w, dir, block: fc.integer({ min: 0, max: IP_BLOCKS.length - 1 }), withExcept: fc.boolean(), ports: portsChoiceArb, external: externalPortsArb }) },
       );
-      return fc.record({ namespaces: fc.constant(namespaces), workloads: fc.constant(workloads), flows: fc.array(flow, { maxLength: Math.min(40, workloads.length * 2 + 2), size: 'medium' }) });
+      return fc.record({ namespaces: fc.constant(namespaces), workloads: fc.constant(workloads), dns: fc.array(fc.integer({ min: 0, max: DNS_CHOICES.length - 1 }), { minLength: 3, maxLength: 3 }), flows: fc.array(flow, { maxLength: Math.min(40, workloads.length * 2 + 2), size: 'medium' }) });
     }),
   );
 }
@@ -70,8 +79,13 @@ function toPort(p: PortSpec): Port {
 }
 
 /** Builds the app of a topology; `app` defaults to a fresh `Testing.app()`. */
-export function buildApp(spec: TopologySpec, app: App = Testing.app()): { app: App; model: () => ZeroTrustModel } {
-  const charts = NAMESPACES.slice(0, spec.namespaces).map((ns) => new ZeroTrustChart(app, ns, { namespace: ns, mesh: Mesh.networkPolicy() }));
+export function buildApp(spec: TopologySpec, app: App = Testing.app()): { app: App; model: () => ZeroTrustModel; dns: (namespace: string) => DnsSpec } {
+  const charts = NAMESPACES.slice(0, spec.namespaces).map((ns, i) => new ZeroTrustChart(app, ns, {
+    namespace: ns,
+    mesh: Mesh.networkPolicy(),
+    ...(spec.dns?.[i] !== undefined ? { dns: DNS_CHOICES[spec.dns[i]]() } : {}),
+  }));
+  const dnsOf = new Map(charts.map((c) => [c.namespaceName, c.dns.spec]));
   const ws = spec.workloads.map((w) => new SecureWorkload(charts[w.ns], w.name, { image: `example/${w.name}:1`, ports: w.ports.map(toPort) }));
   const declaredPorts = (i: number, choice: PortsChoice): Port[] | undefined => {
     if ('all' in choice) return undefined;
@@ -93,5 +107,5 @@ export function buildApp(spec: TopologySpec, app: App = Testing.app()): { app: A
     if (f.dir === 'from') ws[f.w].allowFrom(peer, { ports: declaredPorts(f.w, f.ports) });
     else ws[f.w].allowTo(peer, { ports: externalPorts(f.external) });
   }
-  return { app, model: () => IntentRegistry.of(app).resolve().model };
+  return { app, model: () => IntentRegistry.of(app).resolve().model, dns: (ns) => dnsOf.get(ns) ?? Dns.kubeDns().spec };
 }
