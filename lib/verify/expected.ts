@@ -6,7 +6,7 @@
  */
 import { DnsSpec } from '../intent/dns';
 import { EndpointModel, FlowModel, ZeroTrustModel, describeFlow } from '../intent/model';
-import { parseCidr } from '../intent/peer';
+import { parseCidr } from '../intent/cidr';
 import { endpointIp, ipInBlock } from './networkpolicy';
 import { NAMESPACE_NAME_LABEL } from './inventory';
 import { PROBE_LABEL, Universe, UniversePort, mergePorts, probeIps, queries as allQueries } from './universe';

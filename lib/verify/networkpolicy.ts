@@ -8,7 +8,7 @@
  * `ip` and `fqdn` endpoints are never isolated; ipBlock peers match only `ip` endpoints, pod
  * selectors only `pod` endpoints, and nothing but an absent/empty peer list matches an `fqdn`.
  */
-import { ParsedCidr, cidrContains, parseCidr, parseIp } from '../intent/peer';
+import { ParsedCidr, cidrContains, parseCidr, parseIp } from '../intent/cidr';
 import { NAMESPACE_NAME_LABEL, NamespaceInfo, implicitNamespace, inventory, namespaceOfObject } from './inventory';
 import { AnyManifest, ManifestError, manifestOf, originOf } from './manifests';
 import { Decision, Endpoint, PolicyEvaluator, Query } from './types';

@@ -3,7 +3,7 @@
  * party a policy mentions (and for the parties a too-wide policy would wrongly admit), and the
  * ports that make a difference.
  */
-import { ParsedCidr, cidrContains, formatIp } from '../intent/peer';
+import { ParsedCidr, cidrContains, formatIp } from '../intent/cidr';
 import { NAMESPACE_NAME_LABEL, NamespaceInfo, compareStrings, implicitNamespace, inventory } from './inventory';
 import { AnyManifest } from './manifests';
 import { CompiledPolicy, LabelSelector, compileNetworkPolicies, ipInBlock, selectorMatches } from './networkpolicy';
