@@ -5,13 +5,18 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { App } from 'cdk8s';
-import { Mesh } from '../lib';
+import { IstioMode, Mesh } from '../lib';
 import { heroAndLilDeeBee } from './story';
 
 /** Every backend the story is rendered for; each gets `dist/<mesh.id>/`. */
 export const STORY_MESHES: Mesh[] = [
   Mesh.networkPolicy(),
+  Mesh.istio({ mode: IstioMode.SIDECAR }),
+  Mesh.istio({ mode: IstioMode.AMBIENT }),
+  Mesh.linkerd(),
+  Mesh.cilium(),
   Mesh.kuma(),
+  Mesh.networkServiceMesh(),
 ];
 
 /** Synthesizes the story for every backend under `outRoot`. */

@@ -1,4 +1,4 @@
-import { ApiObject } from 'cdk8s';
+import { ApiObject, JsonPatch } from 'cdk8s';
 import * as plus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { ZeroTrustError } from './errors';
@@ -212,8 +212,13 @@ export class SecureWorkload extends Construct implements IPeer {
       if ((podSpec.containers ?? []).length > 0 || (podSpec.volumes ?? []).length > 0) {
         // cdk8s-plus has no raw-container API; patch the pod spec of the synthesized object.
         const api = ApiObject.of(adopted);
-        for (const c of podSpec.containers ?? []) api.addJsonPatch({ op: 'add', path: '/spec/template/spec/containers/-', value: c } as any);
-        for (const v of podSpec.volumes ?? []) api.addJsonPatch({ op: 'add', path: '/spec/template/spec/volumes/-', value: v } as any);
+        for (const c of podSpec.containers ?? []) api.addJsonPatch(JsonPatch.add('/spec/template/spec/containers/-', c));
+        const volumes = podSpec.volumes ?? [];
+        if (volumes.length > 0) {
+          // cdk8s-plus omits `volumes` when the pod has none; JSON patch cannot append to a missing array.
+          if (adopted.volumes.length === 0) api.addJsonPatch(JsonPatch.add('/spec/template/spec/volumes', volumes));
+          else for (const v of volumes) api.addJsonPatch(JsonPatch.add('/spec/template/spec/volumes/-', v));
+        }
       }
       return;
     }

@@ -1,6 +1,10 @@
 import { MeshRenderer } from './renderer';
+import { IstioMeshProps, IstioRenderer, istioSettings } from './istio';
+import { CiliumMeshProps, CiliumRenderer } from './cilium';
 import { KumaMeshProps, KumaRenderer, kumaOptions } from './kuma';
 import { NetworkPolicyMeshProps, NetworkPolicyRenderer } from './networkpolicy';
+import { LinkerdMeshProps, LinkerdRenderer, linkerdSettings } from './linkerd';
+import { NetworkServiceMeshProps, NetworkServiceMeshRenderer, nsmSettings } from './nsm';
 
 /**
  * The mesh a `ZeroTrustChart` renders its intent for. One intent, every mesh: pick one per
@@ -10,6 +14,53 @@ export class Mesh {
   /** Plain Kubernetes NetworkPolicy (default deny, DNS, per-workload allows); no identity or encryption. */
   public static networkPolicy(_props: NetworkPolicyMeshProps = {}): Mesh {
     return new Mesh('networkpolicy', () => new NetworkPolicyRenderer());
+  }
+
+  /**
+   * Istio, in sidecar mode (id `istio`) or ambient mode (id `istio-ambient`). Emits namespace
+   * enrolment, STRICT `PeerAuthentication`, an allow-nothing `AuthorizationPolicy` and one ALLOW
+   * policy per destination workload naming its sources by SPIFFE principal
+   * (`<trustDomain>/ns/<namespace>/sa/<serviceAccount>`) and its container ports. HTTP rules need
+   * HTTP/gRPC ports; in ambient mode they are enforced by a waypoint that is created only for the
+   * Services that need it. Sidecar mode restricts egress with `Sidecar` (REGISTRY_ONLY) and
+   * `ServiceEntry`; ambient mode rejects host-name egress (ztunnel ignores REGISTRY_ONLY). The
+   * NetworkPolicy layer stays on underneath, opened for istiod, HBONE (15008) and ambient probes.
+   */
+  public static istio(props: IstioMeshProps = {}): Mesh {
+    const settings = istioSettings(props);
+    return new Mesh(settings.backend, () => new IstioRenderer(settings));
+  }
+
+  /**
+   * Linkerd 2.x (2.16+; objects checked against the 2.20 CRDs) with its current policy API.
+   *
+   * Emits the namespace annotations `linkerd.io/inject: enabled` and
+   * `config.linkerd.io/default-inbound-policy: deny`; one `Server` (policy.linkerd.io/v1beta3)
+   * per TCP workload port with `proxyProtocol` from the port kind; `MeshTLSAuthentication`
+   * (ServiceAccount or Namespace identityRefs) or `NetworkAuthentication` (IP blocks,
+   * unauthenticated) with an `AuthorizationPolicy` per Server; HTTP rules as Gateway API
+   * `HTTPRoute`s with the authorization on the route, plus a catch-all route and a kubelet probe
+   * route; and the NetworkPolicy layer admitting the proxy port 4143 from declared sources, the
+   * control plane and DNS.
+   *
+   * Fails at synth for host-name egress (Linkerd's EgressNetwork is namespace-wide), for
+   * `Peer.workload()` sources without a ServiceAccount, and for HTTP rules of different sources
+   * that overlap on one port.
+   */
+  public static linkerd(props: LinkerdMeshProps = {}): Mesh {
+    linkerdSettings(props); // validate now, where the user wrote it
+    return new Mesh('linkerd', () => new LinkerdRenderer(props));
+  }
+
+  /**
+   * Cilium: one `CiliumNetworkPolicy` per workload (ingress and egress sections) plus a namespace
+   * baseline that denies by default and keeps DNS open; peers by labels, namespace and
+   * ServiceAccount; HTTP rules enforced by Cilium's proxy; FQDN egress with `toFQDNs` and a DNS rule
+   * for exactly the allowed names. Peers are authenticated with SPIRE by default.
+   */
+  public static cilium(props: CiliumMeshProps = {}): Mesh {
+    const renderer = new CiliumRenderer(props); // validates props at construction
+    return new Mesh('cilium', () => renderer);
   }
 
   /**
@@ -26,6 +77,24 @@ export class Mesh {
   public static kuma(props: KumaMeshProps = {}): Mesh {
     const options = kumaOptions(props);
     return new Mesh('kuma', () => new KumaRenderer(options));
+  }
+
+  /**
+   * Network Service Mesh (v1.18): connects workloads at L3 instead of authorizing requests. Each
+   * SecureWorkload that others may reach gets a `NetworkService` (payload IP, WireGuard-encrypted
+   * between forwarders) and an endpoint container in its pods; each allowed source gets the
+   * `networkservicemesh.io` annotation listing exactly the services it may reach; every
+   * participant gets a SPIFFE identity (`ClusterSPIFFEID`, NSM's per-pod ID format). The primary
+   * pod network stays in default deny and carries only flows with peers outside the app.
+   *
+   * An NSM connection opens every port in both directions: rules on a subset of ports or with HTTP
+   * conditions are synth errors unless `allowPortsOverConnection` / `allowHttpRulesOverConnection`
+   * accept the wider connection. NSM does not itself refuse a pod that adds the annotation on its
+   * own; see docs/backends/nsm.md for what is and is not enforced.
+   */
+  public static networkServiceMesh(props: NetworkServiceMeshProps = {}): Mesh {
+    const settings = nsmSettings(props);
+    return new Mesh('nsm', () => new NetworkServiceMeshRenderer(settings));
   }
 
   /**

@@ -5,8 +5,7 @@
  */
 import { ZeroTrustError } from '../../intent/errors';
 import {
-  ALLOWS_ANNOTATION, EndpointModel, FlowModel, MANAGED_BY, MANAGED_BY_LABEL, ZeroTrustModel,
-  compareText, describeFlow, flowIndex,
+  EndpointModel, FlowModel, ZeroTrustModel, compareText, describeFlow, flowIndex, managedMetadata,
 } from '../../intent/model';
 import { DnsSpec } from '../../intent/dns';
 
@@ -34,10 +33,15 @@ export interface NetworkPolicyRule {
   readonly ports: NetworkPolicyPort[];
 }
 
-/** A rule a mesh adds for every pod of the namespace (control plane, probes). */
+/** A rule a mesh adds for every pod of the namespace (control plane, probes), or for some of its pods. */
 export interface NamespaceRule {
   /** Object name, e.g. `allow-istio-control-plane`. */
   readonly name: string;
+  /**
+   * Labels of the pods the rule applies to (mesh proxies such as an Istio waypoint).
+   * @default - every pod of the namespace
+   */
+  readonly podSelector?: { [key: string]: string };
   readonly ingress?: NetworkPolicyRule[];
   readonly egress?: NetworkPolicyRule[];
   /** Why the mesh needs it, written into the allows annotation. */
@@ -92,7 +96,7 @@ export function networkPolicies(model: ZeroTrustModel, namespace: string, dns: D
   for (const extra of options.namespaceRules ?? []) {
     const types = [...(extra.ingress?.length ? ['Ingress'] : []), ...(extra.egress?.length ? ['Egress'] : [])];
     out.push(policy(namespace, extra.name, [extra.reason], {
-      podSelector: {},
+      podSelector: extra.podSelector ? { matchLabels: { ...extra.podSelector } } : {},
       policyTypes: types,
       ...(extra.ingress?.length ? { ingress: extra.ingress.map((r) => renderRule('from', r)) } : {}),
       ...(extra.egress?.length ? { egress: extra.egress.map((r) => renderRule('to', r)) } : {}),
@@ -145,12 +149,7 @@ function policy(namespace: string, name: string, allows: string[], spec: any): N
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
-    metadata: {
-      name,
-      namespace,
-      labels: { [MANAGED_BY_LABEL]: MANAGED_BY },
-      annotations: { [ALLOWS_ANNOTATION]: [...new Set(allows)].sort().join('\n') },
-    },
+    metadata: managedMetadata(name, namespace, allows) as NetworkPolicyObject['metadata'],
     spec,
   };
 }

@@ -1,11 +1,26 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { clusterScoped } from '../../intent/chart';
+import { ZeroTrustError } from '../../intent/errors';
 import { MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, WorkloadModel } from '../../intent/model';
 import { NAMESPACE_NAME_LABEL } from '../networkpolicy/policies';
 
 /** SPIFFE ID template of the Istio/SPIRE convention: trust domain, namespace, ServiceAccount. */
 export const SERVICE_ACCOUNT_ID_TEMPLATE = 'spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}';
+
+/** Trust domain of Network Service Mesh's own SPIRE deployment (deployments-k8s). */
+export const NSM_TRUST_DOMAIN = 'k8s.nsm';
+
+/**
+ * SPIFFE ID template of Network Service Mesh: one identity per pod, `spiffe://<trust
+ * domain>/ns/<namespace>/pod/<pod name>` (NSM's token chains name pods, not ServiceAccounts).
+ */
+export function nsmPodIdTemplate(trustDomain: string = NSM_TRUST_DOMAIN): string {
+  if (!/^[a-z0-9._-]+$/.test(trustDomain)) {
+    throw new ZeroTrustError(`SPIFFE trust domain "${trustDomain}" may only contain lowercase letters, digits, '.', '_' and '-'`);
+  }
+  return `spiffe://${trustDomain}/ns/{{.PodMeta.Namespace}}/pod/{{.PodMeta.Name}}`;
+}
 
 /** Options of one ClusterSPIFFEID registration. */
 export interface ClusterSpiffeIdOptions {
@@ -37,4 +52,33 @@ export function clusterSpiffeId(scope: Construct, workload: WorkloadModel, optio
       podSelector: { matchLabels: { ...(options.extraPodLabels ?? {}), ...workload.selector } },
     },
   }));
+}
+
+/**
+ * SPIRE registration of every workload of a namespace: one `ClusterSPIFFEID` per workload, so
+ * SPIRE issues it an SVID named after its namespace and ServiceAccount. Backends that can run on
+ * SPIRE-issued identities (Cilium, Istio) take it as an option.
+ */
+export interface SpiffeIdRegistration {
+  /**
+   * SPIFFE ID template in SPIRE controller manager syntax.
+   * @default `spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}`
+   */
+  readonly spiffeIdTemplate?: string;
+  /**
+   * `className` of the SPIRE controller manager that should reconcile the registrations.
+   * @default - none (the controller manager's default class)
+   */
+  readonly className?: string;
+}
+
+/** Emits one ClusterSPIFFEID per workload of `namespace`, sorted by workload name. */
+export function registerWorkloads(scope: Construct, workloads: WorkloadModel[], namespace: string, registration: SpiffeIdRegistration): ApiObject[] {
+  return workloads
+    .filter((w) => w.namespace === namespace)
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((w) => clusterSpiffeId(scope, w, {
+      spiffeIdTemplate: registration.spiffeIdTemplate ?? SERVICE_ACCOUNT_ID_TEMPLATE,
+      className: registration.className,
+    }));
 }

@@ -1,0 +1,84 @@
+import { ApiObject } from 'cdk8s';
+import { Construct } from 'constructs';
+import { ZeroTrustError } from '../../intent/errors';
+import { MetadataAdditions, MeshRenderer, RenderContext } from '../renderer';
+import { SpiffeIdRegistration, registerWorkloads } from '../spire';
+import { AuthMode, ciliumPolicies, ZTUNNEL_NAMESPACE_LABEL } from './policies';
+
+export {
+  ciliumPolicies, endpointSelectorOf, fqdnMatch, CiliumNetworkPolicyObject, CiliumPolicyOptions,
+  CILIUM_NAMESPACE_LABEL, CILIUM_SERVICE_ACCOUNT_LABEL, HBONE_PORT, ZTUNNEL_NAMESPACE_LABEL,
+} from './policies';
+export { ciliumHttpRules, escapeEre, methodRegex, pathRegex } from './http';
+
+/** How Cilium authenticates (and with ztunnel, encrypts) traffic between pods. */
+export enum CiliumMutualAuth {
+  /**
+   * Cilium mutual authentication with SPIRE: every allow rule between pods says
+   * `authentication: { mode: required }`. Needs Cilium 1.14+ with Helm values
+   * `authentication.mutual.spire.enabled=true` (and `.install.enabled=true` for the bundled SPIRE).
+   * It authenticates but does not encrypt: add WireGuard or IPsec (`encryption.enabled=true`).
+   * Deprecated in Cilium 1.20 (removal planned); ZTUNNEL is the successor.
+   */
+  SPIRE = 'spire',
+  /**
+   * Cilium's ztunnel transparent encryption (beta, Cilium 1.20+; Helm `encryption.enabled=true`,
+   * `encryption.type=ztunnel`): namespaces are enrolled with the label
+   * `io.cilium/mtls-enabled: "true"`. TCP only; between enrolled pods Cilium sees only the HBONE
+   * port 15008, so HTTP rules and partial port sets between workloads are rejected at synth.
+   */
+  ZTUNNEL = 'ztunnel',
+  /** Policies only: no authentication of peers beyond Cilium's label identities. */
+  NONE = 'none',
+}
+
+/** Options of `Mesh.cilium()`. */
+export interface CiliumMeshProps {
+  /**
+   * How traffic between pods is authenticated.
+   * @default CiliumMutualAuth.SPIRE
+   */
+  readonly mutualAuth?: CiliumMutualAuth;
+  /**
+   * Also register every workload with SPIRE (one `ClusterSPIFFEID` each, ID from namespace and
+   * ServiceAccount), for applications that fetch SVIDs from the SPIRE workload API. Cilium's own
+   * mutual authentication does not need these: it registers identity-based IDs itself.
+   * @default - no ClusterSPIFFEID objects
+   */
+  readonly spiffeIds?: SpiffeIdRegistration;
+}
+
+/** Cilium: CiliumNetworkPolicy per workload, enforced by Cilium at L3/L4 and L7. */
+export class CiliumRenderer implements MeshRenderer {
+  public readonly backend = 'cilium';
+  private readonly auth: AuthMode;
+
+  public constructor(private readonly props: CiliumMeshProps = {}) {
+    const mode = props.mutualAuth ?? CiliumMutualAuth.SPIRE;
+    if (!Object.values(CiliumMutualAuth).includes(mode)) {
+      throw new ZeroTrustError(`[cilium] mutualAuth "${mode}" is not one of ${Object.values(CiliumMutualAuth).join(', ')}`);
+    }
+    this.auth = mode as unknown as AuthMode;
+  }
+
+  public check(ctx: RenderContext): void {
+    ciliumPolicies(ctx.model, ctx.namespace.name, ctx.dns, { backend: this.backend, auth: this.auth });
+  }
+
+  public namespaceMetadata(): MetadataAdditions {
+    return this.auth === 'ztunnel' ? { labels: { [ZTUNNEL_NAMESPACE_LABEL]: 'true' } } : {};
+  }
+
+  public podMetadata(): MetadataAdditions {
+    return {};
+  }
+
+  public render(scope: Construct, ctx: RenderContext): void {
+    for (const obj of ciliumPolicies(ctx.model, ctx.namespace.name, ctx.dns, { backend: this.backend, auth: this.auth })) {
+      new ApiObject(scope, `CiliumNetworkPolicy-${obj.metadata.name}`, obj);
+    }
+    if (this.props.spiffeIds) {
+      registerWorkloads(scope, ctx.model.workloads, ctx.namespace.name, this.props.spiffeIds);
+    }
+  }
+}

@@ -1,0 +1,498 @@
+/**
+ * Pure functions from the mesh-neutral model to Istio objects (Istio 1.24+, written against the
+ * v1.30 CRDs): PeerAuthentication, AuthorizationPolicy, Sidecar and ServiceEntry
+ * (`security.istio.io/v1`, `networking.istio.io/v1`) and, in ambient mode, a waypoint `Gateway`
+ * (`gateway.networking.k8s.io/v1`). Objects grow with workloads, not edges: one ALLOW policy per
+ * destination workload (two behind a waypoint), one Sidecar per workload.
+ */
+import { ZeroTrustError } from '../../intent/errors';
+import {
+  EndpointModel, FlowModel, WorkloadModel, ZeroTrustModel, describeFlow, endpointKey, managedMetadata,
+} from '../../intent/model';
+import { Port, PortKind } from '../../intent/port';
+import { NamespaceRule, NetworkPolicyLayerOptions, NetworkPolicyPeer, peerOf } from '../networkpolicy/policies';
+
+/** Which Istio data plane the namespace is enrolled in. */
+export enum IstioMode {
+  /** An Envoy sidecar injected into every pod: L4 and L7 policy at the destination's sidecar. */
+  SIDECAR = 'sidecar',
+  /** ztunnel on every node (L4) and, only where L7 rules need it, a waypoint proxy. */
+  AMBIENT = 'ambient',
+}
+
+/** Resolved settings of the Istio backend. */
+export interface IstioSettings {
+  readonly backend: string;
+  readonly mode: IstioMode;
+  readonly trustDomain: string;
+  readonly revision?: string;
+  readonly rootNamespace: string;
+  readonly meshWideStrictMtls: boolean;
+  readonly clusterDomain: string;
+}
+
+/** A plain JSON Kubernetes object. */
+export interface IstioObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { name: string; namespace: string; labels: { [key: string]: string }; annotations?: { [key: string]: string } };
+  readonly spec: any;
+}
+
+/** Name of the waypoint Gateway of a namespace, and of its ServiceAccount (Istio names a waypoint's ServiceAccount after the Gateway). */
+export const WAYPOINT_NAME = 'waypoint';
+/** Label Istio puts on the pods of a Gateway's deployment. */
+export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
+/** Label that sends a Service's traffic through a waypoint. */
+export const USE_WAYPOINT_LABEL = 'istio.io/use-waypoint';
+/** HBONE: the port ambient pods and waypoints receive mesh traffic on. */
+export const HBONE_PORT = 15008;
+/** istiod's xDS and certificate port. */
+export const ISTIOD_XDS_PORT = 15012;
+/** Source address of kubelet probes after ambient's redirection. */
+export const AMBIENT_PROBE_CIDR = '169.254.7.127/32';
+
+// ---------------------------------------------------------------- helpers
+
+function meta(namespace: string, name: string, allows: string[], extraLabels: { [key: string]: string } = {}) {
+  return managedMetadata(name, namespace, allows, extraLabels);
+}
+
+const isPodEndpoint = (e: EndpointModel) => e.type === 'workload' || e.type === 'external-workload' || e.type === 'namespace';
+const inNamespace = (e: EndpointModel, ns: string) => e.type === 'workload' && e.workload.namespace === ns;
+
+/** Workloads of a namespace, in model order (sorted). */
+export function workloadsOf(model: ZeroTrustModel, ns: string): WorkloadModel[] {
+  return model.workloads.filter((w) => w.namespace === ns);
+}
+
+/** Flows whose destination is `w`. */
+export function inboundFlows(model: ZeroTrustModel, w: WorkloadModel): FlowModel[] {
+  return model.flows.filter((f) => f.destination.type === 'workload' && f.destination.workload === w);
+}
+
+/** Flows whose source is `w`. */
+export function outboundFlows(model: ZeroTrustModel, w: WorkloadModel): FlowModel[] {
+  return model.flows.filter((f) => f.source.type === 'workload' && f.source.workload === w);
+}
+
+/** In ambient mode: does `w` need a waypoint (some inbound flow carries HTTP rules)? */
+export function needsWaypoint(model: ZeroTrustModel, w: WorkloadModel, s: IstioSettings): boolean {
+  return s.mode === IstioMode.AMBIENT && inboundFlows(model, w).some((f) => f.http.length > 0);
+}
+
+/** `cluster.local/ns/production/sa/hero`. */
+export function principal(s: IstioSettings, namespace: string, serviceAccount: string): string {
+  return `${s.trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+}
+
+/** The namespace labels that enrol pods in the mesh. */
+export function namespaceLabels(s: IstioSettings): { [key: string]: string } {
+  if (s.mode === IstioMode.AMBIENT) {
+    return { 'istio.io/dataplane-mode': 'ambient', ...(s.revision ? { 'istio.io/rev': s.revision } : {}) };
+  }
+  return s.revision ? { 'istio.io/rev': s.revision } : { 'istio-injection': 'enabled' };
+}
+
+// ---------------------------------------------------------------- check
+
+/** Throws for intent Istio cannot enforce in this namespace; never renders a wider policy instead. */
+export function checkIstio(model: ZeroTrustModel, ns: string, s: IstioSettings): void {
+  const fail = (f: FlowModel, what: string) => {
+    throw new ZeroTrustError(`[${s.backend}] ${f.declaredAt}: ${what}`);
+  };
+  for (const f of model.flows) {
+    if (inNamespace(f.destination, ns)) {
+      const src = f.source;
+      if (src.type === 'external-workload' && !src.serviceAccount) {
+        fail(f, `Istio authorizes by identity, and ${endpointKey(src)} names no ServiceAccount, so it cannot be written as a principal; pass serviceAccount to Peer.workload(), or use Peer.namespace() to admit the whole namespace`);
+      }
+      const notHttp = f.http.length > 0 ? f.ports.filter((p) => !p.speaksHttp) : [];
+      if (notHttp.length > 0) {
+        fail(f, `HTTP rules on ${notHttp.map((p) => p.toString()).join(', ')}, which Istio treats as TCP: an ALLOW rule with HTTP fields never matches TCP traffic (everything is denied); declare the port with Port.http()/Port.grpc() or drop the HTTP rule`);
+      }
+      if (s.mode === IstioMode.AMBIENT && f.http.length > 0 && src.type === 'ip-block') {
+        fail(f, 'in ambient mode HTTP rules are enforced by a waypoint, and clients outside the mesh bypass it (their plaintext reaches the destination ztunnel, which only sees L4); drop the HTTP rule for this range or use IstioMode.SIDECAR');
+      }
+    }
+    if (inNamespace(f.source, ns)) {
+      const dst = f.destination;
+      if (dst.type === 'fqdn') {
+        if (s.mode === IstioMode.AMBIENT) {
+          fail(f, 'ztunnel ignores outboundTrafficPolicy REGISTRY_ONLY (istio/istio#54281) and NetworkPolicy cannot match host names, so egress to a host name cannot be restricted in ambient mode; use Peer.ipBlock() with the host\'s addresses, an egress gateway of your own, or IstioMode.SIDECAR');
+        }
+        if (f.ports.length === 0) fail(f, 'a ServiceEntry needs the ports of the host; give ports, for example { ports: [Port.tcp(443)] }');
+        const bad = f.ports.filter((p) => p.endPort !== undefined || p.protocol === 'UDP');
+        if (bad.length > 0) fail(f, `a ServiceEntry cannot express ${bad.map((p) => p.toString()).join(', ')} (port ranges and UDP); list single TCP ports`);
+      }
+      if (dst.type === 'ip-block' && s.mode === IstioMode.SIDECAR) {
+        if (f.ports.length === 0) fail(f, 'with REGISTRY_ONLY the sidecar forwards only to ServiceEntry ports, so egress to an address range needs explicit ports, for example { ports: [Port.tcp(443)] }');
+        const ranges = f.ports.filter((p) => p.endPort !== undefined && p.protocol === 'TCP');
+        if (ranges.length > 0) fail(f, `a ServiceEntry cannot express the port range ${ranges.map((p) => p.toString()).join(', ')}; list single ports`);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- authorization
+
+interface IstioSource {
+  principals?: string[];
+  namespaces?: string[];
+  ipBlocks?: string[];
+  notIpBlocks?: string[];
+}
+
+interface IstioOperation {
+  ports: string[];
+  methods?: string[];
+  paths?: string[];
+}
+
+interface IstioRule {
+  from: { source: IstioSource }[];
+  to: { operation: IstioOperation }[];
+}
+
+const portStrings = (ports: Port[]) => ports.map((p) => String(p.number));
+
+/** The flow restricted to its TCP ports, or undefined when it has none. */
+function tcpOnly(f: FlowModel): FlowModel | undefined {
+  const ports = f.ports.filter((p) => p.protocol === 'TCP');
+  return ports.length ? { ...f, ports } : undefined;
+}
+
+/** The `to` of a flow: its destination ports, and one operation per HTTP rule. */
+function operationsOf(f: FlowModel): { operation: IstioOperation }[] {
+  const ports = portStrings(f.ports);
+  if (f.http.length === 0) return [{ operation: { ports } }];
+  return f.http.map((r) => ({
+    operation: { ports, ...(r.methods.length ? { methods: [...r.methods] } : {}), ...(r.paths.length ? { paths: [...r.paths] } : {}) },
+  }));
+}
+
+/** Builds ALLOW rules: flows with the same `to` share one rule whose `from` lists every source. */
+export function allowRules(flows: FlowModel[], s: IstioSettings, extra: { principal: string; ports: Port[] }[] = []): IstioRule[] {
+  const groups = new Map<string, { to: { operation: IstioOperation }[]; principals: Set<string>; namespaces: Set<string>; blocks: Map<string, IstioSource> }>();
+  const group = (to: { operation: IstioOperation }[]) => {
+    const key = JSON.stringify(to);
+    let g = groups.get(key);
+    if (!g) {
+      g = { to, principals: new Set(), namespaces: new Set(), blocks: new Map() };
+      groups.set(key, g);
+    }
+    return g;
+  };
+  for (const flow of flows) {
+    // Istio matches port numbers whatever the protocol, and neither sidecars nor ztunnel carry UDP:
+    // UDP ports stay with the NetworkPolicy layer, or a UDP rule would admit TCP on the same number.
+    const f = tcpOnly(flow);
+    if (!f) continue;
+    const g = group(operationsOf(f));
+    const src = f.source;
+    switch (src.type) {
+      case 'workload': g.principals.add(principal(s, src.workload.namespace, src.workload.serviceAccount)); break;
+      case 'external-workload': g.principals.add(principal(s, src.namespace, src.serviceAccount!)); break;
+      case 'namespace': g.namespaces.add(src.namespace); break;
+      case 'ip-block': {
+        const block: IstioSource = { ipBlocks: [src.cidr], ...(src.except.length ? { notIpBlocks: [...src.except] } : {}) };
+        g.blocks.set(JSON.stringify(block), block);
+        break;
+      }
+      case 'fqdn': throw new ZeroTrustError(`[${s.backend}] ${f.declaredAt}: a host name cannot be a source`);
+    }
+  }
+  for (const e of extra) group([{ operation: { ports: portStrings(e.ports) } }]).principals.add(e.principal);
+
+  return [...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, g]) => {
+    const from: { source: IstioSource }[] = [];
+    if (g.principals.size) from.push({ source: { principals: [...g.principals].sort() } });
+    if (g.namespaces.size) from.push({ source: { namespaces: [...g.namespaces].sort() } });
+    // Plain ranges share one source (OR); a range with exceptions needs its own (ipBlocks AND notIpBlocks).
+    const plain = [...g.blocks.values()].filter((b) => !b.notIpBlocks);
+    if (plain.length) from.push({ source: { ipBlocks: plain.flatMap((b) => b.ipBlocks!).sort() } });
+    for (const [, b] of [...g.blocks.entries()].filter(([, b]) => b.notIpBlocks).sort(([a], [b]) => a.localeCompare(b))) from.push({ source: b });
+    return { from, to: g.to };
+  });
+}
+
+function authorizationPolicy(ns: string, name: string, allows: string[], spec: any): IstioObject {
+  return { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: meta(ns, name, allows), spec };
+}
+
+/** The TCP ports of some flows, sorted and de-duplicated. */
+function unionPorts(flows: FlowModel[]): Port[] {
+  const out: Port[] = [];
+  for (const f of flows) for (const p of f.ports) if (p.protocol === 'TCP' && !out.some((o) => o.number === p.number)) out.push(p);
+  return out.sort((a, b) => a.number - b.number);
+}
+
+/** The allow-nothing policy and the ALLOW policies of every destination workload of `ns`. */
+export function authorizationPolicies(model: ZeroTrustModel, ns: string, s: IstioSettings): IstioObject[] {
+  const out: IstioObject[] = [
+    // An ALLOW policy without rules matches nothing; applied to the whole namespace it denies every
+    // request that no other ALLOW policy admits (Istio evaluates CUSTOM, then DENY, then ALLOW).
+    authorizationPolicy(ns, 'allow-nothing', [`nothing: every connection to a pod of ${ns} is denied unless another ALLOW policy admits it`], {}),
+  ];
+  for (const w of workloadsOf(model, ns)) {
+    const inbound = inboundFlows(model, w).filter((f) => tcpOnly(f) !== undefined);
+    if (inbound.length === 0) continue;
+    const selector = { matchLabels: { ...w.selector } };
+    if (!needsWaypoint(model, w, s)) {
+      out.push(authorizationPolicy(ns, w.name, inbound.map(describeFlow), { selector, action: 'ALLOW', rules: allowRules(inbound, s) }));
+      continue;
+    }
+    // Ambient with L7 rules: the Service's traffic goes through the waypoint, which enforces every
+    // rule of mesh clients (targetRefs policy). The destination's ztunnel then sees the waypoint's
+    // identity, so its selector policy admits the waypoint on the allowed ports, plus the L4-only
+    // flows directly (pod-addressed traffic and clients outside the mesh never reach the waypoint).
+    const l4 = inbound.filter((f) => f.http.length === 0);
+    const viaWaypoint = inbound.filter((f) => isPodEndpoint(f.source));
+    const waypoint = principal(s, ns, WAYPOINT_NAME);
+    out.push(authorizationPolicy(ns, w.name, [
+      ...l4.map(describeFlow),
+      `waypoint ${ns}/${WAYPOINT_NAME} -> ${ns}/${w.name} on ${unionPorts(viaWaypoint).map((p) => p.toString()).join(', ')} (after it enforced ${w.name}-l7)`,
+    ], { selector, action: 'ALLOW', rules: allowRules(l4, s, [{ principal: waypoint, ports: unionPorts(viaWaypoint) }]) }));
+    out.push(authorizationPolicy(ns, `${w.name}-l7`, viaWaypoint.map(describeFlow), {
+      targetRefs: [{ kind: 'Service', group: '', name: w.name }],
+      action: 'ALLOW',
+      rules: allowRules(viaWaypoint, s),
+    }));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- mTLS
+
+/** STRICT mTLS for the namespace; per workload, PERMISSIVE on exactly the ports that admit an address range. */
+export function peerAuthentications(model: ZeroTrustModel, ns: string, s: IstioSettings): IstioObject[] {
+  const pa = (namespace: string, name: string, allows: string[], spec: any): IstioObject => ({
+    apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: meta(namespace, name, allows), spec,
+  });
+  const out: IstioObject[] = [];
+  const sameMesh = model.namespaces.filter((n) => n.backend === s.backend).map((n) => n.name).sort();
+  if (s.meshWideStrictMtls && sameMesh[0] === ns) {
+    out.push(pa(s.rootNamespace, 'default', ['mesh-wide STRICT mTLS: pods of every namespace accept only mesh (mTLS) connections'], { mtls: { mode: 'STRICT' } }));
+  }
+  out.push(pa(ns, 'default', [`STRICT mTLS: pods of ${ns} accept only mesh (mTLS) connections`], { mtls: { mode: 'STRICT' } }));
+  for (const w of workloadsOf(model, ns)) {
+    const plain = inboundFlows(model, w).filter((f) => f.source.type === 'ip-block' && tcpOnly(f) !== undefined);
+    if (plain.length === 0) continue;
+    const ports = unionPorts(plain);
+    const portLevelMtls: { [port: string]: { mode: string } } = {};
+    for (const p of ports) portLevelMtls[String(p.number)] = { mode: 'PERMISSIVE' };
+    out.push(pa(ns, w.name, plain.map((f) => `${describeFlow(f)} (plaintext from outside the mesh; authorized by source address only)`), {
+      selector: { matchLabels: { ...w.selector } },
+      mtls: { mode: 'STRICT' },
+      portLevelMtls,
+    }));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- egress (sidecar mode)
+
+/** A DNS-label-ish readable name for a host or CIDR: `api-example-com`, `cidr-203-0-113-0-24`. */
+export function externalName(e: EndpointModel): string {
+  if (e.type === 'fqdn') return e.host.replace(/^\*\./, 'wildcard.').replace(/\./g, '-');
+  if (e.type === 'ip-block') return `cidr-${e.cidr.replace(/[.:/]/g, '-').replace(/-+/g, '-').replace(/-$/, '')}`;
+  throw new Error(`not external: ${endpointKey(e)}`);
+}
+
+/** The placeholder host of an address-range ServiceEntry (Istio matches TCP by address; the host is only a name). */
+export function cidrHost(e: EndpointModel): string {
+  return `${externalName(e)}.external.invalid`;
+}
+
+function servicePortProtocol(p: Port, external: boolean): string {
+  switch (p.kind) {
+    case PortKind.HTTP: return 'HTTP';
+    case PortKind.HTTP2: return 'HTTP2';
+    case PortKind.GRPC: return 'GRPC';
+    // Several host names share port 443: only TLS (SNI) lets the sidecar tell them apart.
+    default: return external ? 'TLS' : 'TCP';
+  }
+}
+
+/** ServiceEntries for the external hosts and TCP address ranges the workloads of `ns` may reach, visible in `ns` only. */
+export function serviceEntries(model: ZeroTrustModel, ns: string, s: IstioSettings): IstioObject[] {
+  if (s.mode !== IstioMode.SIDECAR) return [];
+  const byName = new Map<string, { dest: EndpointModel; flows: FlowModel[] }>();
+  for (const f of model.flows) {
+    if (!inNamespace(f.source, ns)) continue;
+    if (f.destination.type !== 'fqdn' && !(f.destination.type === 'ip-block' && f.ports.some((p) => p.protocol === 'TCP'))) continue;
+    const name = externalName(f.destination);
+    const entry = byName.get(name) ?? { dest: f.destination, flows: [] };
+    entry.flows.push(f);
+    byName.set(name, entry);
+  }
+  return [...byName.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, { dest, flows }]) => {
+    const ports = unionPorts(flows).filter((p) => p.protocol === 'TCP');
+    const fqdn = dest.type === 'fqdn';
+    const wildcard = fqdn && dest.host.startsWith('*.');
+    return {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'ServiceEntry',
+      metadata: meta(ns, name, flows.map(describeFlow)),
+      spec: {
+        hosts: [fqdn ? dest.host : cidrHost(dest)],
+        ...(dest.type === 'ip-block' ? { addresses: [dest.cidr] } : {}),
+        ports: ports.map((p) => {
+          const protocol = servicePortProtocol(p, fqdn);
+          return { number: p.number, name: `${protocol.toLowerCase()}-${p.number}`, protocol };
+        }),
+        location: 'MESH_EXTERNAL',
+        // Wildcard hosts and address ranges go to the address the client dialled.
+        resolution: fqdn && !wildcard ? 'DNS' : 'NONE',
+        exportTo: ['.'],
+      },
+    };
+  });
+}
+
+/** The Sidecar egress host that makes a destination reachable, or undefined when the sidecar does not carry it. */
+function egressHost(f: FlowModel, s: IstioSettings): string | undefined {
+  const d = f.destination;
+  switch (d.type) {
+    case 'workload': return `${d.workload.namespace}/${d.workload.name}.${d.workload.namespace}.svc.${s.clusterDomain}`;
+    // Services of pods outside the app are unknown by name: import that namespace's Services; NetworkPolicy narrows to the pods.
+    case 'external-workload': return `${d.namespace}/*`;
+    case 'namespace': return `${d.namespace}/*`;
+    case 'fqdn': return `./${d.host}`;
+    case 'ip-block': return f.ports.some((p) => p.protocol === 'TCP') ? `./${cidrHost(d)}` : undefined;
+  }
+}
+
+/** A namespace default Sidecar that imports nothing, and one per workload importing only what it may reach; all REGISTRY_ONLY. */
+export function sidecars(model: ZeroTrustModel, ns: string, s: IstioSettings): IstioObject[] {
+  if (s.mode !== IstioMode.SIDECAR) return [];
+  const sidecar = (name: string, allows: string[], selector: { [key: string]: string } | undefined, hosts: string[]): IstioObject => ({
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'Sidecar',
+    metadata: meta(ns, name, allows),
+    spec: {
+      ...(selector ? { workloadSelector: { labels: { ...selector } } } : {}),
+      // `~/*` imports no Service at all.
+      egress: [{ hosts: hosts.length ? hosts : ['~/*'] }],
+      outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' },
+    },
+  });
+  const out = [sidecar('default', [`nothing: pods of ${ns} without their own Sidecar reach no Service and no external host through their proxy`], undefined, [])];
+  for (const w of workloadsOf(model, ns)) {
+    const flows = outboundFlows(model, w);
+    const hosts = [...new Set(flows.map((f) => egressHost(f, s)).filter((h): h is string => h !== undefined))].sort();
+    out.push(sidecar(w.name, flows.length ? flows.map(describeFlow) : [`nothing: ${ns}/${w.name} reaches no Service and no external host through its proxy`], w.selector, hosts));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- waypoint (ambient mode)
+
+/** The namespace's waypoint, when some workload of `ns` has L7 rules. */
+export function waypoints(model: ZeroTrustModel, ns: string, s: IstioSettings): IstioObject[] {
+  const l7 = workloadsOf(model, ns).filter((w) => needsWaypoint(model, w, s));
+  if (l7.length === 0) return [];
+  return [{
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'Gateway',
+    metadata: meta(ns, WAYPOINT_NAME, [`L7 enforcement for the Services ${l7.map((w) => w.name).join(', ')} (see their -l7 AuthorizationPolicies)`], {
+      'istio.io/waypoint-for': 'service',
+      ...(s.revision ? { 'istio.io/rev': s.revision } : {}),
+    }),
+    spec: {
+      gatewayClassName: 'istio-waypoint',
+      listeners: [{ name: 'mesh', port: HBONE_PORT, protocol: 'HBONE' }],
+    },
+  }];
+}
+
+// ---------------------------------------------------------------- NetworkPolicy layer
+
+function istiodPeer(s: IstioSettings, ns: string): NetworkPolicyPeer {
+  return peerOf({ type: 'external-workload', namespace: s.rootNamespace, labels: { app: 'istiod', ...(s.revision ? { 'istio.io/rev': s.revision } : {}) } }, ns);
+}
+
+function waypointPeer(ns: string, policyNs: string): NetworkPolicyPeer {
+  return peerOf({ type: 'external-workload', namespace: ns, labels: { [GATEWAY_NAME_LABEL]: WAYPOINT_NAME } }, policyNs);
+}
+
+/** What the NetworkPolicy layer must admit for Istio to work, and nothing more. */
+export function networkPolicyOptions(model: ZeroTrustModel, ns: string, s: IstioSettings): NetworkPolicyLayerOptions {
+  const rules: NamespaceRule[] = [];
+  const hbone = [{ port: HBONE_PORT, protocol: 'TCP' as const }];
+  if (s.mode === IstioMode.SIDECAR) {
+    rules.push({
+      name: 'allow-istiod',
+      egress: [{ peers: [istiodPeer(s, ns)], ports: [{ port: ISTIOD_XDS_PORT, protocol: 'TCP' }] }],
+      reason: `every pod (its istio-proxy) -> istiod in ${s.rootNamespace} on ${ISTIOD_XDS_PORT}/TCP (configuration and certificates)`,
+    });
+    // NetworkPolicy cannot name hosts: the workload may reach any address on the host's ports only,
+    // and its sidecar (REGISTRY_ONLY + ServiceEntry) narrows that to the declared host.
+    return { backend: s.backend, l7EnforcedAbove: true, fqdnEgress: 'any-address', namespaceRules: rules };
+  }
+
+  rules.push({
+    name: 'allow-ambient-probes',
+    ingress: [{ peers: [{ ipBlock: { cidr: AMBIENT_PROBE_CIDR } }], ports: [] }],
+    reason: `kubelet probes, which ambient mode sends from ${AMBIENT_PROBE_CIDR} -> every pod`,
+  });
+  const l7Here = workloadsOf(model, ns).filter((w) => needsWaypoint(model, w, s));
+  if (l7Here.length > 0) {
+    const viaWaypoint = l7Here.flatMap((w) => inboundFlows(model, w)).filter((f) => isPodEndpoint(f.source));
+    rules.push({
+      name: 'waypoint-ingress',
+      podSelector: { [GATEWAY_NAME_LABEL]: WAYPOINT_NAME },
+      ingress: [{ peers: dedupePeers(viaWaypoint.map((f) => peerOf(f.source, ns))), ports: hbone }],
+      reason: `declared sources -> waypoint ${ns}/${WAYPOINT_NAME} on ${HBONE_PORT}/TCP (HBONE): ${[...new Set(viaWaypoint.map((f) => endpointKey(f.source)))].sort().join(', ')}`,
+    });
+    rules.push({
+      name: 'waypoint-egress',
+      podSelector: { [GATEWAY_NAME_LABEL]: WAYPOINT_NAME },
+      egress: [
+        { peers: l7Here.map((w) => peerOf({ type: 'workload', workload: w }, ns)), ports: hbone },
+        { peers: [istiodPeer(s, ns)], ports: [{ port: ISTIOD_XDS_PORT, protocol: 'TCP' }] },
+      ],
+      reason: `waypoint ${ns}/${WAYPOINT_NAME} -> ${l7Here.map((w) => w.name).join(', ')} on ${HBONE_PORT}/TCP, and -> istiod on ${ISTIOD_XDS_PORT}/TCP`,
+    });
+    for (const w of l7Here) {
+      rules.push({
+        name: `${w.name}-from-waypoint`,
+        podSelector: { ...w.selector },
+        ingress: [{ peers: [waypointPeer(ns, ns)], ports: hbone }],
+        reason: `waypoint ${ns}/${WAYPOINT_NAME} -> ${ns}/${w.name} on ${HBONE_PORT}/TCP (HBONE)`,
+      });
+    }
+  }
+  for (const w of workloadsOf(model, ns)) {
+    const targets = outboundFlows(model, w)
+      .filter((f) => f.destination.type === 'workload' && needsWaypoint(model, f.destination.workload, s))
+      .map((f) => (f.destination as { workload: WorkloadModel }).workload.namespace);
+    const nss = [...new Set(targets)].sort();
+    if (nss.length === 0) continue;
+    rules.push({
+      name: `${w.name}-to-waypoint`,
+      podSelector: { ...w.selector },
+      egress: [{ peers: nss.map((n) => waypointPeer(n, ns)), ports: hbone }],
+      reason: `${ns}/${w.name} -> waypoint of ${nss.join(', ')} on ${HBONE_PORT}/TCP (HBONE), for its flows with HTTP rules`,
+    });
+  }
+  return { backend: s.backend, l7EnforcedAbove: true, fqdnEgress: 'error', meshPorts: hbone, namespaceRules: rules };
+}
+
+function dedupePeers(peers: NetworkPolicyPeer[]): NetworkPolicyPeer[] {
+  const m = new Map<string, NetworkPolicyPeer>();
+  for (const p of peers) m.set(JSON.stringify(p), p);
+  return [...m.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, p]) => p);
+}
+
+/** Every Istio object of one namespace (without the NetworkPolicy layer), in a stable order. */
+export function istioObjects(model: ZeroTrustModel, ns: string, s: IstioSettings): IstioObject[] {
+  checkIstio(model, ns, s);
+  return [
+    ...peerAuthentications(model, ns, s),
+    ...authorizationPolicies(model, ns, s),
+    ...waypoints(model, ns, s),
+    ...serviceEntries(model, ns, s),
+    ...sidecars(model, ns, s),
+  ];
+}

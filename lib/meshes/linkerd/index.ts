@@ -1,0 +1,127 @@
+import { ApiObject } from 'cdk8s';
+import { Construct } from 'constructs';
+import { ZeroTrustError } from '../../intent/errors';
+import { checkDnsLabel, checkDnsSubdomain } from '../../intent/names';
+import { normalizeCidr, parseCidr } from '../../intent/cidr';
+import { emitNetworkPolicies } from '../networkpolicy';
+import { NAMESPACE_NAME_LABEL, NetworkPolicyLayerOptions, networkPolicies } from '../networkpolicy/policies';
+import { MetadataAdditions, MeshRenderer, RenderContext } from '../renderer';
+import { LINKERD_CONTROL_PLANE_PORTS, LINKERD_INBOUND_PORT, LinkerdSettings, checkLinkerd, linkerdObjects } from './policies';
+
+export {
+  LinkerdSettings, LinkerdObject, LINKERD_INBOUND_PORT, LINKERD_CONTROL_PLANE_PORTS, KUBE_PROBE_USER_AGENT, PROBE_AUTHN,
+  linkerdObjects, checkLinkerd, serviceAccountIdentity, proxyProtocolOf, serverName, regexLiteral,
+} from './policies';
+
+/** Namespace annotation that makes Linkerd inject its proxy. */
+export const LINKERD_INJECT_ANNOTATION = 'linkerd.io/inject';
+/** Namespace/pod annotation with the default inbound policy (read when a pod starts). */
+export const LINKERD_DEFAULT_POLICY_ANNOTATION = 'config.linkerd.io/default-inbound-policy';
+/** Label every Linkerd control-plane pod carries, with the control-plane namespace as value. */
+export const LINKERD_CONTROL_PLANE_NS_LABEL = 'linkerd.io/control-plane-ns';
+
+/** Options of `Mesh.linkerd()`. */
+export interface LinkerdMeshProps {
+  /**
+   * The cluster's identity trust domain (Helm value `identityTrustDomain`). Used to spell the
+   * identities in the `zero-trust.cdk8s.io/allows` annotations and by the verifier; the objects
+   * themselves name ServiceAccounts and namespaces, which Linkerd resolves with its own setting.
+   * @default 'cluster.local'
+   */
+  readonly identityDomain?: string;
+  /**
+   * Namespace of the Linkerd control plane; meshed pods may reach its destination (8086),
+   * identity (8080) and policy (8090) ports there.
+   * @default 'linkerd'
+   */
+  readonly controlPlaneNamespace?: string;
+  /**
+   * Paths kubelet probes with GET on HTTP ports. Once a Server has HTTP routes Linkerd stops
+   * authorizing probes itself, so these stay open on a probe route (only for requests carrying
+   * kubelet's `User-Agent: kube-probe/...`). An empty list emits no probe routes.
+   * @default ['/healthz', '/livez', '/readyz']
+   */
+  readonly probePaths?: string[];
+  /**
+   * Networks kubelet probes come from (the node addresses). Linkerd's own default is every address.
+   * @default ['0.0.0.0/0', '::/0']
+   */
+  readonly probeNetworks?: string[];
+}
+
+/** Resolves props to settings, validating them. */
+export function linkerdSettings(props: LinkerdMeshProps = {}): LinkerdSettings {
+  const identityDomain = props.identityDomain ?? 'cluster.local';
+  checkDnsSubdomain(identityDomain, 'Mesh.linkerd identityDomain');
+  const controlPlaneNamespace = props.controlPlaneNamespace ?? 'linkerd';
+  checkDnsLabel(controlPlaneNamespace, 'Mesh.linkerd controlPlaneNamespace');
+  const probePaths = [...new Set(props.probePaths ?? ['/healthz', '/livez', '/readyz'])].sort();
+  for (const p of probePaths) {
+    if (!p.startsWith('/') || /[\s*]/.test(p)) {
+      throw new ZeroTrustError(`Mesh.linkerd probePaths: "${p}" must be an exact path starting with '/'`);
+    }
+  }
+  const probeNetworks = (props.probeNetworks ?? ['0.0.0.0/0', '::/0']).map((c) => normalizeCidr(parseCidr(c, 'Mesh.linkerd probeNetworks')));
+  if (probePaths.length > 0 && probeNetworks.length === 0) {
+    throw new ZeroTrustError('Mesh.linkerd: probeNetworks is empty, so probe routes would authorize nothing; give the node networks or set probePaths to []');
+  }
+  return { backend: 'linkerd', identityDomain, controlPlaneNamespace, probePaths, probeNetworks };
+}
+
+/** The NetworkPolicy layer under Linkerd: declared flows plus the proxy port and the control plane. */
+export function linkerdLayerOptions(s: LinkerdSettings): NetworkPolicyLayerOptions {
+  return {
+    backend: s.backend,
+    // Between meshed pods the client proxy dials the server proxy's inbound port instead of the
+    // app port; Linkerd's own policy then decides on the app port.
+    meshPorts: [{ port: LINKERD_INBOUND_PORT, protocol: 'TCP' }],
+    namespaceRules: [{
+      name: 'allow-linkerd-control-plane',
+      egress: [{
+        peers: [{
+          namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: s.controlPlaneNamespace } },
+          podSelector: { matchLabels: { [LINKERD_CONTROL_PLANE_NS_LABEL]: s.controlPlaneNamespace } },
+        }],
+        ports: LINKERD_CONTROL_PLANE_PORTS.map((p) => ({ port: p.port, protocol: 'TCP' as const })),
+      }],
+      reason: `every pod's Linkerd proxy -> control plane in ${s.controlPlaneNamespace} on ${LINKERD_CONTROL_PLANE_PORTS.map((p) => `${p.port}/TCP (${p.what})`).join(', ')}`,
+    }],
+    l7EnforcedAbove: true,
+    fqdnEgress: 'error',
+  };
+}
+
+/**
+ * Linkerd 2.x with its current policy API: every pod meshed, default inbound policy `deny`, one
+ * `Server` per workload port, identities as `MeshTLSAuthentication`, `AuthorizationPolicy` per
+ * Server or HTTPRoute, HTTP rules as Gateway API `HTTPRoute`s, and NetworkPolicy underneath.
+ */
+export class LinkerdRenderer implements MeshRenderer {
+  public readonly backend = 'linkerd';
+  private readonly settings: LinkerdSettings;
+
+  public constructor(props: LinkerdMeshProps = {}) {
+    this.settings = linkerdSettings(props);
+  }
+
+  public check(ctx: RenderContext): void {
+    checkLinkerd(ctx.model, ctx.namespace.name, this.settings);
+    networkPolicies(ctx.model, ctx.namespace.name, ctx.dns, linkerdLayerOptions(this.settings));
+  }
+
+  public namespaceMetadata(): MetadataAdditions {
+    return { annotations: { [LINKERD_INJECT_ANNOTATION]: 'enabled', [LINKERD_DEFAULT_POLICY_ANNOTATION]: 'deny' } };
+  }
+
+  public podMetadata(): MetadataAdditions {
+    // Also on the pods, so a chart with createNamespace: false is still meshed and default-deny.
+    return { annotations: { [LINKERD_INJECT_ANNOTATION]: 'enabled', [LINKERD_DEFAULT_POLICY_ANNOTATION]: 'deny' } };
+  }
+
+  public render(scope: Construct, ctx: RenderContext): void {
+    for (const obj of linkerdObjects(ctx.model, ctx.namespace.name, this.settings)) {
+      new ApiObject(scope, `${obj.kind}-${obj.metadata.name}`, obj);
+    }
+    emitNetworkPolicies(scope, ctx, linkerdLayerOptions(this.settings));
+  }
+}

@@ -1,0 +1,85 @@
+import { ApiObject } from 'cdk8s';
+import { Construct } from 'constructs';
+import { ZeroTrustError } from '../../intent/errors';
+import { WorkloadModel } from '../../intent/model';
+import { emitNetworkPolicies, networkPolicies } from '../networkpolicy';
+import { NetworkServiceMeshProps } from './props';
+import { MetadataAdditions, MeshRenderer, PodSpecAdditions, RenderContext } from '../renderer';
+import { NSM_TRUST_DOMAIN, clusterSpiffeId, nsmPodIdTemplate } from '../spire';
+import {
+  DEFAULT_CIDR_POOL, DEFAULT_ENDPOINT_IMAGE, DEFAULT_PREFIX_LENGTH, NSM_CLIENT_ANNOTATION, NsmSettings,
+  allocatePrefixes, checkNsmFlows, checkPool, clientAnnotation, endpointContainer,
+  endpointVolumes, networkServiceObject, nsmConnections, nsmDestinations, nsmParticipants, primaryNetworkModel,
+} from './plan';
+
+export { NetworkServiceMeshProps } from './props';
+export {
+  NSM_CLIENT_ANNOTATION, networkServiceName, nsmConnections, allocatePrefixes, primaryNetworkModel,
+} from './plan';
+
+/** Resolves and validates the props (eagerly, so a bad pool fails where the mesh is created). */
+export function nsmSettings(props: NetworkServiceMeshProps): NsmSettings {
+  const settings: NsmSettings = {
+    endpointImage: props.endpointImage ?? DEFAULT_ENDPOINT_IMAGE,
+    cidrPool: props.cidrPool ?? DEFAULT_CIDR_POOL,
+    prefixLength: props.prefixLength ?? DEFAULT_PREFIX_LENGTH,
+    trustDomain: props.trustDomain ?? NSM_TRUST_DOMAIN,
+    spireClassName: props.spireClassName,
+    allowPortsOverConnection: props.allowPortsOverConnection ?? false,
+    allowHttpRulesOverConnection: props.allowHttpRulesOverConnection ?? false,
+  };
+  checkPool(settings.cidrPool, settings.prefixLength);
+  nsmPodIdTemplate(settings.trustDomain);
+  if (!settings.endpointImage.trim()) throw new ZeroTrustError('[nsm] endpointImage is empty');
+  return settings;
+}
+
+/**
+ * Network Service Mesh: every allowed flow between two SecureWorkloads rides an NSM connection
+ * (a NetworkService per destination, an endpoint container in its pods, the client annotation on
+ * its sources); the primary pod network stays in default deny and carries only flows with
+ * external peers (namespaces, IP blocks, workloads outside the app) and DNS.
+ */
+export class NetworkServiceMeshRenderer implements MeshRenderer {
+  public readonly backend = 'nsm';
+
+  public constructor(private readonly settings: NsmSettings) {}
+
+  public check(ctx: RenderContext): void {
+    checkNsmFlows(ctx.model, ctx.namespace.name, this.settings);
+    allocatePrefixes(ctx.model, this.settings.cidrPool, this.settings.prefixLength);
+    networkPolicies(primaryNetworkModel(ctx.model), ctx.namespace.name, ctx.dns, { backend: this.backend });
+  }
+
+  public namespaceMetadata(): MetadataAdditions {
+    return {};
+  }
+
+  public podMetadata(ctx: RenderContext, workload: WorkloadModel): MetadataAdditions {
+    const value = clientAnnotation(nsmConnections(ctx.model), workload);
+    return value ? { annotations: { [NSM_CLIENT_ANNOTATION]: value } } : {};
+  }
+
+  public podSpecAdditions(ctx: RenderContext, workload: WorkloadModel): PodSpecAdditions {
+    const prefix = allocatePrefixes(ctx.model, this.settings.cidrPool, this.settings.prefixLength).get(workload);
+    if (!prefix) return {};
+    return { containers: [endpointContainer(workload, prefix, this.settings.endpointImage)], volumes: endpointVolumes() };
+  }
+
+  public render(scope: Construct, ctx: RenderContext): void {
+    const ns = ctx.namespace.name;
+    const connections = nsmConnections(ctx.model);
+    for (const w of nsmDestinations(ctx.model).filter((x) => x.namespace === ns)) {
+      const obj = networkServiceObject(w, connections);
+      new ApiObject(scope, `NetworkService-${obj.metadata.name}`, obj);
+    }
+    const template = nsmPodIdTemplate(this.settings.trustDomain);
+    for (const w of nsmParticipants(ctx.model).filter((x) => x.namespace === ns)) {
+      clusterSpiffeId(scope, w, { spiffeIdTemplate: template, className: this.settings.spireClassName });
+    }
+    // The primary network: default deny, DNS, and only the flows with peers outside the app.
+    // NSM's own traffic needs nothing here: the endpoint and the injected client talk to the NSM
+    // manager and the SPIRE agent over unix sockets, and the forwarders carry the connections.
+    emitNetworkPolicies(scope, { ...ctx, model: primaryNetworkModel(ctx.model) }, { backend: this.backend });
+  }
+}

@@ -1,0 +1,13 @@
+export * from './types';
+export type { AnyManifest } from './manifests';
+export { ManifestError, parseManifests, loadManifests, manifestOf, originOf } from './manifests';
+export type { Inventory, NamespaceInfo } from './inventory';
+export { NAMESPACE_NAME_LABEL, WORKLOAD_KINDS, inventory, implicitNamespace, podEndpoint } from './inventory';
+export type { CompiledPolicy, LabelSelector } from './networkpolicy';
+export { NetworkPolicyEvaluator, compileNetworkPolicies, selectorMatches, ipInBlock, endpointIp, isNetworkPolicy } from './networkpolicy';
+export type { Universe, UniversePort } from './universe';
+export { PROBE_LABEL, OUTSIDER_NAMESPACE, probeUniverse, queries, portsFor, mergePorts, probeIps, labelsSatisfying } from './universe';
+export type { IntentOptions, Mismatch } from './expected';
+export { IntentEvaluator, intentAllows, intentProbes, endpointMatches, flowPortMatches, compareWithIntent, describeQuery, describeMismatch } from './expected';
+export type { AllowedFlow } from './flows';
+export { allowedFlows } from './flows';

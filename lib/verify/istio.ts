@@ -1,0 +1,397 @@
+/**
+ * Istio semantics over synthesized manifests (never the model): which data plane a pod is in,
+ * PeerAuthentication (STRICT rejects plaintext), AuthorizationPolicy (CUSTOM is unsupported, then
+ * DENY before ALLOW; an ALLOW policy without rules allows nothing; once an ALLOW policy applies,
+ * unmatched requests are denied), principals, namespaces, ipBlocks, ports, methods and paths (only
+ * on ports the Service declares HTTP; on TCP an ALLOW rule with HTTP fields never matches and a
+ * DENY rule with them matches everything), the Sidecar egress registry (REGISTRY_ONLY with
+ * ServiceEntries), and in ambient mode ztunnel (L4 only) plus the waypoint of a Service, behind
+ * which the destination's ztunnel sees the waypoint's identity. An optional network layer (the
+ * NetworkPolicy reader) is consulted with what it really sees: the app port in sidecar mode, HBONE
+ * 15008 between ambient pods, and the two hops through a waypoint.
+ */
+import { Decision, Endpoint, Manifest, PolicyEvaluator, Query } from './types';
+
+/** Options of the Istio reader. */
+export interface IstioEvaluatorOptions {
+  /** Istio root namespace, whose policies apply mesh-wide. Default `istio-system`. */
+  readonly rootNamespace?: string;
+  /** Cluster DNS domain, for Service host names in Sidecar egress hosts. Default `cluster.local`. */
+  readonly clusterDomain?: string;
+  /** Trust domain of principals. Default `cluster.local`. */
+  readonly trustDomain?: string;
+  /**
+   * Namespaces the manifests do not define but the cluster enrols in the mesh (an ingress
+   * controller's namespace), with the data plane they use.
+   */
+  readonly enrolledNamespaces?: { [namespace: string]: 'sidecar' | 'ambient' };
+  /** The layer under the mesh (NetworkPolicy); a query must pass it too, as the packets really look. */
+  readonly networkLayer?: PolicyEvaluator;
+}
+
+type DataPlane = 'sidecar' | 'ambient' | undefined;
+
+interface ServicePort { name?: string; port: number; targetPort?: number | string; appProtocol?: string; protocol?: string }
+
+const HBONE = 15008;
+const HTTP_PREFIXES = ['http', 'http2', 'grpc', 'grpc-web', 'h2c'];
+
+/** Reads Istio's decisions from manifests. */
+export class IstioEvaluator implements PolicyEvaluator {
+  public readonly backend = 'istio';
+  private readonly root: string;
+  private readonly clusterDomain: string;
+  private readonly trustDomain: string;
+  private readonly namespaces = new Map<string, { [key: string]: string }>();
+
+  public constructor(private readonly manifests: Manifest[], private readonly options: IstioEvaluatorOptions = {}) {
+    this.root = options.rootNamespace ?? 'istio-system';
+    this.clusterDomain = options.clusterDomain ?? 'cluster.local';
+    this.trustDomain = options.trustDomain ?? 'cluster.local';
+    for (const m of manifests) {
+      if (m.apiVersion === 'v1' && m.kind === 'Namespace') this.namespaces.set(m.metadata.name, m.metadata.labels ?? {});
+    }
+  }
+
+  public evaluate(q: Query): Decision {
+    const reasons: string[] = [];
+    const deny = (why: string): Decision => ({ allowed: false, reasons: [...reasons, why] });
+
+    if (q.protocol === 'UDP') {
+      reasons.push('UDP: neither sidecars nor ztunnel carry it; only the network layer decides');
+      return this.network([{ ...q }], reasons);
+    }
+    const srcPlane = this.dataPlane(q.source);
+    const dstPlane = this.dataPlane(q.destination);
+
+    // 1. Egress at the source's sidecar (ztunnel ignores outboundTrafficPolicy).
+    if (srcPlane === 'sidecar') {
+      const egress = this.sidecarEgress(q);
+      reasons.push(egress.reason);
+      if (!egress.allowed) return { allowed: false, reasons };
+    }
+    if (q.destination.kind !== 'pod' || !dstPlane) {
+      reasons.push(`${q.destination.id} is outside the mesh: nothing inbound to enforce`);
+      return this.network([q], reasons);
+    }
+
+    // 2. mTLS at the destination.
+    const mtls = srcPlane !== undefined;
+    const mode = this.peerAuthenticationMode(q.destination, q.port);
+    reasons.push(`PeerAuthentication: ${mode.mode} on ${q.port}${mode.by ? ` (${mode.by})` : ''}`);
+    if (mode.mode === 'STRICT' && !mtls) return deny(`STRICT mTLS rejects plaintext from ${q.source.id}, which is not in the mesh`);
+
+    const service = this.serviceOf(q.destination, q.port);
+    const http = service !== undefined && isHttpPort(service.port);
+    const peer: Attributes = {
+      principal: mtls ? this.principalOf(q.source) : undefined,
+      namespace: mtls ? q.source.namespace : undefined,
+      ip: q.source.kind === 'ip' ? q.source.ip : undefined,
+      port: q.port,
+      http: q.http,
+    };
+
+    // 3. Authorization.
+    if (dstPlane === 'sidecar') {
+      const d = evaluatePolicies(this.selectorPolicies(q.destination), { ...peer, l7: http }, 'sidecar');
+      reasons.push(...d.reasons);
+      if (!d.allowed) return { allowed: false, reasons };
+      return this.network([q], reasons);
+    }
+
+    const waypoint = mtls && service ? this.waypointOf(q.destination.namespace!, service.svc) : undefined;
+    if (waypoint) {
+      const l7 = evaluatePolicies(this.targetRefPolicies(q.destination.namespace!, service!.svc.metadata.name, waypoint.name), { ...peer, l7: http }, `waypoint ${waypoint.name}`);
+      reasons.push(`Service ${service!.svc.metadata.name} uses waypoint ${q.destination.namespace}/${waypoint.name}`, ...l7.reasons);
+      if (!l7.allowed) return { allowed: false, reasons };
+      const fromWaypoint: Attributes = {
+        principal: `${this.trustDomain}/ns/${q.destination.namespace}/sa/${waypoint.serviceAccount}`,
+        namespace: q.destination.namespace,
+        port: q.port,
+        l7: false,
+      };
+      const l4 = evaluatePolicies(this.selectorPolicies(q.destination), fromWaypoint, 'ztunnel (source: the waypoint)');
+      reasons.push(...l4.reasons);
+      if (!l4.allowed) return { allowed: false, reasons };
+      const wp = this.waypointEndpoint(q.destination, waypoint.name, waypoint.serviceAccount);
+      return this.network([
+        { source: q.source, destination: wp, port: HBONE, protocol: 'TCP' },
+        { source: wp, destination: q.destination, port: HBONE, protocol: 'TCP' },
+      ], reasons);
+    }
+    const l4 = evaluatePolicies(this.selectorPolicies(q.destination), { ...peer, l7: false }, 'ztunnel');
+    reasons.push(...l4.reasons);
+    if (!l4.allowed) return { allowed: false, reasons };
+    // Between mesh pods ztunnel tunnels to the destination's HBONE port; plaintext keeps the app port.
+    return this.network([mtls ? { ...q, port: HBONE, protocol: 'TCP', http: undefined } : q], reasons);
+  }
+
+  private network(hops: Query[], reasons: string[]): Decision {
+    const layer = this.options.networkLayer;
+    if (!layer) return { allowed: true, reasons };
+    for (const hop of hops) {
+      const d = layer.evaluate(hop);
+      const label = `${layer.backend} ${hop.source.id} -> ${hop.destination.id}:${hop.port}/${hop.protocol}`;
+      if (!d.allowed) return { allowed: false, reasons: [...reasons, `${label}: denied`, ...d.reasons] };
+      reasons.push(`${label}: allowed`);
+    }
+    return { allowed: true, reasons };
+  }
+
+  // ------------------------------------------------------------------ inventory
+
+  private of(kind: string, namespace?: string): Manifest[] {
+    return this.manifests.filter((m) => m.kind === kind && (namespace === undefined || m.metadata.namespace === namespace));
+  }
+
+  /** Which data plane a pod is in, from its namespace's labels and its own. */
+  public dataPlane(e: Endpoint): DataPlane {
+    if (e.kind !== 'pod' || !e.namespace) return undefined;
+    const labels = this.namespaces.get(e.namespace) ?? e.namespaceLabels ?? {};
+    const pod = e.labels ?? {};
+    if (labels['istio.io/dataplane-mode'] === 'ambient' && pod['istio.io/dataplane-mode'] !== 'none') return 'ambient';
+    if ((labels['istio-injection'] === 'enabled' || labels['istio.io/rev'] !== undefined) && labels['istio-injection'] !== 'disabled'
+      && pod['sidecar.istio.io/inject'] !== 'false') return 'sidecar';
+    if (!this.namespaces.has(e.namespace)) return this.options.enrolledNamespaces?.[e.namespace];
+    return undefined;
+  }
+
+  private principalOf(e: Endpoint): string | undefined {
+    return e.kind === 'pod' && e.serviceAccount ? `${this.trustDomain}/ns/${e.namespace}/sa/${e.serviceAccount}` : undefined;
+  }
+
+  /** The Service in the destination's namespace that selects it and exposes `port` as target port. */
+  private serviceOf(e: Endpoint, port: number): { svc: Manifest; port: ServicePort } | undefined {
+    for (const svc of this.of('Service', e.namespace)) {
+      const selector: { [key: string]: string } = svc.spec?.selector ?? {};
+      if (Object.keys(selector).length === 0 || !matches(selector, e.labels)) continue;
+      const p = (svc.spec?.ports ?? []).find((sp: ServicePort) => targetNumber(sp, e) === port);
+      if (p) return { svc, port: p };
+    }
+    return undefined;
+  }
+
+  private peerAuthenticationMode(e: Endpoint, port: number): { mode: string; by?: string } {
+    const pas = this.of('PeerAuthentication');
+    const pick = (pa: Manifest | undefined, by: string) => {
+      if (!pa) return undefined;
+      const portLevel = pa.spec?.portLevelMtls?.[String(port)]?.mode;
+      const mode = portLevel && portLevel !== 'UNSET' ? portLevel : pa.spec?.mtls?.mode;
+      return mode && mode !== 'UNSET' ? { mode, by: `PeerAuthentication ${pa.metadata.namespace}/${pa.metadata.name}${portLevel ? ` port ${port}` : ''} (${by})` } : undefined;
+    };
+    const own = pas.filter((pa) => pa.metadata.namespace === e.namespace);
+    return pick(own.find((pa) => pa.spec?.selector?.matchLabels && matches(pa.spec.selector.matchLabels, e.labels)), 'workload')
+      ?? pick(own.find((pa) => !pa.spec?.selector), 'namespace')
+      ?? pick(pas.find((pa) => pa.metadata.namespace === this.root && !pa.spec?.selector), 'mesh')
+      ?? { mode: 'PERMISSIVE', by: 'default' };
+  }
+
+  /** Policies a sidecar or ztunnel applies to a pod: its namespace's and the root namespace's, by selector. */
+  private selectorPolicies(e: Endpoint): Manifest[] {
+    return this.of('AuthorizationPolicy').filter((ap) => {
+      if (ap.metadata.namespace !== e.namespace && ap.metadata.namespace !== this.root) return false;
+      if (ap.spec?.targetRefs || ap.spec?.targetRef) return false;
+      const sel = ap.spec?.selector?.matchLabels;
+      return !sel || matches(sel, e.labels);
+    });
+  }
+
+  /** Policies a waypoint applies to a Service: those attached to the Service or to the waypoint itself. */
+  private targetRefPolicies(ns: string, service: string, gateway: string): Manifest[] {
+    return this.of('AuthorizationPolicy', ns).filter((ap) => {
+      const refs: any[] = ap.spec?.targetRefs ?? (ap.spec?.targetRef ? [ap.spec.targetRef] : []);
+      return refs.some((r) => (r.kind === 'Service' && (r.group ?? '') === '' && r.name === service)
+        || (r.kind === 'Gateway' && r.group === 'gateway.networking.k8s.io' && r.name === gateway));
+    });
+  }
+
+  /** The waypoint a Service's traffic goes through, if the label names an existing istio-waypoint Gateway. */
+  private waypointOf(ns: string, svc: Manifest): { name: string; serviceAccount: string } | undefined {
+    const name = svc.metadata.labels?.['istio.io/use-waypoint'] ?? this.namespaces.get(ns)?.['istio.io/use-waypoint'];
+    if (!name || name === 'none') return undefined;
+    const gw = this.of('Gateway', ns).find((g) => g.metadata.name === name && g.spec?.gatewayClassName === 'istio-waypoint');
+    if (!gw) return undefined;
+    // Istio names a waypoint's ServiceAccount after its Gateway unless the annotation overrides it.
+    return { name, serviceAccount: gw.metadata.annotations?.['gateway.istio.io/service-account'] ?? name };
+  }
+
+  private waypointEndpoint(dst: Endpoint, name: string, sa: string): Endpoint {
+    return {
+      id: `${dst.namespace}/${name}`,
+      kind: 'pod',
+      namespace: dst.namespace,
+      namespaceLabels: this.namespaces.get(dst.namespace!) ?? dst.namespaceLabels,
+      labels: { 'gateway.networking.k8s.io/gateway-name': name, 'istio.io/gateway-name': name, 'sidecar.istio.io/inject': 'false' },
+      serviceAccount: sa,
+      ports: [{ name: 'mesh', number: HBONE, protocol: 'TCP' }],
+      workload: name,
+    };
+  }
+
+  // ------------------------------------------------------------------ egress
+
+  private sidecarEgress(q: Query): { allowed: boolean; reason: string } {
+    const src = q.source;
+    const own = this.of('Sidecar', src.namespace);
+    const sidecar = own.find((s) => s.spec?.workloadSelector?.labels && matches(s.spec.workloadSelector.labels, src.labels))
+      ?? own.find((s) => !s.spec?.workloadSelector)
+      ?? this.of('Sidecar', this.root).find((s) => !s.spec?.workloadSelector);
+    const name = sidecar ? `Sidecar ${sidecar.metadata.namespace}/${sidecar.metadata.name}` : 'no Sidecar';
+    if (!sidecar || sidecar.spec?.outboundTrafficPolicy?.mode !== 'REGISTRY_ONLY') {
+      return { allowed: true, reason: `${name}: ALLOW_ANY, egress not restricted by the proxy` };
+    }
+    const hosts: string[] = (sidecar.spec?.egress ?? []).flatMap((e: any) => e.hosts ?? []);
+    const imported = (ns: string, host: string) => hosts.some((h) => {
+      const [hns, hhost] = h.split('/');
+      const nsOk = hns === '*' || hns === ns || (hns === '.' && ns === src.namespace);
+      return nsOk && hostMatches(hhost, host);
+    });
+    const dst = q.destination;
+    if (dst.kind === 'pod') {
+      const svc = this.serviceOf(dst, q.port);
+      const host = svc ? `${svc.svc.metadata.name}.${dst.namespace}.svc.${this.clusterDomain}` : undefined;
+      if (svc && imported(dst.namespace!, host!)) return { allowed: true, reason: `${name}: REGISTRY_ONLY imports ${dst.namespace}/${host}` };
+      return { allowed: false, reason: `${name}: REGISTRY_ONLY and no imported Service reaches ${dst.id}:${q.port}` };
+    }
+    for (const se of this.of('ServiceEntry')) {
+      const exportTo: string[] = se.spec?.exportTo ?? ['*'];
+      const visible = exportTo.includes('*') || exportTo.includes(src.namespace!) || (exportTo.includes('.') && se.metadata.namespace === src.namespace);
+      if (!visible || !(se.spec?.ports ?? []).some((p: any) => p.number === q.port)) continue;
+      const seHosts: string[] = se.spec?.hosts ?? [];
+      const hit = dst.kind === 'fqdn'
+        ? seHosts.some((h) => hostMatches(h, dst.host!))
+        : (se.spec?.addresses ?? []).some((a: string) => ipInCidr(dst.ip!, a.includes('/') ? a : `${a}/${a.includes(':') ? 128 : 32}`));
+      if (!hit) continue;
+      const chosen = dst.kind === 'fqdn' ? seHosts.find((h) => hostMatches(h, dst.host!))! : seHosts[0];
+      if (seHosts.some((h) => imported(se.metadata.namespace!, h))) {
+        return { allowed: true, reason: `${name}: REGISTRY_ONLY imports ServiceEntry ${se.metadata.namespace}/${se.metadata.name} (${chosen})` };
+      }
+    }
+    return { allowed: false, reason: `${name}: REGISTRY_ONLY and no imported ServiceEntry covers ${dst.id}:${q.port}` };
+  }
+}
+
+// -------------------------------------------------------------------- policy evaluation
+
+interface Attributes {
+  principal?: string;
+  namespace?: string;
+  ip?: string;
+  port: number;
+  /** Whether this enforcement point sees HTTP on the connection. */
+  l7?: boolean;
+  http?: { method: string; path: string };
+}
+
+/** Evaluates AuthorizationPolicies at one enforcement point: CUSTOM (unsupported: deny), DENY, then ALLOW. */
+export function evaluatePolicies(policies: Manifest[], a: Attributes, where: string): Decision {
+  const name = (p: Manifest) => `AuthorizationPolicy ${p.metadata.namespace}/${p.metadata.name}`;
+  const action = (p: Manifest) => p.spec?.action ?? 'ALLOW';
+  const custom = policies.filter((p) => action(p) === 'CUSTOM');
+  if (custom.length) return { allowed: false, reasons: [`${where}: ${name(custom[0])} is CUSTOM, which this reader does not model (denied)`] };
+  for (const p of policies.filter((x) => action(x) === 'DENY')) {
+    if ((p.spec?.rules ?? []).some((r: any) => ruleMatches(r, a, 'DENY'))) return { allowed: false, reasons: [`${where}: ${name(p)} (DENY) matches`] };
+  }
+  const allow = policies.filter((p) => action(p) === 'ALLOW');
+  if (allow.length === 0) return { allowed: true, reasons: [`${where}: no ALLOW policy applies`] };
+  const hit = allow.find((p) => (p.spec?.rules ?? []).some((r: any) => ruleMatches(r, a, 'ALLOW')));
+  if (hit) return { allowed: true, reasons: [`${where}: ${name(hit)} allows`] };
+  return { allowed: false, reasons: [`${where}: no rule of ${allow.map(name).sort().join(', ')} matches`] };
+}
+
+const SUPPORTED_SOURCE = ['principals', 'notPrincipals', 'namespaces', 'notNamespaces', 'ipBlocks', 'notIpBlocks'];
+const SUPPORTED_OPERATION = ['ports', 'notPorts', 'methods', 'notMethods', 'paths', 'notPaths'];
+
+function ruleMatches(rule: any, a: Attributes, action: 'ALLOW' | 'DENY'): boolean {
+  if (rule.when) throw new Error('the Istio reader does not model "when" conditions');
+  const from: any[] | undefined = rule.from;
+  const to: any[] | undefined = rule.to;
+  const fromOk = !from || from.some((f) => sourceMatches(f.source ?? {}, a));
+  const toOk = !to || to.some((t) => operationMatches(t.operation ?? {}, a, action));
+  return fromOk && toOk;
+}
+
+function sourceMatches(s: any, a: Attributes): boolean {
+  for (const k of Object.keys(s)) if (!SUPPORTED_SOURCE.includes(k)) throw new Error(`the Istio reader does not model source field "${k}"`);
+  const anyOf = (patterns: string[] | undefined, v: string | undefined) => v !== undefined && (patterns ?? []).some((p) => stringMatches(p, v));
+  if (s.principals && !anyOf(s.principals, a.principal)) return false;
+  if (s.notPrincipals && anyOf(s.notPrincipals, a.principal)) return false;
+  if (s.namespaces && !anyOf(s.namespaces, a.namespace)) return false;
+  if (s.notNamespaces && anyOf(s.notNamespaces, a.namespace)) return false;
+  if (s.ipBlocks && !(a.ip && s.ipBlocks.some((c: string) => ipInCidr(a.ip!, c)))) return false;
+  if (s.notIpBlocks && a.ip && s.notIpBlocks.some((c: string) => ipInCidr(a.ip!, c))) return false;
+  return true;
+}
+
+function operationMatches(o: any, a: Attributes, action: 'ALLOW' | 'DENY'): boolean {
+  for (const k of Object.keys(o)) if (!SUPPORTED_OPERATION.includes(k)) throw new Error(`the Istio reader does not model operation field "${k}"`);
+  if (o.ports && !o.ports.includes(String(a.port))) return false;
+  if (o.notPorts && o.notPorts.includes(String(a.port))) return false;
+  const httpFields = ['methods', 'notMethods', 'paths', 'notPaths'].filter((k) => o[k] !== undefined);
+  if (httpFields.length === 0) return true;
+  // HTTP fields on a connection the enforcement point sees as TCP: an ALLOW rule never matches,
+  // a DENY rule ignores them (and so denies the connection).
+  if (!a.l7) return action === 'DENY';
+  // A plain connection query stands for an unknown request: it satisfies no HTTP condition.
+  if (!a.http) return action === 'DENY';
+  const { method, path } = a.http;
+  if (o.methods && !o.methods.includes(method)) return false;
+  if (o.notMethods && o.notMethods.includes(method)) return false;
+  if (o.paths && !o.paths.some((p: string) => stringMatches(p, path))) return false;
+  if (o.notPaths && o.notPaths.some((p: string) => stringMatches(p, path))) return false;
+  return true;
+}
+
+/** Istio string match: exact, `*` (any non-empty), prefix `x*`, suffix `*x`. */
+export function stringMatches(pattern: string, value: string): boolean {
+  if (pattern === '*') return value.length > 0;
+  if (pattern.endsWith('*')) return value.startsWith(pattern.slice(0, -1));
+  if (pattern.startsWith('*')) return value.endsWith(pattern.slice(1));
+  return pattern === value;
+}
+
+// -------------------------------------------------------------------- small helpers
+
+function matches(selector: { [key: string]: string }, labels: { [key: string]: string } | undefined): boolean {
+  return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+}
+
+function targetNumber(p: ServicePort, e: Endpoint): number | undefined {
+  if (p.targetPort === undefined) return p.port;
+  if (typeof p.targetPort === 'number') return p.targetPort;
+  return e.ports?.find((cp) => cp.name === p.targetPort)?.number;
+}
+
+function isHttpPort(p: ServicePort): boolean {
+  const proto = (p.appProtocol ?? '').toLowerCase();
+  if (proto) return HTTP_PREFIXES.includes(proto) || proto.startsWith('kubernetes.io/h2c');
+  const name = (p.name ?? '').toLowerCase();
+  return HTTP_PREFIXES.some((x) => name === x || name.startsWith(`${x}-`));
+}
+
+/** Sidecar and ServiceEntry host matching: `*`, `*.suffix`, or exact. */
+function hostMatches(pattern: string, host: string): boolean {
+  if (pattern === '*') return true;
+  if (pattern.startsWith('*.')) return host.endsWith(pattern.slice(1));
+  return pattern === host;
+}
+
+function parseIp(ip: string): { v: bigint; bits: number } | undefined {
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(ip)) return { v: ip.split('.').reduce((acc, x) => (acc << 8n) + BigInt(Number(x)), 0n), bits: 32 };
+  if (!ip.includes(':')) return undefined;
+  const [head, tail] = ip.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail ? tail.split(':') : [];
+  const groups = ip.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
+  return { v: groups.reduce((acc, g) => (acc << 16n) + BigInt(parseInt(g || '0', 16)), 0n), bits: 128 };
+}
+
+/** True when `ip` lies inside `cidr` (same family). */
+export function ipInCidr(ip: string, cidr: string): boolean {
+  const [net, len] = cidr.split('/');
+  const a = parseIp(ip);
+  const n = parseIp(net);
+  if (!a || !n || a.bits !== n.bits) return false;
+  const shift = BigInt(a.bits - Number(len ?? a.bits));
+  return a.v >> shift === n.v >> shift;
+}

@@ -1,0 +1,313 @@
+/**
+ * Linkerd 2.x semantics over synthesized manifests (never the model): which pods are meshed, the
+ * default inbound policy, Servers by pod and port, AuthorizationPolicies on Servers and HTTPRoutes,
+ * MeshTLSAuthentication and NetworkAuthentication, and HTTPRoute method/path/header matching with
+ * Linkerd's route precedence. The L3/L4 layer (NetworkPolicy) is another evaluator, asked with the
+ * port the packets really use: between meshed pods that is the proxy's inbound port 4143.
+ *
+ * Modelled after linkerd2's policy-controller (inbound index) and linkerd2-proxy (server-policy,
+ * http-route) as of Linkerd 2.20:
+ * - a request goes to the best-matching route of the Server, ranked by matched path length, then
+ *   method, then header count; a tie between routes that decide differently is reported as
+ *   ambiguous (Linkerd would pick the oldest route) and denied;
+ * - route authorizations are the route's own plus the Server's;
+ * - without routes a Server has one default route (every request, Server authorizations);
+ * - an AuthorizationPolicy needs every referenced authentication; one that references a missing
+ *   object, or two MeshTLS (or two Network) authentications, is ignored.
+ * Not modelled: GRPCRoute, EgressNetwork (outbound policy), ServerAuthorization, multicluster,
+ * `audit` accessPolicy logging, pod-level port annotations (opaque-ports, require-identity).
+ */
+import { parseCidr, parseIp, cidrContains, ParsedCidr } from '../intent/cidr';
+import { Decision, Endpoint, Manifest, PolicyEvaluator, Query, SourcedManifest } from './types';
+
+/** A query with optional request headers (kubelet probes send `User-Agent: kube-probe/...`). */
+export interface LinkerdQuery extends Query {
+  readonly http?: { readonly method: string; readonly path: string; readonly headers?: { readonly [name: string]: string } };
+}
+
+/** Options of the Linkerd reader. */
+export interface LinkerdEvaluatorOptions {
+  /** The L3/L4 layer under the mesh (NetworkPolicy); absent: nothing is filtered at L3/L4. */
+  readonly l4?: PolicyEvaluator;
+  /** Identity trust domain. @default 'cluster.local' */
+  readonly identityDomain?: string;
+  /** Control-plane namespace. @default 'linkerd' */
+  readonly controlPlaneNamespace?: string;
+  /** Cluster-wide default inbound policy (Helm `proxy.defaultInboundPolicy`). @default 'all-unauthenticated' */
+  readonly clusterDefaultPolicy?: string;
+}
+
+const INBOUND_PORT = 4143;
+const PROXY_PORTS = new Set([4140, 4143]);
+const POLICY_GROUP = 'policy.linkerd.io';
+
+interface Selector { matchLabels?: { [k: string]: string }; matchExpressions?: Array<{ key: string; operator: string; values?: string[] }> }
+interface ServerObj { name: string; namespace: string; podSelector?: Selector; port: number | string; protocol: string; accessPolicy: string }
+interface RouteObj { id: string; name: string; namespace: string; group: string; servers: string[]; rules: Array<{ matches: any[] }> }
+interface Authz { name: string; namespace: string; target: { group: string; kind: string; name: string }; refs: Array<{ group?: string; kind: string; name: string; namespace?: string }> }
+
+function selects(sel: Selector | undefined, labels: { [k: string]: string } | undefined): boolean {
+  if (!sel) return false;
+  const l = labels ?? {};
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (l[k] !== v) return false;
+  for (const e of sel.matchExpressions ?? []) {
+    const has = e.key in l;
+    const inValues = has && (e.values ?? []).includes(l[e.key]);
+    if (e.operator === 'In' && !inValues) return false;
+    if (e.operator === 'NotIn' && inValues) return false;
+    if (e.operator === 'Exists' && !has) return false;
+    if (e.operator === 'DoesNotExist' && has) return false;
+  }
+  return true;
+}
+
+/** Linkerd's route-match rank: [path length, method matched, header count]. */
+type Rank = [number, number, number];
+const cmpRank = (a: Rank, b: Rank) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
+
+function pathMatch(m: any, path: string): number | undefined {
+  const p = m?.path;
+  if (!p) return 1; // Gateway API default: PathPrefix "/"
+  const type = p.type ?? 'PathPrefix';
+  const value: string = p.value ?? '/';
+  if (type === 'Exact') return path === value ? value.length : undefined;
+  if (type === 'RegularExpression') {
+    const re = new RegExp(`^(?:${value})$`);
+    return re.test(path) ? path.length : undefined;
+  }
+  if (value === '/') return 1;
+  const prefix = value.replace(/\/+$/, '');
+  const trimmed = path.replace(/\/+$/, '');
+  if (!trimmed.startsWith(prefix)) return undefined;
+  const rest = trimmed.slice(prefix.length);
+  return rest === '' || rest.startsWith('/') ? prefix.length : undefined;
+}
+
+function requestRank(m: any, http: NonNullable<LinkerdQuery['http']>): Rank | undefined {
+  if (m?.method && m.method !== http.method) return undefined;
+  const len = pathMatch(m, http.path);
+  if (len === undefined) return undefined;
+  const headers: any[] = m?.headers ?? [];
+  const given = Object.fromEntries(Object.entries(http.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+  for (const h of headers) {
+    const v = given[String(h.name).toLowerCase()];
+    if (v === undefined) return undefined;
+    if ((h.type ?? 'Exact') === 'Exact' ? v !== h.value : !new RegExp(`^(?:${h.value})$`).test(v)) return undefined;
+  }
+  if ((m?.queryParams ?? []).length > 0) return undefined; // queries carry no query string
+  return [len, m?.method ? 1 : 0, headers.length];
+}
+
+/** Linkerd's inbound policy plus an L3/L4 layer, read from manifests. */
+export class LinkerdEvaluator implements PolicyEvaluator {
+  public readonly backend = 'linkerd';
+  private readonly servers: ServerObj[] = [];
+  private readonly routes: RouteObj[] = [];
+  private readonly authzs: Authz[] = [];
+  private readonly meshtls = new Map<string, any>();
+  private readonly network = new Map<string, any>();
+  private readonly opts: Required<Omit<LinkerdEvaluatorOptions, 'l4'>> & { l4?: PolicyEvaluator };
+
+  public constructor(manifests: ReadonlyArray<Manifest | SourcedManifest>, options: LinkerdEvaluatorOptions = {}) {
+    this.opts = {
+      identityDomain: options.identityDomain ?? 'cluster.local',
+      controlPlaneNamespace: options.controlPlaneNamespace ?? 'linkerd',
+      clusterDefaultPolicy: options.clusterDefaultPolicy ?? 'all-unauthenticated',
+      l4: options.l4,
+    };
+    for (const raw of manifests) {
+      const m: Manifest = (raw as SourcedManifest).manifest ?? (raw as Manifest);
+      const [group] = m.apiVersion.split('/');
+      const ns = m.metadata.namespace ?? 'default';
+      const key = `${ns}/${m.metadata.name}`;
+      if (group === POLICY_GROUP && m.kind === 'Server') {
+        this.servers.push({ name: m.metadata.name, namespace: ns, podSelector: m.spec?.podSelector, port: m.spec?.port, protocol: m.spec?.proxyProtocol ?? 'unknown', accessPolicy: m.spec?.accessPolicy ?? 'deny' });
+      } else if (group === POLICY_GROUP && m.kind === 'AuthorizationPolicy') {
+        this.authzs.push({ name: m.metadata.name, namespace: ns, target: m.spec?.targetRef ?? {}, refs: m.spec?.requiredAuthenticationRefs ?? [] });
+      } else if (group === POLICY_GROUP && m.kind === 'MeshTLSAuthentication') {
+        this.meshtls.set(key, m.spec ?? {});
+      } else if (group === POLICY_GROUP && m.kind === 'NetworkAuthentication') {
+        this.network.set(key, m.spec ?? {});
+      } else if ((group === POLICY_GROUP || group === 'gateway.networking.k8s.io') && m.kind === 'HTTPRoute') {
+        const servers = (m.spec?.parentRefs ?? [])
+          .filter((p: any) => p.group === POLICY_GROUP && p.kind === 'Server' && (p.namespace === undefined || p.namespace === ns))
+          .map((p: any) => p.name);
+        this.routes.push({ id: `HTTPRoute ${key}`, name: m.metadata.name, namespace: ns, group, servers, rules: m.spec?.rules ?? [] });
+      }
+    }
+    this.servers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** True when the endpoint is a pod with the Linkerd proxy injected (pod annotation, else namespace). */
+  public meshed(e: Endpoint): boolean {
+    if (e.kind !== 'pod') return false;
+    const v = e.annotations?.['linkerd.io/inject'] ?? e.namespaceAnnotations?.['linkerd.io/inject'];
+    return v === 'enabled' || v === 'ingress';
+  }
+
+  /** The mTLS identity of a meshed pod. */
+  public identity(e: Endpoint): string | undefined {
+    if (!this.meshed(e)) return undefined;
+    return `${e.serviceAccount ?? 'default'}.${e.namespace}.serviceaccount.identity.${this.opts.controlPlaneNamespace}.${this.opts.identityDomain}`;
+  }
+
+  public evaluate(q: LinkerdQuery): Decision {
+    const srcMeshed = this.meshed(q.source);
+    const dstMeshed = this.meshed(q.destination);
+    const viaProxy = srcMeshed && dstMeshed && q.protocol === 'TCP';
+    const reasons: string[] = [];
+    if (this.opts.l4) {
+      const l4q: Query = viaProxy ? { ...q, port: INBOUND_PORT, http: undefined } : { ...q, http: undefined };
+      const l4 = this.opts.l4.evaluate(l4q);
+      const note = viaProxy ? ` (meshed pods: the connection uses the proxy port ${INBOUND_PORT})` : '';
+      if (!l4.allowed) return { allowed: false, reasons: [...l4.reasons.map((r) => `L4: ${r}${note}`)] };
+      reasons.push(...l4.reasons.map((r) => `L4: ${r}${note}`));
+    }
+    if (!dstMeshed || q.protocol !== 'TCP') {
+      reasons.push(!dstMeshed ? `${q.destination.id} is not meshed; Linkerd does not police its inbound traffic` : `Linkerd does not proxy ${q.protocol}`);
+      return { allowed: true, reasons };
+    }
+    const inbound = this.inbound(q);
+    return { allowed: inbound.allowed, reasons: inbound.allowed ? [...reasons, ...inbound.reasons] : [...inbound.reasons, ...reasons] };
+  }
+
+  private inbound(q: LinkerdQuery): Decision {
+    const d = q.destination;
+    const conn = `${q.source.id} -> ${d.id} on ${q.port}/TCP`;
+    if (PROXY_PORTS.has(q.port)) return { allowed: false, reasons: [`${q.port} is a Linkerd proxy port of ${d.id}; the proxy refuses to forward to it (${conn})`] };
+    const candidates = this.servers.filter((s) => s.namespace === d.namespace && selects(s.podSelector, d.labels) && this.portMatches(s.port, d, q.port));
+    if (candidates.length === 0) return this.defaultPolicy(q, conn);
+    const server = candidates[0];
+    const serverName = `Server ${server.namespace}/${server.name}${candidates.length > 1 ? ` (conflicting with ${candidates.slice(1).map((s) => s.name).join(', ')})` : ''}`;
+    const serverAuthz = this.authzs.filter((a) => a.namespace === server.namespace && (
+      (a.target.kind === 'Server' && (a.target.group ?? POLICY_GROUP) === POLICY_GROUP && a.target.name === server.name) || (a.target.kind === 'Namespace' && a.target.name === server.namespace)));
+    const extra = server.accessPolicy !== 'deny' ? [{ name: `accessPolicy ${server.accessPolicy}`, ok: this.policyAllows(server.accessPolicy, q.source) }] : [];
+    const serverOk = [...serverAuthz.map((a) => ({ name: `AuthorizationPolicy ${a.namespace}/${a.name}`, ok: this.authorizes(a, q.source) })), ...extra];
+
+    const http = ['HTTP/1', 'HTTP/2', 'unknown'].includes(server.protocol);
+    const routes = http ? this.routes.filter((r) => r.namespace === server.namespace && r.servers.includes(server.name)) : [];
+    const routeOk = (r: RouteObj) => this.authzs
+      .filter((a) => a.namespace === r.namespace && a.target.kind === 'HTTPRoute' && (a.target.group ?? POLICY_GROUP) === r.group && a.target.name === r.name)
+      .map((a) => ({ name: `AuthorizationPolicy ${a.namespace}/${a.name}`, ok: this.authorizes(a, q.source) }));
+    const verdict = (list: Array<{ name: string; ok: boolean }>, where: string): Decision => {
+      const hit = list.filter((x) => x.ok);
+      return hit.length
+        ? { allowed: true, reasons: [`${hit.map((x) => x.name).join(' and ')} ${hit.length > 1 ? 'authorize' : 'authorizes'} ${q.source.id} on ${where} (${conn})`] }
+        : { allowed: false, reasons: [`nothing authorizes ${q.source.id} on ${where}${list.length ? ` (checked ${list.map((x) => x.name).join(', ')})` : ''} (${conn})`] };
+    };
+
+    if (!q.http || routes.length === 0) {
+      // A plain connection (or a Server without routes): accepted if the client is authorized on
+      // the Server or on some route a request without special headers can reach (not the
+      // kubelet probe route, which needs kubelet's User-Agent).
+      const reachable = routes.filter((r) => r.rules.some((rule) => !rule.matches?.length || rule.matches.some((m: any) => !(m?.headers ?? []).length && !(m?.queryParams ?? []).length)));
+      return verdict([...serverOk, ...reachable.flatMap(routeOk)], routes.length ? `${serverName} or its routes` : serverName);
+    }
+    // One request: the best route decides.
+    let best: Array<{ route: RouteObj; rank: Rank }> = [];
+    for (const r of routes) {
+      for (const rule of r.rules) {
+        const matches = rule.matches?.length ? rule.matches : [{}];
+        for (const m of matches) {
+          const rank = requestRank(m, q.http!);
+          if (!rank) continue;
+          if (best.length === 0 || cmpRank(rank, best[0].rank) > 0) best = [{ route: r, rank }];
+          else if (cmpRank(rank, best[0].rank) === 0 && !best.some((b) => b.route === r)) best.push({ route: r, rank });
+        }
+      }
+    }
+    const req = `${q.http!.method} ${q.http!.path}`;
+    if (best.length === 0) return { allowed: false, reasons: [`no route of ${serverName} matches ${req}: Linkerd answers 404 (${conn})`] };
+    const decisions = best.map((b) => verdict([...routeOk(b.route), ...serverOk], `${b.route.id} of ${serverName} for ${req}`));
+    if (decisions.some((x) => x.allowed !== decisions[0].allowed)) {
+      return { allowed: false, reasons: [`ambiguous: ${best.map((b) => b.route.id).join(' and ')} tie for ${req} and decide differently; Linkerd picks the oldest (${conn})`] };
+    }
+    return decisions[0];
+  }
+
+  private portMatches(port: number | string, d: Endpoint, n: number): boolean {
+    if (typeof port === 'number') return port === n;
+    if (/^\d+$/.test(port)) return Number(port) === n;
+    return (d.ports ?? []).some((p) => p.name === port && p.number === n && p.protocol === 'TCP');
+  }
+
+  private defaultPolicy(q: LinkerdQuery, conn: string): Decision {
+    const d = q.destination;
+    const policy = d.annotations?.['config.linkerd.io/default-inbound-policy'] ?? d.namespaceAnnotations?.['config.linkerd.io/default-inbound-policy'] ?? this.opts.clusterDefaultPolicy;
+    const ok = this.policyAllows(policy, q.source);
+    return { allowed: ok, reasons: [`no Server selects ${d.id} port ${q.port}; the default inbound policy "${policy}" ${ok ? 'admits' : 'refuses'} ${q.source.id}${this.meshed(q.source) ? '' : ' (not meshed)'} (${conn})`] };
+  }
+
+  private policyAllows(policy: string, src: Endpoint): boolean {
+    switch (policy) {
+      case 'all-unauthenticated': case 'audit': return true;
+      case 'cluster-unauthenticated': return src.kind === 'pod';
+      case 'all-authenticated': case 'cluster-authenticated': return this.meshed(src);
+      default: return false;
+    }
+  }
+
+  /** True when every authentication the policy requires holds for the source; invalid policies authorize nothing. */
+  private authorizes(a: Authz, src: Endpoint): boolean {
+    let identities: Array<(id: string) => boolean> | undefined;
+    let networks: Array<{ cidr: ParsedCidr; except: ParsedCidr[] }> | undefined;
+    for (const ref of a.refs) {
+      const ns = ref.namespace ?? a.namespace;
+      if (ref.kind === 'MeshTLSAuthentication') {
+        const spec = this.meshtls.get(`${ns}/${ref.name}`);
+        if (!spec || identities) return false;
+        const m = this.identityMatchers(spec, ns);
+        if (!m) return false;
+        identities = m;
+      } else if (ref.kind === 'ServiceAccount') {
+        if (identities) return false;
+        const id = `${ref.name}.${ns}.serviceaccount.identity.${this.opts.controlPlaneNamespace}.${this.opts.identityDomain}`;
+        identities = [(x) => x === id];
+      } else if (ref.kind === 'NetworkAuthentication') {
+        const spec = this.network.get(`${ns}/${ref.name}`);
+        if (!spec || networks) return false;
+        try {
+          networks = (spec.networks ?? []).map((n: any) => ({ cidr: parseCidr(n.cidr, 'cidr'), except: (n.except ?? []).map((e: string) => parseCidr(e, 'except')) }));
+        } catch {
+          return false;
+        }
+      } else {
+        return false;
+      }
+    }
+    if (identities) {
+      const id = this.identity(src);
+      if (!id || !identities.some((f) => f(id))) return false;
+    }
+    if (networks) {
+      const ip = src.kind === 'ip' ? parseIp(src.ip ?? src.id.replace(/^ip:/, '')) : undefined;
+      const inNet = networks.some((n) => {
+        if (!ip) return n.cidr.prefix === 0; // a pod's address is unknown: only a whole address space surely holds it
+        return ip.family === n.cidr.family && cidrContains(n.cidr, ip.value) && !n.except.some((e) => e.family === ip.family && cidrContains(e, ip.value));
+      });
+      if (!inNet) return false;
+    }
+    return true;
+  }
+
+  private identityMatchers(spec: any, ns: string): Array<(id: string) => boolean> | undefined {
+    const out: Array<(id: string) => boolean> = [];
+    for (const s of spec.identities ?? []) {
+      if (s === '*') out.push(() => true);
+      else if (s.startsWith('*.')) out.push((id) => id.endsWith(s.slice(1)));
+      else out.push((id) => id === s);
+    }
+    for (const r of spec.identityRefs ?? []) {
+      const tail = `serviceaccount.identity.${this.opts.controlPlaneNamespace}.${this.opts.identityDomain}`;
+      if (r.kind === 'ServiceAccount' && (r.group ?? '') === '' && r.name) {
+        const id = `${r.name}.${r.namespace ?? ns}.${tail}`;
+        out.push((x) => x === id);
+      } else if (r.kind === 'Namespace' && (r.group ?? '') === '' && r.name) {
+        out.push((x) => x.endsWith(`.${r.name}.${tail}`));
+      } else {
+        return undefined; // the policy controller rejects the whole authentication
+      }
+    }
+    return out.length ? out : undefined;
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * Kubernetes NetworkPolicy (networking.k8s.io/v1) semantics over a set of manifests.
+ *
+ * A pod is isolated for ingress (egress) when some policy of its namespace selects it and has
+ * Ingress (Egress) in its policyTypes; a connection is allowed when the source is not isolated
+ * for egress or some egress rule of a selecting policy admits the destination and port, AND the
+ * destination is not isolated for ingress or some ingress rule admits the source and port.
+ * `ip` and `fqdn` endpoints are never isolated; ipBlock peers match only `ip` endpoints, pod
+ * selectors only `pod` endpoints, and nothing but an absent/empty peer list matches an `fqdn`.
+ */
+import { ParsedCidr, cidrContains, parseCidr, parseIp } from '../intent/cidr';
+import { NAMESPACE_NAME_LABEL, NamespaceInfo, implicitNamespace, inventory, namespaceOfObject } from './inventory';
+import { AnyManifest, ManifestError, manifestOf, originOf } from './manifests';
+import { Decision, Endpoint, PolicyEvaluator, Query } from './types';
+
+/** A Kubernetes label selector. */
+export interface LabelSelector {
+  readonly matchLabels?: { [key: string]: string } | null;
+  readonly matchExpressions?: Array<{ key: string; operator: string; values?: string[] }> | null;
+}
+
+/** True when `labels` satisfy the selector (`{}` matches everything; both parts must hold). */
+export function selectorMatches(selector: LabelSelector | null | undefined, labels: { [key: string]: string } | undefined): boolean {
+  const l = labels ?? {};
+  for (const [k, v] of Object.entries(selector?.matchLabels ?? {})) {
+    if (l[k] !== v) return false;
+  }
+  for (const e of selector?.matchExpressions ?? []) {
+    const has = Object.prototype.hasOwnProperty.call(l, e.key);
+    switch (e.operator) {
+      case 'In': if (!has || !(e.values ?? []).includes(l[e.key])) return false; break;
+      case 'NotIn': if (has && (e.values ?? []).includes(l[e.key])) return false; break;
+      case 'Exists': if (!has) return false; break;
+      case 'DoesNotExist': if (has) return false; break;
+      default: return false; // an unknown operator is invalid; Kubernetes would reject the object
+    }
+  }
+  return true;
+}
+
+interface CompiledIpBlock {
+  readonly cidr: ParsedCidr;
+  readonly except: ParsedCidr[];
+}
+
+interface CompiledPeer {
+  readonly podSelector?: LabelSelector;
+  readonly namespaceSelector?: LabelSelector;
+  readonly ipBlock?: CompiledIpBlock;
+}
+
+interface CompiledPort {
+  readonly port?: number | string;
+  readonly endPort?: number;
+  readonly protocol: string;
+}
+
+interface CompiledRule {
+  /** Undefined: every peer. */
+  readonly peers?: CompiledPeer[];
+  /** Undefined: every port. */
+  readonly ports?: CompiledPort[];
+}
+
+/** A NetworkPolicy ready to evaluate. */
+export interface CompiledPolicy {
+  /** `namespace/name`. */
+  readonly id: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly origin: string;
+  readonly podSelector: LabelSelector;
+  readonly ingressType: boolean;
+  readonly egressType: boolean;
+  readonly ingress: CompiledRule[];
+  readonly egress: CompiledRule[];
+  /** The raw object. */
+  readonly spec: any;
+}
+
+/** True for a `networking.k8s.io/v1` NetworkPolicy. */
+export function isNetworkPolicy(m: { apiVersion: string; kind: string }): boolean {
+  return m.apiVersion === 'networking.k8s.io/v1' && m.kind === 'NetworkPolicy';
+}
+
+/** Parses the NetworkPolicies of a set of manifests; throws `ManifestError` on malformed ones. */
+export function compileNetworkPolicies(manifests: readonly AnyManifest[]): CompiledPolicy[] {
+  const out: CompiledPolicy[] = [];
+  for (const src of manifests) {
+    const m = manifestOf(src);
+    if (!isNetworkPolicy(m)) continue;
+    const namespace = namespaceOfObject(m)!;
+    const where = `${originOf(src)} (NetworkPolicy ${namespace}/${m.metadata.name})`;
+    const spec = m.spec ?? {};
+    const ingress = asList(spec.ingress, `${where} spec.ingress`);
+    const egress = asList(spec.egress, `${where} spec.egress`);
+    let types: string[];
+    if (Array.isArray(spec.policyTypes) && spec.policyTypes.length > 0) {
+      types = spec.policyTypes;
+    } else {
+      // Kubernetes defaulting: Ingress always, Egress when there are egress rules.
+      types = ['Ingress', ...(egress.length > 0 ? ['Egress'] : [])];
+    }
+    for (const t of types) {
+      if (t !== 'Ingress' && t !== 'Egress') throw new ManifestError(`${where}: unknown policyType "${t}"`);
+    }
+    out.push({
+      id: `${namespace}/${m.metadata.name}`,
+      namespace,
+      name: m.metadata.name,
+      origin: where,
+      podSelector: spec.podSelector ?? {},
+      ingressType: types.includes('Ingress'),
+      egressType: types.includes('Egress'),
+      ingress: ingress.map((r, i) => compileRule(r, 'from', `${where} spec.ingress[${i}]`)),
+      egress: egress.map((r, i) => compileRule(r, 'to', `${where} spec.egress[${i}]`)),
+      spec,
+    });
+  }
+  return out;
+}
+
+function asList(v: unknown, where: string): any[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new ManifestError(`${where}: expected a list`);
+  return v;
+}
+
+function compileRule(rule: any, key: 'from' | 'to', where: string): CompiledRule {
+  const peers = asList(rule?.[key], `${where}.${key}`);
+  const ports = asList(rule?.ports, `${where}.ports`);
+  return {
+    peers: peers.length === 0 ? undefined : peers.map((p, i) => compilePeer(p, `${where}.${key}[${i}]`)),
+    ports: ports.length === 0 ? undefined : ports.map((p) => ({ port: p?.port, endPort: p?.endPort, protocol: p?.protocol ?? 'TCP' })),
+  };
+}
+
+function compilePeer(p: any, where: string): CompiledPeer {
+  if (p?.ipBlock) {
+    if (p.podSelector || p.namespaceSelector) throw new ManifestError(`${where}: ipBlock cannot be combined with selectors`);
+    try {
+      return { ipBlock: { cidr: parseCidr(p.ipBlock.cidr, 'ipBlock.cidr'), except: (p.ipBlock.except ?? []).map((e: string) => parseCidr(e, 'ipBlock.except')) } };
+    } catch (e) {
+      throw new ManifestError(`${where}: ${(e as Error).message}`);
+    }
+  }
+  if (!p?.podSelector && !p?.namespaceSelector) throw new ManifestError(`${where}: a peer needs podSelector, namespaceSelector or ipBlock`);
+  return { podSelector: p.podSelector ?? undefined, namespaceSelector: p.namespaceSelector ?? undefined };
+}
+
+/** The address of an `ip` endpoint (`ip` field, else the id after `ip:`). */
+export function endpointIp(e: Endpoint): { family: 4 | 6; value: bigint } | undefined {
+  if (e.kind !== 'ip') return undefined;
+  return parseIp(e.ip ?? e.id.replace(/^ip:/, ''));
+}
+
+/** True when the address lies in the CIDR and in none of the excepted ranges. */
+export function ipInBlock(ip: { family: 4 | 6; value: bigint }, cidr: ParsedCidr, except: ParsedCidr[]): boolean {
+  if (ip.family !== cidr.family || !cidrContains(cidr, ip.value)) return false;
+  return !except.some((x) => x.family === ip.family && cidrContains(x, ip.value));
+}
+
+/** `5432/TCP`. */
+function portText(q: Query): string {
+  return `${q.port}/${q.protocol}`;
+}
+
+function names(policies: CompiledPolicy[]): string {
+  return policies.map((p) => `NetworkPolicy ${p.id}`).join(' and ');
+}
+
+/** NetworkPolicy semantics over the NetworkPolicies (and Namespaces) of a set of manifests. */
+export class NetworkPolicyEvaluator implements PolicyEvaluator {
+  public readonly backend = 'networkpolicy';
+  /** The parsed policies, in manifest order. */
+  public readonly policies: CompiledPolicy[];
+  private readonly namespaces: Map<string, NamespaceInfo>;
+  private readonly selecting = new WeakMap<Endpoint, { ingress: CompiledPolicy[]; egress: CompiledPolicy[] }>();
+
+  public constructor(manifests: readonly AnyManifest[]) {
+    this.policies = compileNetworkPolicies(manifests);
+    this.namespaces = new Map(inventory(manifests).namespaces.map((n) => [n.name, n]));
+  }
+
+  /** Policies that select `pod` with Ingress / Egress in their types (empty for non-pods). */
+  public isolation(e: Endpoint): { ingress: CompiledPolicy[]; egress: CompiledPolicy[] } {
+    let s = this.selecting.get(e);
+    if (!s) {
+      const mine = e.kind === 'pod' ? this.policies.filter((p) => p.namespace === e.namespace && selectorMatches(p.podSelector, e.labels)) : [];
+      s = { ingress: mine.filter((p) => p.ingressType), egress: mine.filter((p) => p.egressType) };
+      this.selecting.set(e, s);
+    }
+    return s;
+  }
+
+  public evaluate(q: Query): Decision {
+    const egress = this.side(q, 'egress');
+    const ingress = this.side(q, 'ingress');
+    const allowed = egress.ok && ingress.ok;
+    // Reasons that decided first: on a denial the denying side(s), then the other.
+    const reasons = allowed
+      ? [egress.reason, ingress.reason]
+      : [...[egress, ingress].filter((s) => !s.ok).map((s) => s.reason), ...[egress, ingress].filter((s) => s.ok).map((s) => s.reason)];
+    return { allowed, reasons };
+  }
+
+  private side(q: Query, dir: 'ingress' | 'egress'): { ok: boolean; reason: string } {
+    const self = dir === 'egress' ? q.source : q.destination;
+    const other = dir === 'egress' ? q.destination : q.source;
+    const conn = `${q.source.id} -> ${q.destination.id} on ${portText(q)}`;
+    if (self.kind !== 'pod') {
+      return { ok: true, reason: `${self.id} is not a pod; NetworkPolicy does not restrict its ${dir}` };
+    }
+    const isolating = this.isolation(self)[dir];
+    if (isolating.length === 0) {
+      return { ok: true, reason: `no NetworkPolicy selects ${self.id} for ${dir}` };
+    }
+    const allowing = isolating.filter((p) => (dir === 'egress' ? p.egress : p.ingress).some((r) => this.ruleMatches(r, p.namespace, other, q)));
+    if (allowing.length > 0) {
+      return { ok: true, reason: `${names(allowing)} ${allowing.length > 1 ? 'allow' : 'allows'} ${dir} (${conn})` };
+    }
+    return { ok: false, reason: `${names(isolating)} ${isolating.length > 1 ? 'isolate' : 'isolates'} ${self.id} for ${dir} and nothing allows it (${conn})` };
+  }
+
+  private ruleMatches(rule: CompiledRule, policyNamespace: string, peer: Endpoint, q: Query): boolean {
+    if (rule.peers && !rule.peers.some((p) => this.peerMatches(p, policyNamespace, peer))) return false;
+    if (rule.ports && !rule.ports.some((p) => portMatches(p, q))) return false;
+    return true;
+  }
+
+  private peerMatches(p: CompiledPeer, policyNamespace: string, e: Endpoint): boolean {
+    if (p.ipBlock) {
+      const ip = endpointIp(e);
+      return ip !== undefined && ipInBlock(ip, p.ipBlock.cidr, p.ipBlock.except);
+    }
+    if (e.kind !== 'pod') return false;
+    const nsOk = p.namespaceSelector ? selectorMatches(p.namespaceSelector, this.namespaceLabels(e)) : e.namespace === policyNamespace;
+    return nsOk && (p.podSelector ? selectorMatches(p.podSelector, e.labels) : true);
+  }
+
+  /** The endpoint's namespace labels: its own, else the Namespace object's, always with the name label. */
+  public namespaceLabels(e: Endpoint): { [key: string]: string } {
+    const ns = e.namespace ?? 'default';
+    const base = e.namespaceLabels ?? (this.namespaces.get(ns) ?? implicitNamespace(ns)).labels;
+    return { ...base, [NAMESPACE_NAME_LABEL]: ns };
+  }
+}
+
+/** True when a NetworkPolicy port entry admits the query; named ports resolve on the destination pod. */
+function portMatches(p: CompiledPort, q: Query): boolean {
+  if (p.protocol !== q.protocol) return false;
+  if (p.port === undefined || p.port === null) return true;
+  if (typeof p.port === 'number') return q.port >= p.port && q.port <= (p.endPort ?? p.port);
+  const d = q.destination;
+  if (d.kind !== 'pod') return false;
+  return (d.ports ?? []).some((cp) => cp.name === p.port && cp.protocol === p.protocol && cp.number === q.port);
+}

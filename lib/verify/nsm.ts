@@ -1,0 +1,215 @@
+/**
+ * The Network Service Mesh reader: from manifests alone it learns which NetworkServices are
+ * registered, which pods run an endpoint advertising them, and which clients request them, and
+ * so which pod can reach which other pod over which network service. Everything else is left to
+ * the primary pod network (a NetworkPolicy evaluator given by the caller).
+ *
+ * Semantics modelled (NSM v1.18):
+ * - A client is a pod whose `networkservicemesh.io` annotation lists `kernel://<service>/<if>`;
+ *   the NSM admission webhook injects the client that requests each service.
+ * - A service is registered by a `NetworkService` object in any namespace (the registry lists
+ *   them cluster-wide, by `spec.name` or else `metadata.name`), or by an endpoint that advertises
+ *   it without `NSM_REGISTER_SERVICE=false`.
+ * - An endpoint is a container with `NSM_SERVICE_NAMES` whose pod mounts the NSM manager socket
+ *   (at the `NSM_CONNECT_TO` directory) and the SPIFFE workload API socket; without them it
+ *   cannot register and nobody reaches it.
+ * - A connection is L3: every port and protocol, any request, and both directions (the endpoint
+ *   reaches the client's address on the same interface). NSM itself does not check which pod may
+ *   request which service: a pod's annotation is all it takes, so the reader reads the pod's own
+ *   annotations, probes included.
+ * - Pod traffic over NSM interfaces bypasses NetworkPolicy; all other traffic is decided by the
+ *   primary network evaluator (denied when none is given).
+ */
+import { Decision, Endpoint, Manifest, PolicyEvaluator, Query, SourcedManifest } from './types';
+
+/** Pod annotation with the client's network services. */
+export const NSM_CLIENT_ANNOTATION = 'networkservicemesh.io';
+
+/** One `kernel://service/if` entry of a client annotation. */
+export interface NsmClientRequest {
+  /** `kernel`, `memif`, ... */
+  readonly mechanism: string;
+  readonly service: string;
+  /** Interface name, if given. */
+  readonly interfaceName?: string;
+}
+
+/** A registered network service. */
+export interface NsmService {
+  readonly name: string;
+  /** `IP` (encrypted between forwarders) or `ETHERNET`. */
+  readonly payload: string;
+  /** `NetworkService production/x` or `endpoint production/y`. */
+  readonly registeredBy: string;
+}
+
+/** A pod template that runs a Network Service Endpoint. */
+export interface NsmEndpoint {
+  readonly namespace: string;
+  readonly workload: string;
+  readonly services: string[];
+  readonly cidrPrefix?: string;
+  /** False when the endpoint cannot reach the NSM manager or the SPIRE agent. */
+  readonly wired: boolean;
+  /** Why it is not wired. */
+  readonly problems: string[];
+  readonly registersService: boolean;
+  readonly payload: string;
+}
+
+/** A connection the manifests set up: client workload to endpoint workload over a service. */
+export interface NsmConnection {
+  /** `namespace/workload`. */
+  readonly client: string;
+  /** `namespace/workload`. */
+  readonly endpoint: string;
+  readonly service: string;
+  readonly interfaceName?: string;
+  readonly payload: string;
+}
+
+type AnyManifest = Manifest | SourcedManifest;
+
+const POD_TEMPLATE_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job'];
+
+/** Parses a `networkservicemesh.io` annotation; malformed entries are skipped. */
+export function parseClientAnnotation(value: string | undefined): NsmClientRequest[] {
+  if (!value) return [];
+  const out: NsmClientRequest[] = [];
+  for (const raw of value.split(',')) {
+    const m = /^([a-z0-9-]+):\/\/([^/?]+)(?:\/([^?]*))?(?:\?.*)?$/.exec(raw.trim());
+    if (!m) continue;
+    out.push({ mechanism: m[1], service: m[2], ...(m[3] ? { interfaceName: m[3] } : {}) });
+  }
+  return out;
+}
+
+/** NSM semantics over a set of manifests, with a primary-network evaluator for the rest. */
+export class NsmEvaluator implements PolicyEvaluator {
+  public readonly backend = 'nsm';
+  /** Registered services by name. */
+  public readonly services: Map<string, NsmService>;
+  /** Every endpoint pod template, sorted by namespace/workload. */
+  public readonly endpoints: NsmEndpoint[];
+  private readonly clients: Array<{ namespace: string; workload: string; requests: NsmClientRequest[] }>;
+
+  /**
+   * @param manifests the synthesized objects
+   * @param primary decides traffic on the primary pod network (for example a NetworkPolicy evaluator)
+   */
+  public constructor(manifests: readonly AnyManifest[], private readonly primary?: PolicyEvaluator) {
+    const objects = manifests.map((m) => ((m as SourcedManifest).manifest ? (m as SourcedManifest).manifest : (m as Manifest)));
+    this.endpoints = [];
+    this.clients = [];
+    for (const m of objects) {
+      const pod = m.kind === 'Pod' ? { metadata: m.metadata, spec: (m as any).spec } : POD_TEMPLATE_KINDS.includes(m.kind) ? (m as any).spec?.template : undefined;
+      if (!pod) continue;
+      const namespace = m.metadata.namespace ?? 'default';
+      const requests = parseClientAnnotation(pod.metadata?.annotations?.[NSM_CLIENT_ANNOTATION]);
+      if (requests.length) this.clients.push({ namespace, workload: m.metadata.name, requests });
+      const e = readEndpoint(namespace, m.metadata.name, pod.spec ?? {});
+      if (e) this.endpoints.push(e);
+    }
+    this.endpoints.sort((a, b) => cmp(`${a.namespace}/${a.workload}`, `${b.namespace}/${b.workload}`));
+    this.services = new Map();
+    for (const m of objects) {
+      if (m.kind !== 'NetworkService' || !m.apiVersion.startsWith('networkservicemesh.io/')) continue;
+      const name = (m as any).spec?.name || m.metadata.name;
+      this.services.set(name, { name, payload: (m as any).spec?.payload ?? 'ETHERNET', registeredBy: `NetworkService ${m.metadata.namespace ?? 'default'}/${m.metadata.name}` });
+    }
+    for (const e of this.endpoints) {
+      if (!e.wired || !e.registersService) continue;
+      for (const s of e.services) {
+        if (!this.services.has(s)) this.services.set(s, { name: s, payload: e.payload, registeredBy: `endpoint ${e.namespace}/${e.workload}` });
+      }
+    }
+  }
+
+  /** Endpoints that serve a registered service, wired to NSM. */
+  public endpointsOf(service: string): NsmEndpoint[] {
+    if (!this.services.has(service)) return [];
+    return this.endpoints.filter((e) => e.wired && e.services.includes(service));
+  }
+
+  /** Every connection between workloads of the manifests, sorted. */
+  public connections(): NsmConnection[] {
+    const out: NsmConnection[] = [];
+    for (const c of this.clients) {
+      for (const r of c.requests) {
+        for (const e of this.endpointsOf(r.service)) {
+          out.push({
+            client: `${c.namespace}/${c.workload}`,
+            endpoint: `${e.namespace}/${e.workload}`,
+            service: r.service,
+            ...(r.interfaceName ? { interfaceName: r.interfaceName } : {}),
+            payload: this.services.get(r.service)!.payload,
+          });
+        }
+      }
+    }
+    return out.sort((a, b) => cmp(`${a.client} ${a.service} ${a.endpoint}`, `${b.client} ${b.service} ${b.endpoint}`));
+  }
+
+  public evaluate(q: Query): Decision {
+    const forward = this.over(q.source, q.destination);
+    if (forward) return { allowed: true, reasons: [`NSM connection ${forward}: L3, every port`] };
+    const reverse = this.over(q.destination, q.source);
+    if (reverse) return { allowed: true, reasons: [`reverse path of NSM connection ${reverse}: L3, every port`] };
+    if (!this.primary) return { allowed: false, reasons: ['no NSM connection; no primary network evaluator'] };
+    const d = this.primary.evaluate(q);
+    return { allowed: d.allowed, reasons: d.reasons.map((r) => `primary network: ${r}`) };
+  }
+
+  /** The connection `client` opens to `endpoint`, described, or undefined. */
+  private over(client: Endpoint, endpoint: Endpoint): string | undefined {
+    if (client.kind !== 'pod' || endpoint.kind !== 'pod' || !endpoint.workload) return undefined;
+    for (const r of parseClientAnnotation(client.annotations?.[NSM_CLIENT_ANNOTATION])) {
+      const e = this.endpointsOf(r.service).find((x) => x.namespace === endpoint.namespace && x.workload === endpoint.workload);
+      if (!e) continue;
+      const svc = this.services.get(r.service)!;
+      return `${client.id} -> ${endpoint.id} over NetworkService ${svc.name} (payload ${svc.payload}, ${svc.registeredBy})${r.interfaceName ? ` on ${r.interfaceName}` : ''}`;
+    }
+    return undefined;
+  }
+}
+
+function readEndpoint(namespace: string, workload: string, spec: any): NsmEndpoint | undefined {
+  const containers: any[] = [...(spec.containers ?? []), ...(spec.initContainers ?? []).filter((c: any) => c?.restartPolicy === 'Always')];
+  const nse = containers.find((c) => envOf(c, 'NSM_SERVICE_NAMES') !== undefined);
+  if (!nse) return undefined;
+  const services = envOf(nse, 'NSM_SERVICE_NAMES')!.split(',').map((s) => s.trim().replace(/[{?].*$/, '')).filter((s) => s.length > 0).sort();
+  const problems: string[] = [];
+  const volumes = new Map<string, any>((spec.volumes ?? []).map((v: any) => [v?.name, v]));
+  const socketDir = (url: string | undefined, fallback: string) => {
+    const p = (url ?? fallback).replace(/^unix:\/\//, '');
+    return p.slice(0, p.lastIndexOf('/')) || '/';
+  };
+  const mounted = (dir: string, drivers: string[], what: string) => {
+    const mount = (nse.volumeMounts ?? []).find((vm: any) => vm?.mountPath?.replace(/\/$/, '') === dir);
+    const vol = mount ? volumes.get(mount.name) : undefined;
+    if (!vol || !(drivers.includes(vol.csi?.driver) || vol.hostPath)) problems.push(`${what} is not mounted at ${dir}`);
+  };
+  mounted(socketDir(envOf(nse, 'NSM_CONNECT_TO'), 'unix:///var/lib/networkservicemesh/nsm.io.sock'), ['csi.networkservicemesh.io'], 'the NSM manager socket');
+  mounted(socketDir(envOf(nse, 'SPIFFE_ENDPOINT_SOCKET'), ''), ['csi.spiffe.io'], 'the SPIFFE workload API socket');
+  if (services.length === 0) problems.push('NSM_SERVICE_NAMES is empty');
+  const prefix = envOf(nse, 'NSM_CIDR_PREFIX');
+  return {
+    namespace,
+    workload,
+    services,
+    ...(prefix !== undefined ? { cidrPrefix: prefix } : {}),
+    wired: problems.length === 0,
+    problems,
+    registersService: (envOf(nse, 'NSM_REGISTER_SERVICE') ?? 'true').toLowerCase() !== 'false',
+    payload: envOf(nse, 'NSM_PAYLOAD') ?? 'ETHERNET',
+  };
+}
+
+function envOf(container: any, name: string): string | undefined {
+  const e = (container?.env ?? []).find((x: any) => x?.name === name);
+  return e ? String(e.value ?? '') : undefined;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,224 @@
+/**
+ * The endpoints and ports worth asking about: every workload of the manifests, a probe for every
+ * party a policy mentions (and for the parties a too-wide policy would wrongly admit), and the
+ * ports that make a difference.
+ */
+import { ParsedCidr, cidrContains, formatIp } from '../intent/cidr';
+import { NAMESPACE_NAME_LABEL, NamespaceInfo, compareStrings, implicitNamespace, inventory } from './inventory';
+import { AnyManifest } from './manifests';
+import { CompiledPolicy, LabelSelector, compileNetworkPolicies, ipInBlock, selectorMatches } from './networkpolicy';
+import { Endpoint, Query } from './types';
+
+/** Label on every probe pod. */
+export const PROBE_LABEL = 'zero-trust.cdk8s.io/probe';
+/** Namespace of the outsider probe (suffixed if some manifest mentions it). */
+export const OUTSIDER_NAMESPACE = 'zt-outsider';
+
+/** A destination port to ask about. */
+export interface UniversePort {
+  readonly number: number;
+  readonly protocol: 'TCP' | 'UDP';
+}
+
+/** Endpoints and ports to ask about. */
+export interface Universe {
+  /** Sorted by id, ids unique. */
+  readonly endpoints: Endpoint[];
+  /** Ports asked of every destination, beside the destination's own container ports. */
+  readonly ports: UniversePort[];
+}
+
+/**
+ * Builds the universe of a set of manifests. `extra` endpoints (for example `intentProbes(model)`,
+ * so that a policy that lost an `except` or a selector is still probed where the intent draws
+ * its lines) are added unless their id is already there; `extraPorts` join the asked ports.
+ */
+export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly Endpoint[] = [], extraPorts: readonly UniversePort[] = []): Universe {
+  const inv = inventory(manifests);
+  const policies = compileNetworkPolicies(manifests);
+  const namespaces = new Map(inv.namespaces.map((n) => [n.name, n]));
+  const nsInfo = (name: string): NamespaceInfo => namespaces.get(name) ?? implicitNamespace(name);
+  const byId = new Map<string, Endpoint>();
+  const add = (e: Endpoint) => { if (!byId.has(e.id)) byId.set(e.id, e); };
+  for (const w of inv.workloads) add(w);
+
+  const probe = (ns: NamespaceInfo, name: string, labels: { [key: string]: string }): Endpoint => ({
+    id: `${ns.name}/${name}`,
+    kind: 'pod',
+    namespace: ns.name,
+    namespaceLabels: { ...ns.labels },
+    namespaceAnnotations: { ...ns.annotations },
+    labels: { [PROBE_LABEL]: 'true', ...labels },
+    annotations: {},
+    serviceAccount: 'default',
+    ports: [],
+  });
+  // Cluster DNS, which every default-deny namespace keeps open; a real one in the manifests wins.
+  const pods = [...inv.workloads];
+  if (!inv.workloads.some((w) => w.namespace === 'kube-system' && w.labels?.['k8s-app'] === 'kube-dns')) {
+    const ns = nsInfo('kube-system');
+    const dns: Endpoint = {
+      id: 'kube-system/kube-dns',
+      kind: 'pod',
+      namespace: ns.name,
+      namespaceLabels: { ...ns.labels },
+      namespaceAnnotations: { ...ns.annotations },
+      labels: { 'k8s-app': 'kube-dns' },
+      annotations: {},
+      serviceAccount: 'coredns',
+      ports: [{ name: 'dns', number: 53, protocol: 'UDP' }, { name: 'dns-tcp', number: 53, protocol: 'TCP' }],
+      workload: 'kube-dns',
+    };
+    pods.push(dns);
+    add(dns);
+  }
+  const realPodMatches = (ns: string, sel: LabelSelector) => pods.some((w) => w.namespace === ns && selectorMatches(sel, w.labels));
+  // A probe with the selector's labels, unless a real workload there already has them (it would
+  // be indistinguishable from it).
+  const selectorProbe = (ns: NamespaceInfo, sel: LabelSelector) => {
+    if (realPodMatches(ns.name, sel)) return;
+    const labels = labelsSatisfying(sel);
+    if (!labels) return;
+    add(probe(ns, `{${Object.entries(labels).sort().map(([k, v]) => `${k}=${v}`).join(',')}}`, labels));
+  };
+
+  const blocks: Array<{ cidr: ParsedCidr; except: ParsedCidr[] }> = [];
+  const managed = new Set<string>([...policies.map((p) => p.namespace), ...inv.workloads.map((w) => w.namespace!)]);
+  const mentioned = new Set<string>([...inv.namespaces.map((n) => n.name)]);
+  let synthetic = 0;
+  for (const p of policies) {
+    for (const rule of [...p.ingress, ...p.egress]) {
+      for (const peer of rule.peers ?? []) {
+        if (peer.ipBlock) { blocks.push(peer.ipBlock); continue; }
+        let peerNamespaces: NamespaceInfo[];
+        if (!peer.namespaceSelector) {
+          peerNamespaces = [nsInfo(p.namespace)];
+        } else {
+          const byName = peer.namespaceSelector.matchLabels?.[NAMESPACE_NAME_LABEL];
+          let ns: NamespaceInfo | undefined;
+          if (byName) {
+            mentioned.add(byName);
+            const base = nsInfo(byName);
+            ns = selectorMatches(peer.namespaceSelector, base.labels) ? base : withLabels(base, labelsSatisfying(peer.namespaceSelector));
+          } else {
+            const known = inv.namespaces.filter((n) => selectorMatches(peer.namespaceSelector, n.labels));
+            if (known.length === 0) {
+              const labels = labelsSatisfying(peer.namespaceSelector);
+              if (labels) ns = withLabels(implicitNamespace(`zt-probe-ns-${synthetic++}`), labels);
+            } else ns = known[0];
+          }
+          peerNamespaces = ns ? [ns] : [];
+          // Every pod of a namespace the selector names: shows whether a podSelector beside it was kept.
+          for (const n of peerNamespaces) add(probe(n, '*', {}));
+        }
+        if (peer.podSelector) {
+          for (const n of peerNamespaces) selectorProbe(n, peer.podSelector);
+          // The same labels in the policy's namespace: admitted only if the namespaceSelector was dropped.
+          if (peer.namespaceSelector) selectorProbe(nsInfo(p.namespace), peer.podSelector);
+        }
+      }
+    }
+  }
+  for (const ns of [...managed].sort()) {
+    add(probe(nsInfo(ns), 'zt-intruder', { 'zero-trust.cdk8s.io/intruder': 'true' }));
+  }
+  let outsider = OUTSIDER_NAMESPACE;
+  for (let i = 1; mentioned.has(outsider) || managed.has(outsider); i++) outsider = `${OUTSIDER_NAMESPACE}-${i}`;
+  add(probe(implicitNamespace(outsider), 'zt-outsider', {}));
+  for (const ip of probeIps(blocks)) add({ id: `ip:${ip}`, kind: 'ip', ip });
+  for (const e of extra) add(e);
+
+  return {
+    endpoints: [...byId.values()].sort((a, b) => compareStrings(a.id, b.id)),
+    ports: mergePorts([...policyPorts(policies), ...extraPorts]),
+  };
+}
+
+/** De-duplicated and sorted. */
+export function mergePorts(ports: readonly UniversePort[]): UniversePort[] {
+  const out = new Map<string, UniversePort>();
+  for (const p of ports) out.set(`${p.number}/${p.protocol}`, p);
+  return [...out.values()].sort((a, b) => a.number - b.number || compareStrings(a.protocol, b.protocol));
+}
+
+function withLabels(ns: NamespaceInfo, labels: { [key: string]: string } | undefined): NamespaceInfo {
+  return { ...ns, labels: { ...ns.labels, ...(labels ?? {}), [NAMESPACE_NAME_LABEL]: ns.name } };
+}
+
+/** Some labels that satisfy a selector, or undefined when none do (contradictory expressions). */
+export function labelsSatisfying(sel: LabelSelector): { [key: string]: string } | undefined {
+  const labels: { [key: string]: string } = { ...(sel.matchLabels ?? {}) };
+  for (const e of sel.matchExpressions ?? []) {
+    if (e.operator === 'In' && !(e.key in labels)) labels[e.key] = (e.values ?? [])[0] ?? '';
+    if (e.operator === 'Exists' && !(e.key in labels)) labels[e.key] = 'zt-probe';
+  }
+  return selectorMatches(sel, labels) ? labels : undefined;
+}
+
+/** Ports every destination is asked about: 1 (undeclared), 53, and every number and range edge in the policies. */
+function policyPorts(policies: CompiledPolicy[]): UniversePort[] {
+  const out = new Map<string, UniversePort>();
+  const add = (n: number, protocol: string) => {
+    if (Number.isInteger(n) && n >= 1 && n <= 65535 && (protocol === 'TCP' || protocol === 'UDP')) out.set(`${n}/${protocol}`, { number: n, protocol });
+  };
+  for (const proto of ['TCP', 'UDP']) add(1, proto);
+  for (const p of policies) {
+    for (const r of [...p.ingress, ...p.egress]) {
+      for (const port of r.ports ?? []) {
+        if (typeof port.port !== 'number') continue;
+        add(port.port, port.protocol);
+        if (port.endPort !== undefined) {
+          add(port.endPort, port.protocol);
+          add(port.endPort + 1, port.protocol);
+          add(port.port - 1, port.protocol);
+        }
+      }
+    }
+  }
+  return [...out.values()].sort((a, b) => a.number - b.number || compareStrings(a.protocol, b.protocol));
+}
+
+/** IPs inside each block (outside its excepts), inside each except, and outside every block. */
+export function probeIps(blocks: Array<{ cidr: ParsedCidr; except: ParsedCidr[] }>): string[] {
+  const out = new Set<string>();
+  const bitsOf = (f: 4 | 6) => (f === 4 ? 32 : 128);
+  const first = (c: ParsedCidr) => (c.address >> BigInt(bitsOf(c.family) - c.prefix)) << BigInt(bitsOf(c.family) - c.prefix);
+  const last = (c: ParsedCidr) => first(c) + (1n << BigInt(bitsOf(c.family) - c.prefix)) - 1n;
+  const max = (f: 4 | 6) => (1n << BigInt(bitsOf(f))) - 1n;
+  for (const b of blocks) {
+    const candidates = [first(b.cidr) + 1n, first(b.cidr), last(b.cidr), ...b.except.flatMap((x) => [first(x) - 1n, last(x) + 1n])];
+    const inside = candidates.find((a) => a >= 0n && a <= max(b.cidr.family) && ipInBlock({ family: b.cidr.family, value: a }, b.cidr, b.except));
+    if (inside !== undefined) out.add(formatIp(b.cidr.family, inside));
+    for (const x of b.except) out.add(formatIp(x.family, first(x)));
+  }
+  for (const family of [4, 6] as const) {
+    const mine = blocks.filter((b) => b.cidr.family === family);
+    if (mine.length === 0) continue;
+    const fixed = family === 4 ? 0xc0000201n /* 192.0.2.1 */ : 0x20010db8000000000000000000000001n; /* 2001:db8::1 */
+    const candidates = [fixed, ...mine.flatMap((b) => [first(b.cidr) - 1n, last(b.cidr) + 1n])];
+    const outside = candidates.find((a) => a >= 0n && a <= max(family) && !mine.some((b) => cidrContains(b.cidr, a)));
+    if (outside !== undefined) out.add(formatIp(family, outside));
+  }
+  return [...out].sort();
+}
+
+/** The ports to ask of one destination: its container ports and the universe's ports. */
+export function portsFor(universe: Universe, destination: Endpoint): UniversePort[] {
+  const out = new Map<string, UniversePort>();
+  for (const p of destination.ports ?? []) out.set(`${p.number}/${p.protocol}`, { number: p.number, protocol: p.protocol });
+  for (const p of universe.ports) out.set(`${p.number}/${p.protocol}`, p);
+  return [...out.values()].sort((a, b) => a.number - b.number || compareStrings(a.protocol, b.protocol));
+}
+
+/** Every (source, destination, port, protocol) of the universe with source != destination. */
+export function queries(universe: Universe): Query[] {
+  const out: Query[] = [];
+  for (const destination of universe.endpoints) {
+    const ports = portsFor(universe, destination);
+    for (const source of universe.endpoints) {
+      if (source.id === destination.id) continue;
+      for (const p of ports) out.push({ source, destination, port: p.number, protocol: p.protocol });
+    }
+  }
+  return out;
+}
