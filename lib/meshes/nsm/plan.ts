@@ -43,9 +43,13 @@ export interface NsmSettings {
   readonly allowHttpRulesOverConnection: boolean;
 }
 
-/** True when the flow rides an NSM connection: both ends are SecureWorkloads of this app. */
+/**
+ * True when the flow rides an NSM connection: both ends are SecureWorkloads of this app in NSM
+ * namespaces (flows between charts of different meshes are refused earlier, so the destination's
+ * mesh decides; workloads of other meshes in the same app are not NSM clients).
+ */
 export function isNsmFlow(f: FlowModel): f is FlowModel & { source: { type: 'workload'; workload: WorkloadModel }; destination: { type: 'workload'; workload: WorkloadModel } } {
-  return f.source.type === 'workload' && f.destination.type === 'workload';
+  return f.source.type === 'workload' && f.destination.type === 'workload' && f.destination.workload.backend === 'nsm';
 }
 
 /** The model with only the flows that stay on the primary pod network (external peers). */
