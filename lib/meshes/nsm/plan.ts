@@ -77,8 +77,37 @@ export interface NsmConnectionPlan {
   readonly flows: FlowModel[];
 }
 
-/** Every NSM connection of the app, sorted by client, then service. */
+const CONNECTIONS = new WeakMap<ZeroTrustModel, NsmConnectionPlan[]>();
+const BY_CLIENT = new WeakMap<NsmConnectionPlan[], Map<WorkloadModel, NsmConnectionPlan[]>>();
+const BY_ENDPOINT = new WeakMap<NsmConnectionPlan[], Map<WorkloadModel, NsmConnectionPlan[]>>();
+const PREFIXES = new WeakMap<ZeroTrustModel, Map<string, Map<WorkloadModel, string>>>();
+
+/** Connections grouped by one end, computed once per connection list (renderers ask per workload). */
+function grouped(cache: WeakMap<NsmConnectionPlan[], Map<WorkloadModel, NsmConnectionPlan[]>>, connections: NsmConnectionPlan[], end: 'client' | 'endpoint'): Map<WorkloadModel, NsmConnectionPlan[]> {
+  let m = cache.get(connections);
+  if (!m) {
+    m = new Map();
+    for (const c of connections) {
+      const list = m.get(c[end]);
+      if (list) list.push(c);
+      else m.set(c[end], [c]);
+    }
+    cache.set(connections, m);
+  }
+  return m;
+}
+
+/** Every NSM connection of the app, sorted by client, then service (computed once per model). */
 export function nsmConnections(model: ZeroTrustModel): NsmConnectionPlan[] {
+  let cached = CONNECTIONS.get(model);
+  if (!cached) {
+    cached = computeConnections(model);
+    CONNECTIONS.set(model, cached);
+  }
+  return cached;
+}
+
+function computeConnections(model: ZeroTrustModel): NsmConnectionPlan[] {
   const byPair = new Map<string, { client: WorkloadModel; endpoint: WorkloadModel; flows: FlowModel[] }>();
   for (const f of model.flows) {
     if (!isNsmFlow(f)) continue;
@@ -101,7 +130,7 @@ export function nsmConnections(model: ZeroTrustModel): NsmConnectionPlan[] {
 
 /** The `networkservicemesh.io` annotation value of a client: `kernel://a/nsm-1,kernel://b/nsm-2`. */
 export function clientAnnotation(connections: NsmConnectionPlan[], client: WorkloadModel): string | undefined {
-  const mine = connections.filter((c) => c.client === client);
+  const mine = grouped(BY_CLIENT, connections, 'client').get(client) ?? [];
   if (mine.length === 0) return undefined;
   return mine.map((c) => `kernel://${c.service}/${c.interfaceName}`).join(',');
 }
@@ -136,6 +165,18 @@ export function checkPool(cidrPool: string, prefixLength: number): void {
  * intent always gets the same prefixes. Throws when the pool is too small.
  */
 export function allocatePrefixes(model: ZeroTrustModel, cidrPool: string, prefixLength: number): Map<WorkloadModel, string> {
+  // Asked once per workload at synth: compute once per model and settings.
+  const key = `${cidrPool}/${prefixLength}`;
+  let byKey = PREFIXES.get(model);
+  const hit = byKey?.get(key);
+  if (hit) return hit;
+  const out = computePrefixes(model, cidrPool, prefixLength);
+  if (!byKey) { byKey = new Map(); PREFIXES.set(model, byKey); }
+  byKey.set(key, out);
+  return out;
+}
+
+function computePrefixes(model: ZeroTrustModel, cidrPool: string, prefixLength: number): Map<WorkloadModel, string> {
   checkPool(cidrPool, prefixLength);
   const pool = parseCidr(cidrPool, '[nsm] cidrPool');
   const bits = pool.family === 4 ? 32 : 128;
@@ -187,7 +228,7 @@ export function describeConnection(c: NsmConnectionPlan): string[] {
 
 /** The NetworkService object of a destination (plain JSON). */
 export function networkServiceObject(endpoint: WorkloadModel, connections: NsmConnectionPlan[]): any {
-  const mine = connections.filter((c) => c.endpoint === endpoint);
+  const mine = grouped(BY_ENDPOINT, connections, 'endpoint').get(endpoint) ?? [];
   return {
     apiVersion: 'networkservicemesh.io/v1',
     kind: 'NetworkService',
