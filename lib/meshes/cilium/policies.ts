@@ -20,7 +20,7 @@
 import { DnsSpec } from '../../intent/dns';
 import { ZeroTrustError } from '../../intent/errors';
 import {
-  EndpointModel, FlowModel, NAME_LABEL, WorkloadModel, ZeroTrustModel, describeFlow, managedMetadata,
+  EndpointModel, FlowModel, NAME_LABEL, WorkloadModel, ZeroTrustModel, describeFlow, flowIndex, managedMetadata,
 } from '../../intent/model';
 import { Port, Protocol } from '../../intent/port';
 import { byteOrder, ciliumHttpRules, CiliumHttpRule } from './http';
@@ -106,8 +106,8 @@ function baseline(namespace: string, dns: DnsSpec, resolvesNames: WorkloadModel[
 
 /** The policy of one workload, or none when it has no flows (the baseline closes it). */
 function workloadPolicy(model: ZeroTrustModel, w: WorkloadModel, dns: DnsSpec, options: CiliumPolicyOptions): CiliumNetworkPolicyObject | undefined {
-  const inbound = model.flows.filter((f) => f.destination.type === 'workload' && f.destination.workload === w);
-  const outbound = model.flows.filter((f) => f.source.type === 'workload' && f.source.workload === w);
+  const inbound = [...(flowIndex(model).inbound.get(w) ?? [])];
+  const outbound = [...(flowIndex(model).outbound.get(w) ?? [])];
   const fqdn = fqdnFlowsOf(model, w);
   if (inbound.length === 0 && outbound.length === 0) return undefined;
 
@@ -130,7 +130,7 @@ function workloadPolicy(model: ZeroTrustModel, w: WorkloadModel, dns: DnsSpec, o
 }
 
 function fqdnFlowsOf(model: ZeroTrustModel, w: WorkloadModel): FlowModel[] {
-  return model.flows.filter((f) => f.source.type === 'workload' && f.source.workload === w && f.destination.type === 'fqdn');
+  return (flowIndex(model).outbound.get(w) ?? []).filter((f) => f.destination.type === 'fqdn');
 }
 
 /** The DNS names a workload may resolve: exact names, or one-level wildcards. */

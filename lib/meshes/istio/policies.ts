@@ -7,7 +7,7 @@
  */
 import { ZeroTrustError } from '../../intent/errors';
 import {
-  EndpointModel, FlowModel, WorkloadModel, ZeroTrustModel, describeFlow, endpointKey, managedMetadata,
+  EndpointModel, FlowModel, WorkloadModel, ZeroTrustModel, describeFlow, endpointKey, flowIndex, managedMetadata,
 } from '../../intent/model';
 import { Port, PortKind } from '../../intent/port';
 import { NamespaceRule, NetworkPolicyLayerOptions, NetworkPolicyPeer, peerOf } from '../networkpolicy/policies';
@@ -68,12 +68,12 @@ export function workloadsOf(model: ZeroTrustModel, ns: string): WorkloadModel[] 
 
 /** Flows whose destination is `w`. */
 export function inboundFlows(model: ZeroTrustModel, w: WorkloadModel): FlowModel[] {
-  return model.flows.filter((f) => f.destination.type === 'workload' && f.destination.workload === w);
+  return [...(flowIndex(model).inbound.get(w) ?? [])];
 }
 
 /** Flows whose source is `w`. */
 export function outboundFlows(model: ZeroTrustModel, w: WorkloadModel): FlowModel[] {
-  return model.flows.filter((f) => f.source.type === 'workload' && f.source.workload === w);
+  return [...(flowIndex(model).outbound.get(w) ?? [])];
 }
 
 /** In ambient mode: does `w` need a waypoint (some inbound flow carries HTTP rules)? */

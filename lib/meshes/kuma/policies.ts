@@ -5,7 +5,7 @@
  */
 import { ZeroTrustError } from '../../intent/errors';
 import {
-  EndpointModel, FlowModel, WorkloadModel, ZeroTrustModel, comparePorts, describeFlow, endpointKey, managedMetadata, samePort,
+  EndpointModel, FlowModel, WorkloadModel, ZeroTrustModel, comparePorts, describeFlow, endpointKey, flowIndex, managedMetadata, samePort,
 } from '../../intent/model';
 import { Port, PortKind } from '../../intent/port';
 
@@ -128,7 +128,7 @@ export function sourceTags(e: EndpointModel): { [key: string]: string } {
  * (`<workload>-<port name>`, `sectionName` = the container port name = the inbound name).
  */
 export function meshTrafficPermissions(model: ZeroTrustModel, w: WorkloadModel, o: KumaOptions): KumaObject[] {
-  const inbound = model.flows.filter((f) => f.destination.type === 'workload' && f.destination.workload === w);
+  const inbound = [...(flowIndex(model).inbound.get(w) ?? [])];
   const tcpPorts = [...w.ports].filter((p) => p.kind !== PortKind.UDP).sort(comparePorts);
   const perPort = tcpPorts.map((port) => {
     const flows = inbound.filter((f) => f.ports.some((p) => samePort(p, port)));
@@ -178,8 +178,7 @@ function passthroughProtocol(p: Port): string {
 
 /** The MeshPassthrough matches of one source workload's egress to addresses and host names. */
 export function passthroughMatches(model: ZeroTrustModel, w: WorkloadModel): { matches: any[]; flows: FlowModel[] } {
-  const flows = model.flows.filter((f) => f.source.type === 'workload' && f.source.workload === w
-    && (f.destination.type === 'fqdn' || f.destination.type === 'ip-block'));
+  const flows = (flowIndex(model).outbound.get(w) ?? []).filter((f) => (f.destination.type === 'fqdn' || f.destination.type === 'ip-block'));
   const matches = new Map<string, any>();
   const add = (m: any) => matches.set(JSON.stringify([m.type, m.value, String(m.port ?? '').padStart(5, '0'), m.protocol]), m);
   const used: FlowModel[] = [];

@@ -23,7 +23,7 @@
  */
 import { ZeroTrustError } from '../../intent/errors';
 import {
-  EndpointModel, FlowModel, HttpRuleModel, WorkloadModel, ZeroTrustModel, describeFlow, describeHttpRule, endpointKey, managedMetadata,
+  EndpointModel, FlowModel, HttpRuleModel, WorkloadModel, ZeroTrustModel, describeFlow, describeHttpRule, endpointKey, flowIndex, managedMetadata,
 } from '../../intent/model';
 import { Port, PortKind, Protocol } from '../../intent/port';
 
@@ -205,7 +205,7 @@ function serverPlans(model: ZeroTrustModel, namespace: string, _s: LinkerdSettin
   for (const w of model.workloads.filter((x) => x.namespace === namespace)) {
     for (const p of w.ports) {
       if (p.protocol !== Protocol.TCP) continue; // Linkerd proxies TCP only; UDP is left to the NetworkPolicy layer.
-      const inbound = model.flows.filter((f) => f.destination.type === 'workload' && f.destination.workload === w && f.ports.some((fp) => fp.number === p.number && fp.protocol === p.protocol));
+      const inbound = (flowIndex(model).inbound.get(w) ?? []).filter((f) => f.ports.some((fp) => fp.number === p.number && fp.protocol === p.protocol));
       const plain = inbound.filter((f) => !p.speaksHttp || allowsEverything(f.http));
       const ruled = inbound.filter((f) => !plain.includes(f));
       const groups = new Map<string, FlowModel[]>();
