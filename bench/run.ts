@@ -215,11 +215,12 @@ function report(opt: Options, scenarios: string[], meshes: string[], results: Ma
     lines.push('| goal | measured | |');
     lines.push('|---|---|---|');
     lines.push(`| NetworkPolicy backend ≤ 1.2× plain ApiObjects | ${x(total(np) / total(plain))} | ${goal(total(np) / total(plain) <= 1.2)} |`);
-    lines.push(`| ≥ 3× faster than cdk8s-plus-27 | ${x(total(plus) / total(np))} | ${goal(total(plus) / total(np) >= 3)} |`);
+    const fastVsPlus = total(plus) / totalFast(np);
+    lines.push(`| ≥ 3× faster than cdk8s-plus-27 | ${x(total(plus) / total(np))} with cdk8s's YAML; ${x(fastVsPlus)} with \`FastYaml.synth\` | ${goal(total(plus) / total(np) >= 3)}${total(plus) / total(np) < 3 && fastVsPlus >= 3 ? ' (met with the opt-in fast output)' : ''} |`);
     lines.push(`| NetworkPolicy objects ≤ 2 per workload + 2 per namespace (${2 * gw + 2 * nsCount}) | ${npObjects.toLocaleString('en-US')} (cdk8s-plus: ${(plus.kinds.NetworkPolicy ?? 0).toLocaleString('en-US')}) | ${goal(npObjects <= 2 * gw + 2 * nsCount)} |`);
     lines.push(`| YAML bytes per edge ≤ 600 (NetworkPolicy documents) | ${Math.round(np.networkPolicyBytes / ge)} (all documents: ${Math.round(np.bytes / ge)}) | ${goal(np.networkPolicyBytes / ge <= 600)} |`);
     const worst = [...growth.entries()].sort(([, a], [, b]) => b - a)[0];
-    if (worst) lines.push(`| every backend grows linearly | highest exponent ${worst[1].toFixed(2)} (${worst[0].replace(/^zt:/, '')}) | ${goal([...growth.entries()].filter(([k]) => k.startsWith('zt:')).every(([, v]) => v <= 1.2))} |`);
+    if (worst) lines.push(`| every backend grows linearly | exponents ${[...growth.entries()].map(([k, v]) => `${k.replace(/^zt:/, '')} ${v.toFixed(2)}`).join(', ')} | ${goal([...growth.entries()].filter(([k]) => k.startsWith('zt:')).every(([, v]) => v <= 1.2))} (1.2 allowed for noise) |`);
     if (all) lines.push(`| all backends together < 1 GiB peak | ${Math.round(all.peakRssMiB)} MiB through YAML (${Math.round(all.peakRssSynthMiB)} MiB by the end of synth; ${all.scenario.replace(/^zt:/, '')}, ${(all.workloads * meshes.length).toLocaleString('en-US')} workloads) | ${goal(all.peakRssMiB < 1024)} |`);
     lines.push(`| fast YAML ≥ 5× faster than cdk8s's YAML, same bytes | ${x(fastRatio)} on networkpolicy${all && all !== np ? `, ${x(all.yamlMs / all.fastYamlMs)} on all` : ''}; identical in every run | ${goal(fastRatio >= 5 && [...results.values()].every((r) => r.fastYamlIdentical))} |`);
     lines.push('');
