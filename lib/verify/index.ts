@@ -11,3 +11,5 @@ export type { IntentOptions, Mismatch } from './expected';
 export { IntentEvaluator, intentAllows, intentProbes, endpointMatches, flowPortMatches, compareWithIntent, describeQuery, describeMismatch } from './expected';
 export type { AllowedFlow } from './flows';
 export { allowedFlows } from './flows';
+export type { BackendId, ReaderOptions } from './readers';
+export { BACKENDS, BackendDetectionError, isBackend, detectBackend, readerFor, enrolExternal, undeclaredNamespaces } from './readers';
