@@ -4,6 +4,7 @@
  * (`readerFor`), so that a query is answered as the packets really go through both layers.
  */
 import { CiliumPolicyEvaluator } from './cilium';
+import { ControlPlaneEndpoint, IntentOptions } from './expected';
 import { NAMESPACE_NAME_LABEL, inventory } from './inventory';
 import { IstioEvaluator } from './istio';
 import { KumaEvaluator } from './kuma';
@@ -180,17 +181,17 @@ export function readerFor(manifests: readonly AnyManifest[], options: ReaderOpti
  * enrolled in the backend's mesh, with the namespace labels or annotations the backend's reader
  * looks at: Istio `istio-injection: enabled` (sidecar) or `istio.io/dataplane-mode: ambient`,
  * Linkerd `linkerd.io/inject: enabled`, Kuma `kuma.io/sidecar-injection: enabled` plus the
- * `kuma.io/mesh` of the app's namespaces (`default` when none says), Cilium
- * `io.cilium/mtls-enabled: "true"` when the app's namespaces use ztunnel. NetworkPolicy and NSM
- * have no enrolment (NSM connections are set up by the app's own pods); the endpoint is returned
- * as is, and so is any endpoint that is not a pod.
+ * `kuma.io/mesh` of the app's namespaces (`default` when none says). NetworkPolicy, Cilium and
+ * NSM need no enrolment: Cilium enforces on every pod (and with ztunnel, peers outside the app
+ * talk plaintext: docs/backends/cilium.md), and NSM connections are set up by the app's own pods.
+ * The endpoint is then returned as is, and so is any endpoint that is not a pod.
  *
  * The assumption: an intent that admits a peer namespace such as ingress-nginx means that peer
  * runs in the mesh, as the mesh's docs require for identity-based authorization (a plaintext
  * client is rejected by STRICT mTLS). A peer that is not enrolled is, correctly, denied by these
  * meshes; enrol only what the cluster really enrols.
  *
- * @param manifests the app's manifests, read for the Kuma mesh name and Cilium's ztunnel label
+ * @param manifests the app's manifests, read for the Kuma mesh name
  */
 export function enrolExternal(backend: string, endpoint: Endpoint, manifests: readonly AnyManifest[] = []): Endpoint {
   if (endpoint.kind !== 'pod') return endpoint;
@@ -210,8 +211,6 @@ export function enrolExternal(backend: string, endpoint: Endpoint, manifests: re
       const mesh = namespaces.map((n) => n.metadata.labels?.['kuma.io/mesh']).find((x) => x !== undefined) ?? 'default';
       return namespaceLabels({ 'kuma.io/sidecar-injection': 'enabled', 'kuma.io/mesh': mesh });
     }
-    case 'cilium':
-      return namespaces.some((n) => n.metadata.labels?.['io.cilium/mtls-enabled'] === 'true') ? namespaceLabels({ 'io.cilium/mtls-enabled': 'true' }) : endpoint;
     default:
       return endpoint;
   }
@@ -251,5 +250,51 @@ class EnrollingEvaluator implements PolicyEvaluator {
       this.cache.set(e, out);
     }
     return out;
+  }
+}
+
+/** Options of `backendIntentOptions`. */
+export interface BackendIntentOptions {
+  /**
+   * Namespaces the manifests do not define that run in the mesh (as given to `readerFor`).
+   * @default []
+   */
+  readonly enrolledNamespaces?: readonly string[];
+  /** Istio root namespace. @default 'istio-system' */
+  readonly istioRootNamespace?: string;
+  /** Linkerd control-plane namespace. @default 'linkerd' */
+  readonly linkerdControlPlaneNamespace?: string;
+  /** Kuma control-plane namespace. @default 'kuma-system' */
+  readonly kumaControlPlaneNamespace?: string;
+}
+
+/**
+ * The intent semantics a backend promises: the plain ones plus the deviations its docs state
+ * (`IntentOptions`): NSM's L3 connections; Cilium ztunnel's HBONE view; for Istio, Linkerd and
+ * Kuma, unmeshed pod sources denied and control-plane egress; Istio ambient's kubelet probe
+ * address. Compare a reader with `intentAllows(model, q, { dns, ...backendIntentOptions(id) })`.
+ */
+export function backendIntentOptions(backend: string, options: BackendIntentOptions = {}): IntentOptions {
+  const meshedNamespaces = [...(options.enrolledNamespaces ?? [])];
+  const cp = (c: ControlPlaneEndpoint): { controlPlane: ControlPlaneEndpoint[] } => ({ controlPlane: [c] });
+  switch (backend) {
+    case 'networkpolicy':
+      return {};
+    case 'nsm':
+      return { nsmConnections: true };
+    case 'cilium':
+      return { hboneNamespaceLabel: 'io.cilium/mtls-enabled' };
+    case 'istio':
+      return { meshedNamespaces, ...cp({ namespace: options.istioRootNamespace ?? 'istio-system', labels: { app: 'istiod' }, ports: [15012], description: 'Istio control plane (istiod xDS)' }) };
+    case 'istio-ambient':
+      return { meshedNamespaces, probeSources: ['169.254.7.127/32'] };
+    case 'linkerd': {
+      const ns = options.linkerdControlPlaneNamespace ?? 'linkerd';
+      return { meshedNamespaces, ...cp({ namespace: ns, labels: { 'linkerd.io/control-plane-ns': ns }, ports: [8086, 8080, 8090], description: 'Linkerd control plane' }) };
+    }
+    case 'kuma':
+      return { meshedNamespaces, ...cp({ namespace: options.kumaControlPlaneNamespace ?? 'kuma-system', labels: { app: 'kuma-control-plane' }, ports: [5678], description: 'Kuma control plane' }) };
+    default:
+      throw new BackendDetectionError(`unknown backend "${backend}" (known: ${BACKENDS.join(', ')})`);
   }
 }
