@@ -434,7 +434,7 @@ export function networkPolicyOptions(model: ZeroTrustModel, ns: string, s: Istio
     });
     // NetworkPolicy cannot name hosts: the workload may reach any address on the host's ports only,
     // and its sidecar (REGISTRY_ONLY + ServiceEntry) narrows that to the declared host.
-    return { backend: s.backend, l7EnforcedAbove: true, fqdnEgress: 'any-address', namespaceRules: rules };
+    return { backend: s.backend, l7EnforcedAbove: true, identityEnforcedAbove: true, fqdnEgress: 'any-address', namespaceRules: rules };
   }
 
   rules.push({
@@ -482,7 +482,7 @@ export function networkPolicyOptions(model: ZeroTrustModel, ns: string, s: Istio
       reason: `${ns}/${w.name} -> waypoint of ${nss.join(', ')} on ${HBONE_PORT}/TCP (HBONE), for its flows with HTTP rules`,
     });
   }
-  return { backend: s.backend, l7EnforcedAbove: true, fqdnEgress: 'error', meshPorts: hbone, namespaceRules: rules };
+  return { backend: s.backend, l7EnforcedAbove: true, identityEnforcedAbove: true, fqdnEgress: 'error', meshPorts: hbone, namespaceRules: rules };
 }
 
 function dedupePeers(peers: NetworkPolicyPeer[]): NetworkPolicyPeer[] {
