@@ -58,9 +58,9 @@ export interface IntentOptions {
   readonly meshedNamespaces?: readonly string[];
 
   /**
-   * Deviation (the mesh's control plane, which every proxy must reach: Istio `allow-istiod`,
-   * Linkerd `allow-linkerd-control-plane`, Kuma `allow-kuma-control-plane` — see each backend's
-   * docs table of emitted objects): every pod of a managed namespace may reach these endpoints.
+   * Deviation (the mesh's control plane, which every proxy must reach: Linkerd
+   * `allow-linkerd-control-plane` in docs/backends/linkerd.md; Linkerd does not police egress,
+   * so the app container reaches it too): every pod of a managed namespace may reach these endpoints.
    * @default []
    */
   readonly controlPlane?: readonly ControlPlaneEndpoint[];
@@ -72,6 +72,42 @@ export interface IntentOptions {
    * @default []
    */
   readonly probeSources?: readonly string[];
+
+  /**
+   * Deviation (Linkerd, docs/backends/linkerd.md "What it does not enforce": the proxy's own ports):
+   * TCP to these ports of a meshed pod (managed namespaces and `meshedNamespaces`) is refused by
+   * its proxy, whatever the flows say.
+   * @default []
+   */
+  readonly proxyPorts?: readonly number[];
+
+  /**
+   * Deviation (Kuma, docs/backends/kuma.md: the `Mesh` has mTLS STRICT): plaintext TCP from
+   * anything outside the mesh (a pod, an address) is rejected by every meshed pod, including pods
+   * of `meshedNamespaces`.
+   * @default false
+   */
+  readonly meshWideStrictMtls?: boolean;
+
+  /**
+   * Deviation (Linkerd 4143, Istio ambient HBONE 15008: the NetworkPolicy layer's `meshPorts`, in
+   * docs/backends/linkerd.md and docs/backends/istio.md): a flow between two pods also admits TCP
+   * on this port to a destination outside the mesh (a meshed one's proxy refuses the port itself),
+   * and when its destination is a meshed pod outside the managed namespaces
+   * (`meshedNamespaces`) every TCP port: the network sees only this port, and nothing configures
+   * that peer's proxy, which admits whatever port the tunnel names.
+   * @default - none
+   */
+  readonly meshPort?: number;
+
+  /**
+   * Deviation (Istio sidecar, docs/backends/istio.md "DNS"; Kuma, docs/backends/kuma.md "What it
+   * does not enforce": TCP DNS counts as traffic leaving the mesh): the proxy of a managed pod
+   * drops DNS over TCP to the cluster DNS pods (REGISTRY_ONLY / passthrough None); DNS over UDP
+   * stays open.
+   * @default false
+   */
+  readonly tcpDnsBlocked?: boolean;
 }
 
 /** Pods of a mesh control plane that every managed pod may reach. */
@@ -195,7 +231,12 @@ function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates
   // Deviation: Cilium ztunnel hides the app port between enrolled pods.
   const hbone = opts.hboneNamespaceLabel !== undefined && q.protocol === 'TCP'
     && [q.source, q.destination].every((e) => e.kind === 'pod' && e.namespaceLabels?.[opts.hboneNamespaceLabel!] === 'true');
-  const matching = candidates.filter((f) => (hbone || flowPortMatches(f, q)) && flowHttpMatches(f, q));
+  const meshedPeer = (e: Endpoint) => e.kind === 'pod' && !managed(e) && (opts.meshedNamespaces ?? []).includes(e.namespace ?? '');
+  const podFlow = (f: FlowModel) => f.source.type !== 'ip-block' && f.source.type !== 'fqdn' && f.destination.type !== 'ip-block' && f.destination.type !== 'fqdn';
+  const viaMeshPort = (f: FlowModel) => opts.meshPort !== undefined && q.protocol === 'TCP' && podFlow(f)
+    && q.source.kind === 'pod' && q.destination.kind === 'pod'
+    && ((q.port === opts.meshPort && !managed(q.destination) && !meshedPeer(q.destination)) || (managed(q.source) && meshedPeer(q.destination)));
+  const matching = candidates.filter((f) => (hbone || flowPortMatches(f, q) || viaMeshPort(f)) && flowHttpMatches(f, q));
   const flowReason = (dir: string) => matching.map((f) => `flow ${describeFlow(f)} (${f.declaredAt}) allows ${dir}${hbone ? ' on every TCP port: both ends are in ztunnel, the network sees HBONE 15008 (deviation hboneNamespaceLabel)' : ''}`);
 
   let egress: { ok: boolean; reasons: string[] };
@@ -206,7 +247,7 @@ function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates
     const dns = typeof opts.dns === 'function' ? opts.dns(ns) : opts.dns ?? KUBE_DNS;
     const cp = q.protocol === 'TCP' ? (opts.controlPlane ?? []).find((c) => q.destination.kind === 'pod' && q.destination.namespace === c.namespace
       && subset(c.labels, q.destination.labels) && c.ports.includes(q.port)) : undefined;
-    if (q.port === 53 && dnsMatches(dns, q.destination)) {
+    if (q.port === 53 && dnsMatches(dns, q.destination) && !(opts.tcpDnsBlocked && q.protocol === 'TCP')) {
       egress = { ok: true, reasons: [`every pod of ${ns} may reach cluster DNS on 53/${q.protocol}`] };
     } else if (matching.length > 0) {
       egress = { ok: true, reasons: flowReason('egress') };
@@ -218,9 +259,15 @@ function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates
   }
   let ingress: { ok: boolean; reasons: string[] };
   const probeIp = endpointIp(q.source);
-  if (!managed(q.destination)) {
+  const meshed = (e: Endpoint) => managed(e) || (e.kind === 'pod' && (opts.meshedNamespaces ?? []).includes(e.namespace ?? ''));
+  const unmeshedSource = q.protocol === 'TCP' && q.source.kind === 'pod' && opts.meshedNamespaces !== undefined && !meshed(q.source);
+  if (q.protocol === 'TCP' && (opts.proxyPorts ?? []).includes(q.port) && meshed(q.destination)) {
+    ingress = { ok: false, reasons: [`${q.port} is a proxy port of ${q.destination.id}; its proxy refuses it (deviation proxyPorts)`] };
+  } else if (opts.meshWideStrictMtls && q.protocol === 'TCP' && !meshed(q.source) && meshed(q.destination)) {
+    ingress = { ok: false, reasons: [`${q.source.id} is not in the mesh and the mesh's STRICT mTLS rejects its plaintext at ${q.destination.id} (deviation meshWideStrictMtls)`] };
+  } else if (!managed(q.destination)) {
     ingress = { ok: true, reasons: [`${q.destination.id} is not in a managed namespace; its ingress is unrestricted`] };
-  } else if (opts.meshedNamespaces && q.protocol === 'TCP' && q.source.kind === 'pod' && !managed(q.source) && !opts.meshedNamespaces.includes(q.source.namespace ?? '')) {
+  } else if (unmeshedSource) {
     ingress = { ok: false, reasons: [`${q.source.id} is not in the mesh and STRICT mTLS rejects its plaintext (deviation meshedNamespaces)`] };
   } else if (matching.length > 0) {
     ingress = { ok: true, reasons: flowReason('ingress') };

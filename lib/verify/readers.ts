@@ -260,19 +260,16 @@ export interface BackendIntentOptions {
    * @default []
    */
   readonly enrolledNamespaces?: readonly string[];
-  /** Istio root namespace. @default 'istio-system' */
-  readonly istioRootNamespace?: string;
   /** Linkerd control-plane namespace. @default 'linkerd' */
   readonly linkerdControlPlaneNamespace?: string;
-  /** Kuma control-plane namespace. @default 'kuma-system' */
-  readonly kumaControlPlaneNamespace?: string;
 }
 
 /**
  * The intent semantics a backend promises: the plain ones plus the deviations its docs state
  * (`IntentOptions`): NSM's L3 connections; Cilium ztunnel's HBONE view; for Istio, Linkerd and
- * Kuma, unmeshed pod sources denied and control-plane egress; Istio ambient's kubelet probe
- * address. Compare a reader with `intentAllows(model, q, { dns, ...backendIntentOptions(id) })`.
+ * Kuma, unmeshed pod sources denied; Linkerd's control-plane egress (its proxy does not police
+ * egress, so the app reaches what the NetworkPolicy layer opens for the proxy) and proxy ports;
+ * Istio ambient's kubelet probe address; DNS over TCP dropped by the Istio sidecar and Kuma. Compare a reader with `intentAllows(model, q, { dns, ...backendIntentOptions(id) })`.
  */
 export function backendIntentOptions(backend: string, options: BackendIntentOptions = {}): IntentOptions {
   const meshedNamespaces = [...(options.enrolledNamespaces ?? [])];
@@ -285,15 +282,17 @@ export function backendIntentOptions(backend: string, options: BackendIntentOpti
     case 'cilium':
       return { hboneNamespaceLabel: 'io.cilium/mtls-enabled' };
     case 'istio':
-      return { meshedNamespaces, ...cp({ namespace: options.istioRootNamespace ?? 'istio-system', labels: { app: 'istiod' }, ports: [15012], description: 'Istio control plane (istiod xDS)' }) };
+      // istiod is reached by the istio-proxy itself, not through it: app traffic to it is not admitted.
+      return { meshedNamespaces, tcpDnsBlocked: true };
     case 'istio-ambient':
-      return { meshedNamespaces, probeSources: ['169.254.7.127/32'] };
+      return { meshedNamespaces, probeSources: ['169.254.7.127/32'], meshPort: 15008 };
     case 'linkerd': {
       const ns = options.linkerdControlPlaneNamespace ?? 'linkerd';
-      return { meshedNamespaces, ...cp({ namespace: ns, labels: { 'linkerd.io/control-plane-ns': ns }, ports: [8086, 8080, 8090], description: 'Linkerd control plane' }) };
+      return { meshedNamespaces, proxyPorts: [4140, 4143], meshPort: 4143, ...cp({ namespace: ns, labels: { 'linkerd.io/control-plane-ns': ns }, ports: [8086, 8080, 8090], description: 'Linkerd control plane' }) };
     }
     case 'kuma':
-      return { meshedNamespaces, ...cp({ namespace: options.kumaControlPlaneNamespace ?? 'kuma-system', labels: { app: 'kuma-control-plane' }, ports: [5678], description: 'Kuma control plane' }) };
+      // kuma-dp reaches the control plane itself; app traffic to it leaves the mesh and meets passthrough None.
+      return { meshedNamespaces, tcpDnsBlocked: true, meshWideStrictMtls: true };
     default:
       throw new BackendDetectionError(`unknown backend "${backend}" (known: ${BACKENDS.join(', ')})`);
   }
