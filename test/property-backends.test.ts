@@ -48,7 +48,7 @@ const CASES: BackendCase[] = [
     name: 'istio (sidecar)', id: 'istio', mesh: () => Mesh.istio({ mode: IstioMode.SIDECAR }),
     // kube-dns only: with DNS pods in a peer namespace or NodeLocal DNS, TCP DNS passes exactly when a
     // flow imports that namespace or address, which the tcpDnsBlocked deviation does not model.
-    features: { maxWorkloads: SMALL, http: true, fqdn: true, serviceAccounts: 'always', externalAnyPort: false, dnsChoices: [0] },
+    features: { maxWorkloads: SMALL, http: true, fqdn: true, serviceAccounts: 'always', externalAnyPort: false, portRanges: false, dnsChoices: [0] },
     refusals: UDP_IDENTITY,
   },
   {

@@ -335,7 +335,8 @@ export function intentProbes(model: ZeroTrustModel): { endpoints: Endpoint[]; po
       const path = r.paths.length === 0 ? '/' : r.paths[0].endsWith('*') ? `${r.paths[0].slice(0, -1)}zt` : r.paths[0];
       const method = r.methods[0] ?? 'GET';
       const otherMethod = ['PATCH', 'DELETE', 'GET'].find((m) => !r.methods.includes(m));
-      for (const p of f.ports.filter((x) => x.protocol === 'TCP' && x.endPort === undefined)) {
+      // Not on 53: cluster DNS answers DNS there, so an HTTP request to it would test nothing.
+      for (const p of f.ports.filter((x) => x.protocol === 'TCP' && x.endPort === undefined && x.number !== 53)) {
         requests.push({ port: p.number, method, path });
         if (r.methods.length > 0 && otherMethod) requests.push({ port: p.number, method: otherMethod, path });
         if (r.paths.length > 0) requests.push({ port: p.number, method, path: '/zt-unmatched' });
