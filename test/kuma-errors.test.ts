@@ -111,7 +111,7 @@ describe('regression: a port range to an address beside host-name egress', () =>
     const app = Testing.app();
     const chart = new ZeroTrustChart(app, 'c', { namespace: 'shop', mesh: Mesh.kuma() });
     const w = new SecureWorkload(chart, 'cz', { image: 'x', ports: [Port.tcp(8080)] });
-    w.allowTo(Peer.ipBlock('203.0.113.7/32'), { ports: [Port.tcpRange(5432, 5435)] });
+    w.allowTo(Peer.ipBlock('203.0.113.7/32'), { ports: [Port.tcpRange(5432, 5451)] });
     w.allowTo(Peer.fqdn('*.example.org'), { ports: [Port.tcp(53), Port.tcp(5432)] });
     const manifests = parseManifests(app.synthYaml(), 'x.yaml');
     const cz = inventory(manifests).workloads.find((e: any) => e.id === 'shop/cz');
