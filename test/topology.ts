@@ -50,6 +50,8 @@ export interface TopologyFeatures {
   readonly egressServiceAccounts?: boolean;
   /** UDP ports. @default true */
   readonly udp?: boolean;
+  /** Indices into IP_BLOCKS that ingress flows may use. @default all */
+  readonly ipSourceBlocks?: number[];
   /** Ingress from IP blocks. @default true */
   readonly ipSources?: boolean;
   /** Egress to external peers without ports (every port). @default true */
@@ -126,11 +128,13 @@ export function topologyArb(maxWorkloadsOrFeatures: number | TopologyFeatures = 
         const hosts = o.wildcardHosts === false ? [0] : HOSTS.map((_, i) => i);
         arms.push({ weight: 1, arbitrary: fc.record({ kind: fc.constant('fqdn' as const), w, host: fc.constantFrom(...hosts), ports: fc.uniqueArray(tcpPortArb.map((p) => p.number), { minLength: 1, maxLength: 2 }) }) });
       }
+      const sourceBlocks = o.ipSourceBlocks;
       return fc.record({
         namespaces: fc.constant(namespaces),
         workloads: fc.constant(workloads),
         dns: fc.array(fc.constantFrom(...dnsChoices), { minLength: 3, maxLength: 3 }),
-        flows: fc.array(fc.oneof(...arms), { maxLength: Math.min(40, workloads.length * 2 + 2), size: 'medium' }),
+        flows: fc.array(fc.oneof(...arms), { maxLength: Math.min(40, workloads.length * 2 + 2), size: 'medium' })
+          .map((flows) => (sourceBlocks ? flows.filter((f) => f.kind !== 'ip' || f.dir === 'to' || sourceBlocks.includes(f.block)) : flows)),
       });
     }),
   );

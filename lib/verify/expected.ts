@@ -59,8 +59,9 @@ export interface IntentOptions {
 
   /**
    * Deviation (the mesh's control plane, which every proxy must reach: Linkerd
-   * `allow-linkerd-control-plane` in docs/backends/linkerd.md; Linkerd does not police egress,
-   * so the app container reaches it too): every pod of a managed namespace may reach these endpoints.
+   * `allow-linkerd-control-plane` in docs/backends/linkerd.md, Linkerd does not police egress so
+   * the app container reaches it too; Istio ambient's waypoint reaching istiod, `waypoint-egress`
+   * in docs/backends/istio.md): pods of a managed namespace may reach these endpoints.
    * @default []
    */
   readonly controlPlane?: readonly ControlPlaneEndpoint[];
@@ -117,6 +118,18 @@ export interface ControlPlaneEndpoint {
   readonly labels: { [key: string]: string };
   /** TCP ports. */
   readonly ports: readonly number[];
+  /**
+   * Only pods of managed namespaces with these labels (mesh infrastructure such as a waypoint)
+   * may reach it.
+   * @default - every pod of a managed namespace
+   */
+  readonly sourceLabels?: { [key: string]: string };
+  /**
+   * Only from namespaces where some flow to one of their workloads has HTTP rules (where the
+   * Istio ambient renderer deploys a waypoint).
+   * @default false
+   */
+  readonly onlyWithHttpRules?: boolean;
   /** What it is, for reasons: `Linkerd control plane`. */
   readonly description: string;
 }
@@ -149,6 +162,9 @@ export function endpointMatches(m: EndpointModel, e: Endpoint): boolean {
     case 'namespace':
       return e.kind === 'pod' && e.namespace === m.namespace;
     case 'ip-block': {
+      // A host name resolves to some address: only a block of every address surely holds it
+      // (the NetworkPolicy reader agrees).
+      if (e.kind === 'fqdn') return cidr(m.cidr).prefix === 0 && m.except.length === 0;
       const ip = endpointIp(e);
       return ip !== undefined && ipInBlock(ip, cidr(m.cidr), m.except.map(cidr));
     }
@@ -246,6 +262,8 @@ function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates
     const ns = q.source.namespace!;
     const dns = typeof opts.dns === 'function' ? opts.dns(ns) : opts.dns ?? KUBE_DNS;
     const cp = q.protocol === 'TCP' ? (opts.controlPlane ?? []).find((c) => q.destination.kind === 'pod' && q.destination.namespace === c.namespace
+      && subset(c.sourceLabels ?? {}, q.source.labels)
+      && (!c.onlyWithHttpRules || model.flows.some((f) => f.http.length > 0 && f.destination.type === 'workload' && f.destination.workload.namespace === ns))
       && subset(c.labels, q.destination.labels) && c.ports.includes(q.port)) : undefined;
     if (q.port === 53 && dnsMatches(dns, q.destination) && !(opts.tcpDnsBlocked && q.protocol === 'TCP')) {
       egress = { ok: true, reasons: [`every pod of ${ns} may reach cluster DNS on 53/${q.protocol}`] };

@@ -285,7 +285,10 @@ export function backendIntentOptions(backend: string, options: BackendIntentOpti
       // istiod is reached by the istio-proxy itself, not through it: app traffic to it is not admitted.
       return { meshedNamespaces, tcpDnsBlocked: true };
     case 'istio-ambient':
-      return { meshedNamespaces, probeSources: ['169.254.7.127/32'], meshPort: 15008 };
+      return {
+        meshedNamespaces, probeSources: ['169.254.7.127/32'], meshPort: 15008,
+        ...cp({ namespace: 'istio-system', labels: { app: 'istiod' }, ports: [15012], sourceLabels: { 'gateway.networking.k8s.io/gateway-name': 'waypoint' }, onlyWithHttpRules: true, description: 'Istio control plane (istiod xDS), from the waypoint' }),
+      };
     case 'linkerd': {
       const ns = options.linkerdControlPlaneNamespace ?? 'linkerd';
       return { meshedNamespaces, proxyPorts: [4140, 4143], meshPort: 4143, ...cp({ namespace: ns, labels: { 'linkerd.io/control-plane-ns': ns }, ports: [8086, 8080, 8090], description: 'Linkerd control plane' }) };

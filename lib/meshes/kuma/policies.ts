@@ -199,6 +199,11 @@ export function passthroughMatches(model: ZeroTrustModel, w: WorkloadModel): { m
       // UDP is not intercepted by the sidecar; the NetworkPolicy layer alone decides it.
       if (f.ports.length > 0 && tcp.length === 0) continue;
       used.push(f);
+      const hostFlowPorts = flows.filter((g) => g.destination.type === 'fqdn').flatMap((g) => g.ports);
+      const overlaps = f.ports.length === 0 || tcp.some((p) => hostFlowPorts.some((h) => h.number >= p.number && h.number <= (p.endPort ?? p.number)));
+      if (d.except.length > 0 && overlaps && hostFlowPorts.length > 0) {
+        throw new ZeroTrustError(`[kuma] ${f.declaredAt}: ${w.namespace}/${w.name} also reaches host names on ${[...new Set(hostFlowPorts.map((p) => p.toString()))].join(', ')}, which opens the NetworkPolicy layer to every address on those ports, and MeshPassthrough cannot express the except of ${d.cidr}, so ${d.except.join(', ')} would be reachable; split the range into ranges without except, or use other ports`);
+      }
       const ranges = tcp.filter((p) => p.endPort !== undefined);
       // Host-name egress opens the NetworkPolicy layer to every address on its ports, so a range
       // entry without a port would let this address through on those ports too: list the range.
