@@ -17,12 +17,12 @@ import * as fc from 'fast-check';
 import { stringify } from 'yaml';
 import { CiliumMutualAuth, IstioMode, Mesh } from '../lib';
 import {
-  PolicyEvaluator, SourcedManifest, backendIntentOptions, compareWithIntent, describeMismatch, intentProbes, parseManifests,
-  probeUniverse, queries, readerFor,
+  Endpoint, IntentEvaluator, NetworkPolicyEvaluator, PolicyEvaluator, SourcedManifest, backendIntentOptions, compareWithIntent,
+  describeMismatch, describeQuery, endpointMatches, intentProbes, parseManifests, probeUniverse, queries, readerFor,
 } from '../lib/verify';
-import { ZeroTrustModel } from '../lib/intent/model';
+import { EndpointModel, ZeroTrustModel } from '../lib/intent/model';
 import { DnsSpec } from '../lib/intent/dns';
-import { TopologyFeatures, TopologySpec, buildApp, topologyArb } from './topology';
+import { TopologyFeatures, TopologySpec, UNMANAGED, buildApp, topologyArb } from './topology';
 
 const RUNS = Number(process.env.ZT_PROPERTY_RUNS ?? 30);
 const SEED = Number(process.env.ZT_PROPERTY_SEED ?? 20250101);
@@ -126,5 +126,59 @@ describe.each(CASES.map((c) => [c.name, c]))('reader(synth(intent)) == intent: %
     // Not vacuous: most topologies synthesize, and pod-to-pod connections are allowed.
     expect(stats.refused).toBeLessThan(RUNS / 3);
     expect(stats.allowed).toBeGreaterThan(0);
+  });
+});
+
+/**
+ * The NetworkPolicy layer alone, asked as the packets really look (Istio ambient HBONE 15008 and
+ * Linkerd 4143 between meshed pods, the app port otherwise): it admits the declared app flows and
+ * nothing else, on every pair of pods of the app's namespaces and of the peer namespaces. Between
+ * meshed pods the tunnel port stands for every app port, so there it admits exactly the pairs some
+ * flow joins (the mesh above checks the port); with an unmeshed end it admits the declared ports,
+ * plus the tunnel port of declared pairs (the layer's documented `meshPorts`).
+ */
+const NP_LAYER_CASES: Array<{ name: string; id: string; meshPort?: number; mesh: () => Mesh; features: TopologyFeatures; refusals?: RegExp }> = [
+  { name: 'istio (sidecar)', id: 'istio', mesh: () => Mesh.istio({ mode: IstioMode.SIDECAR }), features: { maxWorkloads: SMALL, http: true, serviceAccounts: 'always', externalAnyPort: false, portRanges: false }, refusals: UDP_IDENTITY },
+  // No HTTP rules, so no waypoint: the two hops through it are the reader's business (test/istio-story).
+  { name: 'istio (ambient)', id: 'istio-ambient', meshPort: 15008, mesh: () => Mesh.istio({ mode: IstioMode.AMBIENT }), features: { maxWorkloads: SMALL, serviceAccounts: 'always' }, refusals: UDP_IDENTITY },
+  { name: 'linkerd', id: 'linkerd', meshPort: 4143, mesh: () => Mesh.linkerd(), features: { maxWorkloads: SMALL, http: true, serviceAccounts: 'always' }, refusals: UDP_IDENTITY },
+  { name: 'kuma', id: 'kuma', mesh: () => Mesh.kuma(), features: { maxWorkloads: SMALL, ipSources: false, egressToExternalPods: false }, refusals: /MeshPassthrough cannot express/ },
+];
+
+describe.each(NP_LAYER_CASES.map((c) => [c.name, c]))('the NetworkPolicy layer of %s admits the app flows and nothing else', (_name, c) => {
+  test('every pair of pods, with the mesh ports the packets use', () => {
+    let admitted = 0;
+    let runs = 0;
+    fc.assert(fc.property(topologyArb(c.features), (spec) => {
+      const out = synth({ name: c.name, id: c.id, mesh: c.mesh, features: c.features, refusals: c.refusals }, spec);
+      if ('refused' in out) return;
+      const { manifests, model, dns } = out;
+      runs++;
+      const np = new NetworkPolicyEvaluator(manifests);
+      const probes = intentProbes(model);
+      const universe = probeUniverse(manifests, probes.endpoints, probes.ports);
+      const managed = new Set(model.namespaces.map((n) => n.name));
+      const pods = universe.endpoints.filter((e) => e.kind === 'pod' && (managed.has(e.namespace!) || UNMANAGED.includes(e.namespace!)));
+      const meshed = (e: Endpoint) => managed.has(e.namespace!) || ENROLLED.includes(e.namespace!);
+      // This layer matches labels; the mesh above checks ServiceAccounts (identityEnforcedAbove).
+      const noSa = (e: EndpointModel): EndpointModel => (e.type === 'external-workload' ? { ...e, serviceAccount: undefined } : e);
+      const layerModel: ZeroTrustModel = { ...model, flows: model.flows.map((f) => ({ ...f, source: noSa(f.source), destination: noSa(f.destination) })) };
+      const intent = new IntentEvaluator(layerModel, { dns });
+      for (const q of queries({ ...universe, endpoints: pods })) {
+        const pairFlows = layerModel.flows.filter((f) => endpointMatches(f.source, q.source) && endpointMatches(f.destination, q.destination));
+        const tunnelled = c.meshPort !== undefined && q.protocol === 'TCP' && meshed(q.source) && meshed(q.destination);
+        const asked = tunnelled ? { ...q, port: c.meshPort! } : q;
+        const unmanagedPair = !managed.has(q.source.namespace!) && !managed.has(q.destination.namespace!);
+        const want = tunnelled ? unmanagedPair || pairFlows.length > 0
+          : intent.evaluate(q).allowed || (c.meshPort !== undefined && q.protocol === 'TCP' && q.port === c.meshPort && pairFlows.length > 0);
+        const got = np.evaluate(asked);
+        if (got.allowed !== want) {
+          throw new Error(`${describeQuery(q)}${tunnelled ? ` (asked on ${c.meshPort})` : ''}: NetworkPolicy ${got.allowed ? 'ALLOWS' : 'DENIES'}, expected ${want ? 'ALLOWS' : 'DENIES'}\n  ${got.reasons.join('\n  ')}`);
+        }
+        if (got.allowed && q.source.workload && q.destination.workload) admitted++;
+      }
+    }), { numRuns: Math.ceil(RUNS / 2), seed: SEED, endOnFailure: true });
+    expect(runs).toBeGreaterThan(RUNS / 4);
+    expect(admitted).toBeGreaterThan(0);
   });
 });
