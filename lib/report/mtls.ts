@@ -1,0 +1,116 @@
+/**
+ * The mTLS column: whether an allowed connection must be mutually authenticated, read from the
+ * manifests per backend. It is required when the destination is a meshed pod and the backend's
+ * objects make authentication mandatory for the port (Istio PeerAuthentication STRICT, Linkerd
+ * authorizations that all require MeshTLSAuthentication or an authenticated default policy,
+ * Cilium `authentication.mode: required`, Kuma's Mesh with a STRICT mTLS backend). The source
+ * being meshed follows: the reader only allows such a connection from a meshed source.
+ * NetworkPolicy and NSM never require it.
+ */
+import { inventory } from '../verify/inventory';
+import { AnyManifest, manifestOf } from '../verify/manifests';
+import { identityLabels, selectorMatches as ciliumSelectorMatches } from '../verify/cilium';
+import { selectorMatches } from '../verify/networkpolicy';
+import { Endpoint, Manifest, Query } from '../verify/types';
+
+/** A function that says whether an allowed query requires mTLS. */
+export function mtlsOf(backend: string, manifests: readonly AnyManifest[]): (q: Query) => boolean {
+  const objects = manifests.map(manifestOf);
+  const namespaces = new Map(inventory(manifests).namespaces.map((n) => [n.name, n]));
+  const nsMeta = (e: Endpoint) => namespaces.get(e.namespace ?? '');
+  const pod = (f: (q: Query) => boolean) => (q: Query) => q.destination.kind === 'pod' && q.protocol === 'TCP' && f(q);
+  switch (backend) {
+    case 'istio':
+    case 'istio-ambient':
+      return pod((q) => istioMeshed(q.destination, nsMeta(q.destination)?.labels) && istioStrict(objects, q));
+    case 'linkerd':
+      return pod((q) => linkerdMeshed(q.destination, nsMeta(q.destination)?.annotations) && linkerdAuthenticated(objects, q, nsMeta(q.destination)?.annotations));
+    case 'cilium':
+      return pod((q) => ciliumAuthRequired(objects, q));
+    case 'kuma':
+      return pod((q) => kumaStrict(objects, q.destination, nsMeta(q.destination)?.labels, nsMeta(q.destination)?.annotations));
+    default:
+      return () => false;
+  }
+}
+
+function istioMeshed(e: Endpoint, nsLabels: { [key: string]: string } | undefined): boolean {
+  const labels = { ...(e.namespaceLabels ?? {}), ...(nsLabels ?? {}) };
+  const podLabels = e.labels ?? {};
+  if (podLabels['sidecar.istio.io/inject'] === 'false' || podLabels['istio.io/dataplane-mode'] === 'none') return false;
+  if (podLabels['sidecar.istio.io/inject'] === 'true' || podLabels['istio.io/dataplane-mode'] === 'ambient') return true;
+  return labels['istio-injection'] === 'enabled' || labels['istio.io/rev'] !== undefined || labels['istio.io/dataplane-mode'] === 'ambient';
+}
+
+/** The most specific PeerAuthentication (workload, namespace, root) decides; a port-level mode wins. */
+function istioStrict(objects: Manifest[], q: Query): boolean {
+  const pas = objects.filter((m) => m.kind === 'PeerAuthentication' && m.apiVersion.startsWith('security.istio.io/'));
+  const ns = q.destination.namespace;
+  const withSelector = pas.filter((p) => p.metadata.namespace === ns && p.spec?.selector && selectorMatches(p.spec.selector, q.destination.labels));
+  const nsWide = pas.filter((p) => p.metadata.namespace === ns && !p.spec?.selector);
+  const root = pas.filter((p) => (p.metadata.namespace ?? 'istio-system') === 'istio-system' && !p.spec?.selector);
+  let mode = 'PERMISSIVE';
+  for (const level of [root, nsWide, withSelector]) {
+    const p = level[0];
+    if (!p) continue;
+    const m = p.spec?.mtls?.mode;
+    if (m && m !== 'UNSET') mode = m;
+    const portMode = p.spec?.portLevelMtls?.[String(q.port)]?.mode;
+    if (portMode && portMode !== 'UNSET') mode = portMode;
+  }
+  return mode === 'STRICT';
+}
+
+function linkerdMeshed(e: Endpoint, nsAnnotations: { [key: string]: string } | undefined): boolean {
+  const v = e.annotations?.['linkerd.io/inject'] ?? e.namespaceAnnotations?.['linkerd.io/inject'] ?? nsAnnotations?.['linkerd.io/inject'];
+  return v === 'enabled' || v === 'ingress';
+}
+
+function linkerdAuthenticated(objects: Manifest[], q: Query, nsAnnotations: { [key: string]: string } | undefined): boolean {
+  const d = q.destination;
+  const servers = objects.filter((m) => m.kind === 'Server' && m.apiVersion.startsWith('policy.linkerd.io/') && m.metadata.namespace === d.namespace
+    && selectorMatches(m.spec?.podSelector ?? { matchLabels: { 'zt-never': 'x' } }, d.labels)
+    && (m.spec?.port === q.port || (d.ports ?? []).some((p) => p.name === m.spec?.port && p.number === q.port)));
+  if (servers.length === 0) {
+    const policy = d.annotations?.['config.linkerd.io/default-inbound-policy'] ?? nsAnnotations?.['config.linkerd.io/default-inbound-policy'];
+    return policy === 'all-authenticated' || policy === 'cluster-authenticated';
+  }
+  const names = new Set(servers.map((s) => s.metadata.name));
+  const authz = objects.filter((m) => m.kind === 'AuthorizationPolicy' && m.apiVersion.startsWith('policy.linkerd.io/') && m.metadata.namespace === d.namespace
+    && ((m.spec?.targetRef?.kind === 'Server' && names.has(m.spec.targetRef.name)) || m.spec?.targetRef?.kind === 'Namespace' || m.spec?.targetRef?.kind === 'HTTPRoute'));
+  return authz.length > 0 && authz.every((a) => (a.spec?.requiredAuthenticationRefs ?? []).some((r: any) => r?.kind === 'MeshTLSAuthentication'));
+}
+
+function ciliumAuthRequired(objects: Manifest[], q: Query): boolean {
+  const d = q.destination;
+  const ids = identityLabels(d);
+  const policies = objects.filter((m) => (m.kind === 'CiliumNetworkPolicy' && m.metadata.namespace === d.namespace) || m.kind === 'CiliumClusterwideNetworkPolicy');
+  let required = false;
+  let open = false;
+  for (const p of policies) {
+    for (const spec of [p.spec, ...(Array.isArray(p.specs) ? p.specs : [])].filter(Boolean)) {
+      if (!spec.endpointSelector || !ciliumSelectorMatches(spec.endpointSelector, ids)) continue;
+      for (const rule of spec.ingress ?? []) {
+        const covers = !rule.toPorts?.length || rule.toPorts.some((tp: any) => !tp.ports?.length || tp.ports.some((pp: any) => {
+          const n = Number(pp.port);
+          const end = pp.endPort ? Number(pp.endPort) : n;
+          return pp.port === undefined || n === 0 || (q.port >= n && q.port <= end) || (d.ports ?? []).some((cp) => cp.name === pp.port && cp.number === q.port);
+        }));
+        if (!covers) continue;
+        if (rule.authentication?.mode === 'required') required = true;
+        else open = true;
+      }
+    }
+  }
+  return required && !open;
+}
+
+function kumaStrict(objects: Manifest[], d: Endpoint, nsLabels?: { [key: string]: string }, nsAnnotations?: { [key: string]: string }): boolean {
+  const pick = (k: string) => d.labels?.[k] ?? d.annotations?.[k] ?? nsLabels?.[k] ?? nsAnnotations?.[k] ?? d.namespaceLabels?.[k];
+  if (pick('kuma.io/sidecar-injection') !== 'enabled') return false;
+  const meshName = pick('kuma.io/mesh') ?? 'default';
+  const mesh = objects.find((m) => m.kind === 'Mesh' && m.apiVersion.startsWith('kuma.io/') && m.metadata.name === meshName);
+  const mtls = mesh?.spec?.mtls;
+  const backend = (mtls?.backends ?? []).find((b: any) => b?.name === mtls?.enabledBackend);
+  return !!backend && (backend.mode ?? 'STRICT') === 'STRICT';
+}
