@@ -171,44 +171,58 @@ export function parseIntentDocument(doc: unknown, where = INTENT_FILE_NAME): Par
   return { model: { namespaces, workloads, flows }, dns };
 }
 
-/** Options of `ZeroTrustIntent.write`. */
-export interface WriteIntentOptions {
+/** Options of `ZeroTrustReview.write`. */
+export interface ZeroTrustReviewOptions {
   /**
-   * Folder to write `zero-trust.intent.json` into.
+   * Folder to write into: the folder of the synthesized manifests.
    * @default - the app's `outdir`
    */
   readonly outdir?: string;
+  /**
+   * Whether to write `FLOWS.md`: the flows the manifests allow, as a table and a Mermaid
+   * diagram, read back from the YAML in the folder.
+   * @default true
+   */
+  readonly flowsMarkdown?: boolean;
 }
 
 /**
- * The intent file of an app. cdk8s offers no hook after `app.synth()`, so call it yourself, right
- * after synth:
+ * The review files of an app, written beside its synthesized manifests: `zero-trust.intent.json`
+ * (the declared intent, which `npx cdk8s-zero-trust verify <dir>` checks the manifests against)
+ * and `FLOWS.md` (the allowed flows, for pull-request review). cdk8s offers no hook after
+ * `app.synth()`, so call it yourself, right after synth:
  *
  * ```ts
  * app.synth();
- * ZeroTrustIntent.write(app); // dist/zero-trust.intent.json
+ * ZeroTrustReview.write(app); // dist/zero-trust.intent.json, dist/FLOWS.md
  * ```
- *
- * `npx cdk8s-zero-trust verify dist` then checks the manifests against it.
  */
-export class ZeroTrustIntent {
+export class ZeroTrustReview {
   /** File name of the intent file. */
-  public static readonly FILE_NAME = INTENT_FILE_NAME;
+  public static readonly INTENT_FILE_NAME = INTENT_FILE_NAME;
+  /** File name of the flow report. */
+  public static readonly FLOWS_FILE_NAME = 'FLOWS.md';
 
   /** The intent of the app as deterministic JSON text; throws if the intent does not resolve. */
-  public static render(app: App): string {
+  public static intentJson(app: App): string {
     const { model, errors } = IntentRegistry.of(app).resolve();
     if (errors.length > 0) throw new ZeroTrustError(errors.map((e) => e.message).join('\n'));
     return intentDocumentText(model, chartDns(app));
   }
 
-  /** Writes `zero-trust.intent.json` into the app's outdir (or `options.outdir`); returns its path. */
-  public static write(app: App, options: WriteIntentOptions = {}): string {
+  /**
+   * Writes `zero-trust.intent.json` and (unless disabled) `FLOWS.md` into the app's outdir (or
+   * `options.outdir`); call after `app.synth()`. Returns the paths written.
+   */
+  public static write(app: App, options: ZeroTrustReviewOptions = {}): string[] {
     const outdir = options.outdir ?? app.outdir;
     fs.mkdirSync(outdir, { recursive: true });
-    const file = path.join(outdir, INTENT_FILE_NAME);
-    fs.writeFileSync(file, ZeroTrustIntent.render(app));
-    return file;
+    const intentFile = path.join(outdir, INTENT_FILE_NAME);
+    fs.writeFileSync(intentFile, ZeroTrustReview.intentJson(app));
+    if (options.flowsMarkdown === false) return [intentFile];
+    const backends = [...new Set(IntentRegistry.of(app).resolve().model.namespaces.map((n) => n.backend))];
+    const { writeFlowsMarkdown } = require('../report/flows-file') as typeof import('../report/flows-file');
+    return [intentFile, writeFlowsMarkdown(outdir, { backend: backends.length === 1 ? backends[0] : undefined })];
   }
 
   private constructor() {}

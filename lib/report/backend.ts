@@ -15,7 +15,7 @@ export interface ChosenReader {
 
 /** Backend ids the CLI accepts. */
 export function backendIds(): string[] {
-  return ['networkpolicy'];
+  return ['networkpolicy', 'istio', 'istio-ambient', 'linkerd', 'cilium', 'kuma', 'nsm']; // TEMP until readers.ts lands
 }
 
 /** The reader for the manifests: `backend` when given, else detected from the objects. */
@@ -23,5 +23,5 @@ export function readerOf(manifests: readonly SourcedManifest[], backend?: string
   if (backend !== undefined && !backendIds().includes(backend)) {
     throw new ManifestError(`unknown backend "${backend}"; expected one of ${backendIds().join(', ')}`);
   }
-  return { backend: 'networkpolicy', evaluator: new NetworkPolicyEvaluator(manifests) };
+  return { backend: backend ?? 'networkpolicy', evaluator: new NetworkPolicyEvaluator(manifests) };
 }

@@ -7,3 +7,4 @@ export * from './universe';
 export * from './diff';
 export * from './explain';
 export * from './verify';
+export * from './flows-file';
