@@ -2,14 +2,23 @@
  * What the declared intent says about a query, under the project's semantics: every pod of a
  * managed namespace (a `ZeroTrustChart`) is closed in both directions except for cluster DNS
  * (UDP/TCP 53) and the declared flows; everything else is unrestricted in its own direction.
- * HTTP rules are ignored (L4 semantics).
+ *
+ * HTTP: a query that carries a request (`http`) is admitted by a flow only if the flow has no HTTP
+ * rules or one of them matches the method and path (`httpRuleMatches`). A query without a request
+ * asks whether a connection can be opened at all, which a flow with HTTP rules admits (the mesh
+ * then filters its requests).
+ *
+ * Backends that deliberately enforce something other than the intent, and say so in their docs,
+ * are described by the named deviation options of `IntentOptions` (`backendIntentOptions(backend)`
+ * gives each backend's); without them the semantics are the plain NetworkPolicy ones.
  */
 import { DnsSpec } from '../intent/dns';
 import { EndpointModel, FlowModel, ZeroTrustModel, describeFlow } from '../intent/model';
+import { httpRuleMatches } from '../intent/rules';
 import { parseCidr } from '../intent/cidr';
 import { endpointIp, ipInBlock } from './networkpolicy';
 import { NAMESPACE_NAME_LABEL } from './inventory';
-import { PROBE_LABEL, Universe, UniversePort, mergePorts, probeIps, queries as allQueries } from './universe';
+import { PROBE_LABEL, Universe, UniversePort, UniverseRequest, mergePorts, mergeRequests, probeIps, queries as allQueries } from './universe';
 import { Decision, Endpoint, PolicyEvaluator, Query } from './types';
 
 /** Options of `intentAllows`. */
@@ -19,6 +28,61 @@ export interface IntentOptions {
    * @default Dns.kubeDns() for every namespace
    */
   readonly dns?: DnsSpec | ((namespace: string) => DnsSpec);
+
+  /**
+   * Deviation (Network Service Mesh, docs/backends/nsm.md "What NSM enforces, and what it does
+   * not": *Every port*, *No L7*, *Both directions*): a flow between two SecureWorkloads is an L3
+   * connection, so it admits every port and protocol and any request, in both directions. Flows
+   * with other peers keep the plain semantics (they stay on the primary network).
+   * @default false
+   */
+  readonly nsmConnections?: boolean;
+
+  /**
+   * Deviation (Cilium `CiliumMutualAuth.ZTUNNEL`, docs/backends/cilium.md "Mutual authentication":
+   * "an allowed peer can reach *undeclared* ports of the destination pod through HBONE"): TCP
+   * between two pods of namespaces carrying this label with value `true` (the app's namespaces) is
+   * seen by Cilium as HBONE 15008, so a declared flow between them admits every TCP port.
+   * @default - none
+   */
+  readonly hboneNamespaceLabel?: string;
+
+  /**
+   * Deviation (Istio docs/backends/istio.md, Linkerd docs/backends/linkerd.md "What it does not
+   * enforce", Kuma docs/backends/kuma.md: STRICT mTLS rejects plaintext): a TCP connection from a
+   * pod that is not in the mesh to a pod of a managed namespace is denied even when a flow names
+   * its namespace or labels. Pods of managed namespaces and of these namespaces are in the mesh.
+   * Address (`ip`) sources are not pods and keep the plain semantics.
+   * @default - undefined: sources are not checked for mesh membership
+   */
+  readonly meshedNamespaces?: readonly string[];
+
+  /**
+   * Deviation (the mesh's control plane, which every proxy must reach: Istio `allow-istiod`,
+   * Linkerd `allow-linkerd-control-plane`, Kuma `allow-kuma-control-plane` — see each backend's
+   * docs table of emitted objects): every pod of a managed namespace may reach these endpoints.
+   * @default []
+   */
+  readonly controlPlane?: readonly ControlPlaneEndpoint[];
+
+  /**
+   * Deviation (Istio ambient, docs/backends/istio.md `allow-ambient-probes`: ambient SNATs kubelet
+   * probes to 169.254.7.127): addresses in these CIDRs may reach every port of every pod of a
+   * managed namespace.
+   * @default []
+   */
+  readonly probeSources?: readonly string[];
+}
+
+/** Pods of a mesh control plane that every managed pod may reach. */
+export interface ControlPlaneEndpoint {
+  readonly namespace: string;
+  /** Labels the pods carry (all must match). */
+  readonly labels: { [key: string]: string };
+  /** TCP ports. */
+  readonly ports: readonly number[];
+  /** What it is, for reasons: `Linkerd control plane`. */
+  readonly description: string;
 }
 
 const KUBE_DNS: DnsSpec = { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } };
@@ -44,7 +108,8 @@ export function endpointMatches(m: EndpointModel, e: Endpoint): boolean {
     case 'workload':
       return e.kind === 'pod' && e.namespace === m.workload.namespace && e.workload !== undefined && subset(m.workload.selector, e.labels);
     case 'external-workload':
-      return e.kind === 'pod' && e.namespace === m.namespace && subset(m.labels, e.labels);
+      return e.kind === 'pod' && e.namespace === m.namespace && subset(m.labels, e.labels)
+        && (m.serviceAccount === undefined || (e.serviceAccount ?? 'default') === m.serviceAccount);
     case 'namespace':
       return e.kind === 'pod' && e.namespace === m.namespace;
     case 'ip-block': {
@@ -100,12 +165,38 @@ export class IntentEvaluator implements PolicyEvaluator {
   }
 }
 
+/** True when the flow admits the query's request (no rules, no request, or a matching rule). */
+export function flowHttpMatches(f: FlowModel, q: Query): boolean {
+  if (!q.http || f.http.length === 0) return true;
+  return f.http.some((r) => httpRuleMatches(r, q.http!.method, q.http!.path));
+}
+
+function describeRequest(q: Query): string {
+  return q.http ? ` (${q.http.method} ${q.http.path})` : '';
+}
+
 /** Decides a query given the flows whose two ends match it (ports not yet checked). */
 function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates: FlowModel[]): Decision {
   const managed = (e: Endpoint) => e.kind === 'pod' && model.namespaces.some((n) => n.name === e.namespace);
-  const conn = `${q.source.id} -> ${q.destination.id} on ${q.port}/${q.protocol}`;
-  const matching = candidates.filter((f) => flowPortMatches(f, q));
-  const flowReason = (dir: string) => matching.map((f) => `flow ${describeFlow(f)} (${f.declaredAt}) allows ${dir}`);
+  const conn = `${q.source.id} -> ${q.destination.id} on ${q.port}/${q.protocol}${describeRequest(q)}`;
+
+  // Deviation: NSM connections (both directions, every port, any request).
+  if (opts.nsmConnections) {
+    const pair = (f: FlowModel, a: Endpoint, b: Endpoint) => f.source.type === 'workload' && f.destination.type === 'workload'
+      && endpointMatches(f.source, a) && endpointMatches(f.destination, b);
+    const forward = model.flows.find((f) => pair(f, q.source, q.destination));
+    const reverse = forward ? undefined : model.flows.find((f) => pair(f, q.destination, q.source));
+    if (forward || reverse) {
+      const f = (forward ?? reverse)!;
+      return { allowed: true, reasons: [`flow ${describeFlow(f)} (${f.declaredAt}) is an NSM L3 connection: every port, any request${reverse ? ', and the reverse path' : ''} (deviation nsmConnections)`] };
+    }
+  }
+
+  // Deviation: Cilium ztunnel hides the app port between enrolled pods.
+  const hbone = opts.hboneNamespaceLabel !== undefined && q.protocol === 'TCP'
+    && [q.source, q.destination].every((e) => e.kind === 'pod' && e.namespaceLabels?.[opts.hboneNamespaceLabel!] === 'true');
+  const matching = candidates.filter((f) => (hbone || flowPortMatches(f, q)) && flowHttpMatches(f, q));
+  const flowReason = (dir: string) => matching.map((f) => `flow ${describeFlow(f)} (${f.declaredAt}) allows ${dir}${hbone ? ' on every TCP port: both ends are in ztunnel, the network sees HBONE 15008 (deviation hboneNamespaceLabel)' : ''}`);
 
   let egress: { ok: boolean; reasons: string[] };
   if (!managed(q.source)) {
@@ -113,19 +204,28 @@ function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates
   } else {
     const ns = q.source.namespace!;
     const dns = typeof opts.dns === 'function' ? opts.dns(ns) : opts.dns ?? KUBE_DNS;
+    const cp = q.protocol === 'TCP' ? (opts.controlPlane ?? []).find((c) => q.destination.kind === 'pod' && q.destination.namespace === c.namespace
+      && subset(c.labels, q.destination.labels) && c.ports.includes(q.port)) : undefined;
     if (q.port === 53 && dnsMatches(dns, q.destination)) {
       egress = { ok: true, reasons: [`every pod of ${ns} may reach cluster DNS on 53/${q.protocol}`] };
     } else if (matching.length > 0) {
       egress = { ok: true, reasons: flowReason('egress') };
+    } else if (cp) {
+      egress = { ok: true, reasons: [`every pod of ${ns} may reach the ${cp.description} on ${q.port}/TCP (deviation controlPlane)`] };
     } else {
       egress = { ok: false, reasons: [`${q.source.id} is in managed namespace ${ns} and no flow from it allows ${conn}`] };
     }
   }
   let ingress: { ok: boolean; reasons: string[] };
+  const probeIp = endpointIp(q.source);
   if (!managed(q.destination)) {
     ingress = { ok: true, reasons: [`${q.destination.id} is not in a managed namespace; its ingress is unrestricted`] };
+  } else if (opts.meshedNamespaces && q.protocol === 'TCP' && q.source.kind === 'pod' && !managed(q.source) && !opts.meshedNamespaces.includes(q.source.namespace ?? '')) {
+    ingress = { ok: false, reasons: [`${q.source.id} is not in the mesh and STRICT mTLS rejects its plaintext (deviation meshedNamespaces)`] };
   } else if (matching.length > 0) {
     ingress = { ok: true, reasons: flowReason('ingress') };
+  } else if (probeIp && (opts.probeSources ?? []).some((c) => ipInBlock(probeIp, cidr(c), []))) {
+    ingress = { ok: true, reasons: [`${q.source.id} is the kubelet probe address, admitted to every port (deviation probeSources)`] };
   } else {
     ingress = { ok: false, reasons: [`${q.destination.id} is in managed namespace ${q.destination.namespace} and no flow to it allows ${conn}`] };
   }
@@ -142,17 +242,19 @@ function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates
  * of the flows. Give them to `probeUniverse` so that output that dropped a selector, an except or
  * a port list is still asked about the parties it wrongly admits.
  */
-export function intentProbes(model: ZeroTrustModel): { endpoints: Endpoint[]; ports: UniversePort[] } {
+export function intentProbes(model: ZeroTrustModel): { endpoints: Endpoint[]; ports: UniversePort[]; requests: UniverseRequest[] } {
   const endpoints = new Map<string, Endpoint>();
-  const pod = (namespace: string, name: string, labels: { [key: string]: string }) => {
+  const pod = (namespace: string, name: string, labels: { [key: string]: string }, serviceAccount = 'default') => {
     const id = `${namespace}/${name}`;
     if (!endpoints.has(id)) {
       endpoints.set(id, {
         id, kind: 'pod', namespace, namespaceLabels: { [NAMESPACE_NAME_LABEL]: namespace }, namespaceAnnotations: {},
-        labels: { [PROBE_LABEL]: 'true', ...labels }, annotations: {}, serviceAccount: 'default', ports: [],
+        labels: { [PROBE_LABEL]: 'true', ...labels }, annotations: {}, serviceAccount, ports: [],
       });
     }
   };
+  const requests: UniverseRequest[] = [];
+  const fqdn = (host: string) => endpoints.set(`fqdn:${host}`, { id: `fqdn:${host}`, kind: 'fqdn', host });
   const blocks: Array<{ cidr: ReturnType<typeof parseCidr>; except: Array<ReturnType<typeof parseCidr>> }> = [];
   const ports: UniversePort[] = [];
   for (const f of model.flows) {
@@ -160,10 +262,37 @@ export function intentProbes(model: ZeroTrustModel): { endpoints: Endpoint[]; po
       if (e.type === 'namespace') pod(e.namespace, '*', {});
       if (e.type === 'external-workload') {
         pod(e.namespace, '*', {});
-        pod(e.namespace, `{${Object.entries(e.labels).sort().map(([k, v]) => `${k}=${v}`).join(',')}}`, e.labels);
+        const name = `{${Object.entries(e.labels).sort().map(([k, v]) => `${k}=${v}`).join(',')}}`;
+        if (e.serviceAccount === undefined) {
+          pod(e.namespace, name, e.labels);
+        } else {
+          // The labels with the declared ServiceAccount, and with another one.
+          pod(e.namespace, `${name}@${e.serviceAccount}`, e.labels, e.serviceAccount);
+          pod(e.namespace, `${name}@zt-other-sa`, e.labels, 'zt-other-sa');
+        }
       }
       if (e.type === 'ip-block') blocks.push({ cidr: cidr(e.cidr), except: e.except.map(cidr) });
-      if (e.type === 'fqdn' && !e.host.startsWith('*.')) endpoints.set(`fqdn:${e.host}`, { id: `fqdn:${e.host}`, kind: 'fqdn', host: e.host });
+      if (e.type === 'fqdn') {
+        // The host (a name under a wildcard), the wildcard's apex (not matched), and a host nobody named.
+        if (e.host.startsWith('*.')) {
+          fqdn(`zt-probe${e.host.slice(1)}`);
+          fqdn(e.host.slice(2));
+        } else {
+          fqdn(e.host);
+        }
+        fqdn('zt-unnamed.invalid');
+      }
+    }
+    for (const r of f.http) {
+      // A request the rule admits, one with another method, one with another path.
+      const path = r.paths.length === 0 ? '/' : r.paths[0].endsWith('*') ? `${r.paths[0].slice(0, -1)}zt` : r.paths[0];
+      const method = r.methods[0] ?? 'GET';
+      const otherMethod = ['PATCH', 'DELETE', 'GET'].find((m) => !r.methods.includes(m));
+      for (const p of f.ports.filter((x) => x.protocol === 'TCP' && x.endPort === undefined)) {
+        requests.push({ port: p.number, method, path });
+        if (r.methods.length > 0 && otherMethod) requests.push({ port: p.number, method: otherMethod, path });
+        if (r.paths.length > 0) requests.push({ port: p.number, method, path: '/zt-unmatched' });
+      }
     }
     for (const p of f.ports) {
       for (const n of p.endPort === undefined ? [p.number] : [p.number - 1, p.number, p.endPort, p.endPort + 1]) {
@@ -172,7 +301,7 @@ export function intentProbes(model: ZeroTrustModel): { endpoints: Endpoint[]; po
     }
   }
   for (const ip of probeIps(blocks)) endpoints.set(`ip:${ip}`, { id: `ip:${ip}`, kind: 'ip', ip });
-  return { endpoints: [...endpoints.values()], ports: mergePorts(ports) };
+  return { endpoints: [...endpoints.values()], ports: mergePorts(ports), requests: mergeRequests(requests) };
 }
 
 /** A query on which a backend and the intent disagree. */
@@ -184,9 +313,9 @@ export interface Mismatch {
   readonly expected: Decision;
 }
 
-/** `production/hero -> production/lil-deebee 5432/TCP`. */
+/** `production/hero -> production/lil-deebee 5432/TCP` (`GET /api` appended for a request). */
 export function describeQuery(q: Query): string {
-  return `${q.source.id} -> ${q.destination.id} ${q.port}/${q.protocol}`;
+  return `${q.source.id} -> ${q.destination.id} ${q.port}/${q.protocol}${q.http ? ` ${q.http.method} ${q.http.path}` : ''}`;
 }
 
 /** A readable account of a mismatch with both explanations. */
