@@ -118,8 +118,10 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     return await run(argv, io);
   } catch (e) {
     const err = e as Error;
-    const known = ['UsageError', 'ManifestError', 'ZeroTrustError'].includes(err?.name) || (err as NodeJS.ErrnoException)?.code !== undefined;
-    io.stderr(`${NAME}: ${known ? err.message : `internal error: ${err?.message ?? String(e)}`}\n`);
+    const detection = err?.name === 'BackendDetectionError' || err?.constructor?.name === 'BackendDetectionError';
+    const known = detection || ['UsageError', 'ManifestError', 'ZeroTrustError'].includes(err?.name) || (err as NodeJS.ErrnoException)?.code !== undefined;
+    const hint = detection && !/--backend/.test(err.message) ? ' (--backend <id>)' : '';
+    io.stderr(`${NAME}: ${known ? `${err.message}${hint}` : `internal error: ${err?.message ?? String(e)}`}\n`);
     if (err instanceof UsageError && err.help) io.stderr(`\n${err.help}`);
     if (!known && process.env.CDK8S_ZERO_TRUST_DEBUG) io.stderr(`${err?.stack}\n`);
     return 2;
@@ -269,7 +271,7 @@ function verify(args: string[], io: CliIo): number {
   const report = require('../report') as typeof import('../report');
   const manifests = load(dir);
   const chosen = reader(manifests, values.backend ?? report.intentBackend(intent));
-  const v = report.verifyAgainstIntent(manifests, chosen.backend, chosen.evaluator, intent);
+  const v = report.verifyAgainstIntent(manifests, chosen.backend, chosen.evaluator, intent, chosen.enrolledNamespaces);
   io.stdout(report.formatVerification(v, dir, intentFile));
   return v.mismatches.length === 0 ? 0 : 1;
 }

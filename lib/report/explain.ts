@@ -6,6 +6,7 @@ import { parseIp } from '../intent/cidr';
 import { NAMESPACE_NAME_LABEL, inventory } from '../verify/inventory';
 import { ManifestError } from '../verify/manifests';
 import { PROBE_LABEL } from '../verify/universe';
+import { reportUniverse } from './universe';
 import { Decision, Endpoint, PolicyEvaluator, Query, SourcedManifest } from '../verify/types';
 
 /** An explained query. */
@@ -38,7 +39,7 @@ export function resolveEndpoint(manifests: readonly SourcedManifest[], text: str
     };
   }
   if (/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(text)) {
-    const w = inv.workloads.find((e) => e.id === text);
+    const w = inv.workloads.find((e) => e.id === text) ?? reportUniverse(manifests).endpoints.find((e) => e.id === text);
     if (w) return w;
     return fail(`no such workload; the manifests define ${inv.workloads.map((e) => e.id).join(', ') || 'none'}`);
   }

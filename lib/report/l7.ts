@@ -32,6 +32,8 @@ export function l7Of(_backend: string, manifests: readonly AnyManifest[], evalua
     if (q.protocol !== 'TCP') return '';
     if (evaluator.evaluate({ ...q, http: CANARY }).allowed) return '';
     const candidates = [...(atomsByNs.get(q.destination.namespace ?? '') ?? []), ...[...ROOT_NAMESPACES].flatMap((n) => atomsByNs.get(n) ?? [])];
+    // No HTTP condition anywhere near: the refusal is not about HTTP (a DNS proxy on 53, say).
+    if (candidates.length === 0) return '';
     const allowed = candidates.filter((a) => {
       const sample = sampleRequest(a);
       return sample !== undefined && evaluator.evaluate({ ...q, http: sample }).allowed;

@@ -139,7 +139,7 @@ export function matrixRows(manifests: readonly SourcedManifest[], backend: strin
       port,
       protocol: g.protocol,
       l7: l7(hit.query),
-      mtls: mtls(hit.query),
+      mtls: mtls(hit.query, hit.reasons),
       reasons: hit.reasons,
     });
     const allowed = [...g.allowed.entries()].sort(([a], [b]) => a - b);

@@ -9,16 +9,15 @@
  */
 import { inventory } from '../verify/inventory';
 import { AnyManifest, manifestOf } from '../verify/manifests';
-import { identityLabels, selectorMatches as ciliumSelectorMatches } from '../verify/cilium';
 import { selectorMatches } from '../verify/networkpolicy';
 import { Endpoint, Manifest, Query } from '../verify/types';
 
-/** A function that says whether an allowed query requires mTLS. */
-export function mtlsOf(backend: string, manifests: readonly AnyManifest[]): (q: Query) => boolean {
+/** A function that says whether an allowed query (with the reader's reasons) requires mTLS. */
+export function mtlsOf(backend: string, manifests: readonly AnyManifest[]): (q: Query, reasons: readonly string[]) => boolean {
   const objects = manifests.map(manifestOf);
   const namespaces = new Map(inventory(manifests).namespaces.map((n) => [n.name, n]));
   const nsMeta = (e: Endpoint) => namespaces.get(e.namespace ?? '');
-  const pod = (f: (q: Query) => boolean) => (q: Query) => q.destination.kind === 'pod' && q.protocol === 'TCP' && f(q);
+  const pod = (f: (q: Query, reasons: readonly string[]) => boolean) => (q: Query, reasons: readonly string[]) => q.destination.kind === 'pod' && q.protocol === 'TCP' && f(q, reasons);
   switch (backend) {
     case 'istio':
     case 'istio-ambient':
@@ -26,7 +25,7 @@ export function mtlsOf(backend: string, manifests: readonly AnyManifest[]): (q: 
     case 'linkerd':
       return pod((q) => linkerdMeshed(q.destination, nsMeta(q.destination)?.annotations) && linkerdAuthenticated(objects, q, nsMeta(q.destination)?.annotations));
     case 'cilium':
-      return pod((q) => ciliumAuthRequired(objects, q));
+      return pod((q, reasons) => ciliumAuthRequired(objects, q, reasons));
     case 'kuma':
       return pod((q) => kumaStrict(objects, q.destination, nsMeta(q.destination)?.labels, nsMeta(q.destination)?.annotations));
     default:
@@ -81,28 +80,24 @@ function linkerdAuthenticated(objects: Manifest[], q: Query, nsAnnotations: { [k
   return authz.length > 0 && authz.every((a) => (a.spec?.requiredAuthenticationRefs ?? []).some((r: any) => r?.kind === 'MeshTLSAuthentication'));
 }
 
-function ciliumAuthRequired(objects: Manifest[], q: Query): boolean {
-  const d = q.destination;
-  const ids = identityLabels(d);
-  const policies = objects.filter((m) => (m.kind === 'CiliumNetworkPolicy' && m.metadata.namespace === d.namespace) || m.kind === 'CiliumClusterwideNetworkPolicy');
-  let required = false;
-  let open = false;
-  for (const p of policies) {
-    for (const spec of [p.spec, ...(Array.isArray(p.specs) ? p.specs : [])].filter(Boolean)) {
-      if (!spec.endpointSelector || !ciliumSelectorMatches(spec.endpointSelector, ids)) continue;
-      for (const rule of spec.ingress ?? []) {
-        const covers = !rule.toPorts?.length || rule.toPorts.some((tp: any) => !tp.ports?.length || tp.ports.some((pp: any) => {
-          const n = Number(pp.port);
-          const end = pp.endPort ? Number(pp.endPort) : n;
-          return pp.port === undefined || n === 0 || (q.port >= n && q.port <= end) || (d.ports ?? []).some((cp) => cp.name === pp.port && cp.number === q.port);
-        }));
-        if (!covers) continue;
-        if (rule.authentication?.mode === 'required') required = true;
-        else open = true;
-      }
+/**
+ * Cilium: the rules the reader names in its reasons (`CiliumNetworkPolicy ns/name ingress[0]`);
+ * mutual authentication is required when one of them says `authentication.mode: required`, or
+ * when both ends' namespaces are enrolled in ztunnel (`io.cilium/mtls-enabled: "true"`).
+ */
+function ciliumAuthRequired(objects: Manifest[], q: Query, reasons: readonly string[]): boolean {
+  const ztunnel = (e: Endpoint) => e.kind === 'pod' && e.namespaceLabels?.['io.cilium/mtls-enabled'] === 'true';
+  if (ztunnel(q.source) && ztunnel(q.destination)) return true;
+  const named = /(CiliumNetworkPolicy|CiliumClusterwideNetworkPolicy) (?:([a-z0-9-]+)\/)?([a-z0-9.-]+) (ingress|egress)\[(\d+)\]/g;
+  for (const reason of reasons) {
+    for (const m of reason.matchAll(named)) {
+      const [, kind, ns, name, dir, index] = m;
+      const policy = objects.find((o) => o.kind === kind && o.metadata.name === name && (kind === 'CiliumClusterwideNetworkPolicy' || o.metadata.namespace === ns));
+      const rule = policy?.spec?.[dir]?.[Number(index)];
+      if (rule?.authentication?.mode === 'required') return true;
     }
   }
-  return required && !open;
+  return false;
 }
 
 function kumaStrict(objects: Manifest[], d: Endpoint, nsLabels?: { [key: string]: string }, nsAnnotations?: { [key: string]: string }): boolean {

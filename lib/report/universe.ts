@@ -8,7 +8,7 @@
 import { ParsedCidr, parseCidr } from '../intent/cidr';
 import { NAMESPACE_NAME_LABEL, inventory } from '../verify/inventory';
 import { AnyManifest, manifestOf } from '../verify/manifests';
-import { PROBE_LABEL, Universe, UniversePort, probeIps, probeUniverse } from '../verify/universe';
+import { PROBE_LABEL, Universe, UniversePort, UniverseRequest, mergePorts, probeIps, probeUniverse } from '../verify/universe';
 import { Endpoint } from '../verify/types';
 
 /** Keys whose string value names a namespace, wherever they appear in a spec. */
@@ -35,6 +35,8 @@ export interface Mentions {
   readonly namespaces: string[];
   readonly cidrs: string[];
   readonly hosts: string[];
+  /** Port numbers of policy objects (Cilium `toPorts`, Istio operation ports, Linkerd Servers, ...). */
+  readonly ports: UniversePort[];
 }
 
 /** Namespaces, CIDRs and host names the specs of the manifests mention, sorted. */
@@ -42,6 +44,14 @@ export function mentions(manifests: readonly AnyManifest[]): Mentions {
   const namespaces = new Set<string>();
   const cidrs = new Set<string>();
   const hosts = new Set<string>();
+  const ports: UniversePort[] = [];
+  const addPort = (v: unknown, protocol: unknown) => {
+    const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
+    if (!Number.isInteger(n) || n < 1 || n > 65535) return;
+    const p = typeof protocol === 'string' ? protocol.toUpperCase() : 'TCP';
+    if (p === 'UDP' || p === 'ANY') ports.push({ number: n, protocol: 'UDP' });
+    if (p !== 'UDP') ports.push({ number: n, protocol: 'TCP' });
+  };
   const addNs = (v: unknown) => { if (typeof v === 'string' && DNS_LABEL.test(v)) namespaces.add(v); };
   const addHost = (v: unknown) => {
     if (typeof v !== 'string' || !HOST.test(v)) return;
@@ -57,12 +67,18 @@ export function mentions(manifests: readonly AnyManifest[]): Mentions {
         try { parseCidr(v, 'cidr'); cidrs.add(v); } catch { /* not a CIDR */ }
       }
       if (key === 'matchName' || key === 'matchPattern') addHost(v);
+      if (key === 'port' || key === 'endPort') addPort(v, parent?.protocol);
       if (key === 'value' && parent?.type === 'Domain') addHost(v);
       if (key === 'name' && parent?.kind === 'Namespace') addNs(v);
       return;
     }
+    if (typeof v === 'number') {
+      if (key === 'port' || key === 'number' || key === 'endPort') addPort(v, parent?.protocol);
+      return;
+    }
     if (Array.isArray(v)) {
       for (const item of v) {
+        if (key === 'ports' && (typeof item === 'string' || typeof item === 'number')) addPort(item, undefined);
         if (key === 'namespaces') addNs(item);
         walk(item, key, parent);
       }
@@ -83,7 +99,7 @@ export function mentions(manifests: readonly AnyManifest[]): Mentions {
     }
   }
   const sort = (s: Set<string>) => [...s].sort();
-  return { namespaces: sort(namespaces), cidrs: sort(cidrs), hosts: sort(hosts) };
+  return { namespaces: sort(namespaces), cidrs: sort(cidrs), hosts: sort(hosts), ports: mergePorts(ports) };
 }
 
 /** The sample host a report probes for a host or wildcard (`*.example.com` -> `zt-probe.example.com`). */
@@ -123,7 +139,7 @@ export function mentionProbes(manifests: readonly AnyManifest[]): Endpoint[] {
   return out;
 }
 
-/** The universe a report asks about. */
-export function reportUniverse(manifests: readonly AnyManifest[], extra: readonly Endpoint[] = [], extraPorts: readonly UniversePort[] = []): Universe {
-  return probeUniverse(manifests, [...mentionProbes(manifests), ...extra], extraPorts);
+/** The universe a report asks about: the manifests' parties and ports, plus `extra`. */
+export function reportUniverse(manifests: readonly AnyManifest[], extra: readonly Endpoint[] = [], extraPorts: readonly UniversePort[] = [], extraRequests: readonly UniverseRequest[] = []): Universe {
+  return probeUniverse(manifests, [...mentionProbes(manifests), ...extra], [...mentions(manifests).ports, ...extraPorts], extraRequests);
 }

@@ -5,15 +5,16 @@
  */
 import { DnsSpec } from '../intent/dns';
 import { ParsedIntent } from '../intent/document';
-import { Mismatch, compareWithIntent, describeMismatch, intentProbes } from '../verify/expected';
+import { IntentEvaluator, Mismatch, describeMismatch, intentProbes } from '../verify/expected';
+import { backendIntentOptions } from '../verify/readers';
 import { queries } from '../verify/universe';
-import { PolicyEvaluator, SourcedManifest } from '../verify/types';
+import { Endpoint, PolicyEvaluator, SourcedManifest } from '../verify/types';
 import { reportUniverse } from './universe';
 
 /** The result of a verification. */
 export interface Verification {
   readonly backend: string;
-  /** Number of queries asked. */
+  /** Number of queries asked (those with an end in a namespace of the intent). */
   readonly probes: number;
   readonly mismatches: Mismatch[];
 }
@@ -24,13 +25,29 @@ export function intentBackend(intent: ParsedIntent): string | undefined {
   return backends.length === 1 ? backends[0] : undefined;
 }
 
-/** Compares a reader with the intent on the full probe universe (at most `limit` mismatches). */
-export function verifyAgainstIntent(manifests: readonly SourcedManifest[], backend: string, evaluator: PolicyEvaluator, intent: ParsedIntent, limit = 50): Verification {
-  const probes = intentProbes(intent.model);
-  const universe = reportUniverse(manifests, probes.endpoints, probes.ports);
+/**
+ * Compares a reader with the intent, under the semantics the backend promises
+ * (`backendIntentOptions`), on the full probe universe: the manifests' parties and the intent's
+ * (with its HTTP requests). At most `limit` mismatches.
+ */
+export function verifyAgainstIntent(manifests: readonly SourcedManifest[], backend: string, evaluator: PolicyEvaluator, intent: ParsedIntent, enrolledNamespaces: readonly string[] = [], limit = 50): Verification {
+  const extra = intentProbes(intent.model);
+  const universe = reportUniverse(manifests, extra.endpoints, extra.ports, extra.requests);
   const dns = (ns: string): DnsSpec => intent.dns[ns] ?? { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } };
-  const mismatches = compareWithIntent(evaluator, intent.model, universe, { dns, limit });
-  return { backend, probes: queries(universe).length, mismatches };
+  const expected = new IntentEvaluator(intent.model, { dns, ...backendIntentOptions(backend, { enrolledNamespaces }) });
+  // The intent speaks for its namespaces: traffic between two parties outside them is not its business.
+  const managed = new Set(intent.model.namespaces.map((n) => n.name));
+  const inScope = (e: Endpoint) => e.kind === 'pod' && managed.has(e.namespace ?? '');
+  const mismatches: Mismatch[] = [];
+  let probes = 0;
+  for (const query of queries(universe)) {
+    if (!inScope(query.source) && !inScope(query.destination)) continue;
+    probes++;
+    const actual = evaluator.evaluate(query);
+    const want = expected.evaluate(query);
+    if (actual.allowed !== want.allowed && mismatches.length < limit) mismatches.push({ query, actual, expected: want });
+  }
+  return { backend, probes, mismatches };
 }
 
 /** Plain-text report of a verification. */
@@ -39,7 +56,7 @@ export function formatVerification(v: Verification, dir: string, intentFile: str
     return `OK: ${dir} (${v.backend}) allows exactly what ${intentFile} declares (${v.probes} connections probed).\n`;
   }
   return [
-    `FAILED: ${dir} (${v.backend}) differs from ${intentFile} on ${v.mismatches.length}${v.mismatches.length >= 50 ? '+' : ''} connection(s):`,
+    `FAILED: ${dir} (${v.backend}) differs from ${intentFile} on ${v.mismatches.length}${v.mismatches.length >= 50 ? ' or more' : ''} of ${v.probes} connections probed:`,
     '',
     ...v.mismatches.map((m) => describeMismatch(m, v.backend)),
     '',
