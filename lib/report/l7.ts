@@ -7,7 +7,7 @@
  */
 import { compareStrings } from '../verify/inventory';
 import { AnyManifest, manifestOf } from '../verify/manifests';
-import { PolicyEvaluator, Query } from '../verify/types';
+import { Decision, PolicyEvaluator, Query } from '../verify/types';
 
 /** An HTTP condition in the model's words: methods (empty: any) and a path glob (absent: any). */
 export interface HttpAtom {
@@ -18,8 +18,24 @@ export interface HttpAtom {
 const CANARY = { method: 'TRACE', path: '/zero-trust-l7-canary/4f1c' };
 const ROOT_NAMESPACES = new Set(['istio-system']);
 
-/** A function that gives the L7 column of an allowed plain query (`''`: any request passes). */
-export function l7Of(_backend: string, manifests: readonly AnyManifest[], evaluator: PolicyEvaluator): (q: Query) => string {
+/** What a backend lets through a connection at L7. */
+export interface L7Answer {
+  /** True when some request (or any plain connection) is allowed. */
+  readonly allowed: boolean;
+  /** The HTTP rule that restricts the requests (`GET /api/*`), `''` when any request passes. */
+  readonly rule: string;
+  /** The reader's reasons for the allowed request(s). */
+  readonly reasons: string[];
+}
+
+/**
+ * A function that gives the L7 answer of a query given the reader's decision on the plain
+ * connection. A plain connection that a backend allows and whose canary request it allows too
+ * passes any request. A backend that refuses the plain connection because an HTTP rule applies
+ * (Istio ALLOW with operations) is asked the sample requests of the destination namespace's HTTP
+ * conditions: the flow exists when one is allowed, restricted to those.
+ */
+export function l7Of(_backend: string, manifests: readonly AnyManifest[], evaluator: PolicyEvaluator): (q: Query, plain: Decision) => L7Answer {
   const atomsByNs = new Map<string, HttpAtom[]>();
   for (const src of manifests) {
     const m = manifestOf(src);
@@ -28,17 +44,23 @@ export function l7Of(_backend: string, manifests: readonly AnyManifest[], evalua
     if (atoms.length === 0) continue;
     atomsByNs.set(ns, [...(atomsByNs.get(ns) ?? []), ...atoms]);
   }
-  return (q) => {
-    if (q.protocol !== 'TCP') return '';
-    if (evaluator.evaluate({ ...q, http: CANARY }).allowed) return '';
+  return (q, plain) => {
+    const denied: L7Answer = { allowed: false, rule: '', reasons: plain.reasons };
+    if (q.protocol !== 'TCP') return plain.allowed ? { allowed: true, rule: '', reasons: plain.reasons } : denied;
     const candidates = [...(atomsByNs.get(q.destination.namespace ?? '') ?? []), ...[...ROOT_NAMESPACES].flatMap((n) => atomsByNs.get(n) ?? [])];
-    // No HTTP condition anywhere near: the refusal is not about HTTP (a DNS proxy on 53, say).
-    if (candidates.length === 0) return '';
+    // No HTTP condition anywhere near: a refusal of the canary is not about HTTP (a DNS proxy on 53, say).
+    if (candidates.length === 0) return plain.allowed ? { allowed: true, rule: '', reasons: plain.reasons } : denied;
+    if (plain.allowed && evaluator.evaluate({ ...q, http: CANARY }).allowed) return { allowed: true, rule: '', reasons: plain.reasons };
+    const reasons: string[] = [];
     const allowed = candidates.filter((a) => {
       const sample = sampleRequest(a);
-      return sample !== undefined && evaluator.evaluate({ ...q, http: sample }).allowed;
+      if (!sample) return false;
+      const d = evaluator.evaluate({ ...q, http: sample });
+      if (d.allowed) reasons.push(...d.reasons.filter((r) => !reasons.includes(r)));
+      return d.allowed;
     });
-    return allowed.length === 0 ? 'restricted' : describeAtoms(allowed);
+    if (allowed.length > 0) return { allowed: true, rule: describeAtoms(allowed), reasons };
+    return plain.allowed ? { allowed: true, rule: 'restricted', reasons: plain.reasons } : denied;
   };
 }
 

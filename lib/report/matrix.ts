@@ -98,7 +98,7 @@ interface Group {
   readonly destination: string;
   readonly protocol: 'TCP' | 'UDP';
   readonly asked: Set<number>;
-  readonly allowed: Map<number, { query: Query; reasons: string[] }>;
+  readonly allowed: Map<number, { query: Query; reasons: string[]; rule: string }>;
 }
 
 /** Rows of the matrix over a universe. */
@@ -106,6 +106,7 @@ export function matrixRows(manifests: readonly SourcedManifest[], backend: strin
   const namer = new EndpointNamer(manifests);
   const names = new Map(universe.endpoints.map((e) => [e, namer.name(e)]));
   const groups = new Map<string, Group>();
+  const l7 = l7Of(backend, manifests, evaluator);
   for (const destination of universe.endpoints) {
     const ports = portsFor(universe, destination);
     for (const source of universe.endpoints) {
@@ -120,31 +121,35 @@ export function matrixRows(manifests: readonly SourcedManifest[], backend: strin
         if (!g) { g = { source: s, destination: d, protocol: p.protocol, asked: new Set(), allowed: new Map() }; groups.set(key, g); }
         g.asked.add(p.number);
         const query: Query = { source, destination, port: p.number, protocol: p.protocol };
-        const decision = evaluator.evaluate(query);
-        if (!decision.allowed) continue;
+        const answer = l7(query, evaluator.evaluate(query));
+        if (!answer.allowed) continue;
         const seen = g.allowed.get(p.number);
-        if (seen) seen.reasons.push(...decision.reasons.filter((r) => !seen.reasons.includes(r)));
-        else g.allowed.set(p.number, { query, reasons: [...decision.reasons] });
+        if (seen) {
+          seen.reasons.push(...answer.reasons.filter((r) => !seen.reasons.includes(r)));
+          if (answer.rule !== seen.rule) seen.rule = [seen.rule, answer.rule].includes('') ? '' : [...new Set([...seen.rule.split('; '), ...answer.rule.split('; ')])].sort().join('; ');
+        } else {
+          g.allowed.set(p.number, { query, reasons: [...answer.reasons], rule: answer.rule });
+        }
       }
     }
   }
   const rows: FlowRow[] = [];
-  const l7 = l7Of(backend, manifests, evaluator);
   const mtls = mtlsOf(backend, manifests);
   for (const g of groups.values()) {
     if (g.allowed.size === 0) continue;
-    const row = (port: string, hit: { query: Query; reasons: string[] }): FlowRow => ({
+    const row = (port: string, hit: { query: Query; reasons: string[]; rule: string }): FlowRow => ({
       source: g.source,
       destination: g.destination,
       port,
       protocol: g.protocol,
-      l7: l7(hit.query),
+      l7: hit.rule,
       mtls: mtls(hit.query, hit.reasons),
       reasons: hit.reasons,
     });
     const allowed = [...g.allowed.entries()].sort(([a], [b]) => a - b);
-    if (g.allowed.size === g.asked.size && g.asked.has(1)) {
-      rows.push(row('any', { query: allowed[0][1].query, reasons: [...new Set(allowed.flatMap(([, h]) => h.reasons))] }));
+    const rules = new Set(allowed.map(([, h]) => h.rule));
+    if (g.allowed.size === g.asked.size && g.asked.has(1) && rules.size === 1) {
+      rows.push(row('any', { query: allowed[0][1].query, reasons: [...new Set(allowed.flatMap(([, h]) => h.reasons))], rule: allowed[0][1].rule }));
     } else {
       for (const [port, hit] of allowed) rows.push(row(String(port), hit));
     }

@@ -23,7 +23,7 @@ export function mtlsOf(backend: string, manifests: readonly AnyManifest[]): (q: 
     case 'istio-ambient':
       return pod((q) => istioMeshed(q.destination, nsMeta(q.destination)?.labels) && istioStrict(objects, q));
     case 'linkerd':
-      return pod((q) => linkerdMeshed(q.destination, nsMeta(q.destination)?.annotations) && linkerdAuthenticated(objects, q, nsMeta(q.destination)?.annotations));
+      return pod((q, reasons) => linkerdMeshed(q.destination, nsMeta(q.destination)?.annotations) && linkerdAuthenticated(objects, q, reasons, nsMeta(q.destination)?.annotations));
     case 'cilium':
       return pod((q, reasons) => ciliumAuthRequired(objects, q, reasons));
     case 'kuma':
@@ -65,8 +65,18 @@ function linkerdMeshed(e: Endpoint, nsAnnotations: { [key: string]: string } | u
   return v === 'enabled' || v === 'ingress';
 }
 
-function linkerdAuthenticated(objects: Manifest[], q: Query, nsAnnotations: { [key: string]: string } | undefined): boolean {
+/**
+ * Linkerd: the AuthorizationPolicies the reader names in its reasons all require a
+ * MeshTLSAuthentication; without named ones, every authorization of the port's Server does, or
+ * the default inbound policy is an authenticated one.
+ */
+function linkerdAuthenticated(objects: Manifest[], q: Query, reasons: readonly string[], nsAnnotations: { [key: string]: string } | undefined): boolean {
   const d = q.destination;
+  const requiresMtls = (a: Manifest) => (a.spec?.requiredAuthenticationRefs ?? []).some((r: any) => r?.kind === 'MeshTLSAuthentication');
+  const named = [...reasons.join('\n').matchAll(/AuthorizationPolicy ([a-z0-9-]+)\/([a-z0-9.-]+)/g)]
+    .map(([, ns, name]) => objects.find((o) => o.kind === 'AuthorizationPolicy' && o.apiVersion.startsWith('policy.linkerd.io/') && o.metadata.namespace === ns && o.metadata.name === name))
+    .filter((a): a is Manifest => a !== undefined);
+  if (named.length > 0) return named.every(requiresMtls);
   const servers = objects.filter((m) => m.kind === 'Server' && m.apiVersion.startsWith('policy.linkerd.io/') && m.metadata.namespace === d.namespace
     && selectorMatches(m.spec?.podSelector ?? { matchLabels: { 'zt-never': 'x' } }, d.labels)
     && (m.spec?.port === q.port || (d.ports ?? []).some((p) => p.name === m.spec?.port && p.number === q.port)));
@@ -77,7 +87,7 @@ function linkerdAuthenticated(objects: Manifest[], q: Query, nsAnnotations: { [k
   const names = new Set(servers.map((s) => s.metadata.name));
   const authz = objects.filter((m) => m.kind === 'AuthorizationPolicy' && m.apiVersion.startsWith('policy.linkerd.io/') && m.metadata.namespace === d.namespace
     && ((m.spec?.targetRef?.kind === 'Server' && names.has(m.spec.targetRef.name)) || m.spec?.targetRef?.kind === 'Namespace' || m.spec?.targetRef?.kind === 'HTTPRoute'));
-  return authz.length > 0 && authz.every((a) => (a.spec?.requiredAuthenticationRefs ?? []).some((r: any) => r?.kind === 'MeshTLSAuthentication'));
+  return authz.length > 0 && authz.every(requiresMtls);
 }
 
 /**
