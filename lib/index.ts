@@ -12,3 +12,4 @@ export { SpiffeIdRegistration } from './meshes/spire';
 export { KumaHttpRules, KumaMeshProps } from './meshes/kuma';
 export { LinkerdMeshProps } from './meshes/linkerd';
 export * from './meshes/nsm/props';
+export { ZeroTrustReview, ZeroTrustReviewOptions } from './intent/document';

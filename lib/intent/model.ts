@@ -64,6 +64,30 @@ export interface ZeroTrustModel {
   readonly flows: FlowModel[];
 }
 
+/** Metadata of an object this library emits: name, namespace, managed-by label, and the allows annotation. */
+export interface ManagedMetadata {
+  readonly name: string;
+  readonly namespace?: string;
+  readonly labels: { [key: string]: string };
+  readonly annotations: { [key: string]: string };
+}
+
+/**
+ * Builds the metadata every emitted policy carries: the managed-by label (plus `extraLabels`) and
+ * the allows annotation listing, one per line, sorted and de-duplicated, what the object allows.
+ * `namespace` undefined: a cluster-scoped object.
+ */
+export function managedMetadata(name: string, namespace: string, allows: string[], extraLabels?: { [key: string]: string }): ManagedMetadata & { readonly namespace: string };
+export function managedMetadata(name: string, namespace: string | undefined, allows: string[], extraLabels?: { [key: string]: string }): ManagedMetadata;
+export function managedMetadata(name: string, namespace: string | undefined, allows: string[], extraLabels: { [key: string]: string } = {}): ManagedMetadata {
+  return {
+    name,
+    ...(namespace !== undefined ? { namespace } : {}),
+    labels: { [MANAGED_BY_LABEL]: MANAGED_BY, ...extraLabels },
+    annotations: { [ALLOWS_ANNOTATION]: [...new Set(allows)].sort().join('\n') },
+  };
+}
+
 /** `production/hero`, `ns:ingress-nginx`, `cidr:203.0.113.0/24`, `fqdn:api.example.com`. */
 export function endpointKey(e: EndpointModel): string {
   switch (e.type) {

@@ -20,8 +20,7 @@
 import { DnsSpec } from '../../intent/dns';
 import { ZeroTrustError } from '../../intent/errors';
 import {
-  ALLOWS_ANNOTATION, EndpointModel, FlowModel, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, WorkloadModel,
-  ZeroTrustModel, describeFlow,
+  EndpointModel, FlowModel, NAME_LABEL, WorkloadModel, ZeroTrustModel, describeFlow, managedMetadata,
 } from '../../intent/model';
 import { Port, Protocol } from '../../intent/port';
 import { byteOrder, ciliumHttpRules, CiliumHttpRule } from './http';
@@ -273,12 +272,7 @@ function policy(namespace: string, name: string, allows: string[], spec: any): C
   return {
     apiVersion: 'cilium.io/v2',
     kind: 'CiliumNetworkPolicy',
-    metadata: {
-      name,
-      namespace,
-      labels: { [MANAGED_BY_LABEL]: MANAGED_BY },
-      annotations: { [ALLOWS_ANNOTATION]: [...new Set(allows)].sort().join('\n') },
-    },
+    metadata: managedMetadata(name, namespace, allows),
     spec,
   };
 }

@@ -7,8 +7,7 @@
  */
 import { ZeroTrustError } from '../../intent/errors';
 import {
-  ALLOWS_ANNOTATION, EndpointModel, FlowModel, MANAGED_BY, MANAGED_BY_LABEL, WorkloadModel, ZeroTrustModel,
-  describeFlow, endpointKey,
+  EndpointModel, FlowModel, WorkloadModel, ZeroTrustModel, describeFlow, endpointKey, managedMetadata,
 } from '../../intent/model';
 import { Port, PortKind } from '../../intent/port';
 import { NamespaceRule, NetworkPolicyLayerOptions, NetworkPolicyPeer, peerOf } from '../networkpolicy/policies';
@@ -56,12 +55,7 @@ export const AMBIENT_PROBE_CIDR = '169.254.7.127/32';
 // ---------------------------------------------------------------- helpers
 
 function meta(namespace: string, name: string, allows: string[], extraLabels: { [key: string]: string } = {}) {
-  return {
-    name,
-    namespace,
-    labels: { [MANAGED_BY_LABEL]: MANAGED_BY, ...extraLabels },
-    annotations: { [ALLOWS_ANNOTATION]: [...new Set(allows)].sort().join('\n') },
-  };
+  return managedMetadata(name, namespace, allows, extraLabels);
 }
 
 const isPodEndpoint = (e: EndpointModel) => e.type === 'workload' || e.type === 'external-workload' || e.type === 'namespace';

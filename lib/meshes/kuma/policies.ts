@@ -5,8 +5,7 @@
  */
 import { ZeroTrustError } from '../../intent/errors';
 import {
-  ALLOWS_ANNOTATION, EndpointModel, FlowModel, MANAGED_BY, MANAGED_BY_LABEL, WorkloadModel, ZeroTrustModel,
-  comparePorts, describeFlow, endpointKey, samePort,
+  EndpointModel, FlowModel, WorkloadModel, ZeroTrustModel, comparePorts, describeFlow, endpointKey, managedMetadata, samePort,
 } from '../../intent/model';
 import { Port, PortKind } from '../../intent/port';
 
@@ -91,12 +90,7 @@ export function checkKuma(model: ZeroTrustModel, ns: string, o: KumaOptions): vo
 }
 
 function metadata(name: string, namespace: string | undefined, meshName: string, allows: string[]): KumaObject['metadata'] {
-  return {
-    name,
-    ...(namespace !== undefined ? { namespace } : {}),
-    labels: { [MANAGED_BY_LABEL]: MANAGED_BY, ...(namespace !== undefined ? { [KUMA_MESH_LABEL]: meshName } : {}) },
-    annotations: { [ALLOWS_ANNOTATION]: [...new Set(allows)].sort().join('\n') },
-  };
+  return managedMetadata(name, namespace, allows, namespace !== undefined ? { [KUMA_MESH_LABEL]: meshName } : {});
 }
 
 /** The cluster-scoped Mesh: builtin CA, mTLS STRICT, no default policies. */

@@ -23,8 +23,7 @@
  */
 import { ZeroTrustError } from '../../intent/errors';
 import {
-  ALLOWS_ANNOTATION, EndpointModel, FlowModel, HttpRuleModel, MANAGED_BY, MANAGED_BY_LABEL,
-  WorkloadModel, ZeroTrustModel, describeFlow, describeHttpRule, endpointKey,
+  EndpointModel, FlowModel, HttpRuleModel, WorkloadModel, ZeroTrustModel, describeFlow, describeHttpRule, endpointKey, managedMetadata,
 } from '../../intent/model';
 import { Port, PortKind, Protocol } from '../../intent/port';
 
@@ -227,12 +226,7 @@ function serverPlans(model: ZeroTrustModel, namespace: string, _s: LinkerdSettin
 }
 
 function meta(namespace: string, name: string, allows: string[]): LinkerdObject['metadata'] {
-  return {
-    name,
-    namespace,
-    labels: { [MANAGED_BY_LABEL]: MANAGED_BY },
-    annotations: { [ALLOWS_ANNOTATION]: [...new Set(allows)].sort().join('\n') },
-  };
+  return managedMetadata(name, namespace, allows) as LinkerdObject['metadata'];
 }
 
 /** The identityRef of a mesh source, relative to the namespace of the MeshTLSAuthentication. */

@@ -5,8 +5,7 @@
  */
 import { ZeroTrustError } from '../../intent/errors';
 import {
-  ALLOWS_ANNOTATION, EndpointModel, FlowModel, MANAGED_BY, MANAGED_BY_LABEL, ZeroTrustModel,
-  describeFlow,
+  EndpointModel, FlowModel, ZeroTrustModel, describeFlow, managedMetadata,
 } from '../../intent/model';
 import { DnsSpec } from '../../intent/dns';
 
@@ -166,12 +165,7 @@ function policy(namespace: string, name: string, allows: string[], spec: any): N
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
-    metadata: {
-      name,
-      namespace,
-      labels: { [MANAGED_BY_LABEL]: MANAGED_BY },
-      annotations: { [ALLOWS_ANNOTATION]: [...new Set(allows)].sort().join('\n') },
-    },
+    metadata: managedMetadata(name, namespace, allows) as NetworkPolicyObject['metadata'],
     spec,
   };
 }

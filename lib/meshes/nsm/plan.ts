@@ -5,8 +5,7 @@
  */
 import { ZeroTrustError } from '../../intent/errors';
 import {
-  ALLOWS_ANNOTATION, FlowModel, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, WorkloadModel, ZeroTrustModel,
-  describeFlow, samePort,
+  FlowModel, NAME_LABEL, WorkloadModel, ZeroTrustModel, describeFlow, managedMetadata, samePort,
 } from '../../intent/model';
 import { formatIp, normalizeCidr, parseCidr } from '../../intent/cidr';
 
@@ -188,12 +187,7 @@ export function networkServiceObject(endpoint: WorkloadModel, connections: NsmCo
   return {
     apiVersion: 'networkservicemesh.io/v1',
     kind: 'NetworkService',
-    metadata: {
-      name: networkServiceName(endpoint),
-      namespace: endpoint.namespace,
-      labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [NAME_LABEL]: endpoint.name },
-      annotations: { [ALLOWS_ANNOTATION]: [...new Set(mine.flatMap(describeConnection))].sort().join('\n') },
-    },
+    metadata: managedMetadata(networkServiceName(endpoint), endpoint.namespace, mine.flatMap(describeConnection), { [NAME_LABEL]: endpoint.name }),
     // IP payload: forwarders carry it over WireGuard (or IPsec), encrypted between nodes.
     spec: { payload: 'IP' },
   };
