@@ -120,12 +120,7 @@ describe.each(BACKENDS)('on the story for %s', (id) => {
     expect(denied.stdout).toMatch(/^DENIED: ingress-nginx\/\* -> production\/lil-deebee 5432\/TCP/);
   });
 
-  // Known: on istio, istio-ambient and kuma the reader and the backend's promised semantics
-  // (backendIntentOptions) still disagree on infrastructure traffic (cluster DNS over TCP behind a
-  // REGISTRY_ONLY Sidecar / MeshPassthrough, istiod xDS, the ambient kubelet probe address).
-  // verify reports it; when lib/verify reconciles them, these turn into plain tests.
-  const verifyTest = ['istio', 'istio-ambient', 'kuma'].includes(id) ? test.failing : test;
-  verifyTest('verify: the committed manifests agree with the intent file beside them', () => {
+  test('verify: the committed manifests agree with the intent file beside them', () => {
     const r = cli('verify', DIST(id));
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(new RegExp(`^OK: dist/${id} \\(${id}\\) allows exactly what dist/${id}/zero-trust.intent.json declares`));
