@@ -129,7 +129,7 @@ describe.each([IstioMode.SIDECAR, IstioMode.AMBIENT])('the story on Istio (%s)',
       expect(find(objects, 'NetworkPolicy', 'allow-ambient-probes').spec).toEqual({
         podSelector: {},
         policyTypes: ['Ingress'],
-        ingress: [{ from: [{ ipBlock: { cidr: '169.254.7.127/32' } }] }],
+        ingress: [{ from: [{ ipBlock: { cidr: '169.254.7.127/32' } }], ports: [{ protocol: 'TCP' }] }],
       });
       // HBONE 15008 only from the declared source, beside the app port.
       expect(find(objects, 'NetworkPolicy', 'lil-deebee-ingress').spec.ingress).toEqual([{

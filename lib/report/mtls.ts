@@ -17,7 +17,8 @@ export function mtlsOf(backend: string, manifests: readonly AnyManifest[]): (q: 
   const objects = manifests.map(manifestOf);
   const namespaces = new Map(inventory(manifests).namespaces.map((n) => [n.name, n]));
   const nsMeta = (e: Endpoint) => namespaces.get(e.namespace ?? '');
-  const pod = (f: (q: Query, reasons: readonly string[]) => boolean) => (q: Query, reasons: readonly string[]) => q.destination.kind === 'pod' && q.protocol === 'TCP' && f(q, reasons);
+  // mTLS needs a proxy at both ends: an address source (an ipBlock peer, the ambient kubelet probe address) is plaintext.
+  const pod = (f: (q: Query, reasons: readonly string[]) => boolean) => (q: Query, reasons: readonly string[]) => q.source.kind === 'pod' && q.destination.kind === 'pod' && q.protocol === 'TCP' && f(q, reasons);
   switch (backend) {
     case 'istio':
     case 'istio-ambient':

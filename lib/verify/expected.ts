@@ -68,7 +68,7 @@ export interface IntentOptions {
 
   /**
    * Deviation (Istio ambient, docs/backends/istio.md `allow-ambient-probes`: ambient SNATs kubelet
-   * probes to 169.254.7.127): addresses in these CIDRs may reach every port of every pod of a
+   * probes to 169.254.7.127): addresses in these CIDRs may reach every TCP port of every pod of a
    * managed namespace.
    * @default []
    */
@@ -289,8 +289,8 @@ function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates
     ingress = { ok: false, reasons: [`${q.source.id} is not in the mesh and STRICT mTLS rejects its plaintext (deviation meshedNamespaces)`] };
   } else if (matching.length > 0) {
     ingress = { ok: true, reasons: flowReason('ingress') };
-  } else if (probeIp && (opts.probeSources ?? []).some((c) => ipInBlock(probeIp, cidr(c), []))) {
-    ingress = { ok: true, reasons: [`${q.source.id} is the kubelet probe address, admitted to every port (deviation probeSources)`] };
+  } else if (probeIp && q.protocol === 'TCP' && (opts.probeSources ?? []).some((c) => ipInBlock(probeIp, cidr(c), []))) {
+    ingress = { ok: true, reasons: [`${q.source.id} is the kubelet probe address, admitted to every TCP port (deviation probeSources)`] };
   } else {
     ingress = { ok: false, reasons: [`${q.destination.id} is in managed namespace ${q.destination.namespace} and no flow to it allows ${conn}`] };
   }

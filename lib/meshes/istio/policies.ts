@@ -433,8 +433,9 @@ export function networkPolicyOptions(model: ZeroTrustModel, ns: string, s: Istio
 
   rules.push({
     name: 'allow-ambient-probes',
-    ingress: [{ peers: [{ ipBlock: { cidr: AMBIENT_PROBE_CIDR } }], ports: [] }],
-    reason: `kubelet probes, which ambient mode sends from ${AMBIENT_PROBE_CIDR} -> every pod`,
+    // Kubelet probes are TCP (HTTP, TCP and gRPC checks); UDP from this address stays closed.
+    ingress: [{ peers: [{ ipBlock: { cidr: AMBIENT_PROBE_CIDR } }], ports: [{ protocol: 'TCP' }] }],
+    reason: `kubelet probes, which ambient mode sends from ${AMBIENT_PROBE_CIDR} -> every pod on TCP`,
   });
   const l7Here = workloadsOf(model, ns).filter((w) => needsWaypoint(model, w, s));
   if (l7Here.length > 0) {
