@@ -46,9 +46,9 @@ const CASES: BackendCase[] = [
   { name: 'networkpolicy', id: 'networkpolicy', mesh: () => Mesh.networkPolicy(), features: { maxWorkloads: SMALL } },
   {
     name: 'istio (sidecar)', id: 'istio', mesh: () => Mesh.istio({ mode: IstioMode.SIDECAR }),
-    // kube-dns only: with DNS pods in a peer namespace or NodeLocal DNS, TCP DNS passes exactly when a
-    // flow imports that namespace or address, which the tcpDnsBlocked deviation does not model.
-    features: { maxWorkloads: SMALL, http: true, fqdn: true, serviceAccounts: 'always', externalAnyPort: false, portRanges: false, dnsChoices: [0] },
+    // DNS pods only (kube-dns or CoreDNS in a peer namespace): every Sidecar imports their namespace, so
+    // TCP DNS passes; NodeLocal DNS by address is not imported (docs/backends/istio.md).
+    features: { maxWorkloads: SMALL, http: true, fqdn: true, serviceAccounts: 'always', externalAnyPort: false, portRanges: false, dnsChoices: [0, 2] },
     refusals: UDP_IDENTITY,
   },
   {

@@ -283,7 +283,8 @@ export function backendIntentOptions(backend: string, options: BackendIntentOpti
       return { hboneNamespaceLabel: 'io.cilium/mtls-enabled' };
     case 'istio':
       // istiod is reached by the istio-proxy itself, not through it: app traffic to it is not admitted.
-      return { meshedNamespaces, tcpDnsBlocked: true };
+      // TCP DNS passes: every Sidecar imports the DNS pods' namespace.
+      return { meshedNamespaces };
     case 'istio-ambient':
       return {
         meshedNamespaces, probeSources: ['169.254.7.127/32'], meshPort: 15008,
