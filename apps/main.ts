@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { App } from 'cdk8s';
-import { FastYaml, IstioMode, Mesh } from '../lib';
+import { FastYaml, IstioMode, Mesh, ZeroTrustReview } from '../lib';
 import { heroAndLilDeeBee } from './story';
 
 /** Every backend the story is rendered for; each gets `dist/<mesh.id>/`. */
@@ -19,7 +19,10 @@ export const STORY_MESHES: Mesh[] = [
   Mesh.networkServiceMesh(),
 ];
 
-/** Synthesizes the story for every backend under `outRoot`. */
+/**
+ * Synthesizes the story for every backend under `outRoot`, each folder with its review files:
+ * `zero-trust.intent.json` (what `cdk8s-zero-trust verify` checks against) and `FLOWS.md`.
+ */
 export function synthStory(outRoot: string): string[] {
   const folders: string[] = [];
   for (const mesh of STORY_MESHES) {
@@ -30,6 +33,7 @@ export function synthStory(outRoot: string): string[] {
     heroAndLilDeeBee(app, mesh);
     // The same files as app.synth(), written by the fast YAML writer (byte-identical).
     FastYaml.synth(app);
+    ZeroTrustReview.write(app);
     folders.push(outdir);
   }
   return folders;

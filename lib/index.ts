@@ -12,4 +12,5 @@ export { SpiffeIdRegistration } from './meshes/spire';
 export { KumaHttpRules, KumaMeshProps } from './meshes/kuma';
 export { LinkerdMeshProps } from './meshes/linkerd';
 export * from './meshes/nsm/props';
+export { ZeroTrustReview, ZeroTrustReviewOptions } from './intent/document';
 export * from './output/yaml';

@@ -129,7 +129,7 @@ describe.each([IstioMode.SIDECAR, IstioMode.AMBIENT])('the story on Istio (%s)',
       expect(find(objects, 'NetworkPolicy', 'allow-ambient-probes').spec).toEqual({
         podSelector: {},
         policyTypes: ['Ingress'],
-        ingress: [{ from: [{ ipBlock: { cidr: '169.254.7.127/32' } }] }],
+        ingress: [{ from: [{ ipBlock: { cidr: '169.254.7.127/32' } }], ports: [{ protocol: 'TCP' }] }],
       });
       // HBONE 15008 only from the declared source, beside the app port.
       expect(find(objects, 'NetworkPolicy', 'lil-deebee-ingress').spec.ingress).toEqual([{
@@ -149,15 +149,16 @@ describe.each([IstioMode.SIDECAR, IstioMode.AMBIENT])('the story on Istio (%s)',
 describe('sidecar mode egress', () => {
   const objects = story(IstioMode.SIDECAR);
 
-  test('a namespace default Sidecar imports nothing; each workload imports only what it may reach; all REGISTRY_ONLY', () => {
+  test('a namespace default Sidecar imports only cluster DNS; each workload imports only what it may reach; all REGISTRY_ONLY', () => {
     expect(byKind(objects, 'Sidecar')).toEqual(['default', 'hero', 'lil-deebee']);
-    expect(find(objects, 'Sidecar', 'default').spec).toEqual({ egress: [{ hosts: ['~/*'] }], outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' } });
+    // TCP DNS goes through the sidecar: the DNS pods' namespace is imported everywhere.
+    expect(find(objects, 'Sidecar', 'default').spec).toEqual({ egress: [{ hosts: ['kube-system/*'] }], outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' } });
     expect(find(objects, 'Sidecar', 'hero').spec).toEqual({
       workloadSelector: { labels: HERO },
-      egress: [{ hosts: ['./cidr-203-0-113-0-24.external.invalid', 'production/lil-deebee.production.svc.cluster.local'] }],
+      egress: [{ hosts: ['./cidr-203-0-113-0-24.external.invalid', 'kube-system/*', 'production/lil-deebee.production.svc.cluster.local'] }],
       outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' },
     });
-    expect(find(objects, 'Sidecar', 'lil-deebee').spec.egress).toEqual([{ hosts: ['~/*'] }]);
+    expect(find(objects, 'Sidecar', 'lil-deebee').spec.egress).toEqual([{ hosts: ['kube-system/*'] }]);
   });
 
   test('the partner range is a ServiceEntry visible in the namespace only', () => {
@@ -349,7 +350,7 @@ describe('sources outside the mesh and host names', () => {
     expect(find(objects, 'ServiceEntry', 'api-example-com').spec).toEqual({
       hosts: ['api.example.com'], ports: [{ number: 443, name: 'tls-443', protocol: 'TLS' }], location: 'MESH_EXTERNAL', resolution: 'DNS', exportTo: ['.'],
     });
-    expect(find(objects, 'Sidecar', 'hero').spec.egress).toEqual([{ hosts: ['./api.example.com'] }]);
+    expect(find(objects, 'Sidecar', 'hero').spec.egress).toEqual([{ hosts: ['./api.example.com', 'kube-system/*'] }]);
     const np = find(objects, 'NetworkPolicy', 'hero-egress');
     expect(np.spec.egress).toEqual([{ to: [{ ipBlock: { cidr: '::/0' } }, { ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 443, protocol: 'TCP' }] }]);
     expect(np.metadata.annotations[ALLOWS]).toBe('production/hero -> fqdn:api.example.com on 443/TCP');

@@ -100,3 +100,24 @@ describe('Kuma output for ports and hosts', () => {
     expect(validateObject(mtp).length).toBeGreaterThan(0);
   });
 });
+
+describe('regression: a port range to an address beside host-name egress', () => {
+  // Found by test/property-backends: host-name egress opens NetworkPolicy to every address on its
+  // ports, and a range entry without a port let the range's address through on those ports too.
+  test('the range is listed port by port, so the address is not reachable on the host-name port', () => {
+    const { Testing } = require('cdk8s');
+    const { Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } = require('../lib');
+    const { parseManifests, readerFor, inventory } = require('../lib/verify');
+    const app = Testing.app();
+    const chart = new ZeroTrustChart(app, 'c', { namespace: 'shop', mesh: Mesh.kuma() });
+    const w = new SecureWorkload(chart, 'cz', { image: 'x', ports: [Port.tcp(8080)] });
+    w.allowTo(Peer.ipBlock('203.0.113.7/32'), { ports: [Port.tcpRange(5432, 5451)] });
+    w.allowTo(Peer.fqdn('*.example.org'), { ports: [Port.tcp(53), Port.tcp(5432)] });
+    const manifests = parseManifests(app.synthYaml(), 'x.yaml');
+    const cz = inventory(manifests).workloads.find((e: any) => e.id === 'shop/cz');
+    const reader = readerFor(manifests, { backend: 'kuma' });
+    const ip = { id: 'ip:203.0.113.7', kind: 'ip' as const, ip: '203.0.113.7' };
+    expect(reader.evaluate({ source: cz, destination: ip, port: 5433, protocol: 'TCP' }).allowed).toBe(true);
+    expect(reader.evaluate({ source: cz, destination: ip, port: 53, protocol: 'TCP' }).allowed).toBe(false);
+  });
+});

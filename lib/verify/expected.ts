@@ -2,14 +2,23 @@
  * What the declared intent says about a query, under the project's semantics: every pod of a
  * managed namespace (a `ZeroTrustChart`) is closed in both directions except for cluster DNS
  * (UDP/TCP 53) and the declared flows; everything else is unrestricted in its own direction.
- * HTTP rules are ignored (L4 semantics).
+ *
+ * HTTP: a query that carries a request (`http`) is admitted by a flow only if the flow has no HTTP
+ * rules or one of them matches the method and path (`httpRuleMatches`). A query without a request
+ * asks whether a connection can be opened at all, which a flow with HTTP rules admits (the mesh
+ * then filters its requests).
+ *
+ * Backends that deliberately enforce something other than the intent, and say so in their docs,
+ * are described by the named deviation options of `IntentOptions` (`backendIntentOptions(backend)`
+ * gives each backend's); without them the semantics are the plain NetworkPolicy ones.
  */
 import { DnsSpec } from '../intent/dns';
 import { EndpointModel, FlowModel, ZeroTrustModel, describeFlow } from '../intent/model';
+import { httpRuleMatches } from '../intent/rules';
 import { parseCidr } from '../intent/cidr';
 import { endpointIp, ipInBlock } from './networkpolicy';
 import { NAMESPACE_NAME_LABEL } from './inventory';
-import { PROBE_LABEL, Universe, UniversePort, mergePorts, probeIps, queries as allQueries } from './universe';
+import { PROBE_LABEL, Universe, UniversePort, UniverseRequest, mergePorts, mergeRequests, probeIps, queries as allQueries } from './universe';
 import { Decision, Endpoint, PolicyEvaluator, Query } from './types';
 
 /** Options of `intentAllows`. */
@@ -19,6 +28,110 @@ export interface IntentOptions {
    * @default Dns.kubeDns() for every namespace
    */
   readonly dns?: DnsSpec | ((namespace: string) => DnsSpec);
+
+  /**
+   * Deviation (Network Service Mesh, docs/backends/nsm.md "What NSM enforces, and what it does
+   * not": *Every port*, *No L7*, *Both directions*): a flow between two SecureWorkloads is an L3
+   * connection, so it admits every port and protocol and any request, in both directions. Flows
+   * with other peers keep the plain semantics (they stay on the primary network).
+   * @default false
+   */
+  readonly nsmConnections?: boolean;
+
+  /**
+   * Deviation (Cilium `CiliumMutualAuth.ZTUNNEL`, docs/backends/cilium.md "Mutual authentication":
+   * "an allowed peer can reach *undeclared* ports of the destination pod through HBONE"): TCP
+   * between two pods of namespaces carrying this label with value `true` (the app's namespaces) is
+   * seen by Cilium as HBONE 15008, so a declared flow between them admits every TCP port.
+   * @default - none
+   */
+  readonly hboneNamespaceLabel?: string;
+
+  /**
+   * Deviation (Istio docs/backends/istio.md, Linkerd docs/backends/linkerd.md "What it does not
+   * enforce", Kuma docs/backends/kuma.md: STRICT mTLS rejects plaintext): a TCP connection from a
+   * pod that is not in the mesh to a pod of a managed namespace is denied even when a flow names
+   * its namespace or labels. Pods of managed namespaces and of these namespaces are in the mesh.
+   * Address (`ip`) sources are not pods and keep the plain semantics.
+   * @default - undefined: sources are not checked for mesh membership
+   */
+  readonly meshedNamespaces?: readonly string[];
+
+  /**
+   * Deviation (the mesh's control plane, which every proxy must reach: Linkerd
+   * `allow-linkerd-control-plane` in docs/backends/linkerd.md, Linkerd does not police egress so
+   * the app container reaches it too; Istio ambient's waypoint reaching istiod, `waypoint-egress`
+   * in docs/backends/istio.md): pods of a managed namespace may reach these endpoints.
+   * @default []
+   */
+  readonly controlPlane?: readonly ControlPlaneEndpoint[];
+
+  /**
+   * Deviation (Istio ambient, docs/backends/istio.md `allow-ambient-probes`: ambient SNATs kubelet
+   * probes to 169.254.7.127): addresses in these CIDRs may reach every TCP port of every pod of a
+   * managed namespace.
+   * @default []
+   */
+  readonly probeSources?: readonly string[];
+
+  /**
+   * Deviation (Linkerd, docs/backends/linkerd.md "What it does not enforce": the proxy's own ports):
+   * TCP to these ports of a meshed pod (managed namespaces and `meshedNamespaces`) is refused by
+   * its proxy, whatever the flows say.
+   * @default []
+   */
+  readonly proxyPorts?: readonly number[];
+
+  /**
+   * Deviation (Kuma, docs/backends/kuma.md: the `Mesh` has mTLS STRICT): plaintext TCP from
+   * anything outside the mesh (a pod, an address) is rejected by every meshed pod, including pods
+   * of `meshedNamespaces`.
+   * @default false
+   */
+  readonly meshWideStrictMtls?: boolean;
+
+  /**
+   * Deviation (Linkerd 4143, Istio ambient HBONE 15008: the NetworkPolicy layer's `meshPorts`, in
+   * docs/backends/linkerd.md and docs/backends/istio.md): a flow between two pods also admits TCP
+   * on this port to a destination outside the mesh (a meshed one's proxy refuses the port itself),
+   * and when its destination is a meshed pod outside the managed namespaces
+   * (`meshedNamespaces`) every TCP port: the network sees only this port, and nothing configures
+   * that peer's proxy, which admits whatever port the tunnel names.
+   * @default - none
+   */
+  readonly meshPort?: number;
+
+  /**
+   * Deviation (Istio sidecar, docs/backends/istio.md "DNS"; Kuma, docs/backends/kuma.md "What it
+   * does not enforce": TCP DNS counts as traffic leaving the mesh): the proxy of a managed pod
+   * drops DNS over TCP to the cluster DNS pods (REGISTRY_ONLY / passthrough None); DNS over UDP
+   * stays open.
+   * @default false
+   */
+  readonly tcpDnsBlocked?: boolean;
+}
+
+/** Pods of a mesh control plane that every managed pod may reach. */
+export interface ControlPlaneEndpoint {
+  readonly namespace: string;
+  /** Labels the pods carry (all must match). */
+  readonly labels: { [key: string]: string };
+  /** TCP ports. */
+  readonly ports: readonly number[];
+  /**
+   * Only pods of managed namespaces with these labels (mesh infrastructure such as a waypoint)
+   * may reach it.
+   * @default - every pod of a managed namespace
+   */
+  readonly sourceLabels?: { [key: string]: string };
+  /**
+   * Only from namespaces where some flow to one of their workloads has HTTP rules (where the
+   * Istio ambient renderer deploys a waypoint).
+   * @default false
+   */
+  readonly onlyWithHttpRules?: boolean;
+  /** What it is, for reasons: `Linkerd control plane`. */
+  readonly description: string;
 }
 
 const KUBE_DNS: DnsSpec = { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } };
@@ -44,10 +157,14 @@ export function endpointMatches(m: EndpointModel, e: Endpoint): boolean {
     case 'workload':
       return e.kind === 'pod' && e.namespace === m.workload.namespace && e.workload !== undefined && subset(m.workload.selector, e.labels);
     case 'external-workload':
-      return e.kind === 'pod' && e.namespace === m.namespace && subset(m.labels, e.labels);
+      return e.kind === 'pod' && e.namespace === m.namespace && subset(m.labels, e.labels)
+        && (m.serviceAccount === undefined || (e.serviceAccount ?? 'default') === m.serviceAccount);
     case 'namespace':
       return e.kind === 'pod' && e.namespace === m.namespace;
     case 'ip-block': {
+      // A host name resolves to some address: only a block of every address surely holds it
+      // (the NetworkPolicy reader agrees).
+      if (e.kind === 'fqdn') return cidr(m.cidr).prefix === 0 && m.except.length === 0;
       const ip = endpointIp(e);
       return ip !== undefined && ipInBlock(ip, cidr(m.cidr), m.except.map(cidr));
     }
@@ -100,12 +217,43 @@ export class IntentEvaluator implements PolicyEvaluator {
   }
 }
 
+/** True when the flow admits the query's request (no rules, no request, or a matching rule). */
+export function flowHttpMatches(f: FlowModel, q: Query): boolean {
+  if (!q.http || f.http.length === 0) return true;
+  return f.http.some((r) => httpRuleMatches(r, q.http!.method, q.http!.path));
+}
+
+function describeRequest(q: Query): string {
+  return q.http ? ` (${q.http.method} ${q.http.path})` : '';
+}
+
 /** Decides a query given the flows whose two ends match it (ports not yet checked). */
 function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates: FlowModel[]): Decision {
   const managed = (e: Endpoint) => e.kind === 'pod' && model.namespaces.some((n) => n.name === e.namespace);
-  const conn = `${q.source.id} -> ${q.destination.id} on ${q.port}/${q.protocol}`;
-  const matching = candidates.filter((f) => flowPortMatches(f, q));
-  const flowReason = (dir: string) => matching.map((f) => `flow ${describeFlow(f)} (${f.declaredAt}) allows ${dir}`);
+  const conn = `${q.source.id} -> ${q.destination.id} on ${q.port}/${q.protocol}${describeRequest(q)}`;
+
+  // Deviation: NSM connections (both directions, every port, any request).
+  if (opts.nsmConnections) {
+    const pair = (f: FlowModel, a: Endpoint, b: Endpoint) => f.source.type === 'workload' && f.destination.type === 'workload'
+      && endpointMatches(f.source, a) && endpointMatches(f.destination, b);
+    const forward = model.flows.find((f) => pair(f, q.source, q.destination));
+    const reverse = forward ? undefined : model.flows.find((f) => pair(f, q.destination, q.source));
+    if (forward || reverse) {
+      const f = (forward ?? reverse)!;
+      return { allowed: true, reasons: [`flow ${describeFlow(f)} (${f.declaredAt}) is an NSM L3 connection: every port, any request${reverse ? ', and the reverse path' : ''} (deviation nsmConnections)`] };
+    }
+  }
+
+  // Deviation: Cilium ztunnel hides the app port between enrolled pods.
+  const hbone = opts.hboneNamespaceLabel !== undefined && q.protocol === 'TCP'
+    && [q.source, q.destination].every((e) => e.kind === 'pod' && e.namespaceLabels?.[opts.hboneNamespaceLabel!] === 'true');
+  const meshedPeer = (e: Endpoint) => e.kind === 'pod' && !managed(e) && (opts.meshedNamespaces ?? []).includes(e.namespace ?? '');
+  const podFlow = (f: FlowModel) => f.source.type !== 'ip-block' && f.source.type !== 'fqdn' && f.destination.type !== 'ip-block' && f.destination.type !== 'fqdn';
+  const viaMeshPort = (f: FlowModel) => opts.meshPort !== undefined && q.protocol === 'TCP' && podFlow(f)
+    && q.source.kind === 'pod' && q.destination.kind === 'pod'
+    && ((q.port === opts.meshPort && !managed(q.destination) && !meshedPeer(q.destination)) || (managed(q.source) && meshedPeer(q.destination)));
+  const matching = candidates.filter((f) => (hbone || flowPortMatches(f, q) || viaMeshPort(f)) && flowHttpMatches(f, q));
+  const flowReason = (dir: string) => matching.map((f) => `flow ${describeFlow(f)} (${f.declaredAt}) allows ${dir}${hbone ? ' on every TCP port: both ends are in ztunnel, the network sees HBONE 15008 (deviation hboneNamespaceLabel)' : ''}`);
 
   let egress: { ok: boolean; reasons: string[] };
   if (!managed(q.source)) {
@@ -113,19 +261,36 @@ function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates
   } else {
     const ns = q.source.namespace!;
     const dns = typeof opts.dns === 'function' ? opts.dns(ns) : opts.dns ?? KUBE_DNS;
-    if (q.port === 53 && dnsMatches(dns, q.destination)) {
+    const cp = q.protocol === 'TCP' ? (opts.controlPlane ?? []).find((c) => q.destination.kind === 'pod' && q.destination.namespace === c.namespace
+      && subset(c.sourceLabels ?? {}, q.source.labels)
+      && (!c.onlyWithHttpRules || model.flows.some((f) => f.http.length > 0 && f.destination.type === 'workload' && f.destination.workload.namespace === ns))
+      && subset(c.labels, q.destination.labels) && c.ports.includes(q.port)) : undefined;
+    if (q.port === 53 && dnsMatches(dns, q.destination) && !(opts.tcpDnsBlocked && q.protocol === 'TCP')) {
       egress = { ok: true, reasons: [`every pod of ${ns} may reach cluster DNS on 53/${q.protocol}`] };
     } else if (matching.length > 0) {
       egress = { ok: true, reasons: flowReason('egress') };
+    } else if (cp) {
+      egress = { ok: true, reasons: [`every pod of ${ns} may reach the ${cp.description} on ${q.port}/TCP (deviation controlPlane)`] };
     } else {
       egress = { ok: false, reasons: [`${q.source.id} is in managed namespace ${ns} and no flow from it allows ${conn}`] };
     }
   }
   let ingress: { ok: boolean; reasons: string[] };
-  if (!managed(q.destination)) {
+  const probeIp = endpointIp(q.source);
+  const meshed = (e: Endpoint) => managed(e) || (e.kind === 'pod' && (opts.meshedNamespaces ?? []).includes(e.namespace ?? ''));
+  const unmeshedSource = q.protocol === 'TCP' && q.source.kind === 'pod' && opts.meshedNamespaces !== undefined && !meshed(q.source);
+  if (q.protocol === 'TCP' && (opts.proxyPorts ?? []).includes(q.port) && meshed(q.destination)) {
+    ingress = { ok: false, reasons: [`${q.port} is a proxy port of ${q.destination.id}; its proxy refuses it (deviation proxyPorts)`] };
+  } else if (opts.meshWideStrictMtls && q.protocol === 'TCP' && !meshed(q.source) && meshed(q.destination)) {
+    ingress = { ok: false, reasons: [`${q.source.id} is not in the mesh and the mesh's STRICT mTLS rejects its plaintext at ${q.destination.id} (deviation meshWideStrictMtls)`] };
+  } else if (!managed(q.destination)) {
     ingress = { ok: true, reasons: [`${q.destination.id} is not in a managed namespace; its ingress is unrestricted`] };
+  } else if (unmeshedSource) {
+    ingress = { ok: false, reasons: [`${q.source.id} is not in the mesh and STRICT mTLS rejects its plaintext (deviation meshedNamespaces)`] };
   } else if (matching.length > 0) {
     ingress = { ok: true, reasons: flowReason('ingress') };
+  } else if (probeIp && q.protocol === 'TCP' && (opts.probeSources ?? []).some((c) => ipInBlock(probeIp, cidr(c), []))) {
+    ingress = { ok: true, reasons: [`${q.source.id} is the kubelet probe address, admitted to every TCP port (deviation probeSources)`] };
   } else {
     ingress = { ok: false, reasons: [`${q.destination.id} is in managed namespace ${q.destination.namespace} and no flow to it allows ${conn}`] };
   }
@@ -142,17 +307,19 @@ function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates
  * of the flows. Give them to `probeUniverse` so that output that dropped a selector, an except or
  * a port list is still asked about the parties it wrongly admits.
  */
-export function intentProbes(model: ZeroTrustModel): { endpoints: Endpoint[]; ports: UniversePort[] } {
+export function intentProbes(model: ZeroTrustModel): { endpoints: Endpoint[]; ports: UniversePort[]; requests: UniverseRequest[] } {
   const endpoints = new Map<string, Endpoint>();
-  const pod = (namespace: string, name: string, labels: { [key: string]: string }) => {
+  const pod = (namespace: string, name: string, labels: { [key: string]: string }, serviceAccount = 'default') => {
     const id = `${namespace}/${name}`;
     if (!endpoints.has(id)) {
       endpoints.set(id, {
         id, kind: 'pod', namespace, namespaceLabels: { [NAMESPACE_NAME_LABEL]: namespace }, namespaceAnnotations: {},
-        labels: { [PROBE_LABEL]: 'true', ...labels }, annotations: {}, serviceAccount: 'default', ports: [],
+        labels: { [PROBE_LABEL]: 'true', ...labels }, annotations: {}, serviceAccount, ports: [],
       });
     }
   };
+  const requests: UniverseRequest[] = [];
+  const fqdn = (host: string) => endpoints.set(`fqdn:${host}`, { id: `fqdn:${host}`, kind: 'fqdn', host });
   const blocks: Array<{ cidr: ReturnType<typeof parseCidr>; except: Array<ReturnType<typeof parseCidr>> }> = [];
   const ports: UniversePort[] = [];
   for (const f of model.flows) {
@@ -160,10 +327,38 @@ export function intentProbes(model: ZeroTrustModel): { endpoints: Endpoint[]; po
       if (e.type === 'namespace') pod(e.namespace, '*', {});
       if (e.type === 'external-workload') {
         pod(e.namespace, '*', {});
-        pod(e.namespace, `{${Object.entries(e.labels).sort().map(([k, v]) => `${k}=${v}`).join(',')}}`, e.labels);
+        const name = `{${Object.entries(e.labels).sort().map(([k, v]) => `${k}=${v}`).join(',')}}`;
+        if (e.serviceAccount === undefined) {
+          pod(e.namespace, name, e.labels);
+        } else {
+          // The labels with the declared ServiceAccount, and with another one.
+          pod(e.namespace, `${name}@${e.serviceAccount}`, e.labels, e.serviceAccount);
+          pod(e.namespace, `${name}@zt-other-sa`, e.labels, 'zt-other-sa');
+        }
       }
       if (e.type === 'ip-block') blocks.push({ cidr: cidr(e.cidr), except: e.except.map(cidr) });
-      if (e.type === 'fqdn' && !e.host.startsWith('*.')) endpoints.set(`fqdn:${e.host}`, { id: `fqdn:${e.host}`, kind: 'fqdn', host: e.host });
+      if (e.type === 'fqdn') {
+        // The host (a name under a wildcard), the wildcard's apex (not matched), and a host nobody named.
+        if (e.host.startsWith('*.')) {
+          fqdn(`zt-probe${e.host.slice(1)}`);
+          fqdn(e.host.slice(2));
+        } else {
+          fqdn(e.host);
+        }
+        fqdn('zt-unnamed.invalid');
+      }
+    }
+    for (const r of f.http) {
+      // A request the rule admits, one with another method, one with another path.
+      const path = r.paths.length === 0 ? '/' : r.paths[0].endsWith('*') ? `${r.paths[0].slice(0, -1)}zt` : r.paths[0];
+      const method = r.methods[0] ?? 'GET';
+      const otherMethod = ['PATCH', 'DELETE', 'GET'].find((m) => !r.methods.includes(m));
+      // Not on 53: cluster DNS answers DNS there, so an HTTP request to it would test nothing.
+      for (const p of f.ports.filter((x) => x.protocol === 'TCP' && x.endPort === undefined && x.number !== 53)) {
+        requests.push({ port: p.number, method, path });
+        if (r.methods.length > 0 && otherMethod) requests.push({ port: p.number, method: otherMethod, path });
+        if (r.paths.length > 0) requests.push({ port: p.number, method, path: '/zt-unmatched' });
+      }
     }
     for (const p of f.ports) {
       for (const n of p.endPort === undefined ? [p.number] : [p.number - 1, p.number, p.endPort, p.endPort + 1]) {
@@ -172,7 +367,7 @@ export function intentProbes(model: ZeroTrustModel): { endpoints: Endpoint[]; po
     }
   }
   for (const ip of probeIps(blocks)) endpoints.set(`ip:${ip}`, { id: `ip:${ip}`, kind: 'ip', ip });
-  return { endpoints: [...endpoints.values()], ports: mergePorts(ports) };
+  return { endpoints: [...endpoints.values()], ports: mergePorts(ports), requests: mergeRequests(requests) };
 }
 
 /** A query on which a backend and the intent disagree. */
@@ -184,9 +379,9 @@ export interface Mismatch {
   readonly expected: Decision;
 }
 
-/** `production/hero -> production/lil-deebee 5432/TCP`. */
+/** `production/hero -> production/lil-deebee 5432/TCP` (`GET /api` appended for a request). */
 export function describeQuery(q: Query): string {
-  return `${q.source.id} -> ${q.destination.id} ${q.port}/${q.protocol}`;
+  return `${q.source.id} -> ${q.destination.id} ${q.port}/${q.protocol}${q.http ? ` ${q.http.method} ${q.http.path}` : ''}`;
 }
 
 /** A readable account of a mismatch with both explanations. */

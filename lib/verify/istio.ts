@@ -34,6 +34,8 @@ type DataPlane = 'sidecar' | 'ambient' | undefined;
 interface ServicePort { name?: string; port: number; targetPort?: number | string; appProtocol?: string; protocol?: string }
 
 const HBONE = 15008;
+/** Source address of kubelet probes to ambient pods. */
+const AMBIENT_PROBE_ADDRESS = '169.254.7.127';
 const HTTP_PREFIXES = ['http', 'http2', 'grpc', 'grpc-web', 'h2c'];
 
 /** Reads Istio's decisions from manifests. */
@@ -72,6 +74,14 @@ export class IstioEvaluator implements PolicyEvaluator {
     }
     if (q.destination.kind !== 'pod' || !dstPlane) {
       reasons.push(`${q.destination.id} is outside the mesh: nothing inbound to enforce`);
+      return this.network([q], reasons);
+    }
+
+    // Ambient SNATs kubelet probes to 169.254.7.127 and the in-pod rules istio-cni writes let that
+    // address past ztunnel (plaintext, no policy): only the network layer decides
+    // (istio.io/latest/docs/ambient/usage/networkpolicy, "Ambient, health probes, and NetworkPolicy").
+    if (dstPlane === 'ambient' && q.source.kind === 'ip' && q.source.ip === AMBIENT_PROBE_ADDRESS) {
+      reasons.push(`${q.source.id} is the kubelet probe address, which ztunnel does not intercept`);
       return this.network([q], reasons);
     }
 
@@ -251,6 +261,11 @@ export class IstioEvaluator implements PolicyEvaluator {
       const svc = this.serviceOf(dst, q.port);
       const host = svc ? `${svc.svc.metadata.name}.${dst.namespace}.svc.${this.clusterDomain}` : undefined;
       if (svc && imported(dst.namespace!, host!)) return { allowed: true, reason: `${name}: REGISTRY_ONLY imports ${dst.namespace}/${host}` };
+      // A namespace the manifests do not define: its Services are unknown, so a pod there is taken to
+      // be reachable through some Service of its namespace, which an imported `<ns>/*` carries.
+      if (!svc && !this.namespaces.has(dst.namespace!) && !this.of('Service', dst.namespace).length && imported(dst.namespace!, '*')) {
+        return { allowed: true, reason: `${name}: REGISTRY_ONLY imports ${dst.namespace}/* (assuming a Service of ${dst.namespace} exposes ${dst.id}:${q.port})` };
+      }
       return { allowed: false, reason: `${name}: REGISTRY_ONLY and no imported Service reaches ${dst.id}:${q.port}` };
     }
     for (const se of this.of('ServiceEntry')) {
@@ -332,8 +347,10 @@ function operationMatches(o: any, a: Attributes, action: 'ALLOW' | 'DENY'): bool
   // HTTP fields on a connection the enforcement point sees as TCP: an ALLOW rule never matches,
   // a DENY rule ignores them (and so denies the connection).
   if (!a.l7) return action === 'DENY';
-  // A plain connection query stands for an unknown request: it satisfies no HTTP condition.
-  if (!a.http) return action === 'DENY';
+  // A plain connection query asks whether a connection can be opened at all (the shared meaning in
+  // lib/verify/types.ts): an ALLOW rule with HTTP conditions admits it (the proxy then answers each
+  // request), and a DENY rule with them does not refuse it (some request may pass).
+  if (!a.http) return action === 'ALLOW';
   const { method, path } = a.http;
   if (o.methods && !o.methods.includes(method)) return false;
   if (o.notMethods && o.notMethods.includes(method)) return false;

@@ -260,6 +260,8 @@ function passthroughMatches(m: any, d: Endpoint): boolean {
     if (m.value.startsWith('*.')) return d.host.endsWith(m.value.slice(1)) && d.host.length > m.value.length - 1;
     return d.host === m.value;
   }
+  // A host name resolves to some address: only a CIDR of every address surely holds it.
+  if (d.kind === 'fqdn') return m.type === 'CIDR' && parseCidr(m.value, 'MeshPassthrough').prefix === 0;
   if (d.kind !== 'ip' || !d.ip) return false;
   const ip = parseIp(d.ip);
   if (!ip) return false;

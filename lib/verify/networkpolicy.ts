@@ -5,8 +5,9 @@
  * Ingress (Egress) in its policyTypes; a connection is allowed when the source is not isolated
  * for egress or some egress rule of a selecting policy admits the destination and port, AND the
  * destination is not isolated for ingress or some ingress rule admits the source and port.
- * `ip` and `fqdn` endpoints are never isolated; ipBlock peers match only `ip` endpoints, pod
- * selectors only `pod` endpoints, and nothing but an absent/empty peer list matches an `fqdn`.
+ * `ip` and `fqdn` endpoints are never isolated; ipBlock peers match `ip` endpoints, and an `fqdn`
+ * only when the block holds every address (`0.0.0.0/0` or `::/0` without excepts: whatever the
+ * name resolves to); pod selectors match only `pod` endpoints.
  */
 import { ParsedCidr, cidrContains, parseCidr, parseIp } from '../intent/cidr';
 import { NAMESPACE_NAME_LABEL, NamespaceInfo, implicitNamespace, inventory, namespaceOfObject } from './inventory';
@@ -230,6 +231,9 @@ export class NetworkPolicyEvaluator implements PolicyEvaluator {
 
   private peerMatches(p: CompiledPeer, policyNamespace: string, e: Endpoint): boolean {
     if (p.ipBlock) {
+      // A host name resolves to some address, unknown here: only a block of every address
+      // (`0.0.0.0/0` or `::/0` without excepts) surely contains it.
+      if (e.kind === 'fqdn') return p.ipBlock.cidr.prefix === 0 && p.ipBlock.except.length === 0;
       const ip = endpointIp(e);
       return ip !== undefined && ipInBlock(ip, p.ipBlock.cidr, p.ipBlock.except);
     }

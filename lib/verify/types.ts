@@ -59,7 +59,10 @@ export interface Query {
   readonly destination: Endpoint;
   readonly port: number;
   readonly protocol: 'TCP' | 'UDP';
-  /** The request, for L7-capable backends; absent means a plain connection (any request would do). */
+  /**
+   * The request, for L7-capable backends. Absent: a plain connection, which is allowed when a
+   * connection can be opened at all (some request would pass; an L7 proxy then judges each one).
+   */
   readonly http?: { readonly method: string; readonly path: string };
 }
 

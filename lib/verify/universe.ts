@@ -20,12 +20,21 @@ export interface UniversePort {
   readonly protocol: 'TCP' | 'UDP';
 }
 
+/** An HTTP request to ask about on a TCP port (beside the plain connection). */
+export interface UniverseRequest {
+  readonly port: number;
+  readonly method: string;
+  readonly path: string;
+}
+
 /** Endpoints and ports to ask about. */
 export interface Universe {
   /** Sorted by id, ids unique. */
   readonly endpoints: Endpoint[];
   /** Ports asked of every destination, beside the destination's own container ports. */
   readonly ports: UniversePort[];
+  /** Requests asked on their TCP port of every destination, beside the plain connection. @default [] */
+  readonly requests?: UniverseRequest[];
 }
 
 /**
@@ -33,7 +42,7 @@ export interface Universe {
  * so that a policy that lost an `except` or a selector is still probed where the intent draws
  * its lines) are added unless their id is already there; `extraPorts` join the asked ports.
  */
-export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly Endpoint[] = [], extraPorts: readonly UniversePort[] = []): Universe {
+export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly Endpoint[] = [], extraPorts: readonly UniversePort[] = [], extraRequests: readonly UniverseRequest[] = []): Universe {
   const inv = inventory(manifests);
   const policies = compileNetworkPolicies(manifests);
   const namespaces = new Map(inv.namespaces.map((n) => [n.name, n]));
@@ -130,8 +139,16 @@ export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly
 
   return {
     endpoints: [...byId.values()].sort((a, b) => compareStrings(a.id, b.id)),
-    ports: mergePorts([...policyPorts(policies), ...extraPorts]),
+    ports: mergePorts([...policyPorts(policies), ...extraPorts, ...extraRequests.map((r) => ({ number: r.port, protocol: 'TCP' as const }))]),
+    ...(extraRequests.length > 0 ? { requests: mergeRequests(extraRequests) } : {}),
   };
+}
+
+/** De-duplicated and sorted by port, method, path. */
+export function mergeRequests(requests: readonly UniverseRequest[]): UniverseRequest[] {
+  const out = new Map<string, UniverseRequest>();
+  for (const r of requests) out.set(`${r.port} ${r.method} ${r.path}`, r);
+  return [...out.values()].sort((a, b) => a.port - b.port || compareStrings(a.method, b.method) || compareStrings(a.path, b.path));
 }
 
 /** De-duplicated and sorted. */
@@ -210,14 +227,25 @@ export function portsFor(universe: Universe, destination: Endpoint): UniversePor
   return [...out.values()].sort((a, b) => a.number - b.number || compareStrings(a.protocol, b.protocol));
 }
 
-/** Every (source, destination, port, protocol) of the universe with source != destination. */
+/**
+ * Every (source, destination, port, protocol) of the universe with source != destination, each
+ * followed by the universe's requests on that port (TCP only).
+ */
 export function queries(universe: Universe): Query[] {
   const out: Query[] = [];
+  const requests = new Map<number, UniverseRequest[]>();
+  for (const r of universe.requests ?? []) requests.set(r.port, [...(requests.get(r.port) ?? []), r]);
   for (const destination of universe.endpoints) {
     const ports = portsFor(universe, destination);
     for (const source of universe.endpoints) {
       if (source.id === destination.id) continue;
-      for (const p of ports) out.push({ source, destination, port: p.number, protocol: p.protocol });
+      for (const p of ports) {
+        out.push({ source, destination, port: p.number, protocol: p.protocol });
+        if (p.protocol !== 'TCP') continue;
+        for (const r of requests.get(p.number) ?? []) {
+          out.push({ source, destination, port: p.number, protocol: p.protocol, http: { method: r.method, path: r.path } });
+        }
+      }
     }
   }
   return out;

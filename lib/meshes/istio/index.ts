@@ -85,7 +85,7 @@ export class IstioRenderer implements MeshRenderer {
   }
 
   public check(ctx: RenderContext): void {
-    istioObjects(ctx.model, ctx.namespace.name, this.settings);
+    istioObjects(ctx.model, ctx.namespace.name, this.settings, ctx.dns);
   }
 
   public namespaceMetadata(): MetadataAdditions {
@@ -98,7 +98,7 @@ export class IstioRenderer implements MeshRenderer {
 
   public render(scope: Construct, ctx: RenderContext): void {
     const ns = ctx.namespace.name;
-    for (const obj of istioObjects(ctx.model, ns, this.settings)) {
+    for (const obj of istioObjects(ctx.model, ns, this.settings, ctx.dns)) {
       const id = `${obj.kind}-${obj.metadata.namespace === ns ? '' : `${obj.metadata.namespace}-`}${obj.metadata.name}`;
       new ApiObject(scope, id, obj);
     }

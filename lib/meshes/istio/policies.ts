@@ -5,6 +5,7 @@
  * (`gateway.networking.k8s.io/v1`). Objects grow with workloads, not edges: one ALLOW policy per
  * destination workload (two behind a waypoint), one Sidecar per workload.
  */
+import { DnsSpec } from '../../intent/dns';
 import { ZeroTrustError } from '../../intent/errors';
 import {
   EndpointModel, FlowModel, WorkloadModel, ZeroTrustModel, describeFlow, endpointKey, flowIndex, managedMetadata,
@@ -364,8 +365,11 @@ function egressHost(f: FlowModel, s: IstioSettings): string | undefined {
 }
 
 /** A namespace default Sidecar that imports nothing, and one per workload importing only what it may reach; all REGISTRY_ONLY. */
-export function sidecars(model: ZeroTrustModel, ns: string, s: IstioSettings): IstioObject[] {
+export function sidecars(model: ZeroTrustModel, ns: string, s: IstioSettings, dns: DnsSpec = {}): IstioObject[] {
   if (s.mode !== IstioMode.SIDECAR) return [];
+  // DNS over TCP goes through the sidecar, so every Sidecar imports the DNS pods' namespace; the
+  // NetworkPolicy layer still admits only the DNS pods on 53. (NodeLocal DNS by address is not imported.)
+  const dnsHosts = dns.namespace ? [`${dns.namespace}/*`] : [];
   const sidecar = (name: string, allows: string[], selector: { [key: string]: string } | undefined, hosts: string[]): IstioObject => ({
     apiVersion: 'networking.istio.io/v1',
     kind: 'Sidecar',
@@ -377,11 +381,11 @@ export function sidecars(model: ZeroTrustModel, ns: string, s: IstioSettings): I
       outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' },
     },
   });
-  const out = [sidecar('default', [`nothing: pods of ${ns} without their own Sidecar reach no Service and no external host through their proxy`], undefined, [])];
+  const out = [sidecar('default', [`nothing but cluster DNS: pods of ${ns} without their own Sidecar reach no other Service and no external host through their proxy`], undefined, dnsHosts)];
   for (const w of workloadsOf(model, ns)) {
     const flows = outboundFlows(model, w);
-    const hosts = [...new Set(flows.map((f) => egressHost(f, s)).filter((h): h is string => h !== undefined))].sort();
-    out.push(sidecar(w.name, flows.length ? flows.map(describeFlow) : [`nothing: ${ns}/${w.name} reaches no Service and no external host through its proxy`], w.selector, hosts));
+    const hosts = [...new Set([...dnsHosts, ...flows.map((f) => egressHost(f, s)).filter((h): h is string => h !== undefined)])].sort();
+    out.push(sidecar(w.name, flows.length ? flows.map(describeFlow) : [`nothing but cluster DNS: ${ns}/${w.name} reaches no other Service and no external host through its proxy`], w.selector, hosts));
   }
   return out;
 }
@@ -428,13 +432,14 @@ export function networkPolicyOptions(model: ZeroTrustModel, ns: string, s: Istio
     });
     // NetworkPolicy cannot name hosts: the workload may reach any address on the host's ports only,
     // and its sidecar (REGISTRY_ONLY + ServiceEntry) narrows that to the declared host.
-    return { backend: s.backend, l7EnforcedAbove: true, fqdnEgress: 'any-address', namespaceRules: rules };
+    return { backend: s.backend, l7EnforcedAbove: true, identityEnforcedAbove: true, fqdnEgress: 'any-address', namespaceRules: rules };
   }
 
   rules.push({
     name: 'allow-ambient-probes',
-    ingress: [{ peers: [{ ipBlock: { cidr: AMBIENT_PROBE_CIDR } }], ports: [] }],
-    reason: `kubelet probes, which ambient mode sends from ${AMBIENT_PROBE_CIDR} -> every pod`,
+    // Kubelet probes are TCP (HTTP, TCP and gRPC checks); UDP from this address stays closed.
+    ingress: [{ peers: [{ ipBlock: { cidr: AMBIENT_PROBE_CIDR } }], ports: [{ protocol: 'TCP' }] }],
+    reason: `kubelet probes, which ambient mode sends from ${AMBIENT_PROBE_CIDR} -> every pod on TCP`,
   });
   const l7Here = workloadsOf(model, ns).filter((w) => needsWaypoint(model, w, s));
   if (l7Here.length > 0) {
@@ -476,7 +481,7 @@ export function networkPolicyOptions(model: ZeroTrustModel, ns: string, s: Istio
       reason: `${ns}/${w.name} -> waypoint of ${nss.join(', ')} on ${HBONE_PORT}/TCP (HBONE), for its flows with HTTP rules`,
     });
   }
-  return { backend: s.backend, l7EnforcedAbove: true, fqdnEgress: 'error', meshPorts: hbone, namespaceRules: rules };
+  return { backend: s.backend, l7EnforcedAbove: true, identityEnforcedAbove: true, fqdnEgress: 'error', meshPorts: hbone, namespaceRules: rules };
 }
 
 function dedupePeers(peers: NetworkPolicyPeer[]): NetworkPolicyPeer[] {
@@ -486,13 +491,13 @@ function dedupePeers(peers: NetworkPolicyPeer[]): NetworkPolicyPeer[] {
 }
 
 /** Every Istio object of one namespace (without the NetworkPolicy layer), in a stable order. */
-export function istioObjects(model: ZeroTrustModel, ns: string, s: IstioSettings): IstioObject[] {
+export function istioObjects(model: ZeroTrustModel, ns: string, s: IstioSettings, dns: DnsSpec = {}): IstioObject[] {
   checkIstio(model, ns, s);
   return [
     ...peerAuthentications(model, ns, s),
     ...authorizationPolicies(model, ns, s),
     ...waypoints(model, ns, s),
     ...serviceEntries(model, ns, s),
-    ...sidecars(model, ns, s),
+    ...sidecars(model, ns, s, dns),
   ];
 }

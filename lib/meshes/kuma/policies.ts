@@ -176,6 +176,9 @@ function passthroughProtocol(p: Port): string {
   }
 }
 
+/** Widest port range listed port by port in a MeshPassthrough (see passthroughMatches). */
+const MAX_LISTED_RANGE = 64;
+
 /** The MeshPassthrough matches of one source workload's egress to addresses and host names. */
 export function passthroughMatches(model: ZeroTrustModel, w: WorkloadModel): { matches: any[]; flows: FlowModel[] } {
   const flows = (flowIndex(model).outbound.get(w) ?? []).filter((f) => (f.destination.type === 'fqdn' || f.destination.type === 'ip-block'));
@@ -189,7 +192,26 @@ export function passthroughMatches(model: ZeroTrustModel, w: WorkloadModel): { m
       // UDP is not intercepted by the sidecar; the NetworkPolicy layer alone decides it.
       if (f.ports.length > 0 && tcp.length === 0) continue;
       used.push(f);
-      const anyPort = f.ports.length === 0 || tcp.some((p) => p.endPort !== undefined);
+      const hostFlowPorts = flows.filter((g) => g.destination.type === 'fqdn').flatMap((g) => g.ports);
+      const overlaps = f.ports.length === 0 || tcp.some((p) => hostFlowPorts.some((h) => h.number >= p.number && h.number <= (p.endPort ?? p.number)));
+      if (d.except.length > 0 && overlaps && hostFlowPorts.length > 0) {
+        throw new ZeroTrustError(`[kuma] ${f.declaredAt}: ${w.namespace}/${w.name} also reaches host names on ${[...new Set(hostFlowPorts.map((p) => p.toString()))].join(', ')}, which opens the NetworkPolicy layer to every address on those ports, and MeshPassthrough cannot express the except of ${d.cidr}, so ${d.except.join(', ')} would be reachable; split the range into ranges without except, or use other ports`);
+      }
+      const ranges = tcp.filter((p) => p.endPort !== undefined);
+      // Host-name egress opens the NetworkPolicy layer to every address on its ports, so a range
+      // entry without a port would let this address through on those ports too: list the range.
+      const hostPorts = flows.some((g) => g.destination.type === 'fqdn');
+      if (f.ports.length > 0 && ranges.length > 0 && hostPorts) {
+        const width = ranges.reduce((n, p) => n + p.endPort! - p.number + 1, 0);
+        if (width > MAX_LISTED_RANGE) {
+          throw new ZeroTrustError(`[kuma] ${f.declaredAt}: ${w.namespace}/${w.name} also reaches host names, which opens the NetworkPolicy layer to every address on their ports, so MeshPassthrough must list the ports of ${d.cidr}; the range ${ranges.map((p) => p.toString()).join(', ')} has more than ${MAX_LISTED_RANGE} ports; narrow it`);
+        }
+        for (const p of tcp) {
+          for (let n = p.number; n <= (p.endPort ?? p.number); n++) add({ type: 'CIDR', value: d.cidr, port: n, protocol: 'tcp' });
+        }
+        continue;
+      }
+      const anyPort = f.ports.length === 0 || ranges.length > 0;
       if (anyPort) {
         // A range (or every port): the sidecar lets the range's address through on any port and the
         // NetworkPolicy layer below restricts the ports; both must allow.

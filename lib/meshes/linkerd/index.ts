@@ -87,6 +87,7 @@ export function linkerdLayerOptions(s: LinkerdSettings): NetworkPolicyLayerOptio
       reason: `every pod's Linkerd proxy -> control plane in ${s.controlPlaneNamespace} on ${LINKERD_CONTROL_PLANE_PORTS.map((p) => `${p.port}/TCP (${p.what})`).join(', ')}`,
     }],
     l7EnforcedAbove: true,
+    identityEnforcedAbove: true,
     fqdnEgress: 'error',
   };
 }

@@ -69,6 +69,14 @@ export interface NetworkPolicyLayerOptions {
    * @default 'error'
    */
   readonly fqdnEgress?: 'error' | 'skip' | 'any-address';
+  /**
+   * True when a mesh above authorizes sources by ServiceAccount (Istio principals, Linkerd
+   * identities), so this layer may render `Peer.workload({ serviceAccount })` sources by their
+   * labels only. Otherwise such a source is a synth error: NetworkPolicy cannot match a
+   * ServiceAccount and would admit every pod with the labels.
+   * @default false
+   */
+  readonly identityEnforcedAbove?: boolean;
 }
 
 /** A NetworkPolicy as plain JSON. */
@@ -138,6 +146,16 @@ export function checkExpressible(model: ZeroTrustModel, namespace: string, optio
     if (!touches(f.source) && !touches(f.destination)) continue;
     if (f.http.length > 0 && !options.l7EnforcedAbove) {
       throw new ZeroTrustError(`[${options.backend}] ${f.declaredAt}: NetworkPolicy cannot match HTTP methods or paths; drop the http rule or use a mesh that enforces L7 (Istio, Linkerd, Cilium)`);
+    }
+    if (f.source.type === 'external-workload' && f.source.serviceAccount !== undefined && touches(f.destination) && !options.identityEnforcedAbove) {
+      throw new ZeroTrustError(`[${options.backend}] ${f.declaredAt}: NetworkPolicy cannot match a ServiceAccount, so every pod with the labels would be admitted whatever it runs as; drop serviceAccount from Peer.workload() and give labels only those pods carry, or use a mesh that authorizes by identity (Istio, Linkerd, Cilium)`);
+    }
+    const udp = f.ports.filter((p) => p.protocol === 'UDP');
+    if (f.source.type === 'external-workload' && f.source.serviceAccount !== undefined && touches(f.destination) && options.identityEnforcedAbove && udp.length > 0) {
+      throw new ZeroTrustError(`[${options.backend}] ${f.declaredAt}: the mesh does not carry UDP, so the ServiceAccount "${f.source.serviceAccount}" cannot be checked on ${udp.map((p) => p.toString()).join(', ')} and NetworkPolicy would admit every pod with the labels; admit those ports from Peer.namespace() or Peer.ipBlock() in a separate rule, or drop them`);
+    }
+    if (f.destination.type === 'external-workload' && f.destination.serviceAccount !== undefined && touches(f.source)) {
+      throw new ZeroTrustError(`[${options.backend}] ${f.declaredAt}: the ServiceAccount of a destination outside the app cannot be enforced (NetworkPolicy matches labels, and a mesh authorizes at the destination, which this app does not configure); drop serviceAccount from Peer.workload() in allowTo and give labels only those pods carry`);
     }
     if (f.destination.type === 'fqdn' && (options.fqdnEgress ?? 'error') === 'error') {
       throw new ZeroTrustError(`[${options.backend}] ${f.declaredAt}: NetworkPolicy cannot match host names; use Peer.ipBlock() or a mesh with FQDN egress (Cilium, Istio)`);

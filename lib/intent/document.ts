@@ -1,0 +1,242 @@
+/**
+ * The intent file: the resolved model of an app as deterministic JSON, written beside the
+ * synthesized manifests (`zero-trust.intent.json`) so that `cdk8s-zero-trust verify` can check,
+ * later and from the files alone, that the YAML still allows exactly what was declared.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { App } from 'cdk8s';
+import { IConstruct } from 'constructs';
+import { DnsSpec } from './dns';
+import { ZeroTrustError } from './errors';
+import { EndpointModel, FlowModel, NamespaceModel, WorkloadModel, ZeroTrustModel } from './model';
+import { Port, PortKind } from './port';
+import { IntentRegistry } from './registry';
+
+/** File name of the intent file. */
+export const INTENT_FILE_NAME = 'zero-trust.intent.json';
+
+/** Format version of the intent file. */
+export const INTENT_FORMAT_VERSION = 1;
+
+/** A port as JSON. */
+interface PortJson { number: number; endPort?: number; protocol: string; kind: string; name: string }
+
+/** One side of a flow as JSON; workloads are referenced by `namespace/name`. */
+type EndpointJson =
+  | { type: 'workload'; workload: string }
+  | { type: 'external-workload'; namespace: string; labels: { [key: string]: string }; serviceAccount?: string }
+  | { type: 'namespace'; namespace: string }
+  | { type: 'ip-block'; cidr: string; except: string[] }
+  | { type: 'fqdn'; host: string };
+
+/** The JSON document of `zero-trust.intent.json`. */
+export interface IntentDocumentJson {
+  version: number;
+  namespaces: Array<{ name: string; backend: string; dns: DnsSpec }>;
+  workloads: Array<{ name: string; namespace: string; serviceAccount: string; selector: { [key: string]: string }; ports: PortJson[] }>;
+  flows: Array<{ source: EndpointJson; destination: EndpointJson; ports: PortJson[]; http: Array<{ methods: string[]; paths: string[] }>; declaredAt: string }>;
+}
+
+const KUBE_DNS: DnsSpec = { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } };
+
+function sortedObject(o: { [key: string]: string }): { [key: string]: string } {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function portJson(p: Port): PortJson {
+  return { number: p.number, ...(p.endPort !== undefined ? { endPort: p.endPort } : {}), protocol: p.protocol, kind: p.kind, name: p.name };
+}
+
+function endpointJson(e: EndpointModel): EndpointJson {
+  switch (e.type) {
+    case 'workload': return { type: 'workload', workload: `${e.workload.namespace}/${e.workload.name}` };
+    case 'external-workload': return { type: 'external-workload', namespace: e.namespace, labels: sortedObject(e.labels), ...(e.serviceAccount ? { serviceAccount: e.serviceAccount } : {}) };
+    case 'namespace': return { type: 'namespace', namespace: e.namespace };
+    case 'ip-block': return { type: 'ip-block', cidr: e.cidr, except: [...e.except] };
+    case 'fqdn': return { type: 'fqdn', host: e.host };
+  }
+}
+
+/**
+ * The intent document of a resolved model: plain JSON, keys in a fixed order, the model's own
+ * (sorted) order for lists. `dns` gives each namespace's cluster DNS (default kube-dns).
+ */
+export function intentDocument(model: ZeroTrustModel, dns: { [namespace: string]: DnsSpec } = {}): IntentDocumentJson {
+  return {
+    version: INTENT_FORMAT_VERSION,
+    namespaces: model.namespaces.map((n) => ({ name: n.name, backend: n.backend, dns: dnsJson(dns[n.name] ?? KUBE_DNS) })),
+    workloads: model.workloads.map((w) => ({ name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, selector: sortedObject(w.selector), ports: w.ports.map(portJson) })),
+    flows: model.flows.map((f) => ({
+      source: endpointJson(f.source),
+      destination: endpointJson(f.destination),
+      ports: f.ports.map(portJson),
+      http: f.http.map((h) => ({ methods: [...h.methods], paths: [...h.paths] })),
+      declaredAt: f.declaredAt,
+    })),
+  };
+}
+
+function dnsJson(d: DnsSpec): DnsSpec {
+  return d.cidr ? { cidr: d.cidr } : { namespace: d.namespace, labels: sortedObject(d.labels ?? {}) };
+}
+
+/** The intent document as text (2-space JSON with a final newline). */
+export function intentDocumentText(model: ZeroTrustModel, dns: { [namespace: string]: DnsSpec } = {}): string {
+  return `${JSON.stringify(intentDocument(model, dns), null, 2)}\n`;
+}
+
+/** A model rebuilt from an intent document, with each namespace's DNS. */
+export interface ParsedIntent {
+  readonly model: ZeroTrustModel;
+  readonly dns: { [namespace: string]: DnsSpec };
+}
+
+/** Rebuilds the model from an intent document; throws `ZeroTrustError` naming the bad field. */
+export function parseIntentDocument(doc: unknown, where = INTENT_FILE_NAME): ParsedIntent {
+  const fail = (field: string, what: string): never => { throw new ZeroTrustError(`${where}: ${field}: ${what}`); };
+  const obj = (v: unknown, field: string): any => (typeof v === 'object' && v !== null && !Array.isArray(v) ? v : fail(field, 'expected an object'));
+  const list = (v: unknown, field: string): any[] => (Array.isArray(v) ? v : fail(field, 'expected a list'));
+  const str = (v: unknown, field: string): string => (typeof v === 'string' && v.length > 0 ? v : fail(field, 'expected a non-empty string'));
+  const strings = (v: unknown, field: string): string[] => list(v, field).map((s, i) => str(s, `${field}[${i}]`));
+  const labels = (v: unknown, field: string): { [key: string]: string } => {
+    const o = obj(v, field);
+    for (const [k, val] of Object.entries(o)) if (typeof val !== 'string') fail(`${field}.${k}`, 'expected a string');
+    return o;
+  };
+  const port = (v: unknown, field: string): Port => {
+    const p = obj(v, field);
+    const kinds = Object.values(PortKind) as string[];
+    if (!kinds.includes(p.kind)) fail(`${field}.kind`, `expected one of ${kinds.join(', ')}`);
+    try {
+      return new Port({ number: p.number, kind: p.kind as PortKind, name: p.name, endPort: p.endPort });
+    } catch (e) {
+      return fail(field, (e as Error).message);
+    }
+  };
+
+  const d = obj(doc, '(document)');
+  if (d.version !== INTENT_FORMAT_VERSION) fail('version', `expected ${INTENT_FORMAT_VERSION}, got ${JSON.stringify(d.version)}`);
+  const dns: { [namespace: string]: DnsSpec } = {};
+  const namespaces: NamespaceModel[] = list(d.namespaces, 'namespaces').map((n, i) => {
+    const f = `namespaces[${i}]`;
+    const o = obj(n, f);
+    const name = str(o.name, `${f}.name`);
+    if (o.dns !== undefined) {
+      const s = obj(o.dns, `${f}.dns`);
+      dns[name] = s.cidr ? { cidr: str(s.cidr, `${f}.dns.cidr`) } : { namespace: str(s.namespace, `${f}.dns.namespace`), labels: labels(s.labels ?? {}, `${f}.dns.labels`) };
+    }
+    return { name, backend: str(o.backend, `${f}.backend`) };
+  });
+  const workloads: WorkloadModel[] = list(d.workloads, 'workloads').map((w, i) => {
+    const f = `workloads[${i}]`;
+    const o = obj(w, f);
+    const namespace = str(o.namespace, `${f}.namespace`);
+    return {
+      name: str(o.name, `${f}.name`),
+      namespace,
+      serviceAccount: str(o.serviceAccount, `${f}.serviceAccount`),
+      selector: labels(o.selector, `${f}.selector`),
+      ports: list(o.ports, `${f}.ports`).map((p, j) => port(p, `${f}.ports[${j}]`)),
+      backend: namespaces.find((n) => n.name === namespace)?.backend ?? fail(`${f}.namespace`, `namespace "${namespace}" is not in namespaces`),
+    };
+  });
+  const byKey = new Map(workloads.map((w) => [`${w.namespace}/${w.name}`, w]));
+  const endpoint = (v: unknown, field: string): EndpointModel => {
+    const e = obj(v, field);
+    switch (e.type) {
+      case 'workload': {
+        const key = str(e.workload, `${field}.workload`);
+        return { type: 'workload', workload: byKey.get(key) ?? fail(`${field}.workload`, `no workload "${key}" in workloads`) };
+      }
+      case 'external-workload':
+        return { type: 'external-workload', namespace: str(e.namespace, `${field}.namespace`), labels: labels(e.labels, `${field}.labels`), ...(e.serviceAccount ? { serviceAccount: str(e.serviceAccount, `${field}.serviceAccount`) } : {}) };
+      case 'namespace': return { type: 'namespace', namespace: str(e.namespace, `${field}.namespace`) };
+      case 'ip-block': return { type: 'ip-block', cidr: str(e.cidr, `${field}.cidr`), except: strings(e.except ?? [], `${field}.except`) };
+      case 'fqdn': return { type: 'fqdn', host: str(e.host, `${field}.host`) };
+      default: return fail(`${field}.type`, `unknown endpoint type ${JSON.stringify(e.type)}`);
+    }
+  };
+  const flows: FlowModel[] = list(d.flows, 'flows').map((fl, i) => {
+    const f = `flows[${i}]`;
+    const o = obj(fl, f);
+    return {
+      source: endpoint(o.source, `${f}.source`),
+      destination: endpoint(o.destination, `${f}.destination`),
+      ports: list(o.ports, `${f}.ports`).map((p, j) => port(p, `${f}.ports[${j}]`)),
+      http: list(o.http ?? [], `${f}.http`).map((h, j) => ({ methods: strings(obj(h, `${f}.http[${j}]`).methods ?? [], `${f}.http[${j}].methods`), paths: strings(h.paths ?? [], `${f}.http[${j}].paths`) })),
+      declaredAt: typeof o.declaredAt === 'string' ? o.declaredAt : f,
+    };
+  });
+  return { model: { namespaces, workloads, flows }, dns };
+}
+
+/** Options of `ZeroTrustReview.write`. */
+export interface ZeroTrustReviewOptions {
+  /**
+   * Folder to write into: the folder of the synthesized manifests.
+   * @default - the app's `outdir`
+   */
+  readonly outdir?: string;
+  /**
+   * Whether to write `FLOWS.md`: the flows the manifests allow, as a table and a Mermaid
+   * diagram, read back from the YAML in the folder.
+   * @default true
+   */
+  readonly flowsMarkdown?: boolean;
+}
+
+/**
+ * The review files of an app, written beside its synthesized manifests: `zero-trust.intent.json`
+ * (the declared intent, which `npx cdk8s-zero-trust verify <dir>` checks the manifests against)
+ * and `FLOWS.md` (the allowed flows, for pull-request review). cdk8s offers no hook after
+ * `app.synth()`, so call it yourself, right after synth:
+ *
+ * ```ts
+ * app.synth();
+ * ZeroTrustReview.write(app); // dist/zero-trust.intent.json, dist/FLOWS.md
+ * ```
+ */
+export class ZeroTrustReview {
+  /** File name of the intent file. */
+  public static readonly INTENT_FILE_NAME = INTENT_FILE_NAME;
+  /** File name of the flow report. */
+  public static readonly FLOWS_FILE_NAME = 'FLOWS.md';
+
+  /** The intent of the app as deterministic JSON text; throws if the intent does not resolve. */
+  public static intentJson(app: App): string {
+    const { model, errors } = IntentRegistry.of(app).resolve();
+    if (errors.length > 0) throw new ZeroTrustError(errors.map((e) => e.message).join('\n'));
+    return intentDocumentText(model, chartDns(app));
+  }
+
+  /**
+   * Writes `zero-trust.intent.json` and (unless disabled) `FLOWS.md` into the app's outdir (or
+   * `options.outdir`); call after `app.synth()`. Returns the paths written.
+   */
+  public static write(app: App, options: ZeroTrustReviewOptions = {}): string[] {
+    const outdir = options.outdir ?? app.outdir;
+    fs.mkdirSync(outdir, { recursive: true });
+    const intentFile = path.join(outdir, INTENT_FILE_NAME);
+    fs.writeFileSync(intentFile, ZeroTrustReview.intentJson(app));
+    if (options.flowsMarkdown === false) return [intentFile];
+    const backends = [...new Set(IntentRegistry.of(app).resolve().model.namespaces.map((n) => n.backend))];
+    const { writeFlowsMarkdown } = require('../report/flows-file') as typeof import('../report/flows-file');
+    return [intentFile, writeFlowsMarkdown(outdir, { backend: backends.length === 1 ? backends[0] : undefined })];
+  }
+
+  private constructor() {}
+}
+
+/** The DNS of every ZeroTrustChart of the app, by namespace. */
+function chartDns(app: IConstruct): { [namespace: string]: DnsSpec } {
+  const { ZeroTrustChart } = require('./chart') as typeof import('./chart');
+  const out: { [namespace: string]: DnsSpec } = {};
+  for (const c of app.node.findAll()) {
+    if (c instanceof ZeroTrustChart) {
+      const chart = c as InstanceType<typeof ZeroTrustChart>;
+      out[chart.namespaceName] = chart.dns.spec;
+    }
+  }
+  return out;
+}

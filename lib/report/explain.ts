@@ -1,0 +1,90 @@
+/**
+ * One connection explained: allowed or denied, the reader's reasons, and the objects (with file
+ * and document) those reasons name.
+ */
+import { parseIp } from '../intent/cidr';
+import { NAMESPACE_NAME_LABEL, inventory } from '../verify/inventory';
+import { ManifestError } from '../verify/manifests';
+import { PROBE_LABEL } from '../verify/universe';
+import { reportUniverse } from './universe';
+import { Decision, Endpoint, PolicyEvaluator, Query, SourcedManifest } from '../verify/types';
+
+/** An explained query. */
+export interface Explanation {
+  readonly backend: string;
+  readonly query: Query;
+  readonly decision: Decision;
+  /** `NetworkPolicy production/hero-egress (dist/networkpolicy/production.k8s.yaml document #12)`. */
+  readonly objects: string[];
+}
+
+/**
+ * Resolves `ns/workload` (a workload of the manifests), `ns/*` or `ns:<namespace>` (any pod of a
+ * namespace), `ip:<address>` or a bare address, `fqdn:<host>` or a bare host name.
+ */
+export function resolveEndpoint(manifests: readonly SourcedManifest[], text: string, flag: string): Endpoint {
+  const inv = inventory(manifests);
+  const fail = (why: string): never => { throw new ManifestError(`${flag} ${text}: ${why}`); };
+  const ipText = text.startsWith('ip:') ? text.slice(3) : text;
+  if (parseIp(ipText)) return { id: `ip:${ipText}`, kind: 'ip', ip: ipText };
+  if (text.startsWith('ip:')) fail('not an IP address');
+  if (text.startsWith('fqdn:')) return { id: text, kind: 'fqdn', host: text.slice(5) };
+  const nsMatch = /^ns:([a-z0-9-]+)$/.exec(text) ?? /^([a-z0-9-]+)\/\*$/.exec(text);
+  if (nsMatch) {
+    const ns = inv.namespaces.find((n) => n.name === nsMatch[1]);
+    return {
+      id: `${nsMatch[1]}/*`, kind: 'pod', namespace: nsMatch[1],
+      namespaceLabels: { ...(ns?.labels ?? {}), [NAMESPACE_NAME_LABEL]: nsMatch[1] }, namespaceAnnotations: { ...(ns?.annotations ?? {}) },
+      labels: { [PROBE_LABEL]: 'true' }, annotations: {}, serviceAccount: 'default', ports: [],
+    };
+  }
+  if (/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(text)) {
+    const w = inv.workloads.find((e) => e.id === text) ?? reportUniverse(manifests).endpoints.find((e) => e.id === text);
+    if (w) return w;
+    return fail(`no such workload; the manifests define ${inv.workloads.map((e) => e.id).join(', ') || 'none'}`);
+  }
+  if (/^([a-z0-9-]+\.)+[a-z]{2,}$/i.test(text)) return { id: `fqdn:${text}`, kind: 'fqdn', host: text };
+  return fail('expected ns/workload, ns/* (any pod of a namespace), ip:<address> or fqdn:<host>');
+}
+
+/** Splits `ns/workload:8080` into the endpoint text and port. */
+export function splitPort(text: string, flag: string): { endpoint: string; port: number } {
+  const m = /^(.*):(\d+)$/.exec(text);
+  if (!m || m[1].length === 0) {
+    throw new ManifestError(`${flag} ${text}: expected <destination>:<port>, for example production/lil-deebee:5432`);
+  }
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) throw new ManifestError(`${flag} ${text}: port ${port} is outside 1-65535`);
+  return { endpoint: m[1], port };
+}
+
+/** Decides the query and lists the objects its reasons name. */
+export function explain(manifests: readonly SourcedManifest[], backend: string, evaluator: PolicyEvaluator, query: Query): Explanation {
+  const decision = evaluator.evaluate(query);
+  const text = decision.reasons.join('\n');
+  const objects: string[] = [];
+  for (const m of manifests) {
+    const ns = m.manifest.metadata.namespace;
+    const name = `${m.manifest.kind} ${ns ? `${ns}/` : ''}${m.manifest.metadata.name}`;
+    if (new RegExp(`${escapeRegex(name)}(?![\\w.-])`).test(text)) objects.push(`${name} (${m.file} document #${m.index})`);
+  }
+  return { backend, query, decision, objects: [...new Set(objects)] };
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Plain-text explanation. */
+export function formatExplanation(e: Explanation): string {
+  const q = e.query;
+  const http = q.http ? ` ${q.http.method} ${q.http.path}` : '';
+  const lines = [
+    `${e.decision.allowed ? 'ALLOWED' : 'DENIED'}: ${q.source.id} -> ${q.destination.id} ${q.port}/${q.protocol}${http} (${e.backend})`,
+    '',
+    'Reasons:',
+    ...e.decision.reasons.map((r) => `  - ${r}`),
+  ];
+  if (e.objects.length > 0) lines.push('', 'Objects:', ...e.objects.map((o) => `  - ${o}`));
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,122 @@
+/**
+ * The mTLS column: whether an allowed connection must be mutually authenticated, read from the
+ * manifests per backend. It is required when the destination is a meshed pod and the backend's
+ * objects make authentication mandatory for the port (Istio PeerAuthentication STRICT, Linkerd
+ * authorizations that all require MeshTLSAuthentication or an authenticated default policy,
+ * Cilium `authentication.mode: required`, Kuma's Mesh with a STRICT mTLS backend). The source
+ * being meshed follows: the reader only allows such a connection from a meshed source.
+ * NetworkPolicy and NSM never require it.
+ */
+import { inventory } from '../verify/inventory';
+import { AnyManifest, manifestOf } from '../verify/manifests';
+import { selectorMatches } from '../verify/networkpolicy';
+import { Endpoint, Manifest, Query } from '../verify/types';
+
+/** A function that says whether an allowed query (with the reader's reasons) requires mTLS. */
+export function mtlsOf(backend: string, manifests: readonly AnyManifest[]): (q: Query, reasons: readonly string[]) => boolean {
+  const objects = manifests.map(manifestOf);
+  const namespaces = new Map(inventory(manifests).namespaces.map((n) => [n.name, n]));
+  const nsMeta = (e: Endpoint) => namespaces.get(e.namespace ?? '');
+  // mTLS needs a proxy at both ends: an address source (an ipBlock peer, the ambient kubelet probe address) is plaintext.
+  const pod = (f: (q: Query, reasons: readonly string[]) => boolean) => (q: Query, reasons: readonly string[]) => q.source.kind === 'pod' && q.destination.kind === 'pod' && q.protocol === 'TCP' && f(q, reasons);
+  switch (backend) {
+    case 'istio':
+    case 'istio-ambient':
+      return pod((q) => istioMeshed(q.destination, nsMeta(q.destination)?.labels) && istioStrict(objects, q));
+    case 'linkerd':
+      return pod((q, reasons) => linkerdMeshed(q.destination, nsMeta(q.destination)?.annotations) && linkerdAuthenticated(objects, q, reasons, nsMeta(q.destination)?.annotations));
+    case 'cilium':
+      return pod((q, reasons) => ciliumAuthRequired(objects, q, reasons));
+    case 'kuma':
+      return pod((q) => kumaStrict(objects, q.destination, nsMeta(q.destination)?.labels, nsMeta(q.destination)?.annotations));
+    default:
+      return () => false;
+  }
+}
+
+function istioMeshed(e: Endpoint, nsLabels: { [key: string]: string } | undefined): boolean {
+  const labels = { ...(e.namespaceLabels ?? {}), ...(nsLabels ?? {}) };
+  const podLabels = e.labels ?? {};
+  if (podLabels['sidecar.istio.io/inject'] === 'false' || podLabels['istio.io/dataplane-mode'] === 'none') return false;
+  if (podLabels['sidecar.istio.io/inject'] === 'true' || podLabels['istio.io/dataplane-mode'] === 'ambient') return true;
+  return labels['istio-injection'] === 'enabled' || labels['istio.io/rev'] !== undefined || labels['istio.io/dataplane-mode'] === 'ambient';
+}
+
+/** The most specific PeerAuthentication (workload, namespace, root) decides; a port-level mode wins. */
+function istioStrict(objects: Manifest[], q: Query): boolean {
+  const pas = objects.filter((m) => m.kind === 'PeerAuthentication' && m.apiVersion.startsWith('security.istio.io/'));
+  const ns = q.destination.namespace;
+  const withSelector = pas.filter((p) => p.metadata.namespace === ns && p.spec?.selector && selectorMatches(p.spec.selector, q.destination.labels));
+  const nsWide = pas.filter((p) => p.metadata.namespace === ns && !p.spec?.selector);
+  const root = pas.filter((p) => (p.metadata.namespace ?? 'istio-system') === 'istio-system' && !p.spec?.selector);
+  let mode = 'PERMISSIVE';
+  for (const level of [root, nsWide, withSelector]) {
+    const p = level[0];
+    if (!p) continue;
+    const m = p.spec?.mtls?.mode;
+    if (m && m !== 'UNSET') mode = m;
+    const portMode = p.spec?.portLevelMtls?.[String(q.port)]?.mode;
+    if (portMode && portMode !== 'UNSET') mode = portMode;
+  }
+  return mode === 'STRICT';
+}
+
+function linkerdMeshed(e: Endpoint, nsAnnotations: { [key: string]: string } | undefined): boolean {
+  const v = e.annotations?.['linkerd.io/inject'] ?? e.namespaceAnnotations?.['linkerd.io/inject'] ?? nsAnnotations?.['linkerd.io/inject'];
+  return v === 'enabled' || v === 'ingress';
+}
+
+/**
+ * Linkerd: the AuthorizationPolicies the reader names in its reasons all require a
+ * MeshTLSAuthentication; without named ones, every authorization of the port's Server does, or
+ * the default inbound policy is an authenticated one.
+ */
+function linkerdAuthenticated(objects: Manifest[], q: Query, reasons: readonly string[], nsAnnotations: { [key: string]: string } | undefined): boolean {
+  const d = q.destination;
+  const requiresMtls = (a: Manifest) => (a.spec?.requiredAuthenticationRefs ?? []).some((r: any) => r?.kind === 'MeshTLSAuthentication');
+  const named = [...reasons.join('\n').matchAll(/AuthorizationPolicy ([a-z0-9-]+)\/([a-z0-9.-]+)/g)]
+    .map(([, ns, name]) => objects.find((o) => o.kind === 'AuthorizationPolicy' && o.apiVersion.startsWith('policy.linkerd.io/') && o.metadata.namespace === ns && o.metadata.name === name))
+    .filter((a): a is Manifest => a !== undefined);
+  if (named.length > 0) return named.every(requiresMtls);
+  const servers = objects.filter((m) => m.kind === 'Server' && m.apiVersion.startsWith('policy.linkerd.io/') && m.metadata.namespace === d.namespace
+    && selectorMatches(m.spec?.podSelector ?? { matchLabels: { 'zt-never': 'x' } }, d.labels)
+    && (m.spec?.port === q.port || (d.ports ?? []).some((p) => p.name === m.spec?.port && p.number === q.port)));
+  if (servers.length === 0) {
+    const policy = d.annotations?.['config.linkerd.io/default-inbound-policy'] ?? nsAnnotations?.['config.linkerd.io/default-inbound-policy'];
+    return policy === 'all-authenticated' || policy === 'cluster-authenticated';
+  }
+  const names = new Set(servers.map((s) => s.metadata.name));
+  const authz = objects.filter((m) => m.kind === 'AuthorizationPolicy' && m.apiVersion.startsWith('policy.linkerd.io/') && m.metadata.namespace === d.namespace
+    && ((m.spec?.targetRef?.kind === 'Server' && names.has(m.spec.targetRef.name)) || m.spec?.targetRef?.kind === 'Namespace' || m.spec?.targetRef?.kind === 'HTTPRoute'));
+  return authz.length > 0 && authz.every(requiresMtls);
+}
+
+/**
+ * Cilium: the rules the reader names in its reasons (`CiliumNetworkPolicy ns/name ingress[0]`);
+ * mutual authentication is required when one of them says `authentication.mode: required`, or
+ * when both ends' namespaces are enrolled in ztunnel (`io.cilium/mtls-enabled: "true"`).
+ */
+function ciliumAuthRequired(objects: Manifest[], q: Query, reasons: readonly string[]): boolean {
+  const ztunnel = (e: Endpoint) => e.kind === 'pod' && e.namespaceLabels?.['io.cilium/mtls-enabled'] === 'true';
+  if (ztunnel(q.source) && ztunnel(q.destination)) return true;
+  const named = /(CiliumNetworkPolicy|CiliumClusterwideNetworkPolicy) (?:([a-z0-9-]+)\/)?([a-z0-9.-]+) (ingress|egress)\[(\d+)\]/g;
+  for (const reason of reasons) {
+    for (const m of reason.matchAll(named)) {
+      const [, kind, ns, name, dir, index] = m;
+      const policy = objects.find((o) => o.kind === kind && o.metadata.name === name && (kind === 'CiliumClusterwideNetworkPolicy' || o.metadata.namespace === ns));
+      const rule = policy?.spec?.[dir]?.[Number(index)];
+      if (rule?.authentication?.mode === 'required') return true;
+    }
+  }
+  return false;
+}
+
+function kumaStrict(objects: Manifest[], d: Endpoint, nsLabels?: { [key: string]: string }, nsAnnotations?: { [key: string]: string }): boolean {
+  const pick = (k: string) => d.labels?.[k] ?? d.annotations?.[k] ?? nsLabels?.[k] ?? nsAnnotations?.[k] ?? d.namespaceLabels?.[k];
+  if (pick('kuma.io/sidecar-injection') !== 'enabled') return false;
+  const meshName = pick('kuma.io/mesh') ?? 'default';
+  const mesh = objects.find((m) => m.kind === 'Mesh' && m.apiVersion.startsWith('kuma.io/') && m.metadata.name === meshName);
+  const mtls = mesh?.spec?.mtls;
+  const backend = (mtls?.backends ?? []).find((b: any) => b?.name === mtls?.enabledBackend);
+  return !!backend && (backend.mode ?? 'STRICT') === 'STRICT';
+}
