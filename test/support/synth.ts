@@ -1,4 +1,6 @@
 import { App, Testing } from 'cdk8s';
+import { heroAndLilDeeBee } from '../../apps/story';
+import { Mesh } from '../../lib';
 
 /** Synthesizes every chart of an app and returns all objects, as a user's `cdk8s synth` would see them. */
 export function synthApp(app: App): any[] {
@@ -24,4 +26,11 @@ export function expectSynthError(app: App, ...fragments: string[]): void {
   }
   if (!message) throw new Error(`synth succeeded, expected an error containing ${JSON.stringify(fragments)}`);
   for (const f of fragments) expect(message).toContain(f);
+}
+
+/** The story synthesized in a fresh app for `mesh`, as one YAML string (for byte-for-byte determinism checks). */
+export function storyYaml(mesh: Mesh): string {
+  const app = Testing.app();
+  heroAndLilDeeBee(app, mesh);
+  return app.synthYaml();
 }
