@@ -19,6 +19,7 @@
  */
 import { parseCidr, parseIp, cidrContains, ParsedCidr } from '../intent/cidr';
 import { Decision, Endpoint, Manifest, PolicyEvaluator, Query, SourcedManifest } from './types';
+import { selectorMatches } from './networkpolicy';
 
 /** A query with optional request headers (kubelet probes send `User-Agent: kube-probe/...`). */
 export interface LinkerdQuery extends Query {
@@ -46,19 +47,9 @@ interface ServerObj { name: string; namespace: string; podSelector?: Selector; p
 interface RouteObj { id: string; name: string; namespace: string; group: string; servers: string[]; rules: Array<{ matches: any[] }> }
 interface Authz { name: string; namespace: string; target: { group: string; kind: string; name: string }; refs: Array<{ group?: string; kind: string; name: string; namespace?: string }> }
 
+/** A Server's podSelector (Kubernetes label-selector semantics); a Server without one selects nothing. */
 function selects(sel: Selector | undefined, labels: { [k: string]: string } | undefined): boolean {
-  if (!sel) return false;
-  const l = labels ?? {};
-  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (l[k] !== v) return false;
-  for (const e of sel.matchExpressions ?? []) {
-    const has = e.key in l;
-    const inValues = has && (e.values ?? []).includes(l[e.key]);
-    if (e.operator === 'In' && !inValues) return false;
-    if (e.operator === 'NotIn' && inValues) return false;
-    if (e.operator === 'Exists' && !has) return false;
-    if (e.operator === 'DoesNotExist' && has) return false;
-  }
-  return true;
+  return sel !== undefined && selectorMatches(sel, labels);
 }
 
 /** Linkerd's route-match rank: [path length, method matched, header count]. */
