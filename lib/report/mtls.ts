@@ -8,6 +8,7 @@
  * NetworkPolicy and NSM never require it.
  */
 import { inventory } from '../verify/inventory';
+import { IstioEvaluator } from '../verify/istio';
 import { AnyManifest, manifestOf } from '../verify/manifests';
 import { selectorMatches } from '../verify/networkpolicy';
 import { Endpoint, Manifest, Query } from '../verify/types';
@@ -18,11 +19,14 @@ export function mtlsOf(backend: string, manifests: readonly AnyManifest[]): (q: 
   const namespaces = new Map(inventory(manifests).namespaces.map((n) => [n.name, n]));
   const nsMeta = (e: Endpoint) => namespaces.get(e.namespace ?? '');
   // mTLS needs a proxy at both ends: an address source (an ipBlock peer, the ambient kubelet probe address) is plaintext.
+  // The Istio reader's own view of data planes and PeerAuthentication, built once on first use.
+  let istioReader: IstioEvaluator | undefined;
+  const istio = () => (istioReader ??= new IstioEvaluator(objects));
   const pod = (f: (q: Query, reasons: readonly string[]) => boolean) => (q: Query, reasons: readonly string[]) => q.source.kind === 'pod' && q.destination.kind === 'pod' && q.protocol === 'TCP' && f(q, reasons);
   switch (backend) {
     case 'istio':
     case 'istio-ambient':
-      return pod((q) => istioMeshed(q.destination, nsMeta(q.destination)?.labels) && istioStrict(objects, q));
+      return pod((q) => istio().dataPlane(q.destination) !== undefined && istio().peerAuthenticationMode(q.destination, q.port).mode === 'STRICT');
     case 'linkerd':
       return pod((q, reasons) => linkerdMeshed(q.destination, nsMeta(q.destination)?.annotations) && linkerdAuthenticated(objects, q, reasons, nsMeta(q.destination)?.annotations));
     case 'cilium':
@@ -32,33 +36,6 @@ export function mtlsOf(backend: string, manifests: readonly AnyManifest[]): (q: 
     default:
       return () => false;
   }
-}
-
-function istioMeshed(e: Endpoint, nsLabels: { [key: string]: string } | undefined): boolean {
-  const labels = { ...(e.namespaceLabels ?? {}), ...(nsLabels ?? {}) };
-  const podLabels = e.labels ?? {};
-  if (podLabels['sidecar.istio.io/inject'] === 'false' || podLabels['istio.io/dataplane-mode'] === 'none') return false;
-  if (podLabels['sidecar.istio.io/inject'] === 'true' || podLabels['istio.io/dataplane-mode'] === 'ambient') return true;
-  return labels['istio-injection'] === 'enabled' || labels['istio.io/rev'] !== undefined || labels['istio.io/dataplane-mode'] === 'ambient';
-}
-
-/** The most specific PeerAuthentication (workload, namespace, root) decides; a port-level mode wins. */
-function istioStrict(objects: Manifest[], q: Query): boolean {
-  const pas = objects.filter((m) => m.kind === 'PeerAuthentication' && m.apiVersion.startsWith('security.istio.io/'));
-  const ns = q.destination.namespace;
-  const withSelector = pas.filter((p) => p.metadata.namespace === ns && p.spec?.selector && selectorMatches(p.spec.selector, q.destination.labels));
-  const nsWide = pas.filter((p) => p.metadata.namespace === ns && !p.spec?.selector);
-  const root = pas.filter((p) => (p.metadata.namespace ?? 'istio-system') === 'istio-system' && !p.spec?.selector);
-  let mode = 'PERMISSIVE';
-  for (const level of [root, nsWide, withSelector]) {
-    const p = level[0];
-    if (!p) continue;
-    const m = p.spec?.mtls?.mode;
-    if (m && m !== 'UNSET') mode = m;
-    const portMode = p.spec?.portLevelMtls?.[String(q.port)]?.mode;
-    if (portMode && portMode !== 'UNSET') mode = portMode;
-  }
-  return mode === 'STRICT';
 }
 
 function linkerdMeshed(e: Endpoint, nsAnnotations: { [key: string]: string } | undefined): boolean {

@@ -181,7 +181,8 @@ export class IstioEvaluator implements PolicyEvaluator {
     return undefined;
   }
 
-  private peerAuthenticationMode(e: Endpoint, port: number): { mode: string; by?: string } {
+  /** The mTLS mode that applies to `port` of a pod: workload, then namespace, then root PeerAuthentication; PERMISSIVE by default. */
+  public peerAuthenticationMode(e: Endpoint, port: number): { mode: string; by?: string } {
     const pas = this.of('PeerAuthentication');
     const pick = (pa: Manifest | undefined, by: string) => {
       if (!pa) return undefined;
