@@ -9,6 +9,8 @@
  */
 import { inventory } from '../verify/inventory';
 import { IstioEvaluator } from '../verify/istio';
+import { KumaEvaluator, KumaMtls } from '../verify/kuma';
+import { LinkerdEvaluator } from '../verify/linkerd';
 import { AnyManifest, manifestOf } from '../verify/manifests';
 import { selectorMatches } from '../verify/networkpolicy';
 import { Endpoint, Manifest, Query } from '../verify/types';
@@ -19,28 +21,30 @@ export function mtlsOf(backend: string, manifests: readonly AnyManifest[]): (q: 
   const namespaces = new Map(inventory(manifests).namespaces.map((n) => [n.name, n]));
   const nsMeta = (e: Endpoint) => namespaces.get(e.namespace ?? '');
   // mTLS needs a proxy at both ends: an address source (an ipBlock peer, the ambient kubelet probe address) is plaintext.
-  // The Istio reader's own view of data planes and PeerAuthentication, built once on first use.
-  let istioReader: IstioEvaluator | undefined;
-  const istio = () => (istioReader ??= new IstioEvaluator(objects));
   const pod = (f: (q: Query, reasons: readonly string[]) => boolean) => (q: Query, reasons: readonly string[]) => q.source.kind === 'pod' && q.destination.kind === 'pod' && q.protocol === 'TCP' && f(q, reasons);
+  // Who is meshed and which mTLS mode applies come from the backend's own reader.
   switch (backend) {
     case 'istio':
-    case 'istio-ambient':
-      return pod((q) => istio().dataPlane(q.destination) !== undefined && istio().peerAuthenticationMode(q.destination, q.port).mode === 'STRICT');
-    case 'linkerd':
-      return pod((q, reasons) => linkerdMeshed(q.destination, nsMeta(q.destination)?.annotations) && linkerdAuthenticated(objects, q, reasons, nsMeta(q.destination)?.annotations));
+    case 'istio-ambient': {
+      const istio = new IstioEvaluator(objects);
+      return pod((q) => istio.dataPlane(q.destination) !== undefined && istio.peerAuthenticationMode(q.destination, q.port).mode === 'STRICT');
+    }
+    case 'linkerd': {
+      const linkerd = new LinkerdEvaluator(objects);
+      return pod((q, reasons) => linkerd.meshed(q.destination) && linkerdAuthenticated(objects, q, reasons, nsMeta(q.destination)?.annotations));
+    }
     case 'cilium':
       return pod((q, reasons) => ciliumAuthRequired(objects, q, reasons));
-    case 'kuma':
-      return pod((q) => kumaStrict(objects, q.destination, nsMeta(q.destination)?.labels, nsMeta(q.destination)?.annotations));
+    case 'kuma': {
+      const kuma = new KumaEvaluator(objects);
+      return pod((q) => {
+        const member = kuma.membership(q.destination);
+        return member !== undefined && kuma.mtls(member.mesh) === KumaMtls.STRICT;
+      });
+    }
     default:
       return () => false;
   }
-}
-
-function linkerdMeshed(e: Endpoint, nsAnnotations: { [key: string]: string } | undefined): boolean {
-  const v = e.annotations?.['linkerd.io/inject'] ?? e.namespaceAnnotations?.['linkerd.io/inject'] ?? nsAnnotations?.['linkerd.io/inject'];
-  return v === 'enabled' || v === 'ingress';
 }
 
 /**
@@ -86,14 +90,4 @@ function ciliumAuthRequired(objects: Manifest[], q: Query, reasons: readonly str
     }
   }
   return false;
-}
-
-function kumaStrict(objects: Manifest[], d: Endpoint, nsLabels?: { [key: string]: string }, nsAnnotations?: { [key: string]: string }): boolean {
-  const pick = (k: string) => d.labels?.[k] ?? d.annotations?.[k] ?? nsLabels?.[k] ?? nsAnnotations?.[k] ?? d.namespaceLabels?.[k];
-  if (pick('kuma.io/sidecar-injection') !== 'enabled') return false;
-  const meshName = pick('kuma.io/mesh') ?? 'default';
-  const mesh = objects.find((m) => m.kind === 'Mesh' && m.apiVersion.startsWith('kuma.io/') && m.metadata.name === meshName);
-  const mtls = mesh?.spec?.mtls;
-  const backend = (mtls?.backends ?? []).find((b: any) => b?.name === mtls?.enabledBackend);
-  return !!backend && (backend.mode ?? 'STRICT') === 'STRICT';
 }

@@ -134,7 +134,8 @@ export class KumaEvaluator implements PolicyEvaluator {
     return { mesh };
   }
 
-  private mtls(mesh: string): KumaMtls {
+  /** The mTLS mode of a mesh: from its Mesh object, else the assumption given in the options (off by default). */
+  public mtls(mesh: string): KumaMtls {
     const m = this.meshes.get(mesh);
     if (!m) return this.options.meshes?.[mesh] ?? KumaMtls.OFF;
     const mtls = m.spec?.mtls;
