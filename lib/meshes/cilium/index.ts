@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { ZeroTrustError } from '../../intent/errors';
 import { MetadataAdditions, MeshRenderer, RenderContext } from '../renderer';
 import { SpiffeIdRegistration, registerWorkloads } from '../spire';
-import { AuthMode, ciliumPolicies, ZTUNNEL_NAMESPACE_LABEL } from './policies';
+import { AuthMode, checkCilium, ciliumPolicies, ZTUNNEL_NAMESPACE_LABEL } from './policies';
 
 export {
   ciliumPolicies, endpointSelectorOf, fqdnMatch, CiliumNetworkPolicyObject, CiliumPolicyOptions,
@@ -62,7 +62,7 @@ export class CiliumRenderer implements MeshRenderer {
   }
 
   public check(ctx: RenderContext): void {
-    ciliumPolicies(ctx.model, ctx.namespace.name, ctx.dns, { backend: this.backend, auth: this.auth });
+    checkCilium(ctx.model, ctx.namespace.name, ctx.dns, { backend: this.backend, auth: this.auth });
   }
 
   public namespaceMetadata(): MetadataAdditions {

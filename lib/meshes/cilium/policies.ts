@@ -68,7 +68,7 @@ interface RuleDraft {
 
 /** Every CiliumNetworkPolicy of one namespace, in a stable order. */
 export function ciliumPolicies(model: ZeroTrustModel, namespace: string, dns: DnsSpec, options: CiliumPolicyOptions): CiliumNetworkPolicyObject[] {
-  checkExpressible(model, namespace, dns, options);
+  checkCilium(model, namespace, dns, options);
   const workloads = model.workloads.filter((w) => w.namespace === namespace);
   const resolvesNames = workloads.filter((w) => fqdnFlowsOf(model, w).length > 0);
 
@@ -239,7 +239,8 @@ function render(prefix: 'from' | 'to', r: RuleDraft): any {
   };
 }
 
-function checkExpressible(model: ZeroTrustModel, namespace: string, dns: DnsSpec, options: CiliumPolicyOptions): void {
+/** Throws for intent Cilium cannot enforce in this namespace (run before anything is emitted). */
+export function checkCilium(model: ZeroTrustModel, namespace: string, dns: DnsSpec, options: CiliumPolicyOptions): void {
   if (dns.cidr || !dns.namespace || !dns.labels) {
     throw new ZeroTrustError(`[${options.backend}] namespace ${namespace}: Cilium needs the DNS pods selected by labels (Dns.kubeDns() or Dns.pods()) so its DNS proxy can filter names; for NodeLocal DNSCache use a Cilium Local Redirect Policy to the DNS pods and keep Dns.kubeDns()`);
   }

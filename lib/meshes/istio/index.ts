@@ -2,10 +2,10 @@ import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ZeroTrustError } from '../../intent/errors';
 import { checkDnsLabel, checkDnsSubdomain } from '../../intent/names';
-import { emitNetworkPolicies } from '../networkpolicy';
+import { checkExpressible, emitNetworkPolicies } from '../networkpolicy';
 import { MetadataAdditions, MeshRenderer, RenderContext } from '../renderer';
 import {
-  IstioMode, IstioSettings, USE_WAYPOINT_LABEL, WAYPOINT_NAME, istioObjects, namespaceLabels, needsWaypoint,
+  IstioMode, IstioSettings, USE_WAYPOINT_LABEL, WAYPOINT_NAME, checkIstio, istioObjects, namespaceLabels, needsWaypoint,
   networkPolicyOptions, workloadsOf,
 } from './policies';
 
@@ -85,7 +85,8 @@ export class IstioRenderer implements MeshRenderer {
   }
 
   public check(ctx: RenderContext): void {
-    istioObjects(ctx.model, ctx.namespace.name, this.settings, ctx.dns);
+    checkIstio(ctx.model, ctx.namespace.name, this.settings);
+    checkExpressible(ctx.model, ctx.namespace.name, networkPolicyOptions(ctx.model, ctx.namespace.name, this.settings));
   }
 
   public namespaceMetadata(): MetadataAdditions {

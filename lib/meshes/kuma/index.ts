@@ -4,7 +4,7 @@ import { clusterScoped } from '../../intent/chart';
 import { checkDnsSubdomain, checkDnsLabel } from '../../intent/names';
 import { MetadataAdditions, MeshRenderer, PodSpecAdditions, RenderContext } from '../renderer';
 import { emitNetworkPolicies } from '../networkpolicy';
-import { NAMESPACE_NAME_LABEL, NetworkPolicyLayerOptions, networkPolicies } from '../networkpolicy/policies';
+import { NAMESPACE_NAME_LABEL, NetworkPolicyLayerOptions, checkExpressible } from '../networkpolicy/policies';
 import {
   KUMA_INJECTION_LABEL, KUMA_MESH_LABEL, KUMA_TOKEN_VOLUME, KUMA_TOKEN_VOLUME_ANNOTATION, KumaOptions,
   checkKuma, kumaObjects, tokenVolume,
@@ -69,7 +69,7 @@ export class KumaRenderer implements MeshRenderer {
 
   public check(ctx: RenderContext): void {
     checkKuma(ctx.model, ctx.namespace.name, this.options);
-    networkPolicies(ctx.model, ctx.namespace.name, ctx.dns, this.layer());
+    checkExpressible(ctx.model, ctx.namespace.name, this.layer());
   }
 
   public namespaceMetadata(): MetadataAdditions {

@@ -4,7 +4,7 @@ import { ZeroTrustError } from '../../intent/errors';
 import { checkDnsLabel, checkDnsSubdomain } from '../../intent/names';
 import { normalizeCidr, parseCidr } from '../../intent/cidr';
 import { emitNetworkPolicies } from '../networkpolicy';
-import { NAMESPACE_NAME_LABEL, NetworkPolicyLayerOptions, networkPolicies } from '../networkpolicy/policies';
+import { NAMESPACE_NAME_LABEL, NetworkPolicyLayerOptions, checkExpressible } from '../networkpolicy/policies';
 import { MetadataAdditions, MeshRenderer, RenderContext } from '../renderer';
 import { LINKERD_CONTROL_PLANE_PORTS, LINKERD_INBOUND_PORT, LinkerdSettings, checkLinkerd, linkerdObjects } from './policies';
 
@@ -107,7 +107,7 @@ export class LinkerdRenderer implements MeshRenderer {
 
   public check(ctx: RenderContext): void {
     checkLinkerd(ctx.model, ctx.namespace.name, this.settings);
-    networkPolicies(ctx.model, ctx.namespace.name, ctx.dns, linkerdLayerOptions(this.settings));
+    checkExpressible(ctx.model, ctx.namespace.name, linkerdLayerOptions(this.settings));
   }
 
   public namespaceMetadata(): MetadataAdditions {

@@ -2,7 +2,7 @@ import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ZeroTrustError } from '../../intent/errors';
 import { WorkloadModel } from '../../intent/model';
-import { emitNetworkPolicies, networkPolicies } from '../networkpolicy';
+import { checkExpressible, emitNetworkPolicies } from '../networkpolicy';
 import { NetworkServiceMeshProps } from './props';
 import { MetadataAdditions, MeshRenderer, PodSpecAdditions, RenderContext } from '../renderer';
 import { NSM_TRUST_DOMAIN, clusterSpiffeId, nsmPodIdTemplate } from '../spire';
@@ -48,7 +48,7 @@ export class NetworkServiceMeshRenderer implements MeshRenderer {
   public check(ctx: RenderContext): void {
     checkNsmFlows(ctx.model, ctx.namespace.name, this.settings);
     allocatePrefixes(ctx.model, this.settings.cidrPool, this.settings.prefixLength);
-    networkPolicies(primaryNetworkModel(ctx.model), ctx.namespace.name, ctx.dns, { backend: this.backend });
+    checkExpressible(primaryNetworkModel(ctx.model), ctx.namespace.name, { backend: this.backend });
   }
 
   public namespaceMetadata(): MetadataAdditions {
