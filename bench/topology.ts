@@ -133,12 +133,16 @@ export function buildPlain(app: App, topo: Topology): void {
     (outbound.get(e.from) ?? outbound.set(e.from, []).get(e.from)!).push(e.to);
   }
   const key = (i: number) => `${workloads[i].namespace}/${workloads[i].name}`;
-  const peer = (i: number, ns: string) => ({
-    ...(workloads[i].namespace === ns ? {} : { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': workloads[i].namespace } } }),
-    podSelector: { matchLabels: { [NAME]: workloads[i].name } },
-  });
   const describe = (from: number, to: number) => `${key(from)} -> ${key(to)} on ${workloads[to].port}/TCP`;
-  const byPeer = (ns: string) => (a: number, b: number) => JSON.stringify(peer(a, ns)).localeCompare(JSON.stringify(peer(b, ns)));
+  // Workloads of one namespace are one peer: matchLabels for one, `In` for several; sorted by JSON text.
+  const peers = (list: number[], ns: string) => {
+    const byNs = new Map<string, string[]>();
+    for (const i of list) (byNs.get(workloads[i].namespace) ?? byNs.set(workloads[i].namespace, []).get(workloads[i].namespace)!).push(workloads[i].name);
+    return [...byNs.entries()].map(([peerNs, names]) => ({
+      ...(peerNs === ns ? {} : { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': peerNs } } }),
+      podSelector: names.length === 1 ? { matchLabels: { [NAME]: names[0] } } : { matchExpressions: [{ key: NAME, operator: 'In', values: names.sort((a, b) => a.localeCompare(b)) }] },
+    })).map((p) => [JSON.stringify(p), p] as const).sort(([a], [b]) => a.localeCompare(b)).map(([, p]) => p);
+  };
   const np = (chart: Chart, ns: string, name: string, allows: string[], spec: any) => new ApiObject(chart, `NetworkPolicy-${name}`, {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
@@ -198,7 +202,7 @@ export function buildPlain(app: App, topo: Topology): void {
         np(chart, ns, `${w.name}-ingress`, from.map((f) => describe(f, i)), {
           podSelector: { matchLabels: { [NAME]: w.name } },
           policyTypes: ['Ingress'],
-          ingress: [{ from: [...from].sort(byPeer(ns)).map((f) => peer(f, ns)), ports: [{ port: w.port, protocol: 'TCP' }] }],
+          ingress: [{ from: peers(from, ns), ports: [{ port: w.port, protocol: 'TCP' }] }],
         });
       }
       const to = outbound.get(i);
@@ -210,7 +214,7 @@ export function buildPlain(app: App, topo: Topology): void {
           podSelector: { matchLabels: { [NAME]: w.name } },
           policyTypes: ['Egress'],
           egress: [...byPort.entries()].sort(([a], [b]) => a - b)
-            .map(([port, ts]) => ({ to: [...ts].sort(byPeer(ns)).map((t) => peer(t, ns)), ports: [{ port, protocol: 'TCP' }] })),
+            .map(([port, ts]) => ({ to: peers(ts, ns), ports: [{ port, protocol: 'TCP' }] })),
         });
       }
     }

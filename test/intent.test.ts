@@ -182,7 +182,10 @@ describe('duplicate rules are merged, not duplicated', () => {
     db.allowFrom(Peer.namespace('monitoring'), { ports: [Port.tcp(9187)] });
     const ingress = find(synthApp(app), 'NetworkPolicy', 'db-ingress');
     expect(ingress.spec.ingress).toHaveLength(2);
-    expect(ingress.spec.ingress[0].from.map((p: any) => p.podSelector.matchLabels['app.kubernetes.io/name'])).toEqual(['a', 'b']);
+    expect(ingress.spec.ingress[0]).toEqual({
+      from: [{ podSelector: { matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'In', values: ['a', 'b'] }] } }],
+      ports: [{ port: 5432, protocol: 'TCP' }],
+    });
     expect(ingress.spec.ingress[1]).toEqual({
       from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
       ports: [{ port: 9187, protocol: 'TCP' }],

@@ -6,7 +6,7 @@ export { NAMESPACE_NAME_LABEL, WORKLOAD_KINDS, inventory, implicitNamespace, pod
 export type { CompiledPolicy, LabelSelector } from './networkpolicy';
 export { NetworkPolicyEvaluator, compileNetworkPolicies, selectorMatches, ipInBlock, endpointIp, isNetworkPolicy } from './networkpolicy';
 export type { Universe, UniversePort, UniverseRequest } from './universe';
-export { PROBE_LABEL, OUTSIDER_NAMESPACE, probeUniverse, queries, portsFor, mergePorts, mergeRequests, probeIps, labelsSatisfying } from './universe';
+export { PROBE_LABEL, OUTSIDER_NAMESPACE, probeUniverse, queries, portsFor, mergePorts, mergeRequests, probeIps, labelsSatisfying, labelSetsSatisfying } from './universe';
 export type { ControlPlaneEndpoint, IntentOptions, Mismatch } from './expected';
 export { IntentEvaluator, intentAllows, intentProbes, endpointMatches, flowPortMatches, flowHttpMatches, compareWithIntent, describeQuery, describeMismatch } from './expected';
 export type { AllowedFlow } from './flows';

@@ -85,10 +85,10 @@ export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly
   // A probe with the selector's labels, unless a real workload there already has them (it would
   // be indistinguishable from it).
   const selectorProbe = (ns: NamespaceInfo, sel: LabelSelector) => {
-    if (realPodMatches(ns.name, sel)) return;
-    const labels = labelsSatisfying(sel);
-    if (!labels) return;
-    add(probe(ns, `{${Object.entries(labels).sort().map(([k, v]) => `${k}=${v}`).join(',')}}`, labels));
+    for (const labels of labelSetsSatisfying(sel)) {
+      if (realPodMatches(ns.name, { matchLabels: labels })) continue;
+      add(probe(ns, `{${Object.entries(labels).sort().map(([k, v]) => `${k}=${v}`).join(',')}}`, labels));
+    }
   };
 
   const blocks: Array<{ cidr: ParsedCidr; except: ParsedCidr[] }> = [];
@@ -170,6 +170,24 @@ export function labelsSatisfying(sel: LabelSelector): { [key: string]: string } 
     if (e.operator === 'Exists' && !(e.key in labels)) labels[e.key] = 'zt-probe';
   }
   return selectorMatches(sel, labels) ? labels : undefined;
+}
+
+/**
+ * Label sets that satisfy a selector: one per value of each `In` expression (the others at their
+ * first value), so every value a policy names gets a pod of its own. Empty when none satisfy it.
+ */
+export function labelSetsSatisfying(sel: LabelSelector): { [key: string]: string }[] {
+  const first = labelsSatisfying(sel);
+  if (!first) return [];
+  const out = new Map<string, { [key: string]: string }>([[JSON.stringify(Object.entries(first).sort()), first]]);
+  for (const e of sel.matchExpressions ?? []) {
+    if (e.operator !== 'In' || sel.matchLabels?.[e.key] !== undefined) continue;
+    for (const v of e.values ?? []) {
+      const labels = { ...first, [e.key]: v };
+      if (selectorMatches(sel, labels)) out.set(JSON.stringify(Object.entries(labels).sort()), labels);
+    }
+  }
+  return [...out.values()];
 }
 
 /** Ports every destination is asked about: 1 (undeclared), 53, and every number and range edge in the policies. */

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { MetadataAdditions, MeshRenderer, RenderContext } from '../renderer';
 import { NetworkPolicyLayerOptions, checkExpressible, networkPolicies } from './policies';
 
-export { checkExpressible, NetworkPolicyLayerOptions, NamespaceRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicyRule, networkPolicies, peerOf, NAMESPACE_NAME_LABEL } from './policies';
+export { checkExpressible, foldPeers, NetworkPolicyLayerOptions, NamespaceRule, NetworkPolicyPeer, NetworkPolicySelector, NetworkPolicyPort, NetworkPolicyRule, networkPolicies, peerOf, NAMESPACE_NAME_LABEL } from './policies';
 
 /** Options of `Mesh.networkPolicy()`. */
 export interface NetworkPolicyMeshProps {}

@@ -19,10 +19,16 @@ export interface NetworkPolicyPort {
   readonly protocol: 'TCP' | 'UDP';
 }
 
+/** A label selector as NetworkPolicy peers write it. */
+export interface NetworkPolicySelector {
+  readonly matchLabels?: { [key: string]: string };
+  readonly matchExpressions?: { key: string; operator: 'In'; values: string[] }[];
+}
+
 /** A NetworkPolicy peer entry. */
 export interface NetworkPolicyPeer {
-  readonly podSelector?: { matchLabels?: { [key: string]: string } };
-  readonly namespaceSelector?: { matchLabels?: { [key: string]: string } };
+  readonly podSelector?: NetworkPolicySelector;
+  readonly namespaceSelector?: NetworkPolicySelector;
   readonly ipBlock?: { cidr: string; except?: string[] };
 }
 
@@ -202,7 +208,10 @@ function isPod(e: EndpointModel): boolean {
 
 const portKey = (p: NetworkPolicyPort) => `${typeof p.port === 'number' ? String(p.port).padStart(5, '0') : p.port ?? ''}-${p.endPort ?? ''}/${p.protocol}`;
 
-/** Merges rules with the same port set into one rule, de-duplicates and sorts peers and ports. */
+/**
+ * Merges rules with the same port set into one rule, de-duplicates and sorts peers and ports, and
+ * folds peers that name pods by one label in the same namespace into one `In` peer (see foldPeers).
+ */
 export function mergeRules(rules: NetworkPolicyRule[]): NetworkPolicyRule[] {
   const byPorts = new Map<string, { ports: NetworkPolicyPort[]; peers: Map<string, NetworkPolicyPeer> }>();
   for (const r of rules) {
@@ -214,7 +223,39 @@ export function mergeRules(rules: NetworkPolicyRule[]): NetworkPolicyRule[] {
   }
   return [...byPorts.entries()]
     .sort(([a], [b]) => compareText(a, b))
-    .map(([, e]) => ({ ports: e.ports, peers: [...e.peers.entries()].sort(([a], [b]) => compareText(a, b)).map(([, p]) => p) }));
+    .map(([, e]) => ({ ports: e.ports, peers: foldPeers([...e.peers.values()]) }));
+}
+
+/**
+ * Peers that select pods by a single label with the same key, in the same namespace part, become
+ * one peer whose podSelector says `key In [values]`: the same pods in one element instead of one
+ * element each (a namespace with five allowed workloads is one peer, not five). Other peers are
+ * kept as they are. Sorted by their JSON text, values sorted, so the output is stable.
+ */
+export function foldPeers(peers: NetworkPolicyPeer[]): NetworkPolicyPeer[] {
+  const kept = new Map<string, NetworkPolicyPeer>();
+  const groups = new Map<string, { namespaceSelector?: NetworkPolicySelector; key: string; values: Set<string> }>();
+  for (const p of peers) {
+    const labels = Object.entries(p.podSelector?.matchLabels ?? {});
+    if (p.ipBlock || !p.podSelector || p.podSelector.matchExpressions || labels.length !== 1) {
+      kept.set(JSON.stringify(p), p);
+      continue;
+    }
+    const [key, value] = labels[0];
+    const groupKey = `${JSON.stringify(p.namespaceSelector ?? null)} ${key}`;
+    const group = groups.get(groupKey) ?? { ...(p.namespaceSelector ? { namespaceSelector: p.namespaceSelector } : {}), key, values: new Set<string>() };
+    group.values.add(value);
+    groups.set(groupKey, group);
+  }
+  for (const g of groups.values()) {
+    const values = [...g.values].sort(compareText);
+    const podSelector: NetworkPolicySelector = values.length === 1
+      ? { matchLabels: { [g.key]: values[0] } }
+      : { matchExpressions: [{ key: g.key, operator: 'In', values }] };
+    const peer: NetworkPolicyPeer = { ...(g.namespaceSelector ? { namespaceSelector: g.namespaceSelector } : {}), podSelector };
+    kept.set(JSON.stringify(peer), peer);
+  }
+  return [...kept.entries()].sort(([a], [b]) => compareText(a, b)).map(([, p]) => p);
 }
 
 function dedupePorts(ports: NetworkPolicyPort[]): NetworkPolicyPort[] {
