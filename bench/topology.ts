@@ -192,7 +192,7 @@ export function buildPlain(app: App, topo: Topology): void {
       policyTypes: ['Egress'],
       egress: [{
         to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
-        ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }],
+        ports: [{ port: 53, protocol: 'UDP' }, { port: 53 }],
       }],
     });
     for (const i of byNamespace.get(ns) ?? []) {
@@ -202,7 +202,7 @@ export function buildPlain(app: App, topo: Topology): void {
         np(chart, ns, `${w.name}-ingress`, from.map((f) => describe(f, i)), {
           podSelector: { matchLabels: { [NAME]: w.name } },
           policyTypes: ['Ingress'],
-          ingress: [{ from: peers(from, ns), ports: [{ port: w.port, protocol: 'TCP' }] }],
+          ingress: [{ from: peers(from, ns), ports: [{ port: w.port }] }],
         });
       }
       const to = outbound.get(i);
@@ -214,7 +214,7 @@ export function buildPlain(app: App, topo: Topology): void {
           podSelector: { matchLabels: { [NAME]: w.name } },
           policyTypes: ['Egress'],
           egress: [...byPort.entries()].sort(([a], [b]) => a - b)
-            .map(([port, ts]) => ({ to: peers(ts, ns), ports: [{ port, protocol: 'TCP' }] })),
+            .map(([port, ts]) => ({ to: peers(ts, ns), ports: [{ port }] })),
         });
       }
     }

@@ -169,7 +169,7 @@ describe('duplicate rules are merged, not duplicated', () => {
     expect(IntentRegistry.of(app).resolve().model.flows).toHaveLength(1);
     const ingress = find(objects, 'NetworkPolicy', 'db-ingress');
     expect(ingress.spec.ingress).toEqual([
-      { from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'hero' } } }], ports: [{ port: 5432, protocol: 'TCP' }] },
+      { from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'hero' } } }], ports: [{ port: 5432 }] },
     ]);
   });
   test('sources with the same ports share one rule; different ports get their own', () => {
@@ -184,11 +184,11 @@ describe('duplicate rules are merged, not duplicated', () => {
     expect(ingress.spec.ingress).toHaveLength(2);
     expect(ingress.spec.ingress[0]).toEqual({
       from: [{ podSelector: { matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'In', values: ['a', 'b'] }] } }],
-      ports: [{ port: 5432, protocol: 'TCP' }],
+      ports: [{ port: 5432 }],
     });
     expect(ingress.spec.ingress[1]).toEqual({
       from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
-      ports: [{ port: 9187, protocol: 'TCP' }],
+      ports: [{ port: 9187 }],
     });
   });
 });

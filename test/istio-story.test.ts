@@ -120,10 +120,10 @@ describe.each([IstioMode.SIDECAR, IstioMode.AMBIENT])('the story on Istio (%s)',
         policyTypes: ['Egress'],
         egress: [{
           to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'istio-system' } }, podSelector: { matchLabels: { app: 'istiod' } } }],
-          ports: [{ port: 15012, protocol: 'TCP' }],
+          ports: [{ port: 15012 }],
         }],
       });
-      expect(find(objects, 'NetworkPolicy', 'lil-deebee-ingress').spec.ingress[0].ports).toEqual([{ port: 5432, protocol: 'TCP' }]);
+      expect(find(objects, 'NetworkPolicy', 'lil-deebee-ingress').spec.ingress[0].ports).toEqual([{ port: 5432 }]);
     } else {
       expect(nps).toEqual(['allow-ambient-probes', 'allow-dns', 'default-deny', 'hero-egress', 'hero-ingress', 'lil-deebee-ingress']);
       expect(find(objects, 'NetworkPolicy', 'allow-ambient-probes').spec).toEqual({
@@ -134,10 +134,10 @@ describe.each([IstioMode.SIDECAR, IstioMode.AMBIENT])('the story on Istio (%s)',
       // HBONE 15008 only from the declared source, beside the app port.
       expect(find(objects, 'NetworkPolicy', 'lil-deebee-ingress').spec.ingress).toEqual([{
         from: [{ podSelector: { matchLabels: HERO } }],
-        ports: [{ port: 5432, protocol: 'TCP' }, { port: 15008, protocol: 'TCP' }],
+        ports: [{ port: 5432 }, { port: 15008 }],
       }]);
       // The range outside the cluster gets no mesh port.
-      expect(find(objects, 'NetworkPolicy', 'hero-egress').spec.egress).toContainEqual({ to: [{ ipBlock: { cidr: '203.0.113.0/24' } }], ports: [{ port: 443, protocol: 'TCP' }] });
+      expect(find(objects, 'NetworkPolicy', 'hero-egress').spec.egress).toContainEqual({ to: [{ ipBlock: { cidr: '203.0.113.0/24' } }], ports: [{ port: 443 }] });
     }
   });
 
@@ -254,16 +254,16 @@ describe('HTTP rules', () => {
       policyTypes: ['Ingress'],
       ingress: [{
         from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }, { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'admin' } } }],
-        ports: [{ port: 15008, protocol: 'TCP' }],
+        ports: [{ port: 15008 }],
       }],
     });
     expect(find(objects, 'NetworkPolicy', 'hero-from-waypoint').spec.ingress).toEqual([{
       from: [{ podSelector: { matchLabels: { 'gateway.networking.k8s.io/gateway-name': 'waypoint' } } }],
-      ports: [{ port: 15008, protocol: 'TCP' }],
+      ports: [{ port: 15008 }],
     }]);
     expect(find(objects, 'NetworkPolicy', 'admin-to-waypoint').spec.egress).toEqual([{
       to: [{ podSelector: { matchLabels: { 'gateway.networking.k8s.io/gateway-name': 'waypoint' } } }],
-      ports: [{ port: 15008, protocol: 'TCP' }],
+      ports: [{ port: 15008 }],
     }]);
 
     const { pod, ask } = probe(objects, IstioMode.AMBIENT);
@@ -352,7 +352,7 @@ describe('sources outside the mesh and host names', () => {
     });
     expect(find(objects, 'Sidecar', 'hero').spec.egress).toEqual([{ hosts: ['./api.example.com', 'kube-system/*'] }]);
     const np = find(objects, 'NetworkPolicy', 'hero-egress');
-    expect(np.spec.egress).toEqual([{ to: [{ ipBlock: { cidr: '::/0' } }, { ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 443, protocol: 'TCP' }] }]);
+    expect(np.spec.egress).toEqual([{ to: [{ ipBlock: { cidr: '::/0' } }, { ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 443 }] }]);
     expect(np.metadata.annotations[ALLOWS]).toBe('production/hero -> fqdn:api.example.com on 443/TCP');
     const { pod, ask } = probe(objects, IstioMode.SIDECAR);
     expect(ask(pod('hero'), fqdnEndpoint('api.example.com'), 443).allowed).toBe(true);

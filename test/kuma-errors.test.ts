@@ -25,7 +25,7 @@ describe('Kuma refuses what it cannot enforce, naming workload, rule and backend
     const mtp = find(objs, 'MeshTrafficPermission', 'api-http-8080');
     expect(mtp.spec.targetRef).toEqual({ kind: 'Dataplane', labels: { 'app.kubernetes.io/name': 'api' }, sectionName: 'http-8080' });
     expect(mtp.metadata.annotations['zero-trust.cdk8s.io/allows']).toContain('HTTP rules are enforced at L4');
-    expect(find(objs, 'NetworkPolicy', 'api-ingress').spec.ingress[0].ports).toEqual([{ port: 8080, protocol: 'TCP' }]);
+    expect(find(objs, 'NetworkPolicy', 'api-ingress').spec.ingress[0].ports).toEqual([{ port: 8080 }]);
   });
 
   test('address-range sources cannot be authorized under STRICT mTLS', () => {
@@ -85,8 +85,8 @@ describe('Kuma output for ports and hosts', () => {
       ],
     });
     expect(find(objs, 'NetworkPolicy', 'web-egress').spec.egress).toEqual([
-      { to: [{ ipBlock: { cidr: '::/0' } }, { ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 443, protocol: 'TCP' }] },
-      { to: [{ ipBlock: { cidr: '::/0' } }, { ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 80, protocol: 'TCP' }] },
+      { to: [{ ipBlock: { cidr: '::/0' } }, { ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 443 }] },
+      { to: [{ ipBlock: { cidr: '::/0' } }, { ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 80 }] },
     ].sort((a, b) => a.ports[0].port - b.ports[0].port));
     expectValid(objs);
   });

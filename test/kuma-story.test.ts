@@ -86,11 +86,11 @@ describe('the story on Kuma', () => {
       policyTypes: ['Egress'],
       egress: [{
         to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kuma-system' } }, podSelector: { matchLabels: { app: 'kuma-control-plane' } } }],
-        ports: [{ port: 5678, protocol: 'TCP' }],
+        ports: [{ port: 5678 }],
       }],
     });
     expect(find(objects, 'NetworkPolicy', 'lil-deebee-ingress').spec.ingress).toEqual([
-      { from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'hero' } } }], ports: [{ port: 5432, protocol: 'TCP' }] },
+      { from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'hero' } } }], ports: [{ port: 5432 }] },
     ]);
   });
 

@@ -66,16 +66,16 @@ describe('the story on Linkerd', () => {
   test('NetworkPolicy admits the proxy port 4143 beside the app port from declared sources only, the control plane and DNS', () => {
     expect(find(objects, 'NetworkPolicy', 'lil-deebee-ingress').spec.ingress).toEqual([{
       from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'hero' } } }],
-      ports: [{ port: 4143, protocol: 'TCP' }, { port: 5432, protocol: 'TCP' }],
+      ports: [{ port: 4143 }, { port: 5432 }],
     }]);
     expect(find(objects, 'NetworkPolicy', 'hero-ingress').spec.ingress).toEqual([{
       from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }],
-      ports: [{ port: 4143, protocol: 'TCP' }, { port: 8080, protocol: 'TCP' }],
+      ports: [{ port: 4143 }, { port: 8080 }],
     }]);
     // Egress to the partner range is not pod-to-pod: no proxy port there.
     expect(find(objects, 'NetworkPolicy', 'hero-egress').spec.egress).toEqual([
-      { to: [{ ipBlock: { cidr: '203.0.113.0/24' } }], ports: [{ port: 443, protocol: 'TCP' }] },
-      { to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'lil-deebee' } } }], ports: [{ port: 4143, protocol: 'TCP' }, { port: 5432, protocol: 'TCP' }] },
+      { to: [{ ipBlock: { cidr: '203.0.113.0/24' } }], ports: [{ port: 443 }] },
+      { to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'lil-deebee' } } }], ports: [{ port: 4143 }, { port: 5432 }] },
     ]);
     const cp = find(objects, 'NetworkPolicy', 'allow-linkerd-control-plane').spec;
     expect(cp).toEqual({
@@ -83,11 +83,11 @@ describe('the story on Linkerd', () => {
       policyTypes: ['Egress'],
       egress: [{
         to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'linkerd' } }, podSelector: { matchLabels: { 'linkerd.io/control-plane-ns': 'linkerd' } } }],
-        ports: [{ port: 8086, protocol: 'TCP' }, { port: 8080, protocol: 'TCP' }, { port: 8090, protocol: 'TCP' }],
+        ports: [{ port: 8086 }, { port: 8080 }, { port: 8090 }],
       }],
     });
     expect(find(objects, 'NetworkPolicy', 'default-deny').spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
-    expect(find(objects, 'NetworkPolicy', 'allow-dns').spec.egress[0].ports).toEqual([{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }]);
+    expect(find(objects, 'NetworkPolicy', 'allow-dns').spec.egress[0].ports).toEqual([{ port: 53, protocol: 'UDP' }, { port: 53 }]);
   });
 
   test('control-plane namespace and identity domain are configurable', () => {
@@ -187,7 +187,7 @@ describe('HTTP rules on Linkerd', () => {
     expect(shop.some((o) => o.kind === 'Server' && o.spec.port === 5353)).toBe(false);
     expect(find(shop, 'NetworkPolicy', 'api-ingress').spec.ingress).toContainEqual({
       from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'web' } } }],
-      ports: [{ port: 4143, protocol: 'TCP' }, { port: 5353, protocol: 'UDP' }],
+      ports: [{ port: 4143 }, { port: 5353, protocol: 'UDP' }],
     });
   });
 

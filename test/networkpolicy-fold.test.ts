@@ -43,7 +43,7 @@ describe('NetworkPolicy peers naming pods of one namespace by one label are fold
         { namespaceSelector: nsSel('ops'), podSelector: { matchExpressions: [{ key: NAME, operator: 'In', values: ['backup', 'monitor'] }] } },
         { podSelector: { matchExpressions: [{ key: NAME, operator: 'In', values: ['api', 'web', 'worker'] }] } },
       ],
-      ports: [{ port: 5432, protocol: 'TCP' }],
+      ports: [{ port: 5432 }],
     }]);
   });
 

@@ -100,10 +100,10 @@ describe('the story on Network Service Mesh', () => {
     expect(find(policies, 'NetworkPolicy', 'default-deny').spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
     expect(find(policies, 'NetworkPolicy', 'hero-ingress').spec.ingress).toEqual([{
       from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }],
-      ports: [{ port: 8080, protocol: 'TCP' }],
+      ports: [{ port: 8080 }],
     }]);
     expect(find(policies, 'NetworkPolicy', 'hero-egress').spec.egress).toEqual([
-      { to: [{ ipBlock: { cidr: '203.0.113.0/24' } }], ports: [{ port: 443, protocol: 'TCP' }] },
+      { to: [{ ipBlock: { cidr: '203.0.113.0/24' } }], ports: [{ port: 443 }] },
     ]);
     expect(JSON.stringify(policies)).not.toContain('lil-deebee');
   });

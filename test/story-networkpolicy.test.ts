@@ -39,7 +39,7 @@ describe('the story on plain NetworkPolicy', () => {
     expect(dns.policyTypes).toEqual(['Egress']);
     expect(dns.egress).toEqual([{
       to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
-      ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }],
+      ports: [{ port: 53, protocol: 'UDP' }, { port: 53 }],
     }]);
   });
 
@@ -47,20 +47,20 @@ describe('the story on plain NetworkPolicy', () => {
     const p = find(policies, 'NetworkPolicy', 'lil-deebee-ingress');
     expect(p.spec.podSelector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'lil-deebee' } });
     expect(p.spec.policyTypes).toEqual(['Ingress']);
-    expect(p.spec.ingress).toEqual([{ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'hero' } } }], ports: [{ port: 5432, protocol: 'TCP' }] }]);
+    expect(p.spec.ingress).toEqual([{ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'hero' } } }], ports: [{ port: 5432 }] }]);
     expect(p.metadata.annotations['zero-trust.cdk8s.io/allows']).toBe('production/hero -> production/lil-deebee on 5432/TCP');
   });
 
   test('Hero hears from ingress-nginx on 8080 and may reach Lil DeeBee and the partner range only', () => {
     expect(find(policies, 'NetworkPolicy', 'hero-ingress').spec.ingress).toEqual([{
       from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }],
-      ports: [{ port: 8080, protocol: 'TCP' }],
+      ports: [{ port: 8080 }],
     }]);
     const egress = find(policies, 'NetworkPolicy', 'hero-egress').spec;
     expect(egress.policyTypes).toEqual(['Egress']);
     expect(egress.egress).toEqual([
-      { to: [{ ipBlock: { cidr: '203.0.113.0/24' } }], ports: [{ port: 443, protocol: 'TCP' }] },
-      { to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'lil-deebee' } } }], ports: [{ port: 5432, protocol: 'TCP' }] },
+      { to: [{ ipBlock: { cidr: '203.0.113.0/24' } }], ports: [{ port: 443 }] },
+      { to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'lil-deebee' } } }], ports: [{ port: 5432 }] },
     ]);
   });
 

@@ -215,8 +215,7 @@ const portKey = (p: NetworkPolicyPort) => `${typeof p.port === 'number' ? String
 export function mergeRules(rules: NetworkPolicyRule[]): NetworkPolicyRule[] {
   const byPorts = new Map<string, { ports: NetworkPolicyPort[]; peers: Map<string, NetworkPolicyPeer> }>();
   for (const r of rules) {
-    const ports = dedupePorts(r.ports);
-    const key = ports.length === 0 ? '*' : ports.map(portKey).join(',');
+    const { ports, key } = dedupePorts(r.ports);
     const entry = byPorts.get(key) ?? { ports, peers: new Map() };
     for (const p of r.peers) entry.peers.set(JSON.stringify(p), p);
     byPorts.set(key, entry);
@@ -233,6 +232,7 @@ export function mergeRules(rules: NetworkPolicyRule[]): NetworkPolicyRule[] {
  * kept as they are. Sorted by their JSON text, values sorted, so the output is stable.
  */
 export function foldPeers(peers: NetworkPolicyPeer[]): NetworkPolicyPeer[] {
+  if (peers.length === 1) return peers; // most egress rules: nothing to fold or sort
   const kept = new Map<string, NetworkPolicyPeer>();
   const groups = new Map<string, { namespaceSelector?: NetworkPolicySelector; key: string; values: Set<string> }>();
   for (const p of peers) {
@@ -258,15 +258,21 @@ export function foldPeers(peers: NetworkPolicyPeer[]): NetworkPolicyPeer[] {
   return [...kept.entries()].sort(([a], [b]) => compareText(a, b)).map(([, p]) => p);
 }
 
-function dedupePorts(ports: NetworkPolicyPort[]): NetworkPolicyPort[] {
+/** Ports de-duplicated and sorted, and their key (`*` for every port). */
+function dedupePorts(ports: NetworkPolicyPort[]): { ports: NetworkPolicyPort[]; key: string } {
+  if (ports.length === 0) return { ports, key: '*' };
+  if (ports.length === 1) return { ports, key: portKey(ports[0]) };
   const m = new Map<string, NetworkPolicyPort>();
   for (const p of ports) m.set(portKey(p), p);
-  return [...m.entries()].sort(([a], [b]) => compareText(a, b)).map(([, p]) => p);
+  const sorted = [...m.entries()].sort(([a], [b]) => compareText(a, b));
+  return { ports: sorted.map(([, p]) => p), key: sorted.map(([k]) => k).join(',') };
 }
 
 /** Renders a rule as an ingress (`from`) or egress (`to`) entry. */
 function renderRule(key: 'from' | 'to', r: NetworkPolicyRule): any {
-  const ports = r.ports.length ? { ports: r.ports.map((p) => ({ ...(p.port !== undefined ? { port: p.port } : {}), ...(p.endPort !== undefined ? { endPort: p.endPort } : {}), protocol: p.protocol })) } : {};
+  // TCP is what Kubernetes assumes without a protocol, and the allows annotation names it in
+  // words: a TCP port number stands alone. UDP, and "every TCP port" (no number), are written out.
+  const ports = r.ports.length ? { ports: r.ports.map((p) => ({ ...(p.port !== undefined ? { port: p.port } : {}), ...(p.endPort !== undefined ? { endPort: p.endPort } : {}), ...(p.protocol !== 'TCP' || p.port === undefined ? { protocol: p.protocol } : {}) })) } : {};
   return { [key]: r.peers, ...ports };
 }
 
