@@ -216,7 +216,9 @@ function report(opt: Options, scenarios: string[], meshes: string[], results: Ma
     lines.push('|---|---|---|');
     lines.push(`| NetworkPolicy backend ≤ 1.2× plain ApiObjects | ${x(total(np) / total(plain))} | ${goal(total(np) / total(plain) <= 1.2)} |`);
     const fastVsPlus = total(plus) / totalFast(np);
-    lines.push(`| ≥ 3× faster than cdk8s-plus-27 | ${x(total(plus) / total(np))} with cdk8s's YAML; ${x(fastVsPlus)} with \`FastYaml.synth\` | ${goal(total(plus) / total(np) >= 3)}${total(plus) / total(np) < 3 && fastVsPlus >= 3 ? ' (met with the opt-in fast output)' : ''} |`);
+    // With cdk8s's YAML, the serializer alone bounds the ratio: even free build and synth could not beat this.
+    const yamlBound = total(plus) / np.yamlMs;
+    lines.push(`| ≥ 3× faster than cdk8s-plus-27 | ${x(total(plus) / total(np))} with cdk8s's YAML (at most ${x(yamlBound)} even if build and synth took no time: cdk8s's YAML of this output alone takes ${s(np.yamlMs)}); ${x(fastVsPlus)} with \`FastYaml.synth\` | ${goal(total(plus) / total(np) >= 3)}${total(plus) / total(np) < 3 && fastVsPlus >= 3 ? ' (met with the opt-in fast output)' : ''} |`);
     lines.push(`| NetworkPolicy objects ≤ 2 per workload + 2 per namespace (${2 * gw + 2 * nsCount}) | ${npObjects.toLocaleString('en-US')} (cdk8s-plus: ${(plus.kinds.NetworkPolicy ?? 0).toLocaleString('en-US')}) | ${goal(npObjects <= 2 * gw + 2 * nsCount)} |`);
     lines.push(`| YAML bytes per edge ≤ 600 (NetworkPolicy documents) | ${Math.round(np.networkPolicyBytes / ge)} (all documents: ${Math.round(np.bytes / ge)}) | ${goal(np.networkPolicyBytes / ge <= 600)} |`);
     const worst = [...growth.entries()].sort(([, a], [, b]) => b - a)[0];

@@ -52,6 +52,14 @@ describe('names and labels are checked when declared', () => {
     const nested = new Construct(c, 'nested');
     expect(() => new SecureWorkload(nested, 'hero', { image: 'x' })).toThrow(/workload "hero" is declared twice in namespace "production"/);
   });
+  test('a chart lists the workloads declared in it, nested ones too, and none that failed', () => {
+    const { c } = chart();
+    const { Construct } = require('constructs');
+    const web = new SecureWorkload(c, 'web', { image: 'x' });
+    const db = new SecureWorkload(new Construct(c, 'data'), 'db', { image: 'x' });
+    expect(() => new SecureWorkload(c, 'bad', { image: 'x', ports: [Port.tcp(1, 'p'), Port.tcp(2, 'p')] })).toThrow();
+    expect(c.workloads).toEqual([web, db]);
+  });
   test('two charts cannot share a namespace', () => {
     const app = Testing.app();
     new ZeroTrustChart(app, 'a', { namespace: 'shop', mesh: Mesh.networkPolicy() });

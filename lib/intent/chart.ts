@@ -56,6 +56,7 @@ export class ZeroTrustChart extends Chart {
 
   private readonly namespaceObject?: ApiObject;
   private rendered = false;
+  private readonly declaredWorkloads: SecureWorkload[] = [];
 
   public constructor(scope: Construct, id: string, props: ZeroTrustChartProps) {
     super(scope, id, { namespace: props.namespace, labels: props.labels, disableResourceNameHashes: true });
@@ -80,10 +81,17 @@ export class ZeroTrustChart extends Chart {
     this.node.addValidation({ validate: () => this.renderOnce() });
   }
 
-  /** The SecureWorkloads of this chart. */
+  /** The SecureWorkloads of this chart, in the order they were declared. */
   public get workloads(): SecureWorkload[] {
-    const { SecureWorkload: cls } = require('./workload') as typeof import('./workload');
-    return this.node.findAll().filter((c): c is SecureWorkload => c instanceof cls);
+    return [...this.declaredWorkloads];
+  }
+
+  /**
+   * Called by each SecureWorkload once it is fully constructed.
+   * @internal
+   */
+  public _addWorkload(workload: SecureWorkload): void {
+    this.declaredWorkloads.push(workload);
   }
 
   private renderOnce(): string[] {

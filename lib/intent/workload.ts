@@ -132,6 +132,7 @@ export class SecureWorkload extends Construct implements IPeer {
     }
     this.selector = { [NAME_LABEL]: this.name };
     IntentRegistry.of(this).addWorkload(this.namespace, this.name, this);
+    this.chart._addWorkload(this);
   }
 
   /** Allows `peer` to open connections to this workload. */
