@@ -63,6 +63,8 @@ type Direction = 'ingress' | 'egress';
 export class CiliumPolicyEvaluator implements PolicyEvaluator {
   public readonly backend = 'cilium';
   private readonly policies: Policy[] = [];
+  /** Policies selecting each pod, computed once per endpoint object (queries reuse endpoints). */
+  private readonly selectingCache = new WeakMap<Endpoint, Policy[]>();
 
   public constructor(manifests: Manifest[]) {
     for (const m of manifests) {
@@ -103,9 +105,18 @@ export class CiliumPolicyEvaluator implements PolicyEvaluator {
     return { allowed: true, reasons };
   }
 
+  private selecting(subject: Endpoint): Policy[] {
+    let s = this.selectingCache.get(subject);
+    if (!s) {
+      s = this.policies.filter((p) => selectsSubject(p, subject));
+      this.selectingCache.set(subject, s);
+    }
+    return s;
+  }
+
   /** One side: `subject` is the pod whose policies apply, `peer` the other end. */
   private direction(dir: Direction, subject: Endpoint, peer: Endpoint, q: Query, opaque: boolean): Decision {
-    const selecting = this.policies.filter((p) => selectsSubject(p, subject));
+    const selecting = this.selecting(subject);
     const denyKey = dir === 'ingress' ? 'ingressDeny' : 'egressDeny';
     for (const p of selecting) {
       (p.spec[denyKey] ?? []).forEach((rule: any, i: number) => {
@@ -152,7 +163,7 @@ export class CiliumPolicyEvaluator implements PolicyEvaluator {
   /** True when a policy selecting `source` lets it resolve the FQDN endpoint's host through Cilium's DNS proxy. */
   private mayResolve(source: Endpoint, peer: Endpoint): boolean {
     if (peer.kind !== 'fqdn' || !peer.host) return false;
-    for (const p of this.policies.filter((x) => selectsSubject(x, source))) {
+    for (const p of this.selecting(source)) {
       for (const rule of p.spec.egress ?? []) {
         for (const pr of rule.toPorts ?? []) {
           const on53 = (pr.ports ?? []).some((pp: any) => String(pp.port) === '53');

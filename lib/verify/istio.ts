@@ -46,6 +46,11 @@ export class IstioEvaluator implements PolicyEvaluator {
   private readonly trustDomain: string;
   private readonly namespaces = new Map<string, { [key: string]: string }>();
 
+  private index?: Map<string, Manifest[]>;
+  private readonly serviceCache = new WeakMap<Endpoint, Map<string, { svc: Manifest; port: ServicePort } | undefined>>();
+  private readonly selectorPolicyCache = new WeakMap<Endpoint, Map<string, Manifest[]>>();
+  private readonly sidecarCache = new WeakMap<Endpoint, Map<string, Manifest | undefined>>();
+
   public constructor(private readonly manifests: Manifest[], private readonly options: IstioEvaluatorOptions = {}) {
     this.root = options.rootNamespace ?? 'istio-system';
     this.clusterDomain = options.clusterDomain ?? 'cluster.local';
@@ -150,8 +155,22 @@ export class IstioEvaluator implements PolicyEvaluator {
 
   // ------------------------------------------------------------------ inventory
 
-  private of(kind: string, namespace?: string): Manifest[] {
-    return this.manifests.filter((m) => m.kind === kind && (namespace === undefined || m.metadata.namespace === namespace));
+  /** Manifests of a kind (in one namespace), in manifest order; indexed once, as every query asks. */
+  private of(kind: string, namespace?: string): readonly Manifest[] {
+    if (!this.index) {
+      this.index = new Map();
+      for (const m of this.manifests) {
+        for (const key of [m.kind, `${m.kind} ${m.metadata.namespace}`]) (this.index.get(key) ?? this.index.set(key, []).get(key)!).push(m);
+      }
+    }
+    return this.index.get(namespace === undefined ? kind : `${kind} ${namespace}`) ?? [];
+  }
+
+  /** Caches a per-endpoint answer: queries reuse endpoint objects, and recomputing grows with the app squared. */
+  private cached<T>(cache: WeakMap<Endpoint, Map<string, T>>, e: Endpoint, key: string, compute: () => T): T {
+    const byKey = cache.get(e) ?? cache.set(e, new Map()).get(e)!;
+    if (!byKey.has(key)) byKey.set(key, compute());
+    return byKey.get(key)!;
   }
 
   /** Which data plane a pod is in, from its namespace's labels and its own. */
@@ -172,6 +191,10 @@ export class IstioEvaluator implements PolicyEvaluator {
 
   /** The Service in the destination's namespace that selects it and exposes `port` as target port. */
   private serviceOf(e: Endpoint, port: number): { svc: Manifest; port: ServicePort } | undefined {
+    return this.cached(this.serviceCache, e, String(port), () => this.findService(e, port));
+  }
+
+  private findService(e: Endpoint, port: number): { svc: Manifest; port: ServicePort } | undefined {
     for (const svc of this.of('Service', e.namespace)) {
       const selector: { [key: string]: string } = svc.spec?.selector ?? {};
       if (Object.keys(selector).length === 0 || !matches(selector, e.labels)) continue;
@@ -199,12 +222,12 @@ export class IstioEvaluator implements PolicyEvaluator {
 
   /** Policies a sidecar or ztunnel applies to a pod: its namespace's and the root namespace's, by selector. */
   private selectorPolicies(e: Endpoint): Manifest[] {
-    return this.of('AuthorizationPolicy').filter((ap) => {
+    return this.cached(this.selectorPolicyCache, e, '', () => this.of('AuthorizationPolicy').filter((ap) => {
       if (ap.metadata.namespace !== e.namespace && ap.metadata.namespace !== this.root) return false;
       if (ap.spec?.targetRefs || ap.spec?.targetRef) return false;
       const sel = ap.spec?.selector?.matchLabels;
       return !sel || matches(sel, e.labels);
-    });
+    }));
   }
 
   /** Policies a waypoint applies to a Service: those attached to the Service or to the waypoint itself. */
@@ -243,10 +266,12 @@ export class IstioEvaluator implements PolicyEvaluator {
 
   private sidecarEgress(q: Query): { allowed: boolean; reason: string } {
     const src = q.source;
-    const own = this.of('Sidecar', src.namespace);
-    const sidecar = own.find((s) => s.spec?.workloadSelector?.labels && matches(s.spec.workloadSelector.labels, src.labels))
-      ?? own.find((s) => !s.spec?.workloadSelector)
-      ?? this.of('Sidecar', this.root).find((s) => !s.spec?.workloadSelector);
+    const sidecar = this.cached(this.sidecarCache, src, '', () => {
+      const own = this.of('Sidecar', src.namespace);
+      return own.find((s) => s.spec?.workloadSelector?.labels && matches(s.spec.workloadSelector.labels, src.labels))
+        ?? own.find((s) => !s.spec?.workloadSelector)
+        ?? this.of('Sidecar', this.root).find((s) => !s.spec?.workloadSelector);
+    });
     const name = sidecar ? `Sidecar ${sidecar.metadata.namespace}/${sidecar.metadata.name}` : 'no Sidecar';
     if (!sidecar || sidecar.spec?.outboundTrafficPolicy?.mode !== 'REGISTRY_ONLY') {
       return { allowed: true, reason: `${name}: ALLOW_ANY, egress not restricted by the proxy` };

@@ -183,7 +183,14 @@ export class KumaEvaluator implements PolicyEvaluator {
   }
 
   /** Policies of `list` that apply to pod `e` in `mesh`, least specific first. */
+  private readonly applicableCache = new WeakMap<Endpoint, Map<string, Policy[]>>();
+
   private applicable(list: Manifest[], e: Endpoint, mesh: string, sectionName: string | undefined, what: string): Policy[] {
+    // Once per endpoint, kind, mesh and section: queries reuse endpoints, and a scan per query grows with the app squared.
+    const cache = this.applicableCache.get(e) ?? this.applicableCache.set(e, new Map()).get(e)!;
+    const key = `${what} ${mesh} ${sectionName ?? ''}`;
+    const cached = cache.get(key);
+    if (cached) return cached;
     const out: Policy[] = [];
     for (const p of list) {
       const ns = p.metadata.namespace;
@@ -213,7 +220,9 @@ export class KumaEvaluator implements PolicyEvaluator {
       }
       out.push({ manifest: p, specificity });
     }
-    return out.sort((a, b) => a.specificity - b.specificity || a.manifest.metadata.name.localeCompare(b.manifest.metadata.name));
+    out.sort((a, b) => a.specificity - b.specificity || a.manifest.metadata.name.localeCompare(b.manifest.metadata.name));
+    cache.set(key, out);
+    return out;
   }
 
   private permission(source: Endpoint, destination: Endpoint, mesh: string, port: number): Decision {

@@ -177,6 +177,8 @@ export class NetworkPolicyEvaluator implements PolicyEvaluator {
   public readonly policies: CompiledPolicy[];
   private readonly namespaces: Map<string, NamespaceInfo>;
   private readonly selecting = new WeakMap<Endpoint, { ingress: CompiledPolicy[]; egress: CompiledPolicy[] }>();
+  /** The policies of each namespace, in manifest order (built on first use). */
+  private byNamespace?: Map<string, CompiledPolicy[]>;
 
   public constructor(manifests: readonly AnyManifest[]) {
     this.policies = compileNetworkPolicies(manifests);
@@ -187,7 +189,11 @@ export class NetworkPolicyEvaluator implements PolicyEvaluator {
   public isolation(e: Endpoint): { ingress: CompiledPolicy[]; egress: CompiledPolicy[] } {
     let s = this.selecting.get(e);
     if (!s) {
-      const mine = e.kind === 'pod' ? this.policies.filter((p) => p.namespace === e.namespace && selectorMatches(p.podSelector, e.labels)) : [];
+      if (!this.byNamespace) {
+        this.byNamespace = new Map();
+        for (const p of this.policies) (this.byNamespace.get(p.namespace) ?? this.byNamespace.set(p.namespace, []).get(p.namespace)!).push(p);
+      }
+      const mine = e.kind === 'pod' ? (this.byNamespace.get(e.namespace!) ?? []).filter((p) => selectorMatches(p.podSelector, e.labels)) : [];
       s = { ingress: mine.filter((p) => p.ingressType), egress: mine.filter((p) => p.egressType) };
       this.selecting.set(e, s);
     }

@@ -97,6 +97,8 @@ export class NsmEvaluator implements PolicyEvaluator {
    * @param manifests the synthesized objects
    * @param primary decides traffic on the primary pod network (for example a NetworkPolicy evaluator)
    */
+  private wiredByService?: Map<string, NsmEndpoint[]>;
+
   public constructor(manifests: readonly AnyManifest[], private readonly primary?: PolicyEvaluator) {
     const objects = manifests.map((m) => ((m as SourcedManifest).manifest ? (m as SourcedManifest).manifest : (m as Manifest)));
     this.endpoints = [];
@@ -128,7 +130,15 @@ export class NsmEvaluator implements PolicyEvaluator {
   /** Endpoints that serve a registered service, wired to NSM. */
   public endpointsOf(service: string): NsmEndpoint[] {
     if (!this.services.has(service)) return [];
-    return this.endpoints.filter((e) => e.wired && e.services.includes(service));
+    if (!this.wiredByService) {
+      // Built once: every query asks, and scanning every endpoint each time grows with the app squared.
+      this.wiredByService = new Map();
+      for (const e of this.endpoints) {
+        if (!e.wired) continue;
+        for (const s of new Set(e.services)) (this.wiredByService.get(s) ?? this.wiredByService.set(s, []).get(s)!).push(e);
+      }
+    }
+    return [...(this.wiredByService.get(service) ?? [])];
   }
 
   /** Every connection between workloads of the manifests, sorted. */
