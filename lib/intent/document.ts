@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App } from 'cdk8s';
 import { IConstruct } from 'constructs';
+import { WrittenManifests } from '../output/written';
 import { DnsSpec } from './dns';
 import { ZeroTrustError } from './errors';
 import { EndpointModel, FlowModel, NamespaceModel, WorkloadModel, ZeroTrustModel } from './model';
@@ -222,7 +223,11 @@ export class ZeroTrustReview {
     if (options.flowsMarkdown === false) return [intentFile];
     const backends = [...new Set(IntentRegistry.of(app).resolve().model.namespaces.map((n) => n.backend))];
     const { writeFlowsMarkdown } = require('../report/flows-file') as typeof import('../report/flows-file');
-    return [intentFile, writeFlowsMarkdown(outdir, { backend: backends.length === 1 ? backends[0] : undefined })];
+    const written = WrittenManifests.of(app);
+    return [intentFile, writeFlowsMarkdown(outdir, {
+      backend: backends.length === 1 ? backends[0] : undefined,
+      documentsOf: written ? (file, text) => written.documentsOf(file, text) : undefined,
+    })];
   }
 
   private constructor() {}

@@ -1,5 +1,6 @@
 import { ApiObject, JsonPatch } from 'cdk8s';
-import * as plus from 'cdk8s-plus-27';
+// Types only: loading cdk8s-plus costs ~80 ms of every synth, and only adopted workloads use it.
+import type * as plus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { ZeroTrustError } from './errors';
 import { MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, WorkloadModel } from './model';
@@ -266,9 +267,9 @@ function portsOfContainers(workload: plus.Deployment | plus.StatefulSet | plus.D
   for (const c of workload.containers) {
     for (const p of c.ports ?? []) {
       const name = p.name;
-      const udp = p.protocol === plus.Protocol.UDP;
+      const udp = (p.protocol as string | undefined) === 'UDP';
       const kind = udp ? PortKind.UDP : name?.startsWith('grpc') ? PortKind.GRPC : name?.startsWith('http2') || name?.startsWith('h2c') ? PortKind.HTTP2 : name?.startsWith('http') ? PortKind.HTTP : PortKind.TCP;
-      if (p.protocol === plus.Protocol.SCTP) {
+      if ((p.protocol as string | undefined) === 'SCTP') {
         throw new ZeroTrustError(`${where}: container ${c.name} port ${p.number} is SCTP, which no backend here secures`);
       }
       out.push(new Port({ number: p.number, kind, name }));

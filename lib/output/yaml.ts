@@ -18,6 +18,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App, Yaml } from 'cdk8s';
 import * as YAML from 'yaml';
+import { WrittenManifests } from './written';
 
 /** The options cdk8s passes to `YAML.stringify` (cdk8s/lib/yaml.js). */
 const CDK8S_YAML_OPTIONS = { keepUndefined: true, lineWidth: 0, version: '1.1' } as const;
@@ -247,14 +248,21 @@ export class FastYaml {
 
   /**
    * Synthesizes the app exactly as `app.synth()` does (same files, same bytes, every
-   * `YamlOutputType`), with the fast writer in place of the `yaml` package.
+   * `YamlOutputType`), with the fast writer in place of the `yaml` package. The documents
+   * written stay known to this process while `app` lives, so `ZeroTrustReview.write(app)` reads
+   * unchanged files back without parsing them.
    * @param app the cdk8s app
    */
   public static synth(app: App): void {
     // App.synth() looks `Yaml.save` up at call time; swap it for the duration of this synth so
     // every other step (validation, chart order, file naming) stays cdk8s's own.
     const original = Yaml.save;
-    (Yaml as any).save = (filePath: string, docs: any[]) => FastYaml.save(filePath, docs);
+    const written = WrittenManifests.begin(app);
+    (Yaml as any).save = (filePath: string, docs: any[]) => {
+      const text = FastYaml.stringify(...docs);
+      fs.writeFileSync(filePath, text, { encoding: 'utf8' });
+      written.record(filePath, text, docs);
+    };
     try {
       fs.mkdirSync(path.resolve(app.outdir), { recursive: true });
       app.synth();

@@ -1,6 +1,6 @@
 export * from './types';
-export type { AnyManifest } from './manifests';
-export { ManifestError, parseManifests, loadManifests, manifestOf, originOf } from './manifests';
+export type { AnyManifest, LoadManifestsOptions } from './manifests';
+export { ManifestError, parseManifests, manifestsOfDocuments, loadManifests, manifestOf, originOf } from './manifests';
 export type { Inventory, NamespaceInfo } from './inventory';
 export { NAMESPACE_NAME_LABEL, WORKLOAD_KINDS, inventory, implicitNamespace, podEndpoint } from './inventory';
 export type { CompiledPolicy, LabelSelector } from './networkpolicy';

@@ -42,18 +42,28 @@ function isSourced(m: AnyManifest): m is SourcedManifest {
 export function parseManifests(text: string, file: string): SourcedManifest[] {
   const docs = parseAllDocuments(text);
   if (!Array.isArray(docs)) return []; // an empty stream
-  const out: SourcedManifest[] = [];
-  docs.forEach((doc, index) => {
+  const values = docs.map((doc, index) => {
     const where = `${file} document #${index}`;
     if (doc.errors.length > 0) {
       throw new ManifestError(`${where}: malformed YAML: ${doc.errors[0].message.split('\n')[0]}`);
     }
-    let value: unknown;
     try {
-      value = doc.toJS({ maxAliasCount: 1000 });
+      return doc.toJS({ maxAliasCount: 1000 });
     } catch (e) {
       throw new ManifestError(`${where}: ${(e as Error).message}`);
     }
+  });
+  return manifestsOfDocuments(values, file);
+}
+
+/**
+ * The manifests of a file's documents, already read (as `parseManifests` reads them, with the
+ * same checks and the same `index`es).
+ */
+export function manifestsOfDocuments(values: readonly unknown[], file: string): SourcedManifest[] {
+  const out: SourcedManifest[] = [];
+  values.forEach((value, index) => {
+    const where = `${file} document #${index}`;
     if (value === null || value === undefined) return;
     if (isObject(value) && value.kind === 'List' && Array.isArray(value.items)) {
       value.items.forEach((item: unknown, i: number) => out.push({ manifest: checkManifest(item, `${where} item ${i}`), file, index }));
@@ -87,10 +97,24 @@ function isObject(v: unknown): v is { [key: string]: any } {
  * Reads one YAML file, or every `*.yaml` / `*.yml` file under a directory (recursively, in
  * sorted path order).
  */
-export function loadManifests(pathOrDir: string): SourcedManifest[] {
+export function loadManifests(pathOrDir: string, options: LoadManifestsOptions = {}): SourcedManifest[] {
   const stat = fs.statSync(pathOrDir);
   const files = stat.isDirectory() ? yamlFiles(pathOrDir) : [pathOrDir];
-  return files.flatMap((f) => parseManifests(fs.readFileSync(f, 'utf-8'), f));
+  return files.flatMap((f) => {
+    const text = fs.readFileSync(f, 'utf-8');
+    const known = options.documentsOf?.(f, text);
+    return known ? manifestsOfDocuments(known, f) : parseManifests(text, f);
+  });
+}
+
+/** Options of `loadManifests`. */
+export interface LoadManifestsOptions {
+  /**
+   * The documents of a file whose text this process produced from them, so it need not be
+   * parsed (see `WrittenManifests`); `undefined` parses the file.
+   * @default - every file is parsed
+   */
+  readonly documentsOf?: (file: string, text: string) => readonly unknown[] | undefined;
 }
 
 function yamlFiles(dir: string): string[] {
