@@ -104,8 +104,16 @@ export class IstioRenderer implements MeshRenderer {
       new ApiObject(scope, id, obj);
     }
     // Only the Services whose workloads have L7 rules go through the waypoint.
-    for (const w of workloadsOf(ctx.model, ns).filter((x) => needsWaypoint(ctx.model, x, this.settings))) {
-      const svc = scope.node.findAll().find((c): c is ApiObject => c instanceof ApiObject && c.kind === 'Service' && c.name === w.name);
+    const viaWaypoint = workloadsOf(ctx.model, ns).filter((x) => needsWaypoint(ctx.model, x, this.settings));
+    // One walk of the chart, not one per workload: a namespace can have thousands.
+    const services = new Map<string, ApiObject>();
+    if (viaWaypoint.length > 0) {
+      for (const c of scope.node.findAll()) {
+        if (c instanceof ApiObject && c.kind === 'Service' && !services.has(c.name)) services.set(c.name, c);
+      }
+    }
+    for (const w of viaWaypoint) {
+      const svc = services.get(w.name);
       if (!svc) {
         throw new ZeroTrustError(`[${this.backend}] ${ns}/${w.name}: its HTTP rules need a waypoint, which attaches to the workload's Service; do not set service: false`);
       }
