@@ -314,6 +314,15 @@ describe('what Istio cannot express is a synth error', () => {
     expectSynthError(app(IstioMode.SIDECAR, (_c, hero) => hero.allowTo(Peer.fqdn('api.example.com'))), 'ServiceEntry needs the ports');
   });
 
+  test('ambient: HTTP rules on a workload without a Service (the waypoint attaches to it)', () => {
+    const a = Testing.app();
+    const c = new ZeroTrustChart(a, 'production', { namespace: 'production', mesh: Mesh.istio({ mode: IstioMode.AMBIENT }) });
+    const hero = new SecureWorkload(c, 'hero', { image: 'hero', ports: [Port.http(8080)], service: false });
+    const admin = new SecureWorkload(c, 'admin', { image: 'admin' });
+    hero.allowFrom(admin, { http: [{ methods: ['GET'] }] });
+    expectSynthError(a, '[istio-ambient] production/hero', 'need a waypoint', 'service: false');
+  });
+
   test('ambient: HTTP rules for a source outside the mesh', () => {
     expectSynthError(app(IstioMode.AMBIENT, (_c, hero) => hero.allowFrom(Peer.ipBlock('198.51.100.0/24'), { http: [{ methods: ['GET'] }] })), 'bypass');
   });
