@@ -224,6 +224,8 @@ export class ZeroTrustReview {
     const backends = [...new Set(IntentRegistry.of(app).resolve().model.namespaces.map((n) => n.backend))];
     const { writeFlowsMarkdown } = require('../report/flows-file') as typeof import('../report/flows-file');
     const written = WrittenManifests.of(app);
+    // Used once: after this, the app no longer holds on to every document it wrote.
+    WrittenManifests.forget(app);
     return [intentFile, writeFlowsMarkdown(outdir, {
       backend: backends.length === 1 ? backends[0] : undefined,
       documentsOf: written ? (file, text) => written.documentsOf(file, text) : undefined,

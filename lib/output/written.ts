@@ -22,7 +22,7 @@ function digestOf(text: string): string {
   return createHash('sha1').update(text, 'utf8').digest('hex');
 }
 
-/** What `FastYaml.synth` wrote for an app; kept only as long as the app object lives. */
+/** What `FastYaml.synth` wrote for an app; kept until forgotten or the app object is collected. */
 export class WrittenManifests {
   /** Starts a new record for the app (a second synth replaces the first). */
   public static begin(app: App): WrittenManifests {

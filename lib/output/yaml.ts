@@ -249,8 +249,8 @@ export class FastYaml {
   /**
    * Synthesizes the app exactly as `app.synth()` does (same files, same bytes, every
    * `YamlOutputType`), with the fast writer in place of the `yaml` package. The documents
-   * written stay known to this process while `app` lives, so `ZeroTrustReview.write(app)` reads
-   * unchanged files back without parsing them.
+   * written stay known to this process until `ZeroTrustReview.write(app)` takes them (to read
+   * unchanged files back without parsing them) or `app` is collected.
    * @param app the cdk8s app
    */
   public static synth(app: App): void {
