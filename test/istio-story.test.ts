@@ -1,5 +1,5 @@
 import { App, Testing } from 'cdk8s';
-import { IstioMode, Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
+import { Dns, IstioMode, Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
 import { heroAndLilDeeBee } from '../apps/story';
 import { IstioEvaluator } from '../lib/verify/istio';
 import { Endpoint, Manifest, Query } from '../lib/verify/types';
@@ -170,6 +170,47 @@ describe('sidecar mode egress', () => {
       resolution: 'NONE',
       exportTo: ['.'],
     });
+  });
+});
+
+describe('sidecar mode with NodeLocal DNS (an address, not a Service)', () => {
+  function nodeLocal(mode: IstioMode): any[] {
+    const a = Testing.app();
+    const c = new ZeroTrustChart(a, 'production', { namespace: 'production', mesh: Mesh.istio({ mode }), dns: Dns.nodeLocal() });
+    const hero = new SecureWorkload(c, 'hero', { image: 'hero', ports: [Port.http(8080)] });
+    const deebee = new SecureWorkload(c, 'lil-deebee', { image: 'postgres', ports: [Port.tcp(5432, 'postgres')] });
+    deebee.allowFrom(hero);
+    return synthApp(a);
+  }
+  const objects = nodeLocal(IstioMode.SIDECAR);
+
+  test('a ServiceEntry registers the address on TCP 53, and every Sidecar imports it', () => {
+    expectValid(objects);
+    expect(find(objects, 'ServiceEntry', 'cluster-dns-tcp').spec).toEqual({
+      hosts: ['cluster-dns-tcp.external.invalid'],
+      addresses: ['169.254.20.10/32'],
+      ports: [{ number: 53, name: 'tcp-53', protocol: 'TCP' }],
+      location: 'MESH_EXTERNAL',
+      resolution: 'NONE',
+      exportTo: ['.'],
+    });
+    expect(byKind(objects, 'Sidecar')).toEqual(['default', 'hero', 'lil-deebee']);
+    for (const sidecar of objects.filter((o) => o.kind === 'Sidecar')) {
+      expect(sidecar.spec.egress[0].hosts).toContain('./cluster-dns-tcp.external.invalid');
+      expect(sidecar.spec.egress[0].hosts).not.toContain('kube-system/*');
+    }
+  });
+
+  test('the reader lets TCP DNS to that address through the proxy, and nothing else on 53', () => {
+    const { reader, pod } = probe(objects, IstioMode.SIDECAR);
+    const ask = (ip: string, protocol: 'TCP' | 'UDP') => reader.evaluate({ source: pod('hero'), destination: ipEndpoint(ip), port: 53, protocol } as Query);
+    expect(ask('169.254.20.10', 'TCP').allowed).toBe(true);
+    expect(ask('169.254.20.10', 'UDP').allowed).toBe(true);
+    expect(ask('169.254.20.11', 'TCP').allowed).toBe(false);
+  });
+
+  test('ambient mode does not intercept DNS: no ServiceEntry', () => {
+    expect(byKind(nodeLocal(IstioMode.AMBIENT), 'ServiceEntry')).toEqual([]);
   });
 });
 

@@ -46,9 +46,9 @@ const CASES: BackendCase[] = [
   { name: 'networkpolicy', id: 'networkpolicy', mesh: () => Mesh.networkPolicy(), features: { maxWorkloads: SMALL } },
   {
     name: 'istio (sidecar)', id: 'istio', mesh: () => Mesh.istio({ mode: IstioMode.SIDECAR }),
-    // DNS pods only (kube-dns or CoreDNS in a peer namespace): every Sidecar imports their namespace, so
-    // TCP DNS passes; NodeLocal DNS by address is not imported (docs/backends/istio.md).
-    features: { maxWorkloads: SMALL, http: true, fqdn: true, serviceAccounts: 'always', externalAnyPort: false, portRanges: false, dnsChoices: [0, 2] },
+    // Every DNS choice: Sidecars import the DNS pods' namespace, or a ServiceEntry of NodeLocal DNS's
+    // address, so TCP DNS passes the proxy (docs/backends/istio.md).
+    features: { maxWorkloads: SMALL, http: true, fqdn: true, serviceAccounts: 'always', externalAnyPort: false, portRanges: false },
     refusals: UDP_IDENTITY,
   },
   {

@@ -283,7 +283,7 @@ export function backendIntentOptions(backend: string, options: BackendIntentOpti
       return { hboneNamespaceLabel: 'io.cilium/mtls-enabled' };
     case 'istio':
       // istiod is reached by the istio-proxy itself, not through it: app traffic to it is not admitted.
-      // TCP DNS passes: every Sidecar imports the DNS pods' namespace.
+      // TCP DNS passes: every Sidecar imports the DNS pods' namespace or NodeLocal DNS's ServiceEntry.
       return { meshedNamespaces };
     case 'istio-ambient':
       return {

@@ -364,12 +364,38 @@ function egressHost(f: FlowModel, s: IstioSettings): string | undefined {
   }
 }
 
+/** Name and placeholder host of the ServiceEntry for DNS at an address. */
+export const DNS_SERVICE_ENTRY_NAME = 'cluster-dns-tcp';
+const DNS_SERVICE_ENTRY_HOST = `${DNS_SERVICE_ENTRY_NAME}.external.invalid`;
+
+/**
+ * DNS at an address (NodeLocal DNSCache) is no Service, so REGISTRY_ONLY sidecars would drop DNS
+ * over TCP to it: this ServiceEntry registers that address on TCP 53 for the namespace. (UDP DNS
+ * does not pass through the proxy; DNS pods are imported by namespace instead.)
+ */
+export function dnsServiceEntries(ns: string, s: IstioSettings, dns: DnsSpec = {}): IstioObject[] {
+  if (s.mode !== IstioMode.SIDECAR || !dns.cidr) return [];
+  return [{
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'ServiceEntry',
+    metadata: meta(ns, DNS_SERVICE_ENTRY_NAME, [`every pod of ${ns} to cluster DNS at ${dns.cidr} on 53/TCP, through its proxy`]),
+    spec: {
+      hosts: [DNS_SERVICE_ENTRY_HOST],
+      addresses: [dns.cidr],
+      ports: [{ number: 53, name: 'tcp-53', protocol: 'TCP' }],
+      location: 'MESH_EXTERNAL',
+      resolution: 'NONE',
+      exportTo: ['.'],
+    },
+  }];
+}
+
 /** A namespace default Sidecar that imports nothing, and one per workload importing only what it may reach; all REGISTRY_ONLY. */
 export function sidecars(model: ZeroTrustModel, ns: string, s: IstioSettings, dns: DnsSpec = {}): IstioObject[] {
   if (s.mode !== IstioMode.SIDECAR) return [];
-  // DNS over TCP goes through the sidecar, so every Sidecar imports the DNS pods' namespace; the
-  // NetworkPolicy layer still admits only the DNS pods on 53. (NodeLocal DNS by address is not imported.)
-  const dnsHosts = dns.namespace ? [`${dns.namespace}/*`] : [];
+  // DNS over TCP goes through the sidecar, so every Sidecar imports the DNS pods' namespace, or
+  // the ServiceEntry of DNS at an address; the NetworkPolicy layer still admits only DNS on 53.
+  const dnsHosts = dns.namespace ? [`${dns.namespace}/*`] : dns.cidr ? [`./${DNS_SERVICE_ENTRY_HOST}`] : [];
   const sidecar = (name: string, allows: string[], selector: { [key: string]: string } | undefined, hosts: string[]): IstioObject => ({
     apiVersion: 'networking.istio.io/v1',
     kind: 'Sidecar',
@@ -498,6 +524,7 @@ export function istioObjects(model: ZeroTrustModel, ns: string, s: IstioSettings
     ...authorizationPolicies(model, ns, s),
     ...waypoints(model, ns, s),
     ...serviceEntries(model, ns, s),
+    ...dnsServiceEntries(ns, s, dns),
     ...sidecars(model, ns, s, dns),
   ];
 }
