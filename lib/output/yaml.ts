@@ -241,9 +241,12 @@ export class FastYaml {
    * Writes documents to a file exactly as cdk8s's `Yaml.save(filePath, docs)` does.
    * @param filePath output file
    * @param docs the documents
+   * @returns the text written
    */
-  public static save(filePath: string, docs: any[]): void {
-    fs.writeFileSync(filePath, FastYaml.stringify(...docs), { encoding: 'utf8' });
+  public static save(filePath: string, docs: any[]): string {
+    const text = FastYaml.stringify(...docs);
+    fs.writeFileSync(filePath, text, { encoding: 'utf8' });
+    return text;
   }
 
   /**
@@ -258,11 +261,7 @@ export class FastYaml {
     // every other step (validation, chart order, file naming) stays cdk8s's own.
     const original = Yaml.save;
     const written = WrittenManifests.begin(app);
-    (Yaml as any).save = (filePath: string, docs: any[]) => {
-      const text = FastYaml.stringify(...docs);
-      fs.writeFileSync(filePath, text, { encoding: 'utf8' });
-      written.record(filePath, text, docs);
-    };
+    (Yaml as any).save = (filePath: string, docs: any[]) => written.record(filePath, FastYaml.save(filePath, docs), docs);
     try {
       fs.mkdirSync(path.resolve(app.outdir), { recursive: true });
       app.synth();
