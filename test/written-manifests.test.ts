@@ -74,6 +74,18 @@ describe('documents remembered by FastYaml.synth', () => {
     fs.rmSync(app.outdir, { recursive: true, force: true });
   });
 
+  test('an output larger than the limit is not remembered at all, not even its first files', () => {
+    const app = new App({ outdir: tmp() });
+    const written = WrittenManifests.begin(app, 100);
+    const small = path.join(app.outdir, 'a.yaml');
+    written.record(small, 'x'.repeat(60), [{ kind: 'A' }]);
+    expect(written.documentsOf(small, 'x'.repeat(60))).toEqual([{ kind: 'A' }]);
+    written.record(path.join(app.outdir, 'b.yaml'), 'y'.repeat(60), [{ kind: 'B' }]);
+    expect(written.documentsOf(small, 'x'.repeat(60))).toBeUndefined();
+    expect(WrittenManifests.of(app)!.documentsOf(path.join(app.outdir, 'b.yaml'), 'y'.repeat(60))).toBeUndefined();
+    fs.rmSync(app.outdir, { recursive: true, force: true });
+  });
+
   test('an app synthesized the cdk8s way has none', () => {
     const app = new App({ outdir: tmp() });
     heroAndLilDeeBee(app, STORY_MESHES[0]);

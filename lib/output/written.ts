@@ -6,6 +6,10 @@
  *
  * A file's documents are handed out only while its bytes on disk are the ones written (same
  * SHA-1), so a reader still sees exactly what is in the folder; any other file is parsed.
+ *
+ * Only small outputs are remembered: there the parser's start-up is what a re-read costs. A large
+ * one would keep every chart's documents alive through the synth (cdk8s lets each go once its
+ * file is written), so past `DEFAULT_MAX_BYTES` of YAML the record is dropped and files are parsed.
  */
 import { createHash } from 'crypto';
 import * as path from 'path';
@@ -16,7 +20,17 @@ interface WrittenFile {
   readonly documents: readonly unknown[];
 }
 
-const byApp = new WeakMap<App, Map<string, WrittenFile>>();
+/** YAML bytes of an app's output beyond which nothing is remembered. */
+const DEFAULT_MAX_BYTES = 4 * 1024 * 1024;
+
+/** An app's record; `files` is undefined once the output outgrew the limit. */
+interface AppRecord {
+  files?: Map<string, WrittenFile>;
+  bytes: number;
+  readonly maxBytes: number;
+}
+
+const byApp = new WeakMap<App, AppRecord>();
 
 function digestOf(text: string): string {
   return createHash('sha1').update(text, 'utf8').digest('hex');
@@ -24,17 +38,20 @@ function digestOf(text: string): string {
 
 /** What `FastYaml.synth` wrote for an app; kept until forgotten or the app object is collected. */
 export class WrittenManifests {
-  /** Starts a new record for the app (a second synth replaces the first). */
-  public static begin(app: App): WrittenManifests {
-    const files = new Map<string, WrittenFile>();
-    byApp.set(app, files);
-    return new WrittenManifests(files);
+  /**
+   * Starts a new record for the app (a second synth replaces the first).
+   * @param maxBytes YAML bytes beyond which the record is dropped
+   */
+  public static begin(app: App, maxBytes: number = DEFAULT_MAX_BYTES): WrittenManifests {
+    const record: AppRecord = { files: new Map(), bytes: 0, maxBytes };
+    byApp.set(app, record);
+    return new WrittenManifests(record);
   }
 
   /** The record of the app's last `FastYaml.synth`, if there was one. */
   public static of(app: App): WrittenManifests | undefined {
-    const files = byApp.get(app);
-    return files ? new WrittenManifests(files) : undefined;
+    const record = byApp.get(app);
+    return record ? new WrittenManifests(record) : undefined;
   }
 
   /** Forgets the app's record, so its documents can be collected. */
@@ -42,19 +59,26 @@ export class WrittenManifests {
     byApp.delete(app);
   }
 
-  private constructor(private readonly files: Map<string, WrittenFile>) {}
+  private constructor(private readonly state: AppRecord) {}
 
   /** Records that `text`, the YAML of `documents`, was written to `file`. */
   public record(file: string, text: string, documents: readonly unknown[]): void {
-    this.files.set(path.resolve(file), { digest: digestOf(text), documents });
+    const r = this.state;
+    if (r.files === undefined) return;
+    r.bytes += text.length;
+    if (r.bytes > r.maxBytes) {
+      r.files = undefined; // let every document go; readers parse the files
+      return;
+    }
+    r.files.set(path.resolve(file), { digest: digestOf(text), documents });
   }
 
   /**
    * The documents written to `file`, if `text` (what the file holds now) is exactly what was
-   * written; `undefined` otherwise.
+   * written; `undefined` otherwise, and for every file of an output too large to remember.
    */
   public documentsOf(file: string, text: string): readonly unknown[] | undefined {
-    const written = this.files.get(path.resolve(file));
+    const written = this.state.files?.get(path.resolve(file));
     if (written === undefined || written.digest !== digestOf(text)) return undefined;
     return written.documents;
   }
