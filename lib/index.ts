@@ -4,6 +4,8 @@ export * from './intent/peer';
 export * from './intent/port';
 export * from './intent/rules';
 export * from './intent/workload';
+export { IMesh } from './intent/render';
+export { ZeroTrustSynthesis } from './intent/synthesis';
 export * from './meshes/mesh';
 export { NetworkPolicyMeshProps } from './meshes/networkpolicy';
 export { IstioMode, IstioMeshProps } from './meshes/istio';

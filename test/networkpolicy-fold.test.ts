@@ -1,7 +1,7 @@
 import { Testing } from 'cdk8s';
 import { IstioMode, Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
 import { IntentRegistry } from '../lib/intent/registry';
-import { foldPeers } from '../lib/meshes/networkpolicy';
+import { foldPeers } from '../lib/meshes/networkpolicy/policies';
 import {
   NetworkPolicyEvaluator, allowedFlows, compareWithIntent, describeMismatch, labelSetsSatisfying, parseManifests, probeUniverse,
 } from '../lib/verify';

@@ -2,7 +2,7 @@ import { App, Testing } from 'cdk8s';
 import * as plus from 'cdk8s-plus-27';
 import { Mesh, Peer, Port, SecureWorkload, WorkloadKind, ZeroTrustChart } from '../lib';
 import { heroAndLilDeeBee } from '../apps/story';
-import { allocatePrefixes, nsmConnections } from '../lib/meshes/nsm';
+import { allocatePrefixes, nsmConnections } from '../lib/meshes/nsm/plan';
 import { IntentRegistry } from '../lib/intent/registry';
 import { NsmEvaluator, parseClientAnnotation } from '../lib/verify/nsm';
 import { Endpoint } from '../lib/verify/types';

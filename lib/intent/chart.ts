@@ -1,20 +1,22 @@
 import { ApiObject, Chart, JsonPatch } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
-import { Dns } from './dns';
+import { Dns, DnsSpec } from './dns';
 import { ZeroTrustError } from './errors';
 import { MANAGED_BY, MANAGED_BY_LABEL } from './model';
 import { checkDnsLabel } from './names';
 import { IntentRegistry } from './registry';
+import { IMesh, MeshBinding, MetadataAdditions, meshBinding } from './render';
+import { ChartWorkload, ZeroTrustSynthesis } from './synthesis';
 import type { SecureWorkload } from './workload';
-import type { Mesh } from '../meshes/mesh';
-import { RenderContext } from '../meshes/renderer';
+
+const CHART_BRAND = Symbol.for('cdk8s-zero-trust.ZeroTrustChart');
 
 /** Properties of a `ZeroTrustChart`. */
 export interface ZeroTrustChartProps {
   /** The namespace every object of the chart lives in. */
   readonly namespace: string;
-  /** The mesh to render the intent for. */
-  readonly mesh: Mesh;
+  /** The mesh to render the intent for: one of the `Mesh.*()` factories. */
+  readonly mesh: IMesh;
   /**
    * Cluster DNS that workloads may always reach.
    * @default Dns.kubeDns()
@@ -37,33 +39,48 @@ export interface ZeroTrustChartProps {
  * Several charts in one app are several namespaces; flows may cross them.
  */
 export class ZeroTrustChart extends Chart {
-  /** The chart a construct belongs to; throws if it is not inside a `ZeroTrustChart`. */
+  /**
+   * True when `x` is a `ZeroTrustChart` (of any copy of this library). Use it instead of
+   * `instanceof`, which cdk8s's `Chart` answers true for every chart.
+   */
+  public static isZeroTrustChart(x: any): x is ZeroTrustChart {
+    return typeof x === 'object' && x !== null && (x as any)[CHART_BRAND] === true;
+  }
+
+  /** The chart a construct belongs to; throws if its nearest chart is not a `ZeroTrustChart`. */
   public static ofConstruct(c: IConstruct): ZeroTrustChart {
     let scope: IConstruct | undefined = c;
     while (scope) {
-      if ((scope as unknown) instanceof ZeroTrustChart) return scope as ZeroTrustChart;
+      if (ZeroTrustChart.isZeroTrustChart(scope)) return scope;
+      if (Chart.isChart(scope)) {
+        throw new ZeroTrustError({ code: 'NOT_IN_ZERO_TRUST_CHART', message: `${c.node.path}: a SecureWorkload must be defined inside a ZeroTrustChart, not in the plain Chart ${scope.node.path}` });
+      }
       scope = scope.node.scope;
     }
-    throw new ZeroTrustError(`${c.node.path}: a SecureWorkload must be defined inside a ZeroTrustChart`);
+    throw new ZeroTrustError({ code: 'NOT_IN_ZERO_TRUST_CHART', message: `${c.node.path}: a SecureWorkload must be defined inside a ZeroTrustChart` });
   }
 
   /** The namespace name. */
   public readonly namespaceName: string;
   /** The mesh this chart renders for. */
-  public readonly mesh: Mesh;
+  public readonly mesh: IMesh;
   /** Cluster DNS workloads may reach. */
   public readonly dns: Dns;
 
+  /** @internal */
+  public readonly _binding: MeshBinding;
   private readonly namespaceObject?: ApiObject;
-  private rendered = false;
   private readonly declaredWorkloads: SecureWorkload[] = [];
 
   public constructor(scope: Construct, id: string, props: ZeroTrustChartProps) {
     super(scope, id, { namespace: props.namespace, labels: props.labels, disableResourceNameHashes: true });
+    Object.defineProperty(this, CHART_BRAND, { value: true });
     checkDnsLabel(props.namespace, `ZeroTrustChart "${id}": namespace`);
-    if (!props.mesh || typeof (props.mesh as any)._renderer !== 'function') {
-      throw new ZeroTrustError(`ZeroTrustChart "${id}": "mesh" must be one of the Mesh.*() factories`);
+    const binding = meshBinding(props.mesh);
+    if (!binding) {
+      throw new ZeroTrustError({ code: 'INVALID_MESH', message: `ZeroTrustChart "${id}": "mesh" must be one of the Mesh.*() factories` });
     }
+    this._binding = binding;
     this.namespaceName = props.namespace;
     this.mesh = props.mesh;
     this.dns = props.dns ?? Dns.kubeDns();
@@ -75,15 +92,23 @@ export class ZeroTrustChart extends Chart {
         metadata: { name: this.namespaceName, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } },
       }));
     }
-    IntentRegistry.of(this).addNamespace({ name: this.namespaceName, backend: this.mesh.id });
-    // Rendering happens late, at synth: cdk8s validates every construct before it collects the
-    // charts' objects, so objects added here are part of the output.
-    this.node.addValidation({ validate: () => this.renderOnce() });
+    IntentRegistry.of(this).addNamespace({ name: this.namespaceName, backend: binding.backend });
+    const synthesis = ZeroTrustSynthesis._of(this);
+    synthesis._addChart(this);
+    // cdk8s validates every construct before it collects the charts' objects; the synth step runs
+    // at the first of these calls (or earlier, see ZeroTrustSynthesis) and reports this chart's problems.
+    this.node.addValidation({ validate: () => synthesis._problemsOf(this) });
   }
 
   /** The SecureWorkloads of this chart, in the order they were declared. */
   public get workloads(): SecureWorkload[] {
     return [...this.declaredWorkloads];
+  }
+
+  /** Renders the app's intent (once) before the chart's objects are collected. */
+  public toJson(): any[] {
+    ZeroTrustSynthesis._of(this)._assertOk();
+    return super.toJson();
   }
 
   /**
@@ -94,39 +119,21 @@ export class ZeroTrustChart extends Chart {
     this.declaredWorkloads.push(workload);
   }
 
-  private renderOnce(): string[] {
-    if (this.rendered) return [];
-    const registry = IntentRegistry.of(this);
-    const { model, errors } = registry.resolve();
-    const mine = errors.filter((e) => e.namespace === this.namespaceName).map((e) => `[${this.mesh.id}] ${e.message}`);
-    if (errors.length > 0) return mine;
+  /** @internal */
+  public get _dns(): DnsSpec {
+    return this.dns.spec;
+  }
 
-    const renderer = this.mesh._renderer();
-    const ctx: RenderContext = {
-      model,
-      namespace: model.namespaces.find((n) => n.name === this.namespaceName)!,
-      dns: this.dns.spec,
-    };
-    try {
-      renderer.check(ctx);
-      this.rendered = true;
-      if (this.namespaceObject) {
-        const meta = renderer.namespaceMetadata(ctx);
-        for (const [k, v] of Object.entries(meta.labels ?? {})) this.namespaceObject.metadata.addLabel(k, v);
-        for (const [k, v] of Object.entries(meta.annotations ?? {})) this.namespaceObject.metadata.addAnnotation(k, v);
-      }
-      for (const w of this.workloads) {
-        const wm = w._toModel();
-        w._render(renderer.podMetadata(ctx, wm), renderer.podSpecAdditions?.(ctx, wm) ?? {});
-      }
-      renderer.render(this, ctx);
-    } catch (e) {
-      if (e instanceof ZeroTrustError) {
-        return [e.message.startsWith(`[${renderer.backend}]`) ? e.message : `[${renderer.backend}] ${e.message}`];
-      }
-      throw e;
-    }
-    return [];
+  /** @internal */
+  public _workloadsToRender(): ChartWorkload[] {
+    return this.declaredWorkloads;
+  }
+
+  /** @internal */
+  public _decorateNamespace(meta: MetadataAdditions): void {
+    if (!this.namespaceObject) return;
+    for (const [k, v] of Object.entries(meta.labels ?? {})) this.namespaceObject.metadata.addLabel(k, v);
+    for (const [k, v] of Object.entries(meta.annotations ?? {})) this.namespaceObject.metadata.addAnnotation(k, v);
   }
 }
 

@@ -240,10 +240,7 @@ function chartDns(app: IConstruct): { [namespace: string]: DnsSpec } {
   const { ZeroTrustChart } = require('./chart') as typeof import('./chart');
   const out: { [namespace: string]: DnsSpec } = {};
   for (const c of app.node.findAll()) {
-    if (c instanceof ZeroTrustChart) {
-      const chart = c as InstanceType<typeof ZeroTrustChart>;
-      out[chart.namespaceName] = chart.dns.spec;
-    }
+    if (ZeroTrustChart.isZeroTrustChart(c)) out[c.namespaceName] = c.dns.spec;
   }
   return out;
 }

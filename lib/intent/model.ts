@@ -29,6 +29,8 @@ export interface WorkloadModel {
   readonly selector: { [key: string]: string };
   readonly ports: Port[];
   readonly backend: string;
+  /** Whether the workload has a Service of its own; absent when unknown (a model read from a file). */
+  readonly service?: boolean;
 }
 
 /** One side of a flow. */
@@ -55,6 +57,8 @@ export interface FlowModel {
   readonly http: HttpRuleModel[];
   /** Where the rule was declared, for messages: `production/hero allowFrom(...)`. */
   readonly declaredAt: string;
+  /** `namespace/name` of the workload whose allowFrom/allowTo declared the flow; absent in a model read from a file. */
+  readonly declaredBy?: string;
 }
 
 /** Everything a renderer needs. */

@@ -24,12 +24,6 @@ export interface WorkloadHandle {
   _toModel(): WorkloadModel;
 }
 
-/** A resolution error, attributed to the namespace whose workload declared the rule. */
-export interface ResolutionError {
-  readonly namespace: string;
-  readonly message: string;
-}
-
 const REGISTRIES = new WeakMap<IConstruct, IntentRegistry>();
 
 /**
@@ -51,7 +45,7 @@ export class IntentRegistry {
   private readonly namespaces = new Map<string, NamespaceModel>();
   private readonly workloads = new Map<string, WorkloadHandle>();
   private readonly rules: RecordedRule[] = [];
-  private resolved?: { model: ZeroTrustModel; errors: ResolutionError[] };
+  private resolved?: { model: ZeroTrustModel; errors: ZeroTrustError[] };
 
   /** Records a namespace; each namespace belongs to one chart. */
   public addNamespace(ns: NamespaceModel): void {
@@ -79,7 +73,7 @@ export class IntentRegistry {
   }
 
   /** Resolves the recorded intent once; later changes are refused. */
-  public resolve(): { model: ZeroTrustModel; errors: ResolutionError[] } {
+  public resolve(): { model: ZeroTrustModel; errors: ZeroTrustError[] } {
     if (!this.resolved) {
       this.resolved = resolveIntent([...this.namespaces.values()], [...this.workloads.values()], this.rules);
     }
@@ -94,10 +88,10 @@ export class IntentRegistry {
 }
 
 /** Resolves recorded rules into flows: checks ports, peers and meshes, merges duplicates, sorts. */
-export function resolveIntent(namespaces: NamespaceModel[], handles: WorkloadHandle[], rules: RecordedRule[]): { model: ZeroTrustModel; errors: ResolutionError[] } {
+export function resolveIntent(namespaces: NamespaceModel[], handles: WorkloadHandle[], rules: RecordedRule[]): { model: ZeroTrustModel; errors: ZeroTrustError[] } {
   const byHandle = new Map<WorkloadHandle, WorkloadModel>(handles.map((h) => [h, h._toModel()]));
   const workloads = [...byHandle.values()].sort((a, b) => compareText(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`));
-  const errors: ResolutionError[] = [];
+  const errors: ZeroTrustError[] = [];
   const flows = new Map<string, FlowModel>();
 
   for (const rule of rules) {
@@ -132,10 +126,11 @@ export function resolveIntent(namespaces: NamespaceModel[], handles: WorkloadHan
           throw new ZeroTrustError(`${where}: HTTP rules apply only to HTTP, HTTP/2 or gRPC ports, but ${notHttp.map((p) => `${p.name} (${p.toString()}, ${p.kind})`).join(', ')} is not; split the rule or declare the port with Port.http()/Port.grpc()`);
         }
       }
-      addFlow(flows, { source, destination, ports, http, declaredAt: where });
+      addFlow(flows, { source, destination, ports, http, declaredAt: where, declaredBy: `${owner.namespace}/${owner.name}` });
     } catch (e) {
       if (!(e instanceof ZeroTrustError)) throw e;
-      errors.push({ namespace: owner.namespace, message: e.message.startsWith(where) ? e.message : `${where}: ${e.message}` });
+      const located = e.message.startsWith(where) ? e : new ZeroTrustError({ ...e.details, message: `${where}: ${e.text}` });
+      errors.push(located.within({ namespace: owner.namespace, workload: `${owner.namespace}/${owner.name}`, rule: where }));
     }
   }
 

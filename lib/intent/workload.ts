@@ -10,7 +10,9 @@ import { Port, PortKind } from './port';
 import { IntentRegistry } from './registry';
 import { AllowOptions } from './rules';
 import { ZeroTrustChart } from './chart';
-import { MetadataAdditions, PodSpecAdditions } from '../meshes/renderer';
+import { MetadataAdditions, PodSpecAdditions } from './render';
+
+const WORKLOAD_BRAND = Symbol.for('cdk8s-zero-trust.SecureWorkload');
 
 /** The controller that runs a workload's pods. */
 export enum WorkloadKind {
@@ -76,6 +78,11 @@ export interface SecureWorkloadProps {
  * traffic is closed except for what `allowFrom`/`allowTo` declare.
  */
 export class SecureWorkload extends Construct implements IPeer {
+  /** True when `x` is a `SecureWorkload` (of any copy of this library); use it instead of `instanceof`. */
+  public static isSecureWorkload(x: any): x is SecureWorkload {
+    return typeof x === 'object' && x !== null && (x as any)[WORKLOAD_BRAND] === true;
+  }
+
   /** Workload name. */
   public readonly name: string;
   /** Namespace (the chart's). */
@@ -93,6 +100,7 @@ export class SecureWorkload extends Construct implements IPeer {
 
   public constructor(scope: Construct, id: string, props: SecureWorkloadProps) {
     super(scope, id);
+    Object.defineProperty(this, WORKLOAD_BRAND, { value: true });
     this.chart = ZeroTrustChart.ofConstruct(this);
     this.props = props;
     this.name = props.name ?? id;
@@ -125,6 +133,9 @@ export class SecureWorkload extends Construct implements IPeer {
       }
     }
     checkUniquePorts(this.ports, where);
+    if (props.service === true && this.ports.length === 0) {
+      throw new ZeroTrustError({ code: 'SERVICE_WITHOUT_PORTS', workload: `${this.namespace}/${this.name}`, message: `${where}: service is requested but no ports are declared` });
+    }
     if (props.podLabels) {
       checkLabels(props.podLabels, `${where}: podLabels`);
       if (NAME_LABEL in props.podLabels) {
@@ -161,6 +172,7 @@ export class SecureWorkload extends Construct implements IPeer {
         selector: { ...this.selector },
         ports: [...this.ports],
         backend: this.chart.mesh.id,
+        service: this.hasService(),
       };
     }
     return this.model;
@@ -171,7 +183,7 @@ export class SecureWorkload extends Construct implements IPeer {
    * mesh's pod metadata. Called once at synth by the chart.
    * @internal
    */
-  public _render(pod: MetadataAdditions, podSpec: PodSpecAdditions): void {
+  public _render(pod: MetadataAdditions, podSpec: PodSpecAdditions, service: MetadataAdditions = {}): void {
     const managed = { [MANAGED_BY_LABEL]: MANAGED_BY };
     const podLabels = sortKeys({ ...(this.props.podLabels ?? {}), ...(pod.labels ?? {}), ...this.selector });
     const podAnnotations = pod.annotations && Object.keys(pod.annotations).length ? sortKeys(pod.annotations) : undefined;
@@ -186,14 +198,12 @@ export class SecureWorkload extends Construct implements IPeer {
         automountServiceAccountToken: false,
       });
     }
-    if (this.props.service ?? this.ports.length > 0) {
-      if (this.ports.length === 0) {
-        throw new ZeroTrustError(`SecureWorkload ${this.namespace}/${this.name}: service is requested but no ports are declared`);
-      }
+    if (this.hasService()) {
+      const serviceMetadata = metadata(this.name);
       new ApiObject(this, 'Service', {
         apiVersion: 'v1',
         kind: 'Service',
-        metadata: metadata(this.name),
+        metadata: { ...serviceMetadata, labels: { ...serviceMetadata.labels, ...(service.labels ?? {}) }, ...(service.annotations ? { annotations: { ...service.annotations } } : {}) },
         spec: {
           selector: { ...this.selector },
           ports: this.ports.map((p) => ({
@@ -249,6 +259,10 @@ export class SecureWorkload extends Construct implements IPeer {
       },
     };
     new ApiObject(this, kind, { apiVersion: 'apps/v1', kind, metadata: metadata(this.name), spec });
+  }
+
+  private hasService(): boolean {
+    return this.props.service ?? this.ports.length > 0;
   }
 }
 

@@ -1,19 +1,19 @@
-import { MeshRenderer } from './renderer';
-import { IstioMeshProps, IstioRenderer, istioSettings } from './istio';
+import { IMesh, MeshRenderer, bindMesh } from '../intent/render';
 import { CiliumMeshProps, CiliumRenderer } from './cilium';
-import { KumaMeshProps, KumaRenderer, kumaOptions } from './kuma';
-import { NetworkPolicyMeshProps, NetworkPolicyRenderer } from './networkpolicy';
-import { LinkerdMeshProps, LinkerdRenderer, linkerdSettings } from './linkerd';
-import { NetworkServiceMeshProps, NetworkServiceMeshRenderer, nsmSettings } from './nsm';
+import { IstioMeshProps, istioLayers, istioSettings } from './istio';
+import { KumaMeshProps, kumaLayers, kumaOptions } from './kuma';
+import { LinkerdMeshProps, linkerdLayers, linkerdSettings } from './linkerd';
+import { NetworkPolicyMeshProps, networkPolicyLayers } from './networkpolicy';
+import { NetworkServiceMeshProps, nsmLayers, nsmSettings } from './nsm';
 
 /**
  * The mesh a `ZeroTrustChart` renders its intent for. One intent, every mesh: pick one per
  * namespace with the static factories.
  */
-export class Mesh {
+export class Mesh implements IMesh {
   /** Plain Kubernetes NetworkPolicy (default deny, DNS, per-workload allows); no identity or encryption. */
   public static networkPolicy(_props: NetworkPolicyMeshProps = {}): Mesh {
-    return new Mesh('networkpolicy', () => new NetworkPolicyRenderer());
+    return new Mesh('networkpolicy', networkPolicyLayers);
   }
 
   /**
@@ -28,7 +28,7 @@ export class Mesh {
    */
   public static istio(props: IstioMeshProps = {}): Mesh {
     const settings = istioSettings(props);
-    return new Mesh(settings.backend, () => new IstioRenderer(settings));
+    return new Mesh(settings.backend, () => istioLayers(settings));
   }
 
   /**
@@ -48,8 +48,8 @@ export class Mesh {
    * that overlap on one port.
    */
   public static linkerd(props: LinkerdMeshProps = {}): Mesh {
-    linkerdSettings(props); // validate now, where the user wrote it
-    return new Mesh('linkerd', () => new LinkerdRenderer(props));
+    const settings = linkerdSettings(props); // validated now, where the user wrote it
+    return new Mesh('linkerd', () => linkerdLayers(settings));
   }
 
   /**
@@ -60,7 +60,7 @@ export class Mesh {
    */
   public static cilium(props: CiliumMeshProps = {}): Mesh {
     const renderer = new CiliumRenderer(props); // validates props at construction
-    return new Mesh('cilium', () => renderer);
+    return new Mesh('cilium', () => [renderer]);
   }
 
   /**
@@ -76,7 +76,7 @@ export class Mesh {
    */
   public static kuma(props: KumaMeshProps = {}): Mesh {
     const options = kumaOptions(props);
-    return new Mesh('kuma', () => new KumaRenderer(options));
+    return new Mesh('kuma', () => kumaLayers(options));
   }
 
   /**
@@ -94,17 +94,14 @@ export class Mesh {
    */
   public static networkServiceMesh(props: NetworkServiceMeshProps = {}): Mesh {
     const settings = nsmSettings(props);
-    return new Mesh('nsm', () => new NetworkServiceMeshRenderer(settings));
+    return new Mesh('nsm', () => nsmLayers(settings));
   }
 
   /**
    * @param id backend id, also the output folder name
-   * @param factory creates the renderer
+   * @param layers creates the backend's layers (the synth step creates them once per synth)
    */
-  private constructor(public readonly id: string, private readonly factory: () => MeshRenderer) {}
-
-  /** @internal */
-  public _renderer(): MeshRenderer {
-    return this.factory();
+  private constructor(public readonly id: string, layers: () => MeshRenderer[]) {
+    bindMesh(this, { backend: id, layers });
   }
 }

@@ -1,15 +1,8 @@
-import { ApiObject } from 'cdk8s';
-import { Construct } from 'constructs';
 import { ZeroTrustError } from '../../intent/errors';
-import { MetadataAdditions, MeshRenderer, RenderContext } from '../renderer';
+import { MetadataAdditions, MeshRenderer, RenderContext, RenderedObject } from '../../intent/render';
 import { SpiffeIdRegistration, registerWorkloads } from '../spire';
 import { AuthMode, checkCilium, ciliumPolicies, ZTUNNEL_NAMESPACE_LABEL } from './policies';
 
-export {
-  ciliumPolicies, endpointSelectorOf, fqdnMatch, CiliumNetworkPolicyObject, CiliumPolicyOptions,
-  CILIUM_NAMESPACE_LABEL, CILIUM_SERVICE_ACCOUNT_LABEL, HBONE_PORT, ZTUNNEL_NAMESPACE_LABEL,
-} from './policies';
-export { ciliumHttpRules, escapeEre, methodRegex, pathRegex } from './http';
 
 /** How Cilium authenticates (and with ztunnel, encrypts) traffic between pods. */
 export enum CiliumMutualAuth {
@@ -69,16 +62,9 @@ export class CiliumRenderer implements MeshRenderer {
     return this.auth === 'ztunnel' ? { labels: { [ZTUNNEL_NAMESPACE_LABEL]: 'true' } } : {};
   }
 
-  public podMetadata(): MetadataAdditions {
-    return {};
-  }
-
-  public render(scope: Construct, ctx: RenderContext): void {
-    for (const obj of ciliumPolicies(ctx.model, ctx.namespace.name, ctx.dns, { backend: this.backend, auth: this.auth })) {
-      new ApiObject(scope, `CiliumNetworkPolicy-${obj.metadata.name}`, obj);
-    }
-    if (this.props.spiffeIds) {
-      registerWorkloads(scope, ctx.model.workloads, ctx.namespace.name, this.props.spiffeIds);
-    }
+  public render(ctx: RenderContext): RenderedObject[] {
+    const policies: RenderedObject[] = ciliumPolicies(ctx.model, ctx.namespace.name, ctx.dns, { backend: this.backend, auth: this.auth });
+    return this.props.spiffeIds ? [...policies, ...registerWorkloads(ctx.model.workloads, ctx.namespace.name, this.props.spiffeIds)] : policies;
   }
 }
+

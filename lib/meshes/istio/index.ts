@@ -1,12 +1,11 @@
-import { ApiObject } from 'cdk8s';
-import { Construct } from 'constructs';
 import { ZeroTrustError } from '../../intent/errors';
+import { WorkloadModel } from '../../intent/model';
 import { checkDnsLabel, checkDnsSubdomain } from '../../intent/names';
-import { checkExpressible, emitNetworkPolicies } from '../networkpolicy';
-import { MetadataAdditions, MeshRenderer, RenderContext } from '../renderer';
+import { MetadataAdditions, MeshRenderer, RenderContext, RenderedObject } from '../../intent/render';
+import { NetworkPolicyLayer } from '../networkpolicy';
 import {
   IstioMode, IstioSettings, USE_WAYPOINT_LABEL, WAYPOINT_NAME, checkIstio, istioObjects, namespaceLabels, needsWaypoint,
-  networkPolicyOptions, workloadsOf,
+  networkPolicyOptions,
 } from './policies';
 
 export { IstioMode } from './policies';
@@ -74,8 +73,7 @@ export function istioSettings(props: IstioMeshProps = {}): IstioSettings {
 /**
  * Istio in sidecar or ambient mode: namespace enrolment, STRICT mTLS, an allow-nothing policy and
  * one ALLOW policy per destination workload naming its sources by SPIFFE principal; Sidecar and
- * ServiceEntry objects for egress (sidecar mode), a waypoint for L7 rules (ambient mode); and the
- * NetworkPolicy layer underneath, opened for what the mesh itself needs.
+ * ServiceEntry objects for egress (sidecar mode), a waypoint for L7 rules (ambient mode).
  */
 export class IstioRenderer implements MeshRenderer {
   public readonly backend: string;
@@ -86,39 +84,34 @@ export class IstioRenderer implements MeshRenderer {
 
   public check(ctx: RenderContext): void {
     checkIstio(ctx.model, ctx.namespace.name, this.settings);
-    checkExpressible(ctx.model, ctx.namespace.name, networkPolicyOptions(ctx.model, ctx.namespace.name, this.settings));
+    for (const w of ctx.model.workloads) {
+      if (w.namespace === ctx.namespace.name && w.service === false && needsWaypoint(ctx.model, w, this.settings)) {
+        throw new ZeroTrustError({
+          code: 'WAYPOINT_NEEDS_SERVICE', backend: this.backend, namespace: w.namespace, workload: `${w.namespace}/${w.name}`,
+          message: `${w.namespace}/${w.name}: its HTTP rules need a waypoint, which attaches to the workload's Service; do not set service: false`,
+        });
+      }
+    }
   }
 
   public namespaceMetadata(): MetadataAdditions {
     return { labels: namespaceLabels(this.settings) };
   }
 
-  public podMetadata(): MetadataAdditions {
-    return {};
+  /** Only the Services whose workloads have L7 rules go through the waypoint. */
+  public serviceMetadata(ctx: RenderContext, w: WorkloadModel): MetadataAdditions {
+    return needsWaypoint(ctx.model, w, this.settings) ? { labels: { [USE_WAYPOINT_LABEL]: WAYPOINT_NAME } } : {};
   }
 
-  public render(scope: Construct, ctx: RenderContext): void {
-    const ns = ctx.namespace.name;
-    for (const obj of istioObjects(ctx.model, ns, this.settings, ctx.dns)) {
-      const id = `${obj.kind}-${obj.metadata.namespace === ns ? '' : `${obj.metadata.namespace}-`}${obj.metadata.name}`;
-      new ApiObject(scope, id, obj);
-    }
-    // Only the Services whose workloads have L7 rules go through the waypoint.
-    const viaWaypoint = workloadsOf(ctx.model, ns).filter((x) => needsWaypoint(ctx.model, x, this.settings));
-    // One walk of the chart, not one per workload: a namespace can have thousands.
-    const services = new Map<string, ApiObject>();
-    if (viaWaypoint.length > 0) {
-      for (const c of scope.node.findAll()) {
-        if (c instanceof ApiObject && c.kind === 'Service' && !services.has(c.name)) services.set(c.name, c);
-      }
-    }
-    for (const w of viaWaypoint) {
-      const svc = services.get(w.name);
-      if (!svc) {
-        throw new ZeroTrustError(`[${this.backend}] ${ns}/${w.name}: its HTTP rules need a waypoint, which attaches to the workload's Service; do not set service: false`);
-      }
-      svc.metadata.addLabel(USE_WAYPOINT_LABEL, WAYPOINT_NAME);
-    }
-    emitNetworkPolicies(scope, ctx, networkPolicyOptions(ctx.model, ns, this.settings));
+  public render(ctx: RenderContext): RenderedObject[] {
+    return istioObjects(ctx.model, ctx.namespace.name, this.settings, ctx.dns);
   }
+}
+
+/** Istio's layers: the mesh, and the NetworkPolicy layer opened for istiod, HBONE and ambient probes. */
+export function istioLayers(settings: IstioSettings): MeshRenderer[] {
+  return [
+    new IstioRenderer(settings),
+    new NetworkPolicyLayer(settings.backend, (ctx) => ({ options: networkPolicyOptions(ctx.model, ctx.namespace.name, settings) })),
+  ];
 }

@@ -1,10 +1,7 @@
-import { ApiObject } from 'cdk8s';
-import { Construct } from 'constructs';
-import { clusterScoped } from '../../intent/chart';
 import { checkDnsSubdomain, checkDnsLabel } from '../../intent/names';
-import { MetadataAdditions, MeshRenderer, PodSpecAdditions, RenderContext } from '../renderer';
-import { emitNetworkPolicies } from '../networkpolicy';
-import { NAMESPACE_NAME_LABEL, NetworkPolicyLayerOptions, checkExpressible } from '../networkpolicy/policies';
+import { MetadataAdditions, MeshRenderer, PodSpecAdditions, RenderContext, RenderedObject } from '../../intent/render';
+import { NetworkPolicyLayer } from '../networkpolicy';
+import { NAMESPACE_NAME_LABEL, NetworkPolicyLayerOptions } from '../networkpolicy/policies';
 import {
   KUMA_INJECTION_LABEL, KUMA_MESH_LABEL, KUMA_TOKEN_VOLUME, KUMA_TOKEN_VOLUME_ANNOTATION, KumaOptions,
   checkKuma, kumaObjects, tokenVolume,
@@ -61,7 +58,7 @@ export function kumaOptions(props: KumaMeshProps): KumaOptions {
   };
 }
 
-/** Kuma 2.x on Kubernetes: sidecars with mTLS STRICT, MeshTrafficPermission, MeshPassthrough, over NetworkPolicy. */
+/** Kuma 2.x on Kubernetes: sidecars with mTLS STRICT, MeshTrafficPermission, MeshPassthrough. */
 export class KumaRenderer implements MeshRenderer {
   public readonly backend = 'kuma';
 
@@ -69,7 +66,6 @@ export class KumaRenderer implements MeshRenderer {
 
   public check(ctx: RenderContext): void {
     checkKuma(ctx.model, ctx.namespace.name, this.options);
-    checkExpressible(ctx.model, ctx.namespace.name, this.layer());
   }
 
   public namespaceMetadata(): MetadataAdditions {
@@ -86,31 +82,34 @@ export class KumaRenderer implements MeshRenderer {
     return { volumes: [tokenVolume()] };
   }
 
-  public render(scope: Construct, ctx: RenderContext): void {
-    for (const obj of kumaObjects(ctx.model, ctx.namespace.name, this.options)) {
-      const api = new ApiObject(scope, `${obj.kind}-${obj.metadata.name}`, obj);
-      if (obj.kind === 'Mesh') clusterScoped(api);
-    }
-    emitNetworkPolicies(scope, ctx, this.layer());
+  public render(ctx: RenderContext): RenderedObject[] {
+    return kumaObjects(ctx.model, ctx.namespace.name, this.options);
   }
+}
 
-  private layer(): NetworkPolicyLayerOptions {
-    return {
-      backend: this.backend,
-      // Sidecar to sidecar traffic keeps the application port as its destination; no extra ports.
-      l7EnforcedAbove: this.options.httpRulesAtL4,
-      fqdnEgress: 'any-address',
-      namespaceRules: [{
-        name: 'allow-kuma-control-plane',
-        reason: `every pod -> ${this.options.controlPlaneNamespace}/kuma-control-plane on 5678/TCP (sidecar bootstrap, xDS and certificates)`,
-        egress: [{
-          peers: [{
-            namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: this.options.controlPlaneNamespace } },
-            podSelector: { matchLabels: { app: 'kuma-control-plane' } },
-          }],
-          ports: [{ port: 5678, protocol: 'TCP' }],
+/** The NetworkPolicy layer under Kuma: declared flows, kuma-cp and DNS. */
+export function kumaLayerOptions(options: KumaOptions): NetworkPolicyLayerOptions {
+  return {
+    backend: 'kuma',
+    // Sidecar to sidecar traffic keeps the application port as its destination; no extra ports.
+    l7EnforcedAbove: options.httpRulesAtL4,
+    fqdnEgress: 'any-address',
+    namespaceRules: [{
+      name: 'allow-kuma-control-plane',
+      reason: `every pod -> ${options.controlPlaneNamespace}/kuma-control-plane on 5678/TCP (sidecar bootstrap, xDS and certificates)`,
+      egress: [{
+        peers: [{
+          namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: options.controlPlaneNamespace } },
+          podSelector: { matchLabels: { app: 'kuma-control-plane' } },
         }],
+        ports: [{ port: 5678, protocol: 'TCP' }],
       }],
-    };
-  }
+    }],
+  };
+}
+
+/** Kuma's layers: the mesh, and the NetworkPolicy layer under it. */
+export function kumaLayers(options: KumaOptions): MeshRenderer[] {
+  const layer = kumaLayerOptions(options);
+  return [new KumaRenderer(options), new NetworkPolicyLayer('kuma', () => ({ options: layer }))];
 }

@@ -1,17 +1,11 @@
-import { ApiObject } from 'cdk8s';
-import { Construct } from 'constructs';
 import { ZeroTrustError } from '../../intent/errors';
 import { checkDnsLabel, checkDnsSubdomain } from '../../intent/names';
 import { normalizeCidr, parseCidr } from '../../intent/cidr';
-import { emitNetworkPolicies } from '../networkpolicy';
-import { NAMESPACE_NAME_LABEL, NetworkPolicyLayerOptions, checkExpressible } from '../networkpolicy/policies';
-import { MetadataAdditions, MeshRenderer, RenderContext } from '../renderer';
+import { NetworkPolicyLayer } from '../networkpolicy';
+import { NAMESPACE_NAME_LABEL, NetworkPolicyLayerOptions } from '../networkpolicy/policies';
+import { MetadataAdditions, MeshRenderer, RenderContext, RenderedObject } from '../../intent/render';
 import { LINKERD_CONTROL_PLANE_PORTS, LINKERD_INBOUND_PORT, LinkerdSettings, checkLinkerd, linkerdObjects } from './policies';
 
-export {
-  LinkerdSettings, LinkerdObject, LINKERD_INBOUND_PORT, LINKERD_CONTROL_PLANE_PORTS, KUBE_PROBE_USER_AGENT, PROBE_AUTHN,
-  linkerdObjects, checkLinkerd, serviceAccountIdentity, proxyProtocolOf, serverName, regexLiteral,
-} from './policies';
 
 /** Namespace annotation that makes Linkerd inject its proxy. */
 export const LINKERD_INJECT_ANNOTATION = 'linkerd.io/inject';
@@ -95,19 +89,15 @@ export function linkerdLayerOptions(s: LinkerdSettings): NetworkPolicyLayerOptio
 /**
  * Linkerd 2.x with its current policy API: every pod meshed, default inbound policy `deny`, one
  * `Server` per workload port, identities as `MeshTLSAuthentication`, `AuthorizationPolicy` per
- * Server or HTTPRoute, HTTP rules as Gateway API `HTTPRoute`s, and NetworkPolicy underneath.
+ * Server or HTTPRoute, HTTP rules as Gateway API `HTTPRoute`s.
  */
 export class LinkerdRenderer implements MeshRenderer {
   public readonly backend = 'linkerd';
-  private readonly settings: LinkerdSettings;
 
-  public constructor(props: LinkerdMeshProps = {}) {
-    this.settings = linkerdSettings(props);
-  }
+  public constructor(private readonly settings: LinkerdSettings) {}
 
   public check(ctx: RenderContext): void {
     checkLinkerd(ctx.model, ctx.namespace.name, this.settings);
-    checkExpressible(ctx.model, ctx.namespace.name, linkerdLayerOptions(this.settings));
   }
 
   public namespaceMetadata(): MetadataAdditions {
@@ -119,10 +109,13 @@ export class LinkerdRenderer implements MeshRenderer {
     return { annotations: { [LINKERD_INJECT_ANNOTATION]: 'enabled', [LINKERD_DEFAULT_POLICY_ANNOTATION]: 'deny' } };
   }
 
-  public render(scope: Construct, ctx: RenderContext): void {
-    for (const obj of linkerdObjects(ctx.model, ctx.namespace.name, this.settings)) {
-      new ApiObject(scope, `${obj.kind}-${obj.metadata.name}`, obj);
-    }
-    emitNetworkPolicies(scope, ctx, linkerdLayerOptions(this.settings));
+  public render(ctx: RenderContext): RenderedObject[] {
+    return linkerdObjects(ctx.model, ctx.namespace.name, this.settings);
   }
+}
+
+/** Linkerd's layers: the mesh, and the NetworkPolicy layer opened for the proxy and the control plane. */
+export function linkerdLayers(settings: LinkerdSettings): MeshRenderer[] {
+  const layer = linkerdLayerOptions(settings);
+  return [new LinkerdRenderer(settings), new NetworkPolicyLayer('linkerd', () => ({ options: layer }))];
 }

@@ -1,38 +1,51 @@
-import { ApiObject } from 'cdk8s';
-import { Construct } from 'constructs';
-import { MetadataAdditions, MeshRenderer, RenderContext } from '../renderer';
+import { ZeroTrustModel } from '../../intent/model';
+import { MeshRenderer, RenderContext, RenderedObject } from '../../intent/render';
 import { NetworkPolicyLayerOptions, checkExpressible, networkPolicies } from './policies';
 
-export { checkExpressible, foldPeers, NetworkPolicyLayerOptions, NamespaceRule, NetworkPolicyPeer, NetworkPolicySelector, NetworkPolicyPort, NetworkPolicyRule, networkPolicies, peerOf, NAMESPACE_NAME_LABEL } from './policies';
+export { NetworkPolicyLayerOptions, NAMESPACE_NAME_LABEL } from './policies';
 
 /** Options of `Mesh.networkPolicy()`. */
 export interface NetworkPolicyMeshProps {}
 
-/** Emits the NetworkPolicy objects of a namespace into `scope`. Meshes call it for their L3/L4 layer. */
-export function emitNetworkPolicies(scope: Construct, ctx: RenderContext, options: NetworkPolicyLayerOptions): void {
-  for (const obj of networkPolicies(ctx.model, ctx.namespace.name, ctx.dns, options)) {
-    new ApiObject(scope, `NetworkPolicy-${obj.metadata.name}`, obj);
+/** What the NetworkPolicy layer renders for one namespace: its options and, where it differs, the model it sees. */
+export interface NetworkPolicyLayerPlan {
+  readonly options: NetworkPolicyLayerOptions;
+  /** The flows this layer carries, when not every flow of the app (NSM keeps only flows with peers outside the app). */
+  readonly model?: ZeroTrustModel;
+}
+
+/**
+ * The NetworkPolicy layer: default deny, DNS, per-workload allows. It is the whole of
+ * `Mesh.networkPolicy()` and the L3/L4 layer under every mesh that keeps one; each mesh says how
+ * the layer is opened for it (`plan`), and the synth step runs the layer once.
+ */
+export class NetworkPolicyLayer implements MeshRenderer {
+  private readonly plans = new WeakMap<RenderContext, NetworkPolicyLayerPlan>();
+
+  /** @param plan the layer's options for a namespace (computed once per namespace) */
+  public constructor(public readonly backend: string, private readonly plan: (ctx: RenderContext) => NetworkPolicyLayerPlan) {}
+
+  public check(ctx: RenderContext): void {
+    const { options, model } = this.planOf(ctx);
+    checkExpressible(model ?? ctx.model, ctx.namespace.name, options);
+  }
+
+  public render(ctx: RenderContext): RenderedObject[] {
+    const { options, model } = this.planOf(ctx);
+    return networkPolicies(model ?? ctx.model, ctx.namespace.name, ctx.dns, options);
+  }
+
+  private planOf(ctx: RenderContext): NetworkPolicyLayerPlan {
+    let plan = this.plans.get(ctx);
+    if (!plan) {
+      plan = this.plan(ctx);
+      this.plans.set(ctx, plan);
+    }
+    return plan;
   }
 }
 
 /** Plain Kubernetes NetworkPolicy: L3/L4 only, no identity, no encryption. */
-export class NetworkPolicyRenderer implements MeshRenderer {
-  public readonly backend = 'networkpolicy';
-
-  public check(ctx: RenderContext): void {
-    // The same check networkPolicies() runs, here so errors surface before any object is emitted.
-    checkExpressible(ctx.model, ctx.namespace.name, { backend: this.backend });
-  }
-
-  public namespaceMetadata(): MetadataAdditions {
-    return {};
-  }
-
-  public podMetadata(): MetadataAdditions {
-    return {};
-  }
-
-  public render(scope: Construct, ctx: RenderContext): void {
-    emitNetworkPolicies(scope, ctx, { backend: this.backend });
-  }
+export function networkPolicyLayers(): MeshRenderer[] {
+  return [new NetworkPolicyLayer('networkpolicy', () => ({ options: { backend: 'networkpolicy' } }))];
 }

@@ -95,7 +95,6 @@ export interface NetworkPolicyObject {
 
 /** Every NetworkPolicy of one namespace, in a stable order. */
 export function networkPolicies(model: ZeroTrustModel, namespace: string, dns: DnsSpec, options: NetworkPolicyLayerOptions): NetworkPolicyObject[] {
-  checkExpressible(model, namespace, options);
   const out: NetworkPolicyObject[] = [
     policy(namespace, 'default-deny', ['everything is denied unless another policy allows it'], {
       podSelector: {},

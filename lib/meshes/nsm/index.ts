@@ -1,10 +1,8 @@
-import { ApiObject } from 'cdk8s';
-import { Construct } from 'constructs';
 import { ZeroTrustError } from '../../intent/errors';
 import { WorkloadModel } from '../../intent/model';
-import { checkExpressible, emitNetworkPolicies } from '../networkpolicy';
+import { NetworkPolicyLayer } from '../networkpolicy';
 import { NetworkServiceMeshProps } from './props';
-import { MetadataAdditions, MeshRenderer, PodSpecAdditions, RenderContext } from '../renderer';
+import { MetadataAdditions, MeshRenderer, PodSpecAdditions, RenderContext, RenderedObject } from '../../intent/render';
 import { NSM_TRUST_DOMAIN, clusterSpiffeId, nsmPodIdTemplate } from '../spire';
 import {
   DEFAULT_CIDR_POOL, DEFAULT_ENDPOINT_IMAGE, DEFAULT_PREFIX_LENGTH, NSM_CLIENT_ANNOTATION, NsmSettings,
@@ -13,9 +11,6 @@ import {
 } from './plan';
 
 export { NetworkServiceMeshProps } from './props';
-export {
-  NSM_CLIENT_ANNOTATION, networkServiceName, nsmConnections, allocatePrefixes, primaryNetworkModel,
-} from './plan';
 
 /** Resolves and validates the props (eagerly, so a bad pool fails where the mesh is created). */
 export function nsmSettings(props: NetworkServiceMeshProps): NsmSettings {
@@ -48,11 +43,6 @@ export class NetworkServiceMeshRenderer implements MeshRenderer {
   public check(ctx: RenderContext): void {
     checkNsmFlows(ctx.model, ctx.namespace.name, this.settings);
     allocatePrefixes(ctx.model, this.settings.cidrPool, this.settings.prefixLength);
-    checkExpressible(primaryNetworkModel(ctx.model), ctx.namespace.name, { backend: this.backend });
-  }
-
-  public namespaceMetadata(): MetadataAdditions {
-    return {};
   }
 
   public podMetadata(ctx: RenderContext, workload: WorkloadModel): MetadataAdditions {
@@ -66,20 +56,27 @@ export class NetworkServiceMeshRenderer implements MeshRenderer {
     return { containers: [endpointContainer(workload, prefix, this.settings.endpointImage)], volumes: endpointVolumes() };
   }
 
-  public render(scope: Construct, ctx: RenderContext): void {
+  public render(ctx: RenderContext): RenderedObject[] {
     const ns = ctx.namespace.name;
     const connections = nsmConnections(ctx.model);
-    for (const w of nsmDestinations(ctx.model).filter((x) => x.namespace === ns)) {
-      const obj = networkServiceObject(w, connections);
-      new ApiObject(scope, `NetworkService-${obj.metadata.name}`, obj);
-    }
+    const out: RenderedObject[] = nsmDestinations(ctx.model).filter((x) => x.namespace === ns).map((w) => networkServiceObject(w, connections));
     const template = nsmPodIdTemplate(this.settings.trustDomain);
     for (const w of nsmParticipants(ctx.model).filter((x) => x.namespace === ns)) {
-      clusterSpiffeId(scope, w, { spiffeIdTemplate: template, className: this.settings.spireClassName });
+      out.push(clusterSpiffeId(w, { spiffeIdTemplate: template, className: this.settings.spireClassName }));
     }
-    // The primary network: default deny, DNS, and only the flows with peers outside the app.
-    // NSM's own traffic needs nothing here: the endpoint and the injected client talk to the NSM
-    // manager and the SPIRE agent over unix sockets, and the forwarders carry the connections.
-    emitNetworkPolicies(scope, { ...ctx, model: primaryNetworkModel(ctx.model) }, { backend: this.backend });
+    return out;
   }
+}
+
+/**
+ * NSM's layers: the network services, and the primary network's NetworkPolicies: default deny,
+ * DNS, and only the flows with peers outside the app. NSM's own traffic needs nothing there: the
+ * endpoint and the injected client talk to the NSM manager and the SPIRE agent over unix
+ * sockets, and the forwarders carry the connections.
+ */
+export function nsmLayers(settings: NsmSettings): MeshRenderer[] {
+  return [
+    new NetworkServiceMeshRenderer(settings),
+    new NetworkPolicyLayer('nsm', (ctx) => ({ options: { backend: 'nsm' }, model: primaryNetworkModel(ctx.model) })),
+  ];
 }

@@ -1,7 +1,5 @@
-import { ApiObject } from 'cdk8s';
-import { Construct } from 'constructs';
-import { clusterScoped } from '../../intent/chart';
 import { ZeroTrustError } from '../../intent/errors';
+import { RenderedObject } from '../../intent/render';
 import { MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, WorkloadModel } from '../../intent/model';
 import { NAMESPACE_NAME_LABEL } from '../networkpolicy/policies';
 
@@ -37,8 +35,8 @@ export interface ClusterSpiffeIdOptions {
  * SPIRE: selected by namespace name and the workload's selector labels. Cluster-scoped, so its
  * name carries the namespace: `<namespace>-<workload>`.
  */
-export function clusterSpiffeId(scope: Construct, workload: WorkloadModel, options: ClusterSpiffeIdOptions): ApiObject {
-  return clusterScoped(new ApiObject(scope, `ClusterSPIFFEID-${workload.namespace}-${workload.name}`, {
+export function clusterSpiffeId(workload: WorkloadModel, options: ClusterSpiffeIdOptions): RenderedObject {
+  return {
     apiVersion: 'spire.spiffe.io/v1alpha1',
     kind: 'ClusterSPIFFEID',
     metadata: {
@@ -51,7 +49,7 @@ export function clusterSpiffeId(scope: Construct, workload: WorkloadModel, optio
       namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: workload.namespace } },
       podSelector: { matchLabels: { ...(options.extraPodLabels ?? {}), ...workload.selector } },
     },
-  }));
+  };
 }
 
 /**
@@ -73,11 +71,11 @@ export interface SpiffeIdRegistration {
 }
 
 /** Emits one ClusterSPIFFEID per workload of `namespace`, sorted by workload name. */
-export function registerWorkloads(scope: Construct, workloads: WorkloadModel[], namespace: string, registration: SpiffeIdRegistration): ApiObject[] {
+export function registerWorkloads(workloads: WorkloadModel[], namespace: string, registration: SpiffeIdRegistration): RenderedObject[] {
   return workloads
     .filter((w) => w.namespace === namespace)
     .sort((a, b) => a.name.localeCompare(b.name))
-    .map((w) => clusterSpiffeId(scope, w, {
+    .map((w) => clusterSpiffeId(w, {
       spiffeIdTemplate: registration.spiffeIdTemplate ?? SERVICE_ACCOUNT_ID_TEMPLATE,
       className: registration.className,
     }));

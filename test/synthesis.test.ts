@@ -1,0 +1,151 @@
+/**
+ * The explicit synth step: one place that resolves, checks (collecting every problem) and renders,
+ * whichever cdk8s entry point asks first; brands instead of `instanceof`.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { App, Chart, ApiObject, Testing, Yaml } from 'cdk8s';
+import { heroAndLilDeeBee } from '../apps/story';
+import { STORY_MESHES } from '../apps/main';
+import { FastYaml, Mesh, Peer, Port, SecureWorkload, ZeroTrustChart, ZeroTrustReview, ZeroTrustSynthesis } from '../lib';
+import { ZeroTrustError } from '../lib/intent/errors';
+import { tempDir } from './support/stories';
+
+function storyApp(mesh: Mesh, outdir?: string): App {
+  const app = outdir ? new App({ outdir }) : Testing.app();
+  heroAndLilDeeBee(app, mesh);
+  return app;
+}
+
+function errorOf(f: () => unknown): ZeroTrustError | Error {
+  try {
+    f();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected an error');
+}
+
+describe('every cdk8s entry point renders the same objects', () => {
+  test.each(STORY_MESHES.map((m) => [m.id, m] as const))('%s', (_id, mesh) => {
+    const viaSynthYaml = storyApp(mesh).synthYaml();
+    const viaTesting = Yaml.stringify(...storyApp(mesh).charts.flatMap((c) => Testing.synth(c)));
+    const prepared = storyApp(mesh);
+    ZeroTrustSynthesis.prepare(prepared);
+    ZeroTrustSynthesis.prepare(prepared); // idempotent
+    const viaPrepare = prepared.synthYaml();
+    const dir = tempDir('synth-step');
+    const a = storyApp(mesh, path.join(dir, 'a'));
+    a.synth();
+    const b = storyApp(mesh, path.join(dir, 'b'));
+    FastYaml.synth(b);
+    const file = (d: string) => fs.readFileSync(path.join(d, 'production.k8s.yaml'), 'utf8');
+
+    expect(viaSynthYaml).toContain('kind: ServiceAccount');
+    expect(viaTesting).toBe(viaSynthYaml);
+    expect(viaPrepare).toBe(viaSynthYaml);
+    expect(file(path.join(dir, 'a'))).toBe(viaSynthYaml);
+    expect(file(path.join(dir, 'b'))).toBe(viaSynthYaml);
+    // Synthesizing twice renders once: no object appears twice.
+    expect(a.synthYaml()).toBe(viaSynthYaml);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('problems are collected in one synth', () => {
+  test('every refused rule of every chart, grouped by namespace, each naming backend, workload and rule', () => {
+    const app = Testing.app();
+    const shop = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh: Mesh.networkPolicy() });
+    const web = new SecureWorkload(shop, 'web', { image: 'x', ports: [Port.http(8080)] });
+    const api = new SecureWorkload(shop, 'api', { image: 'x', ports: [Port.http(8080)] });
+    api.allowFrom(web, { http: [{ methods: ['GET'] }] });
+    api.allowFrom(Peer.workload({ namespace: 'ops', labels: { app: 'backup' }, serviceAccount: 'backup' }));
+    web.allowTo(Peer.fqdn('api.example.com'), { ports: [Port.tcp(443)] });
+    const pay = new ZeroTrustChart(app, 'pay', { namespace: 'pay', mesh: Mesh.networkPolicy() });
+    const ledger = new SecureWorkload(pay, 'ledger', { image: 'x', ports: [Port.http(8080)] });
+    ledger.allowTo(Peer.fqdn('bank.example.com'), { ports: [Port.tcp(443)] });
+
+    const e = errorOf(() => ZeroTrustSynthesis.prepare(app)) as ZeroTrustError;
+    expect(e).toBeInstanceOf(ZeroTrustError);
+    expect(e.message).toMatch(/^4 problems/);
+    expect(e.code).toBe('SYNTH_FAILED');
+    expect(e.problems.map((p) => [p.namespace, p.backend, p.workload]).sort()).toEqual([
+      ['pay', 'networkpolicy', 'pay/ledger'], ['shop', 'networkpolicy', 'shop/api'], ['shop', 'networkpolicy', 'shop/api'], ['shop', 'networkpolicy', 'shop/web'],
+    ]);
+    expect(e.message).toContain('namespace shop:');
+    expect(e.message).toContain('namespace pay:');
+    expect(e.message).toContain('[networkpolicy] shop/api.allowFrom(shop/web): NetworkPolicy cannot match HTTP methods or paths');
+    expect(e.message).toContain('[networkpolicy] shop/api.allowFrom(ops/{app=backup}@backup): NetworkPolicy cannot match a ServiceAccount');
+    expect(e.message).toContain('[networkpolicy] shop/web.allowTo(fqdn:api.example.com): NetworkPolicy cannot match host names');
+    expect(e.message).toContain('[networkpolicy] pay/ledger.allowTo(fqdn:bank.example.com)');
+
+    // cdk8s's own synth reports the same problems, each under its chart.
+    const viaCdk8s = errorOf(() => app.synthYaml()).message;
+    expect(viaCdk8s).toContain('[shop] [networkpolicy] shop/api.allowFrom(shop/web)');
+    expect(viaCdk8s).toContain('[pay] [networkpolicy] pay/ledger.allowTo(fqdn:bank.example.com)');
+  });
+
+  test('errors carry their fields', () => {
+    const app = Testing.app();
+    const c = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh: Mesh.networkPolicy() });
+    const web = new SecureWorkload(c, 'web', { image: 'x', ports: [Port.http(8080)] });
+    web.allowTo(Peer.fqdn('api.example.com'), { ports: [Port.tcp(443)] });
+    const e = errorOf(() => ZeroTrustSynthesis.prepare(app)) as ZeroTrustError;
+    expect(e.backend).toBe('networkpolicy');
+    expect(e.namespace).toBe('shop');
+    expect(e.message.startsWith('[networkpolicy] ')).toBe(true);
+    expect(e.text.startsWith('[')).toBe(false);
+  });
+
+  test('resolution errors carry namespace, workload and rule', () => {
+    const app = Testing.app();
+    const c = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh: Mesh.networkPolicy() });
+    const web = new SecureWorkload(c, 'web', { image: 'x', ports: [Port.http(8080)] });
+    web.allowTo(Peer.ipBlock('10.0.0.0/8'), { ports: [] });
+    const e = errorOf(() => ZeroTrustSynthesis.prepare(app)) as ZeroTrustError;
+    expect(e).toMatchObject({ backend: 'networkpolicy', namespace: 'shop', workload: 'shop/web', rule: 'shop/web.allowTo(cidr:10.0.0.0/8)' });
+  });
+});
+
+describe('brands, not instanceof', () => {
+  test('a plain Chart is not a ZeroTrustChart, a ZeroTrustChart is', () => {
+    const app = Testing.app();
+    const plain = new Chart(app, 'plain');
+    const zt = new ZeroTrustChart(app, 'zt', { namespace: 'zt', mesh: Mesh.networkPolicy() });
+    expect(ZeroTrustChart.isZeroTrustChart(plain)).toBe(false);
+    expect(ZeroTrustChart.isZeroTrustChart(zt)).toBe(true);
+    expect(ZeroTrustChart.isZeroTrustChart(undefined)).toBe(false);
+    const w = new SecureWorkload(zt, 'w', { image: 'x' });
+    expect(SecureWorkload.isSecureWorkload(w)).toBe(true);
+    expect(SecureWorkload.isSecureWorkload(plain)).toBe(false);
+  });
+
+  test('a SecureWorkload in a plain Chart gets the intended message', () => {
+    const app = Testing.app();
+    const plain = new Chart(app, 'plain', { namespace: 'other' });
+    new ZeroTrustChart(app, 'zt', { namespace: 'zt', mesh: Mesh.networkPolicy() });
+    const e = errorOf(() => new SecureWorkload(plain, 'w', { image: 'x' })) as ZeroTrustError;
+    expect(e).toBeInstanceOf(ZeroTrustError);
+    expect(e.code).toBe('NOT_IN_ZERO_TRUST_CHART');
+    expect(e.message).toContain('must be defined inside a ZeroTrustChart, not in the plain Chart plain');
+  });
+
+  test('plain charts beside ZeroTrustCharts synthesize and review', () => {
+    const dir = tempDir('plain-beside');
+    const app = new App({ outdir: dir });
+    const plain = new Chart(app, 'plain', { namespace: 'tools' });
+    new ApiObject(plain, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings' } });
+    heroAndLilDeeBee(app, Mesh.networkPolicy());
+    app.synth();
+    const written = ZeroTrustReview.write(app);
+    expect(written.map((f) => path.basename(f))).toEqual(['zero-trust.intent.json', 'FLOWS.md']);
+    expect(fs.readFileSync(path.join(dir, 'plain.k8s.yaml'), 'utf8')).toContain('kind: ConfigMap');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a mesh that is not from a Mesh factory is refused', () => {
+    const app = Testing.app();
+    const e = errorOf(() => new ZeroTrustChart(app, 'x', { namespace: 'x', mesh: { id: 'networkpolicy' } })) as ZeroTrustError;
+    expect(e.code).toBe('INVALID_MESH');
+  });
+});
