@@ -6,18 +6,26 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App } from 'cdk8s';
 import { FastYaml, IstioMode, Mesh, ZeroTrustReview } from '../lib';
+import { BACKEND_IDS, BackendId } from '../lib/intent/backend';
 import { heroAndLilDeeBee } from './story';
 
-/** Every backend the story is rendered for; each gets `dist/<mesh.id>/`. */
-export const STORY_MESHES: Mesh[] = [
-  Mesh.networkPolicy(),
-  Mesh.istio({ mode: IstioMode.SIDECAR }),
-  Mesh.istio({ mode: IstioMode.AMBIENT }),
-  Mesh.linkerd(),
-  Mesh.cilium(),
-  Mesh.kuma(),
-  Mesh.networkServiceMesh(),
-];
+/** The mesh of each backend the story is rendered for; a backend id without one is a compile error. */
+const STORY_MESH: { readonly [id in BackendId]: () => Mesh } = {
+  'networkpolicy': () => Mesh.networkPolicy(),
+  'istio': () => Mesh.istio({ mode: IstioMode.SIDECAR }),
+  'istio-ambient': () => Mesh.istio({ mode: IstioMode.AMBIENT }),
+  'linkerd': () => Mesh.linkerd(),
+  'cilium': () => Mesh.cilium(),
+  'kuma': () => Mesh.kuma(),
+  'nsm': () => Mesh.networkServiceMesh(),
+};
+
+/** Every backend the story is rendered for, in `BACKEND_IDS` order; each gets `dist/<mesh.id>/`. */
+export const STORY_MESHES: Mesh[] = BACKEND_IDS.map((id) => {
+  const mesh = STORY_MESH[id]();
+  if (mesh.id !== id) throw new Error(`apps/main.ts: the story mesh of ${id} is ${mesh.id}`);
+  return mesh;
+});
 
 /**
  * Synthesizes the story for every backend under `outRoot`, each folder with its review files:

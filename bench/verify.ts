@@ -9,14 +9,11 @@
  * reaching random workloads (all must be denied).
  */
 import {
-  Endpoint, Manifest, NetworkPolicyEvaluator, OUTSIDER_NAMESPACE, PROBE_LABEL, PolicyEvaluator, Query,
+  Endpoint, Manifest, OUTSIDER_NAMESPACE, PROBE_LABEL, PolicyEvaluator, Query,
   describeQuery, inventory,
 } from '../lib/verify';
-import { CiliumPolicyEvaluator } from '../lib/verify/cilium';
-import { IstioEvaluator } from '../lib/verify/istio';
-import { KumaEvaluator } from '../lib/verify/kuma';
-import { LinkerdEvaluator } from '../lib/verify/linkerd';
-import { NsmEvaluator } from '../lib/verify/nsm';
+import { BACKEND_IDS, isBackendId } from '../lib/intent/backend';
+import { readerFor } from '../lib/verify/readers';
 import { Topology, prng } from './topology';
 
 /** Outcome of the check. */
@@ -33,18 +30,13 @@ export interface VerifyResult {
 }
 
 /**
- * The reader of each backend over the whole output, composed with the NetworkPolicy layer the
- * way lib/verify/ documents it. A backend missing here is reported as unverified, not passed.
+ * The reader of a backend over the whole output, composed with the NetworkPolicy layer as
+ * lib/verify/ documents it (`readerFor`, the same reader the CLI uses). An unknown backend is
+ * reported as unverified, not passed.
  */
-const READERS: { [backend: string]: (ms: Manifest[]) => PolicyEvaluator } = {
-  'networkpolicy': (ms) => new NetworkPolicyEvaluator(ms),
-  'istio': (ms) => new IstioEvaluator(ms, { networkLayer: new NetworkPolicyEvaluator(ms) }),
-  'istio-ambient': (ms) => new IstioEvaluator(ms, { networkLayer: new NetworkPolicyEvaluator(ms) }),
-  'linkerd': (ms) => new LinkerdEvaluator(ms, { l4: new NetworkPolicyEvaluator(ms) }),
-  'cilium': (ms) => new CiliumPolicyEvaluator(ms),
-  'kuma': (ms) => new KumaEvaluator(ms, { networkPolicy: new NetworkPolicyEvaluator(ms) }),
-  'nsm': (ms) => new NsmEvaluator(ms, new NetworkPolicyEvaluator(ms)),
-};
+function readerOf(backend: string, ms: Manifest[]): PolicyEvaluator | undefined {
+  return isBackendId(backend) ? readerFor(ms, { backend }) : undefined;
+}
 
 /**
  * Backends whose documented semantics are wider than port-by-port, one-way flows: a Network Service
@@ -62,7 +54,7 @@ export function verifyOutput(scenario: string, topo: Topology, objects: any[]): 
   if (id === 'all') {
     // Every backend's part of the app is its own namespaces (suffix -<id>); check each part.
     // Cluster-scoped objects (a Kuma Mesh, ...) belong to every part.
-    const parts = Object.keys(READERS)
+    const parts = [...BACKEND_IDS]
       .map((b) => ({ b, objs: objects.filter((o) => { const ns = namespaceOf(o); return ns === undefined || ns.endsWith(`-${b}`); }) }))
       .filter((p) => p.objs.some((o) => o.kind === 'Namespace'));
     const results = parts.map((p) => verifyBackend(p.b, topo, p.objs, `-${p.b}`));
@@ -82,10 +74,9 @@ function namespaceOf(o: any): string | undefined {
 }
 
 function verifyBackend(backend: string, topo: Topology, objects: any[], suffix: string): Omit<VerifyResult, 'ms'> {
-  const make = READERS[backend];
-  if (!make) return { reader: `no reader for ${backend}`, queries: 0, declared: 0, mismatches: [`${backend}: no reader in bench/verify.ts`] };
   const manifests = objects as Manifest[];
-  const reader = make(manifests);
+  const reader = readerOf(backend, manifests);
+  if (!reader) return { reader: `no reader for ${backend}`, queries: 0, declared: 0, mismatches: [`${backend}: not a known backend`] };
   const pods = new Map(inventory(manifests).workloads.map((e) => [e.id, e]));
   const pod = (i: number): Endpoint => {
     const w = topo.workloads[i];

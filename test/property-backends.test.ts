@@ -20,6 +20,7 @@ import {
   Endpoint, IntentEvaluator, NetworkPolicyEvaluator, PolicyEvaluator, SourcedManifest, backendIntentOptions, compareWithIntent,
   describeMismatch, describeQuery, endpointMatches, intentProbes, parseManifests, probeUniverse, queries, readerFor,
 } from '../lib/verify';
+import { BACKEND_IDS, BackendId } from '../lib/intent/backend';
 import { EndpointModel, ZeroTrustModel } from '../lib/intent/model';
 import { DnsSpec } from '../lib/intent/dns';
 import { TopologyFeatures, TopologySpec, UNMANAGED, buildApp, topologyArb } from './topology';
@@ -32,7 +33,7 @@ interface BackendCase {
   /** Test name. */
   readonly name: string;
   /** Backend id for readerFor / backendIntentOptions. */
-  readonly id: string;
+  readonly id: BackendId;
   readonly mesh: () => Mesh;
   readonly features: TopologyFeatures;
   /** Synth refusals the generator may still meet (checked to be this backend's documented ones). */
@@ -99,6 +100,10 @@ function synth(c: BackendCase, spec: TopologySpec): { manifests: SourcedManifest
   return { manifests: parseManifests(reprinted, 'synth.yaml'), model: model(), dns };
 }
 
+test('every backend has a case', () => {
+  expect([...new Set(CASES.map((c) => c.id))].sort()).toEqual([...BACKEND_IDS].sort());
+});
+
 describe.each(CASES.map((c) => [c.name, c]))('reader(synth(intent)) == intent: %s', (_name, c: BackendCase) => {
   test('every query of the probe universe, both layers', () => {
     const stats = { runs: 0, refused: 0, queries: 0, allowed: 0, requests: 0 };
@@ -137,7 +142,7 @@ describe.each(CASES.map((c) => [c.name, c]))('reader(synth(intent)) == intent: %
  * flow joins (the mesh above checks the port); with an unmeshed end it admits the declared ports,
  * plus the tunnel port of declared pairs (the layer's documented `meshPorts`).
  */
-const NP_LAYER_CASES: Array<{ name: string; id: string; meshPort?: number; mesh: () => Mesh; features: TopologyFeatures; refusals?: RegExp }> = [
+const NP_LAYER_CASES: Array<{ name: string; id: BackendId; meshPort?: number; mesh: () => Mesh; features: TopologyFeatures; refusals?: RegExp }> = [
   { name: 'istio (sidecar)', id: 'istio', mesh: () => Mesh.istio({ mode: IstioMode.SIDECAR }), features: { maxWorkloads: SMALL, http: true, serviceAccounts: 'always', externalAnyPort: false, portRanges: false }, refusals: UDP_IDENTITY },
   // No HTTP rules, so no waypoint: the two hops through it are the reader's business (test/istio-story).
   { name: 'istio (ambient)', id: 'istio-ambient', meshPort: 15008, mesh: () => Mesh.istio({ mode: IstioMode.AMBIENT }), features: { maxWorkloads: SMALL, serviceAccounts: 'always' }, refusals: UDP_IDENTITY },

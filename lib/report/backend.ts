@@ -4,7 +4,7 @@
  * define, such as ingress-nginx) enrolled in the mesh unless told otherwise.
  */
 import { inventory } from '../verify/inventory';
-import { BACKENDS, detectBackend, isBackend, readerFor } from '../verify/readers';
+import { BACKENDS, detectBackend, infrastructureNamespaces, isBackend, readerFor } from '../verify/readers';
 import { ManifestError } from '../verify/manifests';
 import { PolicyEvaluator, SourcedManifest } from '../verify/types';
 import { mentions } from './universe';
@@ -25,9 +25,9 @@ export function backendIds(): string[] {
 
 /**
  * Namespaces of the cluster's own machinery, never taken to be enrolled: cluster DNS and the
- * meshes' control planes do not run behind a mesh proxy.
+ * meshes' control planes do not run behind a mesh proxy. Each backend's descriptor lists its own.
  */
-export const INFRASTRUCTURE_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease', 'istio-system', 'linkerd', 'linkerd-viz', 'kuma-system', 'nsm-system', 'spire', 'spire-system', 'cilium', 'cilium-spire'];
+export const INFRASTRUCTURE_NAMESPACES: readonly string[] = infrastructureNamespaces();
 
 /** Namespaces the policies name as peers that no manifest defines (ingress-nginx, monitoring, ...), infrastructure aside. */
 export function peerNamespaces(manifests: readonly SourcedManifest[]): string[] {

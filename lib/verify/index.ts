@@ -12,4 +12,6 @@ export { IntentEvaluator, intentAllows, intentProbes, endpointMatches, flowPortM
 export type { AllowedFlow } from './flows';
 export { allowedFlows } from './flows';
 export type { BackendId, BackendIntentOptions, ReaderOptions } from './readers';
-export { BACKENDS, BackendDetectionError, isBackend, detectBackend, readerFor, enrolExternal, undeclaredNamespaces, backendIntentOptions } from './readers';
+export { BACKENDS, BackendDetectionError, isBackend, detectBackend, readerFor, enrolExternal, undeclaredNamespaces, backendIntentOptions, infrastructureNamespaces } from './readers';
+export { readerBackend, readerBackends } from './backends';
+export type { ReaderBackend } from './backends';

@@ -3,27 +3,23 @@
  * (`detectBackend`), and that backend's reader composed with the NetworkPolicy layer under it
  * (`readerFor`), so that a query is answered as the packets really go through both layers.
  */
-import { CiliumPolicyEvaluator } from './cilium';
-import { ControlPlaneEndpoint, IntentOptions } from './expected';
-import { NAMESPACE_NAME_LABEL, inventory } from './inventory';
-import { IstioEvaluator } from './istio';
-import { KumaEvaluator } from './kuma';
-import { LinkerdEvaluator } from './linkerd';
+import { BACKEND_IDS, BackendId, isBackendId } from '../intent/backend';
+import { ReaderBackend, readerBackend, readerBackends } from './backends';
+import { IntentOptions } from './expected';
+import { inventory } from './inventory';
 import { AnyManifest, manifestOf } from './manifests';
 import { NetworkPolicyEvaluator, isNetworkPolicy } from './networkpolicy';
-import { NSM_CLIENT_ANNOTATION, NsmEvaluator } from './nsm';
 import { OUTSIDER_NAMESPACE } from './universe';
 import { Decision, Endpoint, Manifest, PolicyEvaluator, Query } from './types';
 
 /** Backend ids, as `Mesh.<factory>().id` names them and as `dist/<id>/` holds their output. */
-export const BACKENDS = ['networkpolicy', 'istio', 'istio-ambient', 'linkerd', 'cilium', 'kuma', 'nsm'] as const;
+export const BACKENDS = BACKEND_IDS;
 
-/** One of `BACKENDS`. */
-export type BackendId = typeof BACKENDS[number];
+export { BackendId };
 
 /** True when `id` is a known backend id. */
 export function isBackend(id: string): id is BackendId {
-  return (BACKENDS as readonly string[]).includes(id);
+  return isBackendId(id);
 }
 
 /** The manifests do not say which backend they are for, or say several. */
@@ -32,42 +28,6 @@ export class BackendDetectionError extends Error {
     super(message);
     this.name = 'BackendDetectionError';
   }
-}
-
-type Family = 'istio' | 'linkerd' | 'cilium' | 'kuma' | 'nsm';
-
-const POD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job'];
-
-function podTemplate(m: Manifest): { metadata?: any; spec?: any } | undefined {
-  if (m.kind === 'Pod') return { metadata: m.metadata, spec: m.spec };
-  if (m.kind === 'CronJob') return m.spec?.jobTemplate?.spec?.template;
-  return POD_KINDS.includes(m.kind) ? m.spec?.template : undefined;
-}
-
-/** The mesh family an object belongs to, with a short description, or undefined. */
-function familyOf(m: Manifest): { family: Family; what: string } | undefined {
-  const group = m.apiVersion.includes('/') ? m.apiVersion.split('/')[0] : '';
-  const what = `${m.kind} ${m.metadata.namespace ? `${m.metadata.namespace}/` : ''}${m.metadata.name}`;
-  if (group === 'cilium.io') return { family: 'cilium', what };
-  if (group.endsWith('istio.io')) return { family: 'istio', what };
-  if (group.endsWith('linkerd.io')) return { family: 'linkerd', what };
-  if (group === 'kuma.io' || group.endsWith('.kuma.io')) return { family: 'kuma', what };
-  if (group === 'networkservicemesh.io') return { family: 'nsm', what };
-  if (m.apiVersion === 'v1' && m.kind === 'Namespace') {
-    const l = m.metadata.labels ?? {};
-    const a = m.metadata.annotations ?? {};
-    if (l['istio.io/dataplane-mode'] === 'ambient' || l['istio-injection'] === 'enabled' || l['istio.io/rev'] !== undefined) return { family: 'istio', what: `${what} (Istio enrolment label)` };
-    if (a['linkerd.io/inject'] !== undefined) return { family: 'linkerd', what: `${what} (linkerd.io/inject)` };
-    if (l['kuma.io/sidecar-injection'] !== undefined) return { family: 'kuma', what: `${what} (kuma.io/sidecar-injection)` };
-    if (l['io.cilium/mtls-enabled'] !== undefined) return { family: 'cilium', what: `${what} (io.cilium/mtls-enabled)` };
-    return undefined;
-  }
-  const pod = podTemplate(m);
-  if (pod?.metadata?.annotations?.[NSM_CLIENT_ANNOTATION] !== undefined) return { family: 'nsm', what: `${what} (NSM client annotation)` };
-  if ((pod?.spec?.containers ?? []).some((c: any) => (c?.env ?? []).some((e: any) => e?.name === 'NSM_SERVICE_NAMES'))) {
-    return { family: 'nsm', what: `${what} (NSM endpoint)` };
-  }
-  return undefined;
 }
 
 /**
@@ -82,24 +42,26 @@ function familyOf(m: Manifest): { family: Family; what: string } | undefined {
  *   are present (the message names an example object of each).
  */
 export function detectBackend(manifests: readonly AnyManifest[]): BackendId {
-  const found = new Map<Family, string[]>();
-  let networkPolicies = 0;
-  let ambient = false;
-  for (const src of manifests) {
-    const m = manifestOf(src);
-    if (isNetworkPolicy(m)) networkPolicies++;
-    if (m.apiVersion === 'v1' && m.kind === 'Namespace' && m.metadata.labels?.['istio.io/dataplane-mode'] === 'ambient') ambient = true;
-    const f = familyOf(m);
-    if (f) found.set(f.family, [...(found.get(f.family) ?? []), f.what]);
+  const objects = manifests.map(manifestOf);
+  const families = new Map<string, ReaderBackend[]>();
+  for (const b of readerBackends()) families.set(b.family, [...(families.get(b.family) ?? []), b]);
+  const found = new Map<string, string[]>();
+  for (const m of objects) {
+    for (const [family, members] of families) {
+      const what = members[0].recognise(m);
+      if (what) found.set(family, [...(found.get(family) ?? []), what]);
+    }
   }
   if (found.size > 1) {
     const list = [...found.entries()].map(([family, whats]) => `${family} (${whats.slice(0, 2).join(', ')}${whats.length > 2 ? `, +${whats.length - 2} more` : ''})`);
     throw new BackendDetectionError(`the manifests mix objects of several meshes: ${list.join('; ')}; pass the backend explicitly (one of ${BACKENDS.join(', ')})`);
   }
   const [family] = [...found.keys()];
-  if (family === 'istio') return ambient ? 'istio-ambient' : 'istio';
-  if (family) return family;
-  if (networkPolicies > 0) return 'networkpolicy';
+  if (family) {
+    const members = families.get(family)!;
+    return (members.find((b) => b.selects?.(objects)) ?? members.find((b) => !b.selects))!.id;
+  }
+  if (objects.some(isNetworkPolicy)) return 'networkpolicy';
   throw new BackendDetectionError(
     `no policy object recognised among ${manifests.length} manifests (looked for NetworkPolicy, CiliumNetworkPolicy, `
     + 'Istio AuthorizationPolicy/PeerAuthentication/Sidecar, policy.linkerd.io objects, kuma.io objects, NetworkService and NSM annotations); '
@@ -138,41 +100,15 @@ export interface ReaderOptions {
  * @throws BackendDetectionError when `backend` is absent and cannot be detected, or is unknown.
  */
 export function readerFor(manifests: readonly AnyManifest[], options: ReaderOptions = {}): PolicyEvaluator {
-  const backend = options.backend ?? detectBackend(manifests);
-  if (!isBackend(backend)) throw new BackendDetectionError(`unknown backend "${backend}" (known: ${BACKENDS.join(', ')})`);
+  const id = options.backend ?? detectBackend(manifests);
+  if (!isBackend(id)) throw new BackendDetectionError(`unknown backend "${id}" (known: ${BACKENDS.join(', ')})`);
+  const backend = readerBackend(id);
   const objects = manifests.map(manifestOf);
-  const np = options.networkLayer === false ? undefined : new NetworkPolicyEvaluator(manifests);
+  const networkLayer = backend.keepsNetworkLayer && options.networkLayer !== false ? new NetworkPolicyEvaluator(manifests) : undefined;
   const defined = new Set(inventory(manifests).namespaces.filter((n) => n.declared).map((n) => n.name));
   const enrolled = (options.enrolledNamespaces ?? []).filter((n) => !defined.has(n));
-
-  let reader: PolicyEvaluator;
-  switch (backend) {
-    case 'networkpolicy':
-      reader = np ?? new NetworkPolicyEvaluator(manifests);
-      break;
-    case 'istio':
-    case 'istio-ambient': {
-      const plane = backend === 'istio' ? 'sidecar' : 'ambient';
-      reader = new IstioEvaluator(objects, {
-        ...(np ? { networkLayer: np } : {}),
-        enrolledNamespaces: Object.fromEntries(enrolled.map((n) => [n, plane])),
-      });
-      break;
-    }
-    case 'linkerd':
-      reader = new LinkerdEvaluator(objects, np ? { l4: np } : {});
-      break;
-    case 'cilium':
-      reader = new CiliumPolicyEvaluator(objects);
-      break;
-    case 'kuma':
-      reader = new KumaEvaluator(objects, np ? { networkPolicy: np } : {});
-      break;
-    case 'nsm':
-      reader = new NsmEvaluator(manifests, np);
-      break;
-  }
-  if (enrolled.length === 0 && reader.backend === backend) return reader;
+  const reader = backend.reader({ objects, networkLayer, enrolledNamespaces: enrolled });
+  if (enrolled.length === 0 && reader.backend === id) return reader;
   return new EnrollingEvaluator(reader, backend, new Set(enrolled), objects);
 }
 
@@ -194,26 +130,8 @@ export function readerFor(manifests: readonly AnyManifest[], options: ReaderOpti
  * @param manifests the app's manifests, read for the Kuma mesh name
  */
 export function enrolExternal(backend: string, endpoint: Endpoint, manifests: readonly AnyManifest[] = []): Endpoint {
-  if (endpoint.kind !== 'pod') return endpoint;
-  const namespaceLabels = (labels: { [key: string]: string }): Endpoint => ({
-    ...endpoint,
-    namespaceLabels: { ...(endpoint.namespaceLabels ?? {}), ...labels, [NAMESPACE_NAME_LABEL]: endpoint.namespace ?? 'default' },
-  });
-  const namespaces = manifests.map(manifestOf).filter((m) => m.apiVersion === 'v1' && m.kind === 'Namespace');
-  switch (backend) {
-    case 'istio':
-      return namespaceLabels({ 'istio-injection': 'enabled' });
-    case 'istio-ambient':
-      return namespaceLabels({ 'istio.io/dataplane-mode': 'ambient' });
-    case 'linkerd':
-      return { ...endpoint, namespaceAnnotations: { ...(endpoint.namespaceAnnotations ?? {}), 'linkerd.io/inject': 'enabled' } };
-    case 'kuma': {
-      const mesh = namespaces.map((n) => n.metadata.labels?.['kuma.io/mesh']).find((x) => x !== undefined) ?? 'default';
-      return namespaceLabels({ 'kuma.io/sidecar-injection': 'enabled', 'kuma.io/mesh': mesh });
-    }
-    default:
-      return endpoint;
-  }
+  if (endpoint.kind !== 'pod' || !isBackend(backend)) return endpoint;
+  return readerBackend(backend).enrol(endpoint, manifests.map(manifestOf));
 }
 
 /**
@@ -232,11 +150,14 @@ export function undeclaredNamespaces(manifests: readonly AnyManifest[], endpoint
   return [...out].sort();
 }
 
-/** Enrols the pods of some undefined namespaces before the inner reader sees them; answers as `backend`. */
+/** Enrols the pods of some undefined namespaces before the inner reader sees them; answers as the backend. */
 class EnrollingEvaluator implements PolicyEvaluator {
+  public readonly backend: BackendId;
   private readonly cache = new WeakMap<Endpoint, Endpoint>();
 
-  constructor(private readonly inner: PolicyEvaluator, public readonly backend: BackendId, private readonly namespaces: Set<string>, private readonly manifests: Manifest[]) {}
+  constructor(private readonly inner: PolicyEvaluator, private readonly descriptor: ReaderBackend, private readonly namespaces: Set<string>, private readonly manifests: Manifest[]) {
+    this.backend = descriptor.id;
+  }
 
   public evaluate(q: Query): Decision {
     return this.inner.evaluate({ ...q, source: this.enrol(q.source), destination: this.enrol(q.destination) });
@@ -246,7 +167,7 @@ class EnrollingEvaluator implements PolicyEvaluator {
     if (e.kind !== 'pod' || !e.namespace || !this.namespaces.has(e.namespace)) return e;
     let out = this.cache.get(e);
     if (!out) {
-      out = enrolExternal(this.backend, e, this.manifests);
+      out = this.descriptor.enrol(e, this.manifests);
       this.cache.set(e, out);
     }
     return out;
@@ -272,32 +193,11 @@ export interface BackendIntentOptions {
  * Istio ambient's kubelet probe address; DNS over TCP dropped by the Istio sidecar and Kuma. Compare a reader with `intentAllows(model, q, { dns, ...backendIntentOptions(id) })`.
  */
 export function backendIntentOptions(backend: string, options: BackendIntentOptions = {}): IntentOptions {
-  const meshedNamespaces = [...(options.enrolledNamespaces ?? [])];
-  const cp = (c: ControlPlaneEndpoint): { controlPlane: ControlPlaneEndpoint[] } => ({ controlPlane: [c] });
-  switch (backend) {
-    case 'networkpolicy':
-      return {};
-    case 'nsm':
-      return { nsmConnections: true };
-    case 'cilium':
-      return { hboneNamespaceLabel: 'io.cilium/mtls-enabled' };
-    case 'istio':
-      // istiod is reached by the istio-proxy itself, not through it: app traffic to it is not admitted.
-      // TCP DNS passes: every Sidecar imports the DNS pods' namespace or NodeLocal DNS's ServiceEntry.
-      return { meshedNamespaces };
-    case 'istio-ambient':
-      return {
-        meshedNamespaces, probeSources: ['169.254.7.127/32'], meshPort: 15008,
-        ...cp({ namespace: 'istio-system', labels: { app: 'istiod' }, ports: [15012], sourceLabels: { 'gateway.networking.k8s.io/gateway-name': 'waypoint' }, onlyWithHttpRules: true, description: 'Istio control plane (istiod xDS), from the waypoint' }),
-      };
-    case 'linkerd': {
-      const ns = options.linkerdControlPlaneNamespace ?? 'linkerd';
-      return { meshedNamespaces, proxyPorts: [4140, 4143], meshPort: 4143, ...cp({ namespace: ns, labels: { 'linkerd.io/control-plane-ns': ns }, ports: [8086, 8080, 8090], description: 'Linkerd control plane' }) };
-    }
-    case 'kuma':
-      // kuma-dp reaches the control plane itself; app traffic to it leaves the mesh and meets passthrough None.
-      return { meshedNamespaces, tcpDnsBlocked: true, meshWideStrictMtls: true };
-    default:
-      throw new BackendDetectionError(`unknown backend "${backend}" (known: ${BACKENDS.join(', ')})`);
-  }
+  if (!isBackend(backend)) throw new BackendDetectionError(`unknown backend "${backend}" (known: ${BACKENDS.join(', ')})`);
+  return readerBackend(backend).intentOptions({ enrolledNamespaces: options.enrolledNamespaces ?? [], linkerdControlPlaneNamespace: options.linkerdControlPlaneNamespace });
+}
+
+/** Namespaces of the cluster's and every mesh's own machinery: never taken to run behind a mesh proxy. */
+export function infrastructureNamespaces(): string[] {
+  return [...new Set(readerBackends().flatMap((b) => b.infrastructureNamespaces))].sort();
 }

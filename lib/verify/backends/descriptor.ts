@@ -1,0 +1,97 @@
+/**
+ * What the review and the CLI need to know of a backend, from the YAML side: how to recognise its
+ * objects, how to build its reader, which parties it treats as enrolled, which deviations from the
+ * plain intent its docs promise, and which namespaces are its own machinery. One descriptor per
+ * backend (`lib/verify/backends/<backend>.ts`), listed once in `lib/verify/backends/index.ts`.
+ * Descriptors import readers only, never renderers: the reader stays an independent check.
+ */
+import { BackendId } from '../../intent/backend';
+import { IntentOptions } from '../expected';
+import { NAMESPACE_NAME_LABEL } from '../inventory';
+import { NetworkPolicyEvaluator } from '../networkpolicy';
+import { Endpoint, Manifest, PolicyEvaluator } from '../types';
+
+/** Mesh families: backends of one family share objects (Istio sidecar and ambient). */
+export type BackendFamily = 'networkpolicy' | 'istio' | 'linkerd' | 'cilium' | 'kuma' | 'nsm';
+
+/** What a reader is built from. */
+export interface ReaderInputs {
+  /** The manifests, as plain objects. */
+  readonly objects: Manifest[];
+  /** The NetworkPolicy layer of the manifests, when the reader should be composed with it. */
+  readonly networkLayer?: NetworkPolicyEvaluator;
+  /** Namespaces the manifests do not define whose pods run in the mesh. */
+  readonly enrolledNamespaces: readonly string[];
+}
+
+/** Options of a backend's intent semantics. */
+export interface DeviationOptions {
+  /** Namespaces the manifests do not define that run in the mesh. */
+  readonly enrolledNamespaces: readonly string[];
+  /** Linkerd control-plane namespace. */
+  readonly linkerdControlPlaneNamespace?: string;
+}
+
+/** One backend as the readers see it. */
+export interface ReaderBackend {
+  /** Backend id. */
+  readonly id: BackendId;
+  /** The family whose objects this backend's manifests hold. */
+  readonly family: BackendFamily;
+  /**
+   * What makes an object part of this family (`CiliumNetworkPolicy production/hero`,
+   * `Namespace production (linkerd.io/inject)`), or undefined. NetworkPolicies belong to no family:
+   * beside a mesh they are its L3/L4 layer.
+   */
+  recognise(m: Manifest): string | undefined;
+  /**
+   * Among the backends of one family, whether the manifests are this one's (Istio ambient: a
+   * namespace in ambient mode). A family's backend without it is the family's default.
+   */
+  selects?(objects: readonly Manifest[]): boolean;
+  /** Whether the backend keeps a NetworkPolicy layer under its own policies. */
+  readonly keepsNetworkLayer: boolean;
+  /** The backend's reader over the manifests. */
+  reader(inputs: ReaderInputs): PolicyEvaluator;
+  /**
+   * A pod endpoint of a namespace the manifests do not define, marked as enrolled in the mesh with
+   * what the reader looks at; the endpoint unchanged where the backend needs no enrolment.
+   */
+  enrol(endpoint: Endpoint, objects: readonly Manifest[]): Endpoint;
+  /** The intent semantics the backend promises: the plain ones plus the deviations its docs state. */
+  intentOptions(options: DeviationOptions): IntentOptions;
+  /** Namespaces of the backend's own machinery (control plane, identity), never taken to be enrolled. */
+  readonly infrastructureNamespaces: readonly string[];
+}
+
+/** The API group of an object (`cilium.io`), empty for the core group. */
+export function apiGroup(m: Manifest): string {
+  return m.apiVersion.includes('/') ? m.apiVersion.split('/')[0] : '';
+}
+
+/** `Kind ns/name`, how detection names an object. */
+export function describeObject(m: Manifest): string {
+  return `${m.kind} ${m.metadata.namespace ? `${m.metadata.namespace}/` : ''}${m.metadata.name}`;
+}
+
+/** True for a core `Namespace` object. */
+export function isNamespace(m: Manifest): boolean {
+  return m.apiVersion === 'v1' && m.kind === 'Namespace';
+}
+
+const POD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job'];
+
+/** The pod template of a workload object (or the pod itself), if it has one. */
+export function podTemplate(m: Manifest): { metadata?: any; spec?: any } | undefined {
+  if (m.kind === 'Pod') return { metadata: m.metadata, spec: m.spec };
+  if (m.kind === 'CronJob') return m.spec?.jobTemplate?.spec?.template;
+  return POD_KINDS.includes(m.kind) ? m.spec?.template : undefined;
+}
+
+/** The endpoint with extra namespace labels (and its namespace name label), as a namespace that enrols it would have. */
+export function withNamespaceLabels(endpoint: Endpoint, labels: { [key: string]: string }): Endpoint {
+  return { ...endpoint, namespaceLabels: { ...(endpoint.namespaceLabels ?? {}), ...labels, [NAMESPACE_NAME_LABEL]: endpoint.namespace ?? 'default' } };
+}
+
+/** Namespaces of the cluster's own machinery, whatever the backend. */
+export const CLUSTER_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease'];

@@ -1,0 +1,55 @@
+import { IstioEvaluator } from '../istio';
+import { BackendFamily, CLUSTER_NAMESPACES, ReaderBackend, apiGroup, describeObject, isNamespace, withNamespaceLabels } from './descriptor';
+import { Manifest } from '../types';
+
+const AMBIENT_LABEL = 'istio.io/dataplane-mode';
+
+function recogniseIstio(m: Manifest): string | undefined {
+  if (apiGroup(m).endsWith('istio.io')) return describeObject(m);
+  if (!isNamespace(m)) return undefined;
+  const l = m.metadata.labels ?? {};
+  if (l[AMBIENT_LABEL] === 'ambient' || l['istio-injection'] === 'enabled' || l['istio.io/rev'] !== undefined) {
+    return `${describeObject(m)} (Istio enrolment label)`;
+  }
+  return undefined;
+}
+
+const istioCommon = {
+  family: 'istio' as BackendFamily,
+  recognise: recogniseIstio,
+  keepsNetworkLayer: true,
+  infrastructureNamespaces: [...CLUSTER_NAMESPACES, 'istio-system'],
+};
+
+/** Istio with sidecars: the default of the Istio family. */
+export const istioSidecarBackend: ReaderBackend = {
+  ...istioCommon,
+  id: 'istio',
+  reader: ({ objects, networkLayer, enrolledNamespaces }) => new IstioEvaluator(objects, {
+    ...(networkLayer ? { networkLayer } : {}),
+    enrolledNamespaces: Object.fromEntries(enrolledNamespaces.map((n) => [n, 'sidecar' as const])),
+  }),
+  enrol: (endpoint) => withNamespaceLabels(endpoint, { 'istio-injection': 'enabled' }),
+  // istiod is reached by the istio-proxy itself, not through it: app traffic to it is not admitted.
+  // TCP DNS passes: every Sidecar imports the DNS pods' namespace or NodeLocal DNS's ServiceEntry.
+  intentOptions: ({ enrolledNamespaces }) => ({ meshedNamespaces: [...enrolledNamespaces] }),
+};
+
+/** Istio ambient: chosen when a namespace of the manifests is in ambient mode. */
+export const istioAmbientBackend: ReaderBackend = {
+  ...istioCommon,
+  id: 'istio-ambient',
+  selects: (objects) => objects.some((m) => isNamespace(m) && m.metadata.labels?.[AMBIENT_LABEL] === 'ambient'),
+  reader: ({ objects, networkLayer, enrolledNamespaces }) => new IstioEvaluator(objects, {
+    ...(networkLayer ? { networkLayer } : {}),
+    enrolledNamespaces: Object.fromEntries(enrolledNamespaces.map((n) => [n, 'ambient' as const])),
+  }),
+  enrol: (endpoint) => withNamespaceLabels(endpoint, { [AMBIENT_LABEL]: 'ambient' }),
+  intentOptions: ({ enrolledNamespaces }) => ({
+    meshedNamespaces: [...enrolledNamespaces], probeSources: ['169.254.7.127/32'], meshPort: 15008,
+    controlPlane: [{
+      namespace: 'istio-system', labels: { app: 'istiod' }, ports: [15012], sourceLabels: { 'gateway.networking.k8s.io/gateway-name': 'waypoint' },
+      onlyWithHttpRules: true, description: 'Istio control plane (istiod xDS), from the waypoint',
+    }],
+  }),
+};

@@ -1,0 +1,27 @@
+import { KumaEvaluator } from '../kuma';
+import { CLUSTER_NAMESPACES, ReaderBackend, apiGroup, describeObject, isNamespace, withNamespaceLabels } from './descriptor';
+
+const INJECTION_LABEL = 'kuma.io/sidecar-injection';
+const MESH_LABEL = 'kuma.io/mesh';
+
+/** Kuma: `kuma.io` objects or the injection label on a Namespace. */
+export const kumaBackend: ReaderBackend = {
+  id: 'kuma',
+  family: 'kuma',
+  recognise: (m) => {
+    const group = apiGroup(m);
+    if (group === 'kuma.io' || group.endsWith('.kuma.io')) return describeObject(m);
+    if (isNamespace(m) && m.metadata.labels?.[INJECTION_LABEL] !== undefined) return `${describeObject(m)} (${INJECTION_LABEL})`;
+    return undefined;
+  },
+  keepsNetworkLayer: true,
+  reader: ({ objects, networkLayer }) => new KumaEvaluator(objects, networkLayer ? { networkPolicy: networkLayer } : {}),
+  // Enrolled in the mesh the app's namespaces name (`default` when none says).
+  enrol: (endpoint, objects) => {
+    const mesh = objects.filter(isNamespace).map((n) => n.metadata.labels?.[MESH_LABEL]).find((x) => x !== undefined) ?? 'default';
+    return withNamespaceLabels(endpoint, { [INJECTION_LABEL]: 'enabled', [MESH_LABEL]: mesh });
+  },
+  // kuma-dp reaches the control plane itself; app traffic to it leaves the mesh and meets passthrough None.
+  intentOptions: ({ enrolledNamespaces }) => ({ meshedNamespaces: [...enrolledNamespaces], tcpDnsBlocked: true, meshWideStrictMtls: true }),
+  infrastructureNamespaces: [...CLUSTER_NAMESPACES, 'kuma-system'],
+};
