@@ -3,7 +3,9 @@
  * intent recorded on `SecureWorkload`s, validated, de-duplicated and sorted, so every renderer
  * is a pure function of it.
  */
+import { BackendId } from './backend';
 import { Port } from './port';
+import { compareEntries, compareText } from './collation';
 
 /** Label every workload is selected by; stable, never hashed. */
 export const NAME_LABEL = 'app.kubernetes.io/name';
@@ -17,7 +19,7 @@ export const ALLOWS_ANNOTATION = 'zero-trust.cdk8s.io/allows';
 export interface NamespaceModel {
   readonly name: string;
   /** Backend id of the chart's mesh (`networkpolicy`, `istio`, ...). */
-  readonly backend: string;
+  readonly backend: BackendId;
 }
 
 /** A `SecureWorkload` of the app. */
@@ -28,7 +30,7 @@ export interface WorkloadModel {
   /** Labels that select exactly this workload's pods. */
   readonly selector: { [key: string]: string };
   readonly ports: Port[];
-  readonly backend: string;
+  readonly backend: BackendId;
   /** Whether the workload has a Service of its own; absent when unknown (a model read from a file). */
   readonly service?: boolean;
 }
@@ -88,7 +90,7 @@ export function managedMetadata(name: string, namespace: string | undefined, all
     name,
     ...(namespace !== undefined ? { namespace } : {}),
     labels: { [MANAGED_BY_LABEL]: MANAGED_BY, ...extraLabels },
-    annotations: { [ALLOWS_ANNOTATION]: [...new Set(allows)].sort().join('\n') },
+    annotations: { [ALLOWS_ANNOTATION]: [...new Set(allows)].sort(compareText).join('\n') },
   };
 }
 
@@ -96,7 +98,7 @@ export function managedMetadata(name: string, namespace: string | undefined, all
 export function endpointKey(e: EndpointModel): string {
   switch (e.type) {
     case 'workload': return `${e.workload.namespace}/${e.workload.name}`;
-    case 'external-workload': return `${e.namespace}/{${Object.entries(e.labels).sort().map(([k, v]) => `${k}=${v}`).join(',')}}${e.serviceAccount ? `@${e.serviceAccount}` : ''}`;
+    case 'external-workload': return `${e.namespace}/{${Object.entries(e.labels).sort(compareEntries).map(([k, v]) => `${k}=${v}`).join(',')}}${e.serviceAccount ? `@${e.serviceAccount}` : ''}`;
     case 'namespace': return `ns:${e.namespace}`;
     case 'ip-block': return `cidr:${e.cidr}${e.except.length ? ` except ${e.except.join(',')}` : ''}`;
     case 'fqdn': return `fqdn:${e.host}`;
@@ -120,11 +122,7 @@ export function samePort(a: Port, b: Port): boolean {
   return a.number === b.number && a.protocol === b.protocol && a.endPort === b.endPort;
 }
 
-/**
- * Compares strings exactly as `a.localeCompare(b)` does (same default collator, so the same
- * order), without creating a collator per call: several times faster in large sorts.
- */
-export const compareText: (a: string, b: string) => number = new Intl.Collator().compare;
+export { compareText } from './collation';
 
 /** Sorts ports by number, then protocol. */
 export function comparePorts(a: Port, b: Port): number {

@@ -2,6 +2,7 @@ import { ZeroTrustError } from './errors';
 import { cidrContains, normalizeCidr, parseCidr } from './cidr';
 import { checkDnsLabel, checkDnsSubdomain, checkLabels } from './names';
 import type { SecureWorkload } from './workload';
+import { compareText } from './collation';
 
 /** What kind of party a peer is. */
 export enum PeerKind {
@@ -91,7 +92,7 @@ export class Peer {
         throw new ZeroTrustError(`Peer.ipBlock(${cidr}): except "${e}" must be a smaller range inside ${cidr}`);
       }
     }
-    return new FixedPeer({ kind: PeerKind.IP_BLOCK, cidr: normalizeCidr(parsed), except: [...(except ?? [])].map((e) => normalizeCidr(parseCidr(e, 'except'))).sort() });
+    return new FixedPeer({ kind: PeerKind.IP_BLOCK, cidr: normalizeCidr(parsed), except: [...(except ?? [])].map((e) => normalizeCidr(parseCidr(e, 'except'))).sort(compareText) });
   }
 
   /** An external host by name, for egress (`api.example.com`, or `*.example.com` where the mesh supports it). */

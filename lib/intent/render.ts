@@ -3,6 +3,7 @@
  * It belongs to the model (`lib/intent/`): renderers in `lib/meshes/` depend on it, and nothing
  * here depends on a renderer. A `ZeroTrustChart` knows its mesh only through `MeshBinding`.
  */
+import { BackendId } from './backend';
 import { DnsSpec } from './dns';
 import { NamespaceModel, WorkloadModel, ZeroTrustModel } from './model';
 
@@ -46,7 +47,7 @@ export interface RenderedObject {
  */
 export interface MeshRenderer {
   /** Backend id, used in output folders and error messages (`networkpolicy`, `istio`, ...). */
-  readonly backend: string;
+  readonly backend: BackendId;
   /** Throws `ZeroTrustError` for intent this layer cannot enforce, naming workload, rule and backend. */
   check(ctx: RenderContext): void;
   /** Labels and annotations of the Namespace. */
@@ -64,7 +65,7 @@ export interface MeshRenderer {
 /** What a chart knows of its mesh: the backend id and the layers that render it. */
 export interface MeshBinding {
   /** Backend id, also the output folder name. */
-  readonly backend: string;
+  readonly backend: BackendId;
   /** Creates the backend's layers, outermost first (the NetworkPolicy layer, where there is one, last). */
   layers(): MeshRenderer[];
 }

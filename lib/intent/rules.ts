@@ -1,5 +1,6 @@
 import { ZeroTrustError } from './errors';
 import { Port } from './port';
+import { compareText } from './collation';
 
 /** HTTP methods a rule may name. */
 export const HTTP_METHODS = ['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE'];
@@ -37,8 +38,8 @@ export interface AllowOptions {
 
 /** Validates one HTTP rule and returns it with sorted, de-duplicated lists. */
 export function normalizeHttpRule(rule: HttpRule, where: string): { methods: string[]; paths: string[] } {
-  const methods = [...new Set(rule.methods ?? [])].sort();
-  const paths = [...new Set(rule.paths ?? [])].sort();
+  const methods = [...new Set(rule.methods ?? [])].sort(compareText);
+  const paths = [...new Set(rule.paths ?? [])].sort(compareText);
   if (rule.methods && methods.length === 0 && rule.paths && paths.length === 0) {
     throw new ZeroTrustError(`${where}: an HTTP rule with empty methods and paths matches nothing; omit the rule instead`);
   }

@@ -11,6 +11,7 @@ import { IntentRegistry } from './registry';
 import { AllowOptions } from './rules';
 import { ZeroTrustChart } from './chart';
 import { MetadataAdditions, PodSpecAdditions } from './render';
+import { compareText } from './collation';
 
 const WORKLOAD_BRAND = Symbol.for('cdk8s-zero-trust.SecureWorkload');
 
@@ -171,7 +172,7 @@ export class SecureWorkload extends Construct implements IPeer {
         serviceAccount: this.serviceAccountName,
         selector: { ...this.selector },
         ports: [...this.ports],
-        backend: this.chart.mesh.id,
+        backend: this.chart._binding.backend,
         service: this.hasService(),
       };
     }
@@ -308,6 +309,6 @@ function checkUniquePorts(ports: Port[], where: string): void {
 /** Returns a copy with keys in sorted order, so output is stable whatever the insertion order. */
 export function sortKeys<T>(o: { [key: string]: T }): { [key: string]: T } {
   const out: { [key: string]: T } = {};
-  for (const k of Object.keys(o).sort()) out[k] = o[k];
+  for (const k of Object.keys(o).sort(compareText)) out[k] = o[k];
   return out;
 }

@@ -1,3 +1,4 @@
+import { BackendId } from '../intent/backend';
 import { IMesh, MeshRenderer, bindMesh } from '../intent/render';
 import { CiliumMeshProps, CiliumRenderer } from './cilium';
 import { IstioMeshProps, istioLayers, istioSettings } from './istio';
@@ -5,6 +6,15 @@ import { KumaMeshProps, kumaLayers, kumaOptions } from './kuma';
 import { LinkerdMeshProps, linkerdLayers, linkerdSettings } from './linkerd';
 import { NetworkPolicyMeshProps, networkPolicyLayers } from './networkpolicy';
 import { NetworkServiceMeshProps, nsmLayers, nsmSettings } from './nsm';
+
+// The props and enums of every factory below: the public vocabulary of the backends.
+export { NetworkPolicyMeshProps } from './networkpolicy';
+export { IstioMode, IstioMeshProps } from './istio';
+export { CiliumMeshProps, CiliumMutualAuth } from './cilium';
+export { SpiffeIdRegistration } from './spire';
+export { KumaHttpRules, KumaMeshProps } from './kuma';
+export { LinkerdMeshProps } from './linkerd';
+export { NetworkServiceMeshProps } from './nsm';
 
 /**
  * The mesh a `ZeroTrustChart` renders its intent for. One intent, every mesh: pick one per
@@ -97,11 +107,15 @@ export class Mesh implements IMesh {
     return new Mesh('nsm', () => nsmLayers(settings));
   }
 
+  /** Backend id, also the output folder name (`networkpolicy`, `istio`, `istio-ambient`, ...). */
+  public readonly id: string;
+
   /**
-   * @param id backend id, also the output folder name
+   * @param backend backend id, also the output folder name
    * @param layers creates the backend's layers (the synth step creates them once per synth)
    */
-  private constructor(public readonly id: string, layers: () => MeshRenderer[]) {
-    bindMesh(this, { backend: id, layers });
+  private constructor(backend: BackendId, layers: () => MeshRenderer[]) {
+    this.id = backend;
+    bindMesh(this, { backend, layers });
   }
 }

@@ -8,6 +8,7 @@ import { BACKENDS, detectBackend, infrastructureNamespaces, isBackend, readerFor
 import { ManifestError } from '../verify/manifests';
 import { PolicyEvaluator, SourcedManifest } from '../verify/types';
 import { mentions } from './universe';
+import { compareText } from '../intent/collation';
 
 /** A reader chosen for a set of manifests. */
 export interface ChosenReader {
@@ -45,6 +46,6 @@ export function readerOf(manifests: readonly SourcedManifest[], backend?: string
     throw new ManifestError(`unknown backend "${backend}"; expected one of ${backendIds().join(', ')}`);
   }
   const id = backend ?? detectBackend(manifests);
-  const enrolled = [...(enrolledNamespaces ?? peerNamespaces(manifests))].sort();
+  const enrolled = [...(enrolledNamespaces ?? peerNamespaces(manifests))].sort(compareText);
   return { backend: id, evaluator: readerFor(manifests, { backend: id, enrolledNamespaces: enrolled }), enrolledNamespaces: enrolled };
 }

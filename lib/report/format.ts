@@ -4,6 +4,7 @@
  * deterministic: same rows, same bytes.
  */
 import { FlowMatrix, FlowRow } from './matrix';
+import { compareText } from '../intent/collation';
 
 /** `|`-safe table cell, code-formatted. */
 function code(text: string): string {
@@ -48,7 +49,7 @@ export function edgeText(r: FlowRow): string {
 
 /** Nodes and edges of a matrix, with ids derived from names (stable when other nodes come and go). */
 export function graphOf(matrix: FlowMatrix): { nodes: GraphNode[]; edges: GraphEdge[] } {
-  const names = [...new Set(matrix.rows.flatMap((r) => [r.source, r.destination]))].sort();
+  const names = [...new Set(matrix.rows.flatMap((r) => [r.source, r.destination]))].sort(compareText);
   const ids = new Map<string, string>();
   const used = new Set<string>();
   for (const name of names) {
@@ -83,7 +84,7 @@ function mermaidText(text: string): string {
 export function formatMermaid(matrix: FlowMatrix): string {
   const { nodes, edges } = graphOf(matrix);
   const lines = ['flowchart LR'];
-  const groups = [...new Set(nodes.filter((n) => n.group).map((n) => n.group!))].sort();
+  const groups = [...new Set(nodes.filter((n) => n.group).map((n) => n.group!))].sort(compareText);
   for (const g of groups) {
     lines.push(`  subgraph ns_${g.replace(/[^A-Za-z0-9]+/g, '_')}["namespace ${mermaidText(g)}"]`);
     for (const n of nodes.filter((x) => x.group === g)) lines.push(`    ${n.id}["${mermaidText(n.label)}"]`);
@@ -109,7 +110,7 @@ export function formatDot(matrix: FlowMatrix): string {
     '  node [fontname="Helvetica", fontsize=11];',
     '  edge [fontname="Helvetica", fontsize=10];',
   ];
-  const groups = [...new Set(nodes.filter((n) => n.group).map((n) => n.group!))].sort();
+  const groups = [...new Set(nodes.filter((n) => n.group).map((n) => n.group!))].sort(compareText);
   for (const g of groups) {
     lines.push(`  subgraph ${dotText(`cluster_${g}`)} {`, `    label=${dotText(`namespace ${g}`)}; style=rounded; color=gray50;`);
     for (const n of nodes.filter((x) => x.group === g)) lines.push(`    ${n.id} [label=${dotText(n.label)}, shape=box, style="rounded,filled", fillcolor="#e8f0fe"];`);

@@ -10,6 +10,7 @@ import { NAMESPACE_NAME_LABEL, inventory } from '../verify/inventory';
 import { AnyManifest, manifestOf } from '../verify/manifests';
 import { PROBE_LABEL, Universe, UniversePort, UniverseRequest, mergePorts, probeIps, probeUniverse } from '../verify/universe';
 import { Endpoint } from '../verify/types';
+import { compareText } from '../intent/collation';
 
 /** Keys whose string value names a namespace, wherever they appear in a spec. */
 const NAMESPACE_KEYS = new Set([
@@ -98,7 +99,7 @@ export function mentions(manifests: readonly AnyManifest[]): Mentions {
       if (k !== 'metadata' && k !== 'apiVersion' && k !== 'kind') walk(v, k, m);
     }
   }
-  const sort = (s: Set<string>) => [...s].sort();
+  const sort = (s: Set<string>) => [...s].sort(compareText);
   return { namespaces: sort(namespaces), cidrs: sort(cidrs), hosts: sort(hosts), ports: mergePorts(ports) };
 }
 

@@ -20,6 +20,7 @@ import { endpointIp, ipInBlock } from './networkpolicy';
 import { NAMESPACE_NAME_LABEL } from './inventory';
 import { PROBE_LABEL, Universe, UniversePort, UniverseRequest, mergePorts, mergeRequests, probeIps, queries as allQueries } from './universe';
 import { Decision, Endpoint, PolicyEvaluator, Query } from './types';
+import { compareEntries } from '../intent/collation';
 
 /** Options of `intentAllows`. */
 export interface IntentOptions {
@@ -327,7 +328,7 @@ export function intentProbes(model: ZeroTrustModel): { endpoints: Endpoint[]; po
       if (e.type === 'namespace') pod(e.namespace, '*', {});
       if (e.type === 'external-workload') {
         pod(e.namespace, '*', {});
-        const name = `{${Object.entries(e.labels).sort().map(([k, v]) => `${k}=${v}`).join(',')}}`;
+        const name = `{${Object.entries(e.labels).sort(compareEntries).map(([k, v]) => `${k}=${v}`).join(',')}}`;
         if (e.serviceAccount === undefined) {
           pod(e.namespace, name, e.labels);
         } else {

@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseAllDocuments } from 'yaml';
 import { Manifest, SourcedManifest } from './types';
+import { compareText } from '../intent/collation';
 
 /** A manifest that cannot be read; the message starts with `<file> document #<index>:`. */
 export class ManifestError extends Error {
@@ -127,5 +128,5 @@ function yamlFiles(dir: string): string[] {
     }
   };
   walk(dir);
-  return out.sort();
+  return out.sort(compareText);
 }

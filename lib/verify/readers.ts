@@ -11,6 +11,7 @@ import { AnyManifest, manifestOf } from './manifests';
 import { NetworkPolicyEvaluator, isNetworkPolicy } from './networkpolicy';
 import { OUTSIDER_NAMESPACE } from './universe';
 import { Decision, Endpoint, Manifest, PolicyEvaluator, Query } from './types';
+import { compareText } from '../intent/collation';
 
 /** Backend ids, as `Mesh.<factory>().id` names them and as `dist/<id>/` holds their output. */
 export const BACKENDS = BACKEND_IDS;
@@ -147,7 +148,7 @@ export function undeclaredNamespaces(manifests: readonly AnyManifest[], endpoint
     if (e.namespace === OUTSIDER_NAMESPACE || e.namespace.startsWith(`${OUTSIDER_NAMESPACE}-`)) continue;
     out.add(e.namespace);
   }
-  return [...out].sort();
+  return [...out].sort(compareText);
 }
 
 /** Enrols the pods of some undefined namespaces before the inner reader sees them; answers as the backend. */
@@ -199,5 +200,5 @@ export function backendIntentOptions(backend: string, options: BackendIntentOpti
 
 /** Namespaces of the cluster's and every mesh's own machinery: never taken to run behind a mesh proxy. */
 export function infrastructureNamespaces(): string[] {
-  return [...new Set(readerBackends().flatMap((b) => b.infrastructureNamespaces))].sort();
+  return [...new Set(readerBackends().flatMap((b) => b.infrastructureNamespaces))].sort(compareText);
 }

@@ -8,6 +8,7 @@ import { NAMESPACE_NAME_LABEL, NamespaceInfo, compareStrings, implicitNamespace,
 import { AnyManifest } from './manifests';
 import { CompiledPolicy, LabelSelector, compileNetworkPolicies, ipInBlock, selectorMatches } from './networkpolicy';
 import { Endpoint, Query } from './types';
+import { compareEntries, compareText } from '../intent/collation';
 
 /** Label on every probe pod. */
 export const PROBE_LABEL = 'zero-trust.cdk8s.io/probe';
@@ -87,7 +88,7 @@ export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly
   const selectorProbe = (ns: NamespaceInfo, sel: LabelSelector) => {
     for (const labels of labelSetsSatisfying(sel)) {
       if (realPodMatches(ns.name, { matchLabels: labels })) continue;
-      add(probe(ns, `{${Object.entries(labels).sort().map(([k, v]) => `${k}=${v}`).join(',')}}`, labels));
+      add(probe(ns, `{${Object.entries(labels).sort(compareEntries).map(([k, v]) => `${k}=${v}`).join(',')}}`, labels));
     }
   };
 
@@ -128,7 +129,7 @@ export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly
       }
     }
   }
-  for (const ns of [...managed].sort()) {
+  for (const ns of [...managed].sort(compareText)) {
     add(probe(nsInfo(ns), 'zt-intruder', { 'zero-trust.cdk8s.io/intruder': 'true' }));
   }
   let outsider = OUTSIDER_NAMESPACE;
@@ -179,12 +180,12 @@ export function labelsSatisfying(sel: LabelSelector): { [key: string]: string } 
 export function labelSetsSatisfying(sel: LabelSelector): { [key: string]: string }[] {
   const first = labelsSatisfying(sel);
   if (!first) return [];
-  const out = new Map<string, { [key: string]: string }>([[JSON.stringify(Object.entries(first).sort()), first]]);
+  const out = new Map<string, { [key: string]: string }>([[JSON.stringify(Object.entries(first).sort(compareEntries)), first]]);
   for (const e of sel.matchExpressions ?? []) {
     if (e.operator !== 'In' || sel.matchLabels?.[e.key] !== undefined) continue;
     for (const v of e.values ?? []) {
       const labels = { ...first, [e.key]: v };
-      if (selectorMatches(sel, labels)) out.set(JSON.stringify(Object.entries(labels).sort()), labels);
+      if (selectorMatches(sel, labels)) out.set(JSON.stringify(Object.entries(labels).sort(compareEntries)), labels);
     }
   }
   return [...out.values()];
@@ -234,7 +235,7 @@ export function probeIps(blocks: Array<{ cidr: ParsedCidr; except: ParsedCidr[] 
     const outside = candidates.find((a) => a >= 0n && a <= max(family) && !mine.some((b) => cidrContains(b.cidr, a)));
     if (outside !== undefined) out.add(formatIp(family, outside));
   }
-  return [...out].sort();
+  return [...out].sort(compareText);
 }
 
 /** The ports to ask of one destination: its container ports and the universe's ports. */

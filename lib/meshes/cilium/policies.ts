@@ -24,6 +24,7 @@ import {
 } from '../../intent/model';
 import { Port, Protocol } from '../../intent/port';
 import { byteOrder, ciliumHttpRules, CiliumHttpRule } from './http';
+import { compareText } from '../../intent/collation';
 
 /** Cilium's label for the pod's namespace (source `k8s`). */
 export const CILIUM_NAMESPACE_LABEL = 'k8s:io.kubernetes.pod.namespace';
@@ -88,8 +89,8 @@ export function ciliumPolicies(model: ZeroTrustModel, namespace: string, dns: Dn
 function baseline(namespace: string, dns: DnsSpec, resolvesNames: WorkloadModel[]): CiliumNetworkPolicyObject {
   const endpointSelector = resolvesNames.length === 0
     ? {}
-    : { matchExpressions: [{ key: NAME_LABEL, operator: 'NotIn', values: resolvesNames.map((w) => w.name).sort() }] };
-  const who = resolvesNames.length === 0 ? 'every pod' : `every pod except ${resolvesNames.map((w) => w.name).sort().join(', ')} (own DNS rule)`;
+    : { matchExpressions: [{ key: NAME_LABEL, operator: 'NotIn', values: resolvesNames.map((w) => w.name).sort(compareText) }] };
+  const who = resolvesNames.length === 0 ? 'every pod' : `every pod except ${resolvesNames.map((w) => w.name).sort(compareText).join(', ')} (own DNS rule)`;
   return policy(namespace, 'default-deny', [
     'every pod: default deny for ingress and egress (ingress from the entity "none" only, which never exists)',
     `${who} -> cluster DNS on 53/UDP, 53/TCP (any name)`,
@@ -280,6 +281,6 @@ function policy(namespace: string, name: string, allows: string[], spec: any): C
 
 function sortKeys<T>(o: { [key: string]: T }): { [key: string]: T } {
   const out: { [key: string]: T } = {};
-  for (const k of Object.keys(o).sort()) out[k] = o[k];
+  for (const k of Object.keys(o).sort(compareText)) out[k] = o[k];
   return out;
 }

@@ -76,7 +76,7 @@ export function istioSettings(props: IstioMeshProps = {}): IstioSettings {
  * ServiceEntry objects for egress (sidecar mode), a waypoint for L7 rules (ambient mode).
  */
 export class IstioRenderer implements MeshRenderer {
-  public readonly backend: string;
+  public readonly backend: 'istio' | 'istio-ambient';
 
   public constructor(private readonly settings: IstioSettings) {
     this.backend = settings.backend;

@@ -12,6 +12,7 @@ import {
 } from '../../intent/model';
 import { Port, PortKind } from '../../intent/port';
 import { NamespaceRule, NetworkPolicyLayerOptions, NetworkPolicyPeer, peerOf } from '../networkpolicy/policies';
+import { compareEntries, compareText } from '../../intent/collation';
 
 /** Which Istio data plane the namespace is enrolled in. */
 export enum IstioMode {
@@ -23,7 +24,7 @@ export enum IstioMode {
 
 /** Resolved settings of the Istio backend. */
 export interface IstioSettings {
-  readonly backend: string;
+  readonly backend: 'istio' | 'istio-ambient';
   readonly mode: IstioMode;
   readonly trustDomain: string;
   readonly revision?: string;
@@ -205,14 +206,14 @@ export function allowRules(flows: FlowModel[], s: IstioSettings, extra: { princi
   }
   for (const e of extra) group([{ operation: { ports: portStrings(e.ports) } }]).principals.add(e.principal);
 
-  return [...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, g]) => {
+  return [...groups.entries()].sort(compareEntries).map(([, g]) => {
     const from: { source: IstioSource }[] = [];
-    if (g.principals.size) from.push({ source: { principals: [...g.principals].sort() } });
-    if (g.namespaces.size) from.push({ source: { namespaces: [...g.namespaces].sort() } });
+    if (g.principals.size) from.push({ source: { principals: [...g.principals].sort(compareText) } });
+    if (g.namespaces.size) from.push({ source: { namespaces: [...g.namespaces].sort(compareText) } });
     // Plain ranges share one source (OR); a range with exceptions needs its own (ipBlocks AND notIpBlocks).
     const plain = [...g.blocks.values()].filter((b) => !b.notIpBlocks);
-    if (plain.length) from.push({ source: { ipBlocks: plain.flatMap((b) => b.ipBlocks!).sort() } });
-    for (const [, b] of [...g.blocks.entries()].filter(([, b]) => b.notIpBlocks).sort(([a], [b]) => a.localeCompare(b))) from.push({ source: b });
+    if (plain.length) from.push({ source: { ipBlocks: plain.flatMap((b) => b.ipBlocks!).sort(compareText) } });
+    for (const [, b] of [...g.blocks.entries()].filter(([, b]) => b.notIpBlocks).sort(compareEntries)) from.push({ source: b });
     return { from, to: g.to };
   });
 }
@@ -271,7 +272,7 @@ export function peerAuthentications(model: ZeroTrustModel, ns: string, s: IstioS
     apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: meta(namespace, name, allows), spec,
   });
   const out: IstioObject[] = [];
-  const sameMesh = model.namespaces.filter((n) => n.backend === s.backend).map((n) => n.name).sort();
+  const sameMesh = model.namespaces.filter((n) => n.backend === s.backend).map((n) => n.name).sort(compareText);
   if (s.meshWideStrictMtls && sameMesh[0] === ns) {
     out.push(pa(s.rootNamespace, 'default', ['mesh-wide STRICT mTLS: pods of every namespace accept only mesh (mTLS) connections'], { mtls: { mode: 'STRICT' } }));
   }
@@ -327,7 +328,7 @@ export function serviceEntries(model: ZeroTrustModel, ns: string, s: IstioSettin
     entry.flows.push(f);
     byName.set(name, entry);
   }
-  return [...byName.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, { dest, flows }]) => {
+  return [...byName.entries()].sort(compareEntries).map(([name, { dest, flows }]) => {
     const ports = unionPorts(flows).filter((p) => p.protocol === 'TCP');
     const fqdn = dest.type === 'fqdn';
     const wildcard = fqdn && dest.host.startsWith('*.');
@@ -410,7 +411,7 @@ export function sidecars(model: ZeroTrustModel, ns: string, s: IstioSettings, dn
   const out = [sidecar('default', [`nothing but cluster DNS: pods of ${ns} without their own Sidecar reach no other Service and no external host through their proxy`], undefined, dnsHosts)];
   for (const w of workloadsOf(model, ns)) {
     const flows = outboundFlows(model, w);
-    const hosts = [...new Set([...dnsHosts, ...flows.map((f) => egressHost(f, s)).filter((h): h is string => h !== undefined)])].sort();
+    const hosts = [...new Set([...dnsHosts, ...flows.map((f) => egressHost(f, s)).filter((h): h is string => h !== undefined)])].sort(compareText);
     out.push(sidecar(w.name, flows.length ? flows.map(describeFlow) : [`nothing but cluster DNS: ${ns}/${w.name} reaches no other Service and no external host through its proxy`], w.selector, hosts));
   }
   return out;
@@ -474,7 +475,7 @@ export function networkPolicyOptions(model: ZeroTrustModel, ns: string, s: Istio
       name: 'waypoint-ingress',
       podSelector: { [GATEWAY_NAME_LABEL]: WAYPOINT_NAME },
       ingress: [{ peers: dedupePeers(viaWaypoint.map((f) => peerOf(f.source, ns))), ports: hbone }],
-      reason: `declared sources -> waypoint ${ns}/${WAYPOINT_NAME} on ${HBONE_PORT}/TCP (HBONE): ${[...new Set(viaWaypoint.map((f) => endpointKey(f.source)))].sort().join(', ')}`,
+      reason: `declared sources -> waypoint ${ns}/${WAYPOINT_NAME} on ${HBONE_PORT}/TCP (HBONE): ${[...new Set(viaWaypoint.map((f) => endpointKey(f.source)))].sort(compareText).join(', ')}`,
     });
     rules.push({
       name: 'waypoint-egress',
@@ -498,7 +499,7 @@ export function networkPolicyOptions(model: ZeroTrustModel, ns: string, s: Istio
     const targets = outboundFlows(model, w)
       .filter((f) => f.destination.type === 'workload' && needsWaypoint(model, f.destination.workload, s))
       .map((f) => (f.destination as { workload: WorkloadModel }).workload.namespace);
-    const nss = [...new Set(targets)].sort();
+    const nss = [...new Set(targets)].sort(compareText);
     if (nss.length === 0) continue;
     rules.push({
       name: `${w.name}-to-waypoint`,
@@ -513,7 +514,7 @@ export function networkPolicyOptions(model: ZeroTrustModel, ns: string, s: Istio
 function dedupePeers(peers: NetworkPolicyPeer[]): NetworkPolicyPeer[] {
   const m = new Map<string, NetworkPolicyPeer>();
   for (const p of peers) m.set(JSON.stringify(p), p);
-  return [...m.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, p]) => p);
+  return [...m.entries()].sort(compareEntries).map(([, p]) => p);
 }
 
 /** Every Istio object of one namespace (without the NetworkPolicy layer), in a stable order. */

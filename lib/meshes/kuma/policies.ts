@@ -8,6 +8,7 @@ import {
   EndpointModel, FlowModel, WorkloadModel, ZeroTrustModel, comparePorts, describeFlow, endpointKey, flowIndex, managedMetadata, samePort,
 } from '../../intent/model';
 import { Port, PortKind } from '../../intent/port';
+import { compareEntries, compareText } from '../../intent/collation';
 
 /** Tag Kuma puts on every Kubernetes data plane proxy: the pod's namespace. */
 export const KUMA_NAMESPACE_TAG = 'k8s.kuma.io/namespace';
@@ -137,7 +138,7 @@ export function meshTrafficPermissions(model: ZeroTrustModel, w: WorkloadModel, 
       const tags = sourceTags(f.source);
       sources.set(JSON.stringify(tags), tags);
     }
-    const key = [...sources.keys()].sort().join('|');
+    const key = [...sources.keys()].sort(compareText).join('|');
     return { port, flows, sources, key };
   }).filter((x) => x.flows.length > 0);
   if (perPort.length === 0) return [];
@@ -153,7 +154,7 @@ export function meshTrafficPermissions(model: ZeroTrustModel, w: WorkloadModel, 
       metadata: metadata(name, w.namespace, o.meshName, [...flows.map(describeFlow), ...downgraded]),
       spec: {
         targetRef: { kind: 'Dataplane', labels: { ...w.selector }, ...(port ? { sectionName: port.name } : {}) },
-        from: [...sources.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, tags]) => ({
+        from: [...sources.entries()].sort(compareEntries).map(([, tags]) => ({
           targetRef: { kind: 'MeshSubset', tags },
           default: { action: 'Allow' },
         })),
@@ -224,7 +225,7 @@ export function passthroughMatches(model: ZeroTrustModel, w: WorkloadModel): { m
       for (const p of f.ports) add({ type: 'Domain', value: d.host, port: p.number, protocol: passthroughProtocol(p) });
     }
   }
-  return { matches: [...matches.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, m]) => m), flows: used };
+  return { matches: [...matches.entries()].sort(compareEntries).map(([, m]) => m), flows: used };
 }
 
 /** MeshPassthrough objects of one namespace: `None` for every proxy, `Matched` for workloads with external egress. */
@@ -277,6 +278,6 @@ export function tokenVolume(): any {
 
 function sortKeys(o: { [key: string]: string }): { [key: string]: string } {
   const out: { [key: string]: string } = {};
-  for (const k of Object.keys(o).sort()) out[k] = o[k];
+  for (const k of Object.keys(o).sort(compareText)) out[k] = o[k];
   return out;
 }

@@ -5,6 +5,7 @@ import { NetworkPolicyLayer } from '../networkpolicy';
 import { NAMESPACE_NAME_LABEL, NetworkPolicyLayerOptions } from '../networkpolicy/policies';
 import { MetadataAdditions, MeshRenderer, RenderContext, RenderedObject } from '../../intent/render';
 import { LINKERD_CONTROL_PLANE_PORTS, LINKERD_INBOUND_PORT, LinkerdSettings, checkLinkerd, linkerdObjects } from './policies';
+import { compareText } from '../../intent/collation';
 
 
 /** Namespace annotation that makes Linkerd inject its proxy. */
@@ -49,7 +50,7 @@ export function linkerdSettings(props: LinkerdMeshProps = {}): LinkerdSettings {
   checkDnsSubdomain(identityDomain, 'Mesh.linkerd identityDomain');
   const controlPlaneNamespace = props.controlPlaneNamespace ?? 'linkerd';
   checkDnsLabel(controlPlaneNamespace, 'Mesh.linkerd controlPlaneNamespace');
-  const probePaths = [...new Set(props.probePaths ?? ['/healthz', '/livez', '/readyz'])].sort();
+  const probePaths = [...new Set(props.probePaths ?? ['/healthz', '/livez', '/readyz'])].sort(compareText);
   for (const p of probePaths) {
     if (!p.startsWith('/') || /[\s*]/.test(p)) {
       throw new ZeroTrustError(`Mesh.linkerd probePaths: "${p}" must be an exact path starting with '/'`);

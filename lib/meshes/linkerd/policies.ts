@@ -26,6 +26,7 @@ import {
   EndpointModel, FlowModel, HttpRuleModel, WorkloadModel, ZeroTrustModel, describeFlow, describeHttpRule, endpointKey, flowIndex, managedMetadata,
 } from '../../intent/model';
 import { Port, PortKind, Protocol } from '../../intent/port';
+import { compareEntries } from '../../intent/collation';
 
 /** Settings the Linkerd objects depend on. */
 export interface LinkerdSettings {
@@ -150,7 +151,7 @@ function sourcesOf(flows: FlowModel[]): Sources {
     const key = endpointKey(f.source);
     (f.source.type === 'ip-block' ? networks : identities).set(key, f.source);
   }
-  const sorted = (m: Map<string, EndpointModel>) => [...m.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, e]) => e);
+  const sorted = (m: Map<string, EndpointModel>) => [...m.entries()].sort(compareEntries).map(([, e]) => e);
   return { identities: sorted(identities), networks: sorted(networks), flows };
 }
 
@@ -218,7 +219,7 @@ function serverPlans(model: ZeroTrustModel, namespace: string, _s: LinkerdSettin
         port: p,
         name: serverName(w, p),
         plain: sourcesOf(plain),
-        groups: [...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, flows]) => ({ ...sourcesOf(flows), rules: flows[0].http })),
+        groups: [...groups.entries()].sort(compareEntries).map(([, flows]) => ({ ...sourcesOf(flows), rules: flows[0].http })),
       });
     }
   }

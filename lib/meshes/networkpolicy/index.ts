@@ -1,3 +1,4 @@
+import { BackendId } from '../../intent/backend';
 import { ZeroTrustModel } from '../../intent/model';
 import { MeshRenderer, RenderContext, RenderedObject } from '../../intent/render';
 import { NetworkPolicyLayerOptions, checkExpressible, networkPolicies } from './policies';
@@ -23,7 +24,7 @@ export class NetworkPolicyLayer implements MeshRenderer {
   private readonly plans = new WeakMap<RenderContext, NetworkPolicyLayerPlan>();
 
   /** @param plan the layer's options for a namespace (computed once per namespace) */
-  public constructor(public readonly backend: string, private readonly plan: (ctx: RenderContext) => NetworkPolicyLayerPlan) {}
+  public constructor(public readonly backend: BackendId, private readonly plan: (ctx: RenderContext) => NetworkPolicyLayerPlan) {}
 
   public check(ctx: RenderContext): void {
     const { options, model } = this.planOf(ctx);

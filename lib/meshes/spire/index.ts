@@ -2,6 +2,7 @@ import { ZeroTrustError } from '../../intent/errors';
 import { RenderedObject } from '../../intent/render';
 import { MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, WorkloadModel } from '../../intent/model';
 import { NAMESPACE_NAME_LABEL } from '../networkpolicy/policies';
+import { compareText } from '../../intent/collation';
 
 /** SPIFFE ID template of the Istio/SPIRE convention: trust domain, namespace, ServiceAccount. */
 export const SERVICE_ACCOUNT_ID_TEMPLATE = 'spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}';
@@ -74,7 +75,7 @@ export interface SpiffeIdRegistration {
 export function registerWorkloads(workloads: WorkloadModel[], namespace: string, registration: SpiffeIdRegistration): RenderedObject[] {
   return workloads
     .filter((w) => w.namespace === namespace)
-    .sort((a, b) => a.name.localeCompare(b.name))
+    .sort((a, b) => compareText(a.name, b.name))
     .map((w) => clusterSpiffeId(w, {
       spiffeIdTemplate: registration.spiffeIdTemplate ?? SERVICE_ACCOUNT_ID_TEMPLATE,
       className: registration.className,

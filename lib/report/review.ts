@@ -1,0 +1,86 @@
+/**
+ * The review files of an app, written beside its synthesized manifests: the intent file and the
+ * flow report.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { App } from 'cdk8s';
+import { IConstruct } from 'constructs';
+import { ZeroTrustChart } from '../intent/chart';
+import { DnsSpec } from '../intent/dns';
+import { INTENT_FILE_NAME, intentDocumentText } from '../intent/document';
+import { ZeroTrustError } from '../intent/errors';
+import { IntentRegistry } from '../intent/registry';
+import { WrittenManifests } from '../output/written';
+import { writeFlowsMarkdown } from './flows-file';
+
+/** Options of `ZeroTrustReview.write`. */
+export interface ZeroTrustReviewOptions {
+  /**
+   * Folder to write into: the folder of the synthesized manifests.
+   * @default - the app's `outdir`
+   */
+  readonly outdir?: string;
+  /**
+   * Whether to write `FLOWS.md`: the flows the manifests allow, as a table and a Mermaid
+   * diagram, read back from the YAML in the folder.
+   * @default true
+   */
+  readonly flowsMarkdown?: boolean;
+}
+
+/**
+ * The review files of an app, written beside its synthesized manifests: `zero-trust.intent.json`
+ * (the declared intent, which `npx cdk8s-zero-trust verify <dir>` checks the manifests against)
+ * and `FLOWS.md` (the allowed flows, for pull-request review). cdk8s offers no hook after
+ * `app.synth()`, so call it yourself, right after synth:
+ *
+ * ```ts
+ * app.synth();
+ * ZeroTrustReview.write(app); // dist/zero-trust.intent.json, dist/FLOWS.md
+ * ```
+ */
+export class ZeroTrustReview {
+  /** File name of the intent file. */
+  public static readonly INTENT_FILE_NAME = INTENT_FILE_NAME;
+  /** File name of the flow report. */
+  public static readonly FLOWS_FILE_NAME = 'FLOWS.md';
+
+  /** The intent of the app as deterministic JSON text; throws if the intent does not resolve. */
+  public static intentJson(app: App): string {
+    const { model, errors } = IntentRegistry.of(app).resolve();
+    if (errors.length > 0) throw new ZeroTrustError(errors.map((e) => e.message).join('\n'));
+    return intentDocumentText(model, chartDns(app));
+  }
+
+  /**
+   * Writes `zero-trust.intent.json` and (unless disabled) `FLOWS.md` into the app's outdir (or
+   * `options.outdir`); call after `app.synth()`. Returns the paths written.
+   */
+  public static write(app: App, options: ZeroTrustReviewOptions = {}): string[] {
+    const outdir = options.outdir ?? app.outdir;
+    fs.mkdirSync(outdir, { recursive: true });
+    const intentFile = path.join(outdir, INTENT_FILE_NAME);
+    fs.writeFileSync(intentFile, ZeroTrustReview.intentJson(app));
+    if (options.flowsMarkdown === false) return [intentFile];
+    const backends = [...new Set(IntentRegistry.of(app).resolve().model.namespaces.map((n) => n.backend))];
+    const written = WrittenManifests.of(app);
+    // Used once: after this, the app no longer holds on to every document it wrote.
+    WrittenManifests.forget(app);
+    return [intentFile, writeFlowsMarkdown(outdir, {
+      backend: backends.length === 1 ? backends[0] : undefined,
+      documentsOf: written ? (file, text) => written.documentsOf(file, text) : undefined,
+    })];
+  }
+
+  private constructor() {}
+}
+
+/** The DNS of every ZeroTrustChart of the app, by namespace. */
+function chartDns(app: IConstruct): { [namespace: string]: DnsSpec } {
+  const out: { [namespace: string]: DnsSpec } = {};
+  for (const c of app.node.findAll()) {
+    if (ZeroTrustChart.isZeroTrustChart(c)) out[c.namespaceName] = c.dns.spec;
+  }
+  return out;
+}
