@@ -43,6 +43,27 @@ export type EndpointModel =
   | { readonly type: 'ip-block'; readonly cidr: string; readonly except: string[] }
   | { readonly type: 'fqdn'; readonly host: string };
 
+/** The kinds of endpoint. */
+export type EndpointType = EndpointModel['type'];
+
+/**
+ * What each kind of endpoint is. A new kind of peer must be described here (the compiler asks),
+ * and every `switch` on `EndpointModel.type` lists every kind, so the compiler finds each place
+ * that must handle it.
+ */
+const ENDPOINT_KINDS: { readonly [kind in EndpointType]: { readonly pods: boolean } } = {
+  'workload': { pods: true },
+  'external-workload': { pods: true },
+  'namespace': { pods: true },
+  'ip-block': { pods: false },
+  'fqdn': { pods: false },
+};
+
+/** True when the endpoint is one or more pods (as opposed to addresses or host names). */
+export function isPodEndpoint(e: EndpointModel): boolean {
+  return ENDPOINT_KINDS[e.type].pods;
+}
+
 /** A normalized HTTP condition. */
 export interface HttpRuleModel {
   readonly methods: string[];

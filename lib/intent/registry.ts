@@ -161,8 +161,11 @@ function toEndpoint(peer: IPeer, byHandle: Map<WorkloadHandle, WorkloadModel>): 
       return { type: 'ip-block', cidr: spec.cidr!, except: [...(spec.except ?? [])] };
     case PeerKind.FQDN:
       return { type: 'fqdn', host: spec.host! };
-    default:
-      throw new ZeroTrustError(`unknown peer kind "${(spec as any).kind}"`);
+    default: {
+      // A new PeerKind must be resolved above: the compiler rejects this line until it is.
+      const unknown: never = spec.kind;
+      throw new ZeroTrustError({ code: 'UNKNOWN_PEER_KIND', message: `unknown peer kind "${unknown}"` });
+    }
   }
 }
 

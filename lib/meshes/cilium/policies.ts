@@ -194,7 +194,8 @@ export function endpointSelectorOf(e: EndpointModel, policyNamespace: string): {
       return { matchLabels: sortKeys({ ...e.labels, ...ns(e.namespace), ...(e.serviceAccount ? { [CILIUM_SERVICE_ACCOUNT_LABEL]: e.serviceAccount } : {} as { [key: string]: string }) }) };
     case 'namespace':
       return { matchLabels: { [CILIUM_NAMESPACE_LABEL]: e.namespace } };
-    default:
+    case 'ip-block':
+    case 'fqdn':
       throw new ZeroTrustError(`${e.type} has no Cilium endpoint selector`);
   }
 }

@@ -8,7 +8,7 @@
 import { DnsSpec } from '../../intent/dns';
 import { ZeroTrustError } from '../../intent/errors';
 import {
-  EndpointModel, FlowModel, WorkloadModel, ZeroTrustModel, describeFlow, endpointKey, flowIndex, managedMetadata,
+  EndpointModel, FlowModel, WorkloadModel, ZeroTrustModel, describeFlow, endpointKey, flowIndex, isPodEndpoint, managedMetadata,
 } from '../../intent/model';
 import { Port, PortKind } from '../../intent/port';
 import { NamespaceRule, NetworkPolicyLayerOptions, NetworkPolicyPeer, peerOf } from '../networkpolicy/policies';
@@ -60,7 +60,6 @@ function meta(namespace: string, name: string, allows: string[], extraLabels: { 
   return managedMetadata(name, namespace, allows, extraLabels);
 }
 
-const isPodEndpoint = (e: EndpointModel) => e.type === 'workload' || e.type === 'external-workload' || e.type === 'namespace';
 const inNamespace = (e: EndpointModel, ns: string) => e.type === 'workload' && e.workload.namespace === ns;
 
 /** Workloads of a namespace, in model order (sorted). */

@@ -119,7 +119,9 @@ export function sourceTags(e: EndpointModel): { [key: string]: string } {
     case 'workload': return sortKeys({ ...e.workload.selector, [KUMA_NAMESPACE_TAG]: e.workload.namespace });
     case 'external-workload': return sortKeys({ ...e.labels, [KUMA_NAMESPACE_TAG]: e.namespace });
     case 'namespace': return { [KUMA_NAMESPACE_TAG]: e.namespace };
-    default: throw new ZeroTrustError(`${endpointKey(e)} cannot be matched by Kuma tags`);
+    case 'ip-block':
+    case 'fqdn':
+      throw new ZeroTrustError(`${endpointKey(e)} cannot be matched by Kuma tags`);
   }
 }
 

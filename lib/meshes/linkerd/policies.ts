@@ -237,7 +237,9 @@ function identityRef(e: EndpointModel, namespace: string): any {
     case 'external-workload': return { kind: 'ServiceAccount', name: e.serviceAccount!, ...(e.namespace !== namespace ? { namespace: e.namespace } : {}) };
     // Resolved by the policy controller to every identity of the namespace: *.<ns>.serviceaccount.identity.<cp>.<domain>.
     case 'namespace': return { kind: 'Namespace', name: e.namespace };
-    default: throw new ZeroTrustError(`${endpointKey(e)} has no mesh identity`);
+    case 'ip-block':
+    case 'fqdn':
+      throw new ZeroTrustError(`${endpointKey(e)} has no mesh identity`);
   }
 }
 
@@ -247,7 +249,9 @@ function identityText(e: EndpointModel, s: LinkerdSettings): string {
     case 'workload': return serviceAccountIdentity(e.workload.serviceAccount, e.workload.namespace, s);
     case 'external-workload': return serviceAccountIdentity(e.serviceAccount!, e.namespace, s);
     case 'namespace': return `*.${e.namespace}.serviceaccount.identity.${s.controlPlaneNamespace}.${s.identityDomain}`;
-    default: return endpointKey(e);
+    case 'ip-block':
+    case 'fqdn':
+      return endpointKey(e);
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { ZeroTrustError } from '../../intent/errors';
 import {
-  EndpointModel, FlowModel, ZeroTrustModel, compareText, describeFlow, flowIndex, managedMetadata,
+  EndpointModel, FlowModel, ZeroTrustModel, compareText, describeFlow, flowIndex, isPodEndpoint, managedMetadata,
 } from '../../intent/model';
 import { DnsSpec } from '../../intent/dns';
 
@@ -197,12 +197,8 @@ function dnsPeer(dns: DnsSpec, namespace: string): NetworkPolicyPeer {
 function portsOf(f: FlowModel, options: NetworkPolicyLayerOptions): NetworkPolicyPort[] {
   if (f.ports.length === 0) return [];
   const app: NetworkPolicyPort[] = f.ports.map((p) => ({ port: p.number, ...(p.endPort !== undefined ? { endPort: p.endPort } : {}), protocol: p.protocol }));
-  const podToPod = isPod(f.source) && isPod(f.destination);
+  const podToPod = isPodEndpoint(f.source) && isPodEndpoint(f.destination);
   return podToPod && options.meshPorts ? [...app, ...options.meshPorts] : app;
-}
-
-function isPod(e: EndpointModel): boolean {
-  return e.type === 'workload' || e.type === 'external-workload' || e.type === 'namespace';
 }
 
 const portKey = (p: NetworkPolicyPort) => `${typeof p.port === 'number' ? String(p.port).padStart(5, '0') : p.port ?? ''}-${p.endPort ?? ''}/${p.protocol}`;
