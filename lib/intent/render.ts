@@ -62,6 +62,19 @@ export interface MeshRenderer {
   render(ctx: RenderContext): RenderedObject[];
 }
 
+/**
+ * The render side of one backend, as its folder in `lib/meshes/` exports it: the `Mesh.*()`
+ * factory of every backend resolves its props the same way, through this.
+ */
+export interface RenderBackend<Props, Settings> {
+  /** Resolves and validates the factory's props (throws `ZeroTrustError` naming the bad prop). */
+  settings(props: Props): Settings;
+  /** The backend id the settings render for (Istio's depends on the mode). */
+  id(settings: Settings): BackendId;
+  /** The backend's layers, outermost first (the NetworkPolicy layer, where there is one, last). */
+  layers(settings: Settings): MeshRenderer[];
+}
+
 /** What a chart knows of its mesh: the backend id and the layers that render it. */
 export interface MeshBinding {
   /** Backend id, also the output folder name. */

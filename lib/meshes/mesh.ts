@@ -1,11 +1,11 @@
 import { BackendId } from '../intent/backend';
-import { IMesh, MeshRenderer, bindMesh } from '../intent/render';
-import { CiliumMeshProps, CiliumRenderer } from './cilium';
-import { IstioMeshProps, istioLayers, istioSettings } from './istio';
-import { KumaMeshProps, kumaLayers, kumaOptions } from './kuma';
-import { LinkerdMeshProps, linkerdLayers, linkerdSettings } from './linkerd';
-import { NetworkPolicyMeshProps, networkPolicyLayers } from './networkpolicy';
-import { NetworkServiceMeshProps, nsmLayers, nsmSettings } from './nsm';
+import { IMesh, MeshRenderer, RenderBackend, bindMesh } from '../intent/render';
+import { CiliumMeshProps, ciliumBackend } from './cilium';
+import { IstioMeshProps, istioBackend } from './istio';
+import { KumaMeshProps, kumaBackend } from './kuma';
+import { LinkerdMeshProps, linkerdBackend } from './linkerd';
+import { NetworkPolicyMeshProps, networkPolicyBackend } from './networkpolicy';
+import { NetworkServiceMeshProps, nsmBackend } from './nsm';
 
 // The props and enums of every factory below: the public vocabulary of the backends.
 export { NetworkPolicyMeshProps } from './networkpolicy';
@@ -22,8 +22,8 @@ export { NetworkServiceMeshProps } from './nsm';
  */
 export class Mesh implements IMesh {
   /** Plain Kubernetes NetworkPolicy (default deny, DNS, per-workload allows); no identity or encryption. */
-  public static networkPolicy(_props: NetworkPolicyMeshProps = {}): Mesh {
-    return new Mesh('networkpolicy', networkPolicyLayers);
+  public static networkPolicy(props: NetworkPolicyMeshProps = {}): Mesh {
+    return Mesh.of(networkPolicyBackend, props);
   }
 
   /**
@@ -37,8 +37,7 @@ export class Mesh implements IMesh {
    * NetworkPolicy layer stays on underneath, opened for istiod, HBONE (15008) and ambient probes.
    */
   public static istio(props: IstioMeshProps = {}): Mesh {
-    const settings = istioSettings(props);
-    return new Mesh(settings.backend, () => istioLayers(settings));
+    return Mesh.of(istioBackend, props);
   }
 
   /**
@@ -58,8 +57,7 @@ export class Mesh implements IMesh {
    * that overlap on one port.
    */
   public static linkerd(props: LinkerdMeshProps = {}): Mesh {
-    const settings = linkerdSettings(props); // validated now, where the user wrote it
-    return new Mesh('linkerd', () => linkerdLayers(settings));
+    return Mesh.of(linkerdBackend, props);
   }
 
   /**
@@ -69,8 +67,7 @@ export class Mesh implements IMesh {
    * for exactly the allowed names. Peers are authenticated with SPIRE by default.
    */
   public static cilium(props: CiliumMeshProps = {}): Mesh {
-    const renderer = new CiliumRenderer(props); // validates props at construction
-    return new Mesh('cilium', () => [renderer]);
+    return Mesh.of(ciliumBackend, props);
   }
 
   /**
@@ -85,8 +82,7 @@ export class Mesh implements IMesh {
    * errors (see `KumaMeshProps.httpRules` and docs/backends/kuma.md). Output folder: `kuma`.
    */
   public static kuma(props: KumaMeshProps = {}): Mesh {
-    const options = kumaOptions(props);
-    return new Mesh('kuma', () => kumaLayers(options));
+    return Mesh.of(kumaBackend, props);
   }
 
   /**
@@ -103,8 +99,13 @@ export class Mesh implements IMesh {
    * own; see docs/backends/nsm.md for what is and is not enforced.
    */
   public static networkServiceMesh(props: NetworkServiceMeshProps = {}): Mesh {
-    const settings = nsmSettings(props);
-    return new Mesh('nsm', () => nsmLayers(settings));
+    return Mesh.of(nsmBackend, props);
+  }
+
+  /** The props are resolved (and validated) now, where the user wrote them; layers are made at synth. */
+  private static of<Props, Settings>(backend: RenderBackend<Props, Settings>, props: Props): Mesh {
+    const settings = backend.settings(props);
+    return new Mesh(backend.id(settings), () => backend.layers(settings));
   }
 
   /** Backend id, also the output folder name (`networkpolicy`, `istio`, `istio-ambient`, ...). */

@@ -1,5 +1,5 @@
 import { ZeroTrustError } from '../../intent/errors';
-import { MetadataAdditions, MeshRenderer, RenderContext, RenderedObject } from '../../intent/render';
+import { MetadataAdditions, MeshRenderer, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
 import { SpiffeIdRegistration, registerWorkloads } from '../spire';
 import { AuthMode, checkCilium, ciliumPolicies, ZTUNNEL_NAMESPACE_LABEL } from './policies';
 
@@ -45,13 +45,11 @@ export interface CiliumMeshProps {
 export class CiliumRenderer implements MeshRenderer {
   public readonly backend = 'cilium';
   private readonly auth: AuthMode;
+  private readonly spiffeIds?: SpiffeIdRegistration;
 
-  public constructor(private readonly props: CiliumMeshProps = {}) {
-    const mode = props.mutualAuth ?? CiliumMutualAuth.SPIRE;
-    if (!Object.values(CiliumMutualAuth).includes(mode)) {
-      throw new ZeroTrustError(`[cilium] mutualAuth "${mode}" is not one of ${Object.values(CiliumMutualAuth).join(', ')}`);
-    }
-    this.auth = mode as unknown as AuthMode;
+  public constructor(settings: CiliumSettings) {
+    this.auth = settings.auth;
+    this.spiffeIds = settings.spiffeIds;
   }
 
   public check(ctx: RenderContext): void {
@@ -64,7 +62,29 @@ export class CiliumRenderer implements MeshRenderer {
 
   public render(ctx: RenderContext): RenderedObject[] {
     const policies: RenderedObject[] = ciliumPolicies(ctx.model, ctx.namespace.name, ctx.dns, { backend: this.backend, auth: this.auth });
-    return this.props.spiffeIds ? [...policies, ...registerWorkloads(ctx.model.workloads, ctx.namespace.name, this.props.spiffeIds)] : policies;
+    return this.spiffeIds ? [...policies, ...registerWorkloads(ctx.model.workloads, ctx.namespace.name, this.spiffeIds)] : policies;
   }
 }
+
+/** Resolved settings of the Cilium backend. */
+export interface CiliumSettings {
+  readonly auth: AuthMode;
+  readonly spiffeIds?: SpiffeIdRegistration;
+}
+
+/** Resolves and validates the props of `Mesh.cilium()`. */
+export function ciliumSettings(props: CiliumMeshProps = {}): CiliumSettings {
+  const mode = props.mutualAuth ?? CiliumMutualAuth.SPIRE;
+  if (!Object.values(CiliumMutualAuth).includes(mode)) {
+    throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', backend: 'cilium', message: `mutualAuth "${mode}" is not one of ${Object.values(CiliumMutualAuth).join(', ')}` });
+  }
+  return { auth: mode as unknown as AuthMode, spiffeIds: props.spiffeIds };
+}
+
+/** Cilium: its own L3/L4 layer, with no NetworkPolicy under it. */
+export const ciliumBackend: RenderBackend<CiliumMeshProps, CiliumSettings> = {
+  settings: ciliumSettings,
+  id: () => 'cilium',
+  layers: (settings) => [new CiliumRenderer(settings)],
+};
 

@@ -1,7 +1,7 @@
 import { ZeroTrustError } from '../../intent/errors';
 import { WorkloadModel } from '../../intent/model';
 import { checkDnsLabel, checkDnsSubdomain } from '../../intent/names';
-import { MetadataAdditions, MeshRenderer, RenderContext, RenderedObject } from '../../intent/render';
+import { MetadataAdditions, MeshRenderer, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
 import { NetworkPolicyLayer } from '../networkpolicy';
 import {
   IstioMode, IstioSettings, USE_WAYPOINT_LABEL, WAYPOINT_NAME, checkIstio, istioObjects, namespaceLabels, needsWaypoint,
@@ -108,10 +108,12 @@ export class IstioRenderer implements MeshRenderer {
   }
 }
 
-/** Istio's layers: the mesh, and the NetworkPolicy layer opened for istiod, HBONE and ambient probes. */
-export function istioLayers(settings: IstioSettings): MeshRenderer[] {
-  return [
+/** Istio: the mesh, and the NetworkPolicy layer opened for istiod, HBONE and ambient probes. */
+export const istioBackend: RenderBackend<IstioMeshProps, IstioSettings> = {
+  settings: istioSettings,
+  id: (settings) => settings.backend,
+  layers: (settings) => [
     new IstioRenderer(settings),
     new NetworkPolicyLayer(settings.backend, (ctx) => ({ options: networkPolicyOptions(ctx.model, ctx.namespace.name, settings) })),
-  ];
-}
+  ],
+};

@@ -1,5 +1,5 @@
 import { checkDnsSubdomain, checkDnsLabel } from '../../intent/names';
-import { MetadataAdditions, MeshRenderer, PodSpecAdditions, RenderContext, RenderedObject } from '../../intent/render';
+import { MetadataAdditions, MeshRenderer, PodSpecAdditions, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
 import { NetworkPolicyLayer } from '../networkpolicy';
 import { NAMESPACE_NAME_LABEL, NetworkPolicyLayerOptions } from '../networkpolicy/policies';
 import {
@@ -108,8 +108,12 @@ export function kumaLayerOptions(options: KumaOptions): NetworkPolicyLayerOption
   };
 }
 
-/** Kuma's layers: the mesh, and the NetworkPolicy layer under it. */
-export function kumaLayers(options: KumaOptions): MeshRenderer[] {
-  const layer = kumaLayerOptions(options);
-  return [new KumaRenderer(options), new NetworkPolicyLayer('kuma', () => ({ options: layer }))];
-}
+/** Kuma: the mesh, and the NetworkPolicy layer under it. */
+export const kumaBackend: RenderBackend<KumaMeshProps, KumaOptions> = {
+  settings: kumaOptions,
+  id: () => 'kuma',
+  layers: (options) => {
+    const layer = kumaLayerOptions(options);
+    return [new KumaRenderer(options), new NetworkPolicyLayer('kuma', () => ({ options: layer }))];
+  },
+};

@@ -3,7 +3,7 @@ import { checkDnsLabel, checkDnsSubdomain } from '../../intent/names';
 import { normalizeCidr, parseCidr } from '../../intent/cidr';
 import { NetworkPolicyLayer } from '../networkpolicy';
 import { NAMESPACE_NAME_LABEL, NetworkPolicyLayerOptions } from '../networkpolicy/policies';
-import { MetadataAdditions, MeshRenderer, RenderContext, RenderedObject } from '../../intent/render';
+import { MetadataAdditions, MeshRenderer, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
 import { LINKERD_CONTROL_PLANE_PORTS, LINKERD_INBOUND_PORT, LinkerdSettings, checkLinkerd, linkerdObjects } from './policies';
 import { compareText } from '../../intent/collation';
 
@@ -115,8 +115,12 @@ export class LinkerdRenderer implements MeshRenderer {
   }
 }
 
-/** Linkerd's layers: the mesh, and the NetworkPolicy layer opened for the proxy and the control plane. */
-export function linkerdLayers(settings: LinkerdSettings): MeshRenderer[] {
-  const layer = linkerdLayerOptions(settings);
-  return [new LinkerdRenderer(settings), new NetworkPolicyLayer('linkerd', () => ({ options: layer }))];
-}
+/** Linkerd: the mesh, and the NetworkPolicy layer opened for the proxy and the control plane. */
+export const linkerdBackend: RenderBackend<LinkerdMeshProps, LinkerdSettings> = {
+  settings: linkerdSettings,
+  id: () => 'linkerd',
+  layers: (settings) => {
+    const layer = linkerdLayerOptions(settings);
+    return [new LinkerdRenderer(settings), new NetworkPolicyLayer('linkerd', () => ({ options: layer }))];
+  },
+};

@@ -1,6 +1,6 @@
 import { BackendId } from '../../intent/backend';
 import { ZeroTrustModel } from '../../intent/model';
-import { MeshRenderer, RenderContext, RenderedObject } from '../../intent/render';
+import { MeshRenderer, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
 import { NetworkPolicyLayerOptions, checkExpressible, networkPolicies } from './policies';
 
 export { NetworkPolicyLayerOptions, NAMESPACE_NAME_LABEL } from './policies';
@@ -47,6 +47,8 @@ export class NetworkPolicyLayer implements MeshRenderer {
 }
 
 /** Plain Kubernetes NetworkPolicy: L3/L4 only, no identity, no encryption. */
-export function networkPolicyLayers(): MeshRenderer[] {
-  return [new NetworkPolicyLayer('networkpolicy', () => ({ options: { backend: 'networkpolicy' } }))];
-}
+export const networkPolicyBackend: RenderBackend<NetworkPolicyMeshProps, {}> = {
+  settings: () => ({}),
+  id: () => 'networkpolicy',
+  layers: () => [new NetworkPolicyLayer('networkpolicy', () => ({ options: { backend: 'networkpolicy' } }))],
+};

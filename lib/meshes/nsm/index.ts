@@ -2,7 +2,7 @@ import { ZeroTrustError } from '../../intent/errors';
 import { WorkloadModel } from '../../intent/model';
 import { NetworkPolicyLayer } from '../networkpolicy';
 import { NetworkServiceMeshProps } from './props';
-import { MetadataAdditions, MeshRenderer, PodSpecAdditions, RenderContext, RenderedObject } from '../../intent/render';
+import { MetadataAdditions, MeshRenderer, PodSpecAdditions, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
 import { NSM_TRUST_DOMAIN, clusterSpiffeId, nsmPodIdTemplate } from '../spire';
 import {
   DEFAULT_CIDR_POOL, DEFAULT_ENDPOINT_IMAGE, DEFAULT_PREFIX_LENGTH, NSM_CLIENT_ANNOTATION, NsmSettings,
@@ -74,9 +74,11 @@ export class NetworkServiceMeshRenderer implements MeshRenderer {
  * endpoint and the injected client talk to the NSM manager and the SPIRE agent over unix
  * sockets, and the forwarders carry the connections.
  */
-export function nsmLayers(settings: NsmSettings): MeshRenderer[] {
-  return [
+export const nsmBackend: RenderBackend<NetworkServiceMeshProps, NsmSettings> = {
+  settings: nsmSettings,
+  id: () => 'nsm',
+  layers: (settings) => [
     new NetworkServiceMeshRenderer(settings),
     new NetworkPolicyLayer('nsm', (ctx) => ({ options: { backend: 'nsm' }, model: primaryNetworkModel(ctx.model) })),
-  ];
-}
+  ],
+};
