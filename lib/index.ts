@@ -4,6 +4,7 @@ export * from './intent/peer';
 export * from './intent/port';
 export * from './intent/rules';
 export * from './intent/workload';
+export * from './intent/adopt';
 export * from './meshes/mesh';
 export { NetworkPolicyMeshProps } from './meshes/networkpolicy';
 export { IstioMode, IstioMeshProps } from './meshes/istio';
