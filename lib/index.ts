@@ -4,6 +4,7 @@ export * from './intent/peer';
 export * from './intent/port';
 export * from './intent/rules';
 export * from './intent/workload';
+export * from './intent/adopt';
 export { IMesh } from './intent/render';
 export { ZeroTrustSynthesis } from './intent/synthesis';
 export * from './meshes/mesh';

@@ -3,12 +3,13 @@ import * as cilium from '../imports/cilium-networkpolicies-cilium.io';
 import * as istio from '../imports/istio-security-authorizationpolicies-security.istio.io';
 import * as linkerd from '../imports/linkerd-policy-servers-policy.linkerd.io';
 import * as mtp from '../imports/kuma-meshtrafficpermissions-kuma.io';
+import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { expectValid, getValidator, validateAll, validateObject } from './support/schema';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { resolveCrdDir } = require('../scripts/crds');
+const { resolveCrdDir, isComplete, loadSources } = require('../scripts/crds');
 
 const meta = (name: string, namespace = 'demo') => ({ name, namespace, labels: { app: name } });
 
@@ -296,9 +297,58 @@ describe('resolveCrdDir', () => {
     expect(resolveCrdDir({ env: { CRD_DIR: dir }, repoRoot: '/nonexistent/repo' })).toBe(path.resolve(dir));
   });
 
-  test('finds ../shared/crds by default', () => {
-    const dir: string = resolveCrdDir({ env: {} });
-    expect(dir).toMatch(/shared[/\\]crds$/);
+  // Each route on a layout of its own, so the tests pass whichever route this run's schemas came by.
+  const made: string[] = [];
+  afterAll(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  const layout = (opts: { shared?: boolean; cache?: 'complete' | 'partial' }) => {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'zt-crd-routes-'));
+    made.push(base);
+    const repoRoot = path.join(base, 'repo');
+    fs.mkdirSync(repoRoot);
+    if (opts.shared) fs.mkdirSync(path.join(base, 'shared', 'crds'), { recursive: true });
+    if (opts.cache) {
+      const files: { path: string }[] = loadSources().files;
+      for (const f of opts.cache === 'complete' ? files : files.slice(1)) {
+        const file = path.join(repoRoot, '.cache', 'crds', f.path);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, '');
+      }
+    }
+    return { base, repoRoot };
+  };
+
+  test('finds ../shared/crds beside the repository when CRD_DIR is unset', () => {
+    const { base, repoRoot } = layout({ shared: true, cache: 'complete' });
+    expect(resolveCrdDir({ env: {}, repoRoot })).toBe(path.join(base, 'shared', 'crds'));
+  });
+
+  test('CRD_DIR comes before ../shared/crds', () => {
+    const { base, repoRoot } = layout({ shared: true });
+    const dir = path.join(base, 'elsewhere');
+    fs.mkdirSync(dir);
+    expect(resolveCrdDir({ env: { CRD_DIR: dir }, repoRoot })).toBe(dir);
+  });
+
+  test('falls back to a complete .cache/crds (the `npm run crds` route)', () => {
+    const { repoRoot } = layout({ cache: 'complete' });
+    expect(resolveCrdDir({ env: {}, repoRoot })).toBe(path.join(repoRoot, '.cache', 'crds'));
+    expect(isComplete(path.join(repoRoot, '.cache', 'crds'))).toBe(true);
+  });
+
+  test('an incomplete .cache/crds is not used', () => {
+    const { repoRoot } = layout({ cache: 'partial' });
+    expect(() => resolveCrdDir({ env: {}, repoRoot })).toThrow(/no complete cache/);
+  });
+
+  test('this run found complete schemas on one of the routes', () => {
+    const dir: string = resolveCrdDir();
+    const routes = [
+      process.env.CRD_DIR && path.resolve(path.join(__dirname, '..'), process.env.CRD_DIR),
+      path.resolve(__dirname, '..', '..', 'shared', 'crds'),
+      path.resolve(__dirname, '..', '.cache', 'crds'),
+    ].filter(Boolean);
+    expect(routes).toContain(dir);
+    expect(isComplete(dir)).toBe(true);
   });
 
   test('throws a helpful message when CRD_DIR is missing', () => {

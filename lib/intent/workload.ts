@@ -1,7 +1,6 @@
 import { ApiObject, JsonPatch } from 'cdk8s';
-// Types only: loading cdk8s-plus costs ~80 ms of every synth, and only adopted workloads use it.
-import type * as plus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { IAdoptableWorkload } from './adopt';
 import { ZeroTrustError } from './errors';
 import { MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, WorkloadModel } from './model';
 import { checkDnsLabel, checkDnsSubdomain, checkLabels } from './names';
@@ -62,11 +61,12 @@ export interface SecureWorkloadProps {
    */
   readonly podLabels?: { [key: string]: string };
   /**
-   * An existing cdk8s-plus-27 Deployment, StatefulSet or DaemonSet to secure instead of creating
-   * one. It must run as its own ServiceAccount, not `default`.
+   * An existing cdk8s-plus Deployment, StatefulSet or DaemonSet (any line, cdk8s-plus-27 to
+   * cdk8s-plus-33) to secure instead of creating one. It must run as its own ServiceAccount, not
+   * `default`.
    * @default - create one from `image`
    */
-  readonly workload?: plus.Deployment | plus.StatefulSet | plus.DaemonSet;
+  readonly workload?: IAdoptableWorkload;
   /**
    * Whether to create a ClusterIP Service for the ports.
    * @default true when the workload has ports
@@ -277,7 +277,7 @@ function appProtocolOf(kind: PortKind): string | undefined {
   }
 }
 
-function portsOfContainers(workload: plus.Deployment | plus.StatefulSet | plus.DaemonSet, where: string): Port[] {
+function portsOfContainers(workload: IAdoptableWorkload, where: string): Port[] {
   const out: Port[] = [];
   for (const c of workload.containers) {
     for (const p of c.ports ?? []) {
