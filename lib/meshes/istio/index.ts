@@ -83,7 +83,14 @@ export class IstioRenderer implements MeshRenderer {
   }
 
   public check(ctx: RenderContext): void {
-    checkIstio(ctx.model, ctx.namespace.name, this.settings);
+    const ns = ctx.namespace.name;
+    if (ns === this.settings.rootNamespace) {
+      throw new ZeroTrustError({
+        code: 'CHART_IN_MESH_ROOT_NAMESPACE', backend: this.backend, namespace: ns,
+        message: `namespace ${ns} is Istio's root namespace (rootNamespace): policies there apply to every workload of the mesh (its allow-nothing AuthorizationPolicy would deny all traffic mesh-wide, its workload policies would select pods in every namespace); put the workloads in a namespace of their own`,
+      });
+    }
+    checkIstio(ctx.model, ns, this.settings);
     for (const w of ctx.model.workloads) {
       if (w.namespace === ctx.namespace.name && w.service === false && needsWaypoint(ctx.model, w, this.settings)) {
         throw new ZeroTrustError({
