@@ -1,3 +1,4 @@
+import { ReservedKeys } from '../intent/names';
 import { IMesh, MeshRenderer, bindMesh } from '../intent/render';
 import { CiliumMeshProps, CiliumRenderer } from './cilium';
 import { IstioMeshProps, istioLayers, istioSettings } from './istio';
@@ -5,6 +6,9 @@ import { KumaMeshProps, kumaLayers, kumaOptions } from './kuma';
 import { LinkerdMeshProps, linkerdLayers, linkerdSettings } from './linkerd';
 import { NetworkPolicyMeshProps, networkPolicyLayers } from './networkpolicy';
 import { NetworkServiceMeshProps, nsmLayers, nsmSettings } from './nsm';
+import { CILIUM_RESERVED, ISTIO_RESERVED, KUMA_RESERVED, LINKERD_RESERVED, NSM_RESERVED } from './reserved';
+import { MeshSelfCheck, SelfCheckProfile } from './selfcheck';
+import { KumaMtls } from '../verify/kuma';
 
 /**
  * The mesh a `ZeroTrustChart` renders its intent for. One intent, every mesh: pick one per
@@ -13,7 +17,7 @@ import { NetworkServiceMeshProps, nsmLayers, nsmSettings } from './nsm';
 export class Mesh implements IMesh {
   /** Plain Kubernetes NetworkPolicy (default deny, DNS, per-workload allows); no identity or encryption. */
   public static networkPolicy(_props: NetworkPolicyMeshProps = {}): Mesh {
-    return new Mesh('networkpolicy', networkPolicyLayers);
+    return new Mesh('networkpolicy', networkPolicyLayers, { profile: {} });
   }
 
   /**
@@ -28,7 +32,13 @@ export class Mesh implements IMesh {
    */
   public static istio(props: IstioMeshProps = {}): Mesh {
     const settings = istioSettings(props);
-    return new Mesh(settings.backend, () => istioLayers(settings));
+    return new Mesh(settings.backend, () => istioLayers(settings), {
+      meshKey: `istio:${settings.trustDomain}`, reserved: ISTIO_RESERVED,
+      profile: {
+        istioRootNamespace: settings.rootNamespace, istioRevision: settings.revision,
+        reader: { istio: { trustDomain: settings.trustDomain, rootNamespace: settings.rootNamespace, clusterDomain: settings.clusterDomain } },
+      },
+    });
   }
 
   /**
@@ -49,7 +59,13 @@ export class Mesh implements IMesh {
    */
   public static linkerd(props: LinkerdMeshProps = {}): Mesh {
     const settings = linkerdSettings(props); // validated now, where the user wrote it
-    return new Mesh('linkerd', () => linkerdLayers(settings));
+    return new Mesh('linkerd', () => linkerdLayers(settings), {
+      meshKey: `linkerd:${settings.identityDomain}/${settings.controlPlaneNamespace}`, reserved: LINKERD_RESERVED,
+      profile: {
+        linkerdControlPlaneNamespace: settings.controlPlaneNamespace,
+        reader: { linkerd: { identityDomain: settings.identityDomain, controlPlaneNamespace: settings.controlPlaneNamespace } },
+      },
+    });
   }
 
   /**
@@ -60,7 +76,7 @@ export class Mesh implements IMesh {
    */
   public static cilium(props: CiliumMeshProps = {}): Mesh {
     const renderer = new CiliumRenderer(props); // validates props at construction
-    return new Mesh('cilium', () => [renderer]);
+    return new Mesh('cilium', () => [renderer], { reserved: CILIUM_RESERVED, profile: {} });
   }
 
   /**
@@ -76,7 +92,14 @@ export class Mesh implements IMesh {
    */
   public static kuma(props: KumaMeshProps = {}): Mesh {
     const options = kumaOptions(props);
-    return new Mesh('kuma', () => kumaLayers(options));
+    return new Mesh('kuma', () => kumaLayers(options), {
+      meshKey: `kuma:${options.meshName}`, reserved: KUMA_RESERVED,
+      profile: {
+        httpRulesAtL4: options.httpRulesAtL4,
+        // A Mesh created elsewhere must have mTLS on (Mesh.kuma() says so): read it as STRICT.
+        reader: { kuma: { systemNamespace: options.controlPlaneNamespace, ...(options.createMesh ? {} : { meshes: { [options.meshName]: KumaMtls.STRICT } }) } },
+      },
+    });
   }
 
   /**
@@ -94,14 +117,27 @@ export class Mesh implements IMesh {
    */
   public static networkServiceMesh(props: NetworkServiceMeshProps = {}): Mesh {
     const settings = nsmSettings(props);
-    return new Mesh('nsm', () => nsmLayers(settings));
+    return new Mesh('nsm', () => nsmLayers(settings), { meshKey: `nsm:${settings.trustDomain}`, reserved: NSM_RESERVED, profile: {} });
   }
 
   /**
    * @param id backend id, also the output folder name
    * @param layers creates the backend's layers (the synth step creates them once per synth)
+   * @param binding the mesh instance (trust domain, mesh name), reserved pod metadata and the
+   *   self-check's view of the backend's settings
    */
-  private constructor(public readonly id: string, layers: () => MeshRenderer[]) {
-    bindMesh(this, { backend: id, layers });
+  private constructor(public readonly id: string, layers: () => MeshRenderer[], binding: MeshOptions) {
+    const meshKey = binding.meshKey ?? id;
+    bindMesh(this, {
+      backend: id, layers, meshKey, reserved: binding.reserved,
+      selfCheck: new MeshSelfCheck(id, meshKey, binding.profile),
+    });
   }
+}
+
+/** What a factory says of its mesh beside the layers. */
+interface MeshOptions {
+  readonly meshKey?: string;
+  readonly reserved?: ReservedKeys;
+  readonly profile: SelfCheckProfile;
 }

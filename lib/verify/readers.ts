@@ -6,9 +6,9 @@
 import { CiliumPolicyEvaluator } from './cilium';
 import { ControlPlaneEndpoint, IntentOptions } from './expected';
 import { NAMESPACE_NAME_LABEL, inventory } from './inventory';
-import { IstioEvaluator } from './istio';
-import { KumaEvaluator } from './kuma';
-import { LinkerdEvaluator } from './linkerd';
+import { IstioEvaluator, IstioEvaluatorOptions } from './istio';
+import { KumaEvaluator, KumaEvaluatorOptions } from './kuma';
+import { LinkerdEvaluator, LinkerdEvaluatorOptions } from './linkerd';
 import { AnyManifest, manifestOf } from './manifests';
 import { NetworkPolicyEvaluator, isNetworkPolicy } from './networkpolicy';
 import { NSM_CLIENT_ANNOTATION, NsmEvaluator } from './nsm';
@@ -127,6 +127,16 @@ export interface ReaderOptions {
    * @default true
    */
   readonly networkLayer?: boolean;
+  /**
+   * Settings of the mesh the manifests were rendered for, where they are not the defaults
+   * (an Istio trust domain, a Kuma mesh created elsewhere, ...).
+   * @default - each reader's defaults
+   */
+  readonly settings?: {
+    readonly istio?: Pick<IstioEvaluatorOptions, 'rootNamespace' | 'clusterDomain' | 'trustDomain'>;
+    readonly linkerd?: Pick<LinkerdEvaluatorOptions, 'identityDomain' | 'controlPlaneNamespace'>;
+    readonly kuma?: Pick<KumaEvaluatorOptions, 'systemNamespace' | 'meshes'>;
+  };
 }
 
 /**
@@ -154,19 +164,20 @@ export function readerFor(manifests: readonly AnyManifest[], options: ReaderOpti
     case 'istio-ambient': {
       const plane = backend === 'istio' ? 'sidecar' : 'ambient';
       reader = new IstioEvaluator(objects, {
+        ...options.settings?.istio,
         ...(np ? { networkLayer: np } : {}),
         enrolledNamespaces: Object.fromEntries(enrolled.map((n) => [n, plane])),
       });
       break;
     }
     case 'linkerd':
-      reader = new LinkerdEvaluator(objects, np ? { l4: np } : {});
+      reader = new LinkerdEvaluator(objects, { ...options.settings?.linkerd, ...(np ? { l4: np } : {}) });
       break;
     case 'cilium':
       reader = new CiliumPolicyEvaluator(objects);
       break;
     case 'kuma':
-      reader = new KumaEvaluator(objects, np ? { networkPolicy: np } : {});
+      reader = new KumaEvaluator(objects, { ...options.settings?.kuma, ...(np ? { networkPolicy: np } : {}) });
       break;
     case 'nsm':
       reader = new NsmEvaluator(manifests, np);
