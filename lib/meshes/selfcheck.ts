@@ -103,8 +103,8 @@ export function selfCheck(check: MeshSelfCheck, input: SelfCheckInput): SelfChec
   const options = intentOptions(backend, check.profile, enrolled, input.dns);
   const intent = new IntentEvaluator(model, options);
 
-  const problems = coverageProblems(backend, model, manifests, mine);
   const inv = inventory(manifests);
+  const problems = coverageProblems(backend, model, inv.workloads, mine);
   const pods = inv.workloads.filter((w) => !otherManaged.has(w.namespace!));
   const probes = intentProbes(model);
   const estimate = (pods.length + probes.endpoints.length + groupNamespaces.size + 3) ** 2 * (probes.ports.length + 12 + probes.requests.length);
@@ -212,13 +212,27 @@ function intentOptions(backend: string, profile: SelfCheckProfile, enrolled: str
  * only pods there with its selector: pods of another object with the same label would share
  * its flows.
  */
-function coverageProblems(backend: string, model: ZeroTrustModel, manifests: Manifest[], mine: Set<string>): ZeroTrustError[] {
-  const pods = inventory(manifests).workloads;
+function coverageProblems(backend: string, model: ZeroTrustModel, workloads: Endpoint[], mine: Set<string>): ZeroTrustError[] {
+  const byNamespace = new Map<string, Endpoint[]>();
+  for (const p of workloads) {
+    if (!mine.has(p.namespace!)) continue;
+    byNamespace.set(p.namespace!, [...(byNamespace.get(p.namespace!) ?? []), p]);
+  }
+  // Pods of a namespace by the value of the name label, which every workload's selector has.
+  const byName = new Map<string, Endpoint[]>();
+  for (const [ns, pods] of byNamespace) {
+    for (const p of pods) {
+      const key = `${ns}\0${p.labels?.[NAME_LABEL] ?? ''}`;
+      byName.set(key, [...(byName.get(key) ?? []), p]);
+    }
+  }
   const out: ZeroTrustError[] = [];
   for (const w of model.workloads) {
     if (!mine.has(w.namespace)) continue;
     const key = `${w.namespace}/${w.name}`;
-    const owners = pods.filter((p) => p.namespace === w.namespace && Object.entries(w.selector).every(([k, v]) => p.labels?.[k] === v));
+    const name = w.selector[NAME_LABEL];
+    const candidates = name !== undefined ? byName.get(`${w.namespace}\0${name}`) ?? [] : byNamespace.get(w.namespace) ?? [];
+    const owners = candidates.filter((p) => Object.entries(w.selector).every(([k, v]) => p.labels?.[k] === v));
     if (owners.length === 1) continue;
     out.push(new ZeroTrustError(owners.length === 0
       ? { code: 'SELF_CHECK_NO_PODS', backend, namespace: w.namespace, workload: key, message: `self-check: no pods of ${key} are in the output (no Deployment, StatefulSet or DaemonSet in namespace ${w.namespace} has the labels ${JSON.stringify(w.selector)}), so its policies protect nothing; if it adopts a cdk8s-plus workload, define that workload in namespace ${w.namespace}` }
@@ -289,9 +303,13 @@ function* focusedQueries(model: ZeroTrustModel, pods: Endpoint[], probeEndpoints
   // Ports and requests worth asking per destination, from the flows to it.
   const flowPorts = new Map<string, UniversePort[]>();
   const requests = new Map<string, UniverseRequest[]>();
-  const pairs = new Map<string, { source: Endpoint; destination: Endpoint }>();
-  const pair = (source: Endpoint, destination: Endpoint) => {
-    if (source.id !== destination.id) pairs.set(`${source.id}\0${destination.id}`, { source, destination });
+  // Declared pairs are asked on an undeclared port too (1/TCP); the others on the destination's own ports.
+  const pairs = new Map<string, { source: Endpoint; destination: Endpoint; declared: boolean }>();
+  const pair = (source: Endpoint, destination: Endpoint, declared = false) => {
+    if (source.id === destination.id) return;
+    const key = `${source.id}\0${destination.id}`;
+    const known = pairs.get(key);
+    if (!known || (declared && !known.declared)) pairs.set(key, { source, destination, declared });
   };
   for (const f of model.flows) {
     const touches = (e: EndpointModel) => e.type === 'workload' && mine.has(e.workload.namespace);
@@ -318,7 +336,7 @@ function* focusedQueries(model: ZeroTrustModel, pods: Endpoint[], probeEndpoints
         }
       }
       requests.set(d.id, reqs);
-      for (const s of sources) pair(s, d);
+      for (const s of sources) pair(s, d, true);
     }
   }
   const checked = pods.filter((p) => mine.has(p.namespace!) && p.workload !== undefined);
@@ -346,13 +364,23 @@ function* focusedQueries(model: ZeroTrustModel, pods: Endpoint[], probeEndpoints
     return e;
   };
 
-  for (const { source, destination } of pairs.values()) {
-    const ports = mergePorts([
-      ...(destination.ports ?? []).map((p) => ({ number: p.number, protocol: p.protocol })),
-      ...(flowPorts.get(destination.id) ?? []),
-      { number: 1, protocol: 'TCP' },
-      ...(destination.kind !== 'pod' ? [{ number: 443, protocol: 'TCP' as const }] : []),
-    ]);
+  const portCache = new Map<string, UniversePort[]>();
+  const portsOf = (destination: Endpoint, declared: boolean): UniversePort[] => {
+    const key = `${declared}\0${destination.id}`;
+    let ports = portCache.get(key);
+    if (!ports) {
+      const own = [...(destination.ports ?? []).map((p) => ({ number: p.number, protocol: p.protocol })), ...(flowPorts.get(destination.id) ?? [])];
+      ports = mergePorts([
+        ...own,
+        ...(declared || own.length === 0 ? [{ number: 1, protocol: 'TCP' as const }] : []),
+        ...(destination.kind !== 'pod' ? [{ number: 443, protocol: 'TCP' as const }] : []),
+      ]);
+      portCache.set(key, ports);
+    }
+    return ports;
+  };
+  for (const { source, destination, declared } of pairs.values()) {
+    const ports = portsOf(destination, declared);
     const reqs = requests.get(destination.id) ?? [];
     for (const p of ports) {
       yield { source, destination, port: p.number, protocol: p.protocol };

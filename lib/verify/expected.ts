@@ -271,16 +271,24 @@ function indexByDestination(model: ZeroTrustModel): FlowsByDestination {
 
 /** Every flow whose destination could match `e` (a superset; callers still match both ends), in model order. */
 function candidatesTo(index: FlowsByDestination, e: Endpoint): FlowModel[] {
-  let out: FlowModel[];
+  const none: FlowModel[] = [];
+  let a: FlowModel[];
+  let b: FlowModel[];
   if (e.kind === 'pod') {
     const name = e.labels?.[NAME_LABEL];
-    out = [...(name !== undefined ? index.byWorkload.get(`${e.namespace}\0${name}`) ?? [] : []), ...(index.byNamespace.get(e.namespace ?? '') ?? [])];
+    a = (name !== undefined ? index.byWorkload.get(`${e.namespace}\0${name}`) : undefined) ?? none;
+    b = index.byNamespace.get(e.namespace ?? '') ?? none;
   } else if (e.kind === 'fqdn') {
-    out = [...index.hosts, ...index.ipBlocks];
+    a = index.hosts;
+    b = index.ipBlocks;
   } else {
-    out = [...index.ipBlocks];
+    a = index.ipBlocks;
+    b = none;
   }
-  return out.length > 1 ? out.sort((a, b) => index.order.get(a)! - index.order.get(b)!) : out;
+  // Each list is in model order; merge them only when both have flows.
+  if (b.length === 0) return a;
+  if (a.length === 0) return b;
+  return [...a, ...b].sort((x, y) => index.order.get(x)! - index.order.get(y)!);
 }
 
 const HTTP_NAMESPACES = new WeakMap<ZeroTrustModel, Set<string>>();
