@@ -140,7 +140,15 @@ export class ZeroTrustSynthesis {
     }
     if (problems.length > 0) return { model, problems: dedupe(problems) };
     const namespaceMetadata = new Map<SynthesizedChart, MetadataAdditions>();
-    for (const plan of plans) namespaceMetadata.set(plan.chart, renderChart(plan.chart, plan.ctx, plan.layers));
+    for (const plan of plans) {
+      try {
+        namespaceMetadata.set(plan.chart, renderChart(plan.chart, plan.ctx, plan.layers));
+      } catch (e) {
+        // A layer that refuses only while rendering: a problem like any other (the app is not emitted).
+        if (!(e instanceof ZeroTrustError)) throw e;
+        return { model, problems: [e.within({ backend: plan.chart._binding.backend, namespace: plan.chart.namespaceName })] };
+      }
+    }
     return { model, problems: this.selfCheck(model, namespaceMetadata) };
   }
 

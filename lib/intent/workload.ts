@@ -167,7 +167,7 @@ export class SecureWorkload extends Construct implements IPeer {
     const adopted = this.props.workload;
     if (!adopted) return { labels: { ...(this.props.podLabels ?? {}) } };
     const meta = adopted.podMetadata.toJson() as { labels?: { [key: string]: string }; annotations?: { [key: string]: string } };
-    return { labels: { ...(meta.labels ?? {}) }, annotations: { ...(meta.annotations ?? {}) } };
+    return { labels: { ...(meta.labels ?? {}), ...(this.props.podLabels ?? {}) }, annotations: { ...(meta.annotations ?? {}) } };
   }
 
   /** Shapes of a rule's arguments, checked where it is declared (plain JavaScript callers). */
