@@ -341,6 +341,42 @@ describe('invalid manifests are synth errors', () => {
   });
 });
 
+describe('found by the self-check and the hostile property test, now refused by name', () => {
+  test('Istio sidecar: a flow to a workload without a Service (REGISTRY_ONLY never forwards to it)', () => {
+    const { app, c } = chart(Mesh.istio());
+    const db = new SecureWorkload(c, 'db', { image: 'db:1', ports: [Port.tcp(5432)], service: false });
+    db.allowFrom(new SecureWorkload(c, 'web', { image: 'web:1' }));
+    expect(problem(app, 'DESTINATION_NEEDS_SERVICE')).toMatchObject({ backend: 'istio', workload: 'shop/db', rule: 'shop/db.allowFrom(shop/web)' });
+    const ambient = chart(Mesh.istio({ mode: IstioMode.AMBIENT }));
+    const adb = new SecureWorkload(ambient.c, 'db', { image: 'db:1', ports: [Port.tcp(5432)], service: false });
+    adb.allowFrom(new SecureWorkload(ambient.c, 'web', { image: 'web:1' }));
+    expect(problemsOf(ambient.app)).toEqual([]);
+  });
+
+  test('Istio sidecar: HTTP rules to a workload without a Service (its ports would be TCP)', () => {
+    const { app, c } = chart(Mesh.istio());
+    const api = new SecureWorkload(c, 'api', { image: 'api:1', ports: [Port.http(8080)], service: false });
+    api.allowFrom(Peer.namespace('ingress'), { http: [{ paths: ['/healthz'] }] });
+    expect(problem(app, 'HTTP_RULES_NEED_SERVICE')).toMatchObject({ backend: 'istio', workload: 'shop/api' });
+  });
+
+  test('podLabels given with an adopted workload are checked too', () => {
+    const { app, c } = chart(Mesh.kuma());
+    const sa = new plus.ServiceAccount(c, 'sa', { metadata: { name: 'old' } });
+    const d = new plus.Deployment(c, 'old-deployment', { containers: [{ image: 'x', portNumber: 8080 }], serviceAccount: sa });
+    new SecureWorkload(c, 'old', { workload: d, podLabels: { 'kuma.io/mesh': 'other' } });
+    expect(problem(app, 'RESERVED_POD_METADATA')).toMatchObject({ backend: 'kuma', workload: 'shop/old' });
+  });
+
+  test('Kuma: an except beside host names on the same port is refused when checked, not while rendering', () => {
+    const { app, c } = chart(Mesh.kuma());
+    const web = new SecureWorkload(c, 'web', { image: 'web:1' });
+    web.allowTo(Peer.ipBlock('10.0.0.0/8', ['10.1.0.0/16']), { ports: [Port.tcp(443)] });
+    web.allowTo(Peer.fqdn('api.example.com'), { ports: [Port.tcp(443)] });
+    expect(problem(app, 'KUMA_PASSTHROUGH_EXCEPT')).toMatchObject({ backend: 'kuma', namespace: 'shop', workload: 'shop/web', rule: 'shop/web.allowTo(cidr:10.0.0.0/8 except 10.1.0.0/16)' });
+  });
+});
+
 describe('lenient parsing is gone', () => {
   test.each(['1:2:3:4:5:6:7:8::/64', '010.0.0.0/8', '10.0.0.0/08', '10.0.0.01/32', '::1::/128', '10.0.0.0/33', '10.0.0.0'])('Peer.ipBlock(%s)', (cidr) => {
     expect(thrown(() => Peer.ipBlock(cidr)).code).toBe('INVALID_CIDR');
