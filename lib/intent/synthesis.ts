@@ -175,15 +175,21 @@ export class ZeroTrustSynthesis {
     }
     if (groups.size === 0) return [];
     this.provisional = { model, problems: [] };
-    let documents: RenderedObject[];
+    const documents: RenderedObject[] = [];
     try {
-      documents = [];
       for (const chart of this.root.node.findAll().filter((c): c is Chart => Chart.isChart(c))) {
         const own = this.charts.find((c) => c === (chart as unknown));
         const docs = own ? own._renderDocuments() : chart.toJson();
         if (own) own._keepDocuments(docs);
         documents.push(...docs);
       }
+    } catch (e) {
+      if (e instanceof ZeroTrustError) return [e];
+      const [first] = [...groups.values()][0].charts;
+      return [new ZeroTrustError({
+        code: 'SELF_CHECK_ERROR', backend: first.binding.backend, namespace: first.namespace,
+        message: `the self-check could not collect the app's documents: ${(e as Error)?.message ?? String(e)}; turn it off with selfCheck: false on the chart to synthesize anyway`,
+      })];
     } finally {
       this.provisional = undefined;
     }
