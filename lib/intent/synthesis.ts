@@ -103,16 +103,6 @@ export class ZeroTrustSynthesis {
   }
 
   /**
-   * The problems of one chart, as messages for its cdk8s validation.
-   * @internal
-   */
-  public _problemsOf(chart: SynthesizedChart): string[] {
-    return this._run().problems.filter((p) => p.namespace === chart.namespaceName
-      // A problem that names no namespace of the app is reported by the first chart.
-      || (chart === this.charts[0] && !this.charts.some((c) => c.namespaceName === p.namespace))).map((p) => p.message);
-  }
-
-  /**
    * Throws one error listing every problem of the app, grouped by namespace.
    * @internal
    */
