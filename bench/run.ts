@@ -6,7 +6,9 @@
  *
  * Flags: `--large` adds 8000/40000 (run `--large-reps` times, default 1: one run of every scenario
  * there takes minutes); `--reps N`; `--sizes 100/300,500/2000`; `--only a,b`
- * (scenario names); `--no-verify`; `--out FILE`.
+ * (scenario names); `--no-verify`; `--no-self-check` (skips measuring the self-check's cost,
+ * bench/selfcheck.ts, below 8000 workloads); `--out FILE`. The scenarios' synth column includes
+ * the self-check, which is on by default.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -14,6 +16,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { benchMeshes } from './meshes';
 import type { ScenarioResult } from './scenario';
+import { selfCheckCosts, selfCheckSection } from './selfcheck';
 
 interface Options {
   sizes: [number, number][];
@@ -23,6 +26,8 @@ interface Options {
   only?: string[];
   verify: boolean;
   synthTime: boolean;
+  /** Measure the self-check's cost (bench/selfcheck.ts). */
+  selfCheck: boolean;
   out: string;
 }
 
@@ -33,6 +38,7 @@ function parseArgs(argv: string[]): Options {
     largeReps: 1,
     verify: true,
     synthTime: true,
+    selfCheck: true,
     out: path.join(__dirname, 'RESULTS.md'),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -44,6 +50,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--only') opt.only = argv[++i].split(',');
     else if (a === '--no-verify') opt.verify = false;
     else if (a === '--no-synth-time') opt.synthTime = false;
+    else if (a === '--no-self-check') opt.selfCheck = false;
     else if (a === '--out') opt.out = path.resolve(argv[++i]);
     else throw new Error(`unknown flag ${a}`);
   }
@@ -148,8 +155,9 @@ function main(): void {
     }
   }
   const synth = opt.synthTime ? synthTimes() : undefined;
+  const selfCheck = opt.selfCheck ? selfCheckSection(selfCheckCosts(opt.sizes.filter(([w]) => w < 8000), opt.reps, (l) => process.stderr.write(`${l}\n`)), opt.reps) : '';
   const elapsed = (Date.now() - started) / 1000;
-  const md = report(opt, scenarios, meshes, results, { elapsed, load0, load1: os.loadavg()[0] }, synth);
+  const md = report(opt, scenarios, meshes, results, { elapsed, load0, load1: os.loadavg()[0] }, synth) + (selfCheck ? `\n${selfCheck}` : '');
   fs.writeFileSync(opt.out, md);
   process.stderr.write(`wrote ${path.relative(process.cwd(), opt.out)} (${elapsed.toFixed(0)} s)\n`);
   const failed = [...results.values()].filter((r) => !r.fastYamlIdentical || (r.verify && r.verify.mismatches.length > 0));

@@ -136,9 +136,10 @@ describe('rules are checked at synth, naming workload, rule and backend', () => 
   test('empty peers and empty port lists', () => {
     const { app, c } = chart();
     const a = new SecureWorkload(c, 'a', { image: 'x', ports: [Port.tcp(1)] });
-    a.allowFrom(undefined as any);
+    // A missing peer is a shape error, refused where the rule is declared.
+    expect(() => a.allowFrom(undefined as any)).toThrow(expect.objectContaining({ code: 'INVALID_PEER', workload: 'production/a' }));
     a.allowTo(Peer.ipBlock('10.0.0.0/8'), { ports: [] });
-    expectSynthError(app, 'the peer is empty', '"ports" is empty');
+    expectSynthError(app, '"ports" is empty');
   });
   test('flows between charts of different meshes', () => {
     const app = Testing.app();

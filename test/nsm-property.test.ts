@@ -45,6 +45,8 @@ function build(t: Topo): { yaml: string; model: ZeroTrustModel } {
   for (const e of t.edges) {
     const from = at(e.from);
     const to = at(e.to);
+    // A workload cannot be its own NSM client: such a flow is a synth error (NSM_SELF_CONNECTION).
+    if (from === to) continue;
     const picked = to.ports.filter((_, k) => (e.portMask >> k) & 1);
     const ports = picked.length ? picked : undefined;
     if (e.declaredBySource) from.allowTo(to, { ports });

@@ -81,7 +81,7 @@ const CASES: BackendCase[] = [
   },
   {
     name: 'nsm', id: 'nsm', mesh: () => Mesh.networkServiceMesh({ allowPortsOverConnection: true, allowHttpRulesOverConnection: true }),
-    features: { maxWorkloads: SMALL, http: true, httpFromPeers: false },
+    features: { maxWorkloads: SMALL, http: true, httpFromPeers: false, selfFlows: false },
   },
 ];
 

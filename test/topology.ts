@@ -66,6 +66,8 @@ export interface TopologyFeatures {
   readonly httpFromPeers?: boolean;
   /** Flows between workloads only on all of the destination's ports. @default false */
   readonly allPortsOnly?: boolean;
+  /** Flows from a workload to itself (Network Service Mesh refuses them). @default true */
+  readonly selfFlows?: boolean;
 }
 export interface WorkloadSpec { readonly ns: number; readonly name: string; readonly ports: PortSpec[] }
 export type PortsChoice = { all: true } | { subset: boolean[] };
@@ -134,7 +136,8 @@ export function topologyArb(maxWorkloadsOrFeatures: number | TopologyFeatures = 
         workloads: fc.constant(workloads),
         dns: fc.array(fc.constantFrom(...dnsChoices), { minLength: 3, maxLength: 3 }),
         flows: fc.array(fc.oneof(...arms), { maxLength: Math.min(40, workloads.length * 2 + 2), size: 'medium' })
-          .map((flows) => (sourceBlocks ? flows.filter((f) => f.kind !== 'ip' || f.dir === 'to' || sourceBlocks.includes(f.block)) : flows)),
+          .map((flows) => (sourceBlocks ? flows.filter((f) => f.kind !== 'ip' || f.dir === 'to' || sourceBlocks.includes(f.block)) : flows))
+          .map((flows) => (o.selfFlows === false ? flows.filter((f) => f.kind !== 'w2w' || f.from !== f.to) : flows)),
       });
     }),
   );

@@ -2,8 +2,8 @@ import { ApiObject, Chart, JsonPatch } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import { Dns, DnsSpec } from './dns';
 import { ZeroTrustError } from './errors';
-import { MANAGED_BY, MANAGED_BY_LABEL } from './model';
-import { checkDnsLabel } from './names';
+import { MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL } from './model';
+import { checkDnsLabel, checkLabels, reservedKey, shown } from './names';
 import { IntentRegistry } from './registry';
 import { IMesh, MeshBinding, MetadataAdditions, meshBinding } from './render';
 import { ChartWorkload, ZeroTrustSynthesis } from './synthesis';
@@ -28,11 +28,27 @@ export interface ZeroTrustChartProps {
    */
   readonly createNamespace?: boolean;
   /**
-   * Labels applied to every object of the chart.
+   * Labels applied to every object of the chart (the Namespace too). They must be valid label
+   * keys and values, and may not set the labels this library selects by or the labels the mesh
+   * reserves (its enrolment labels, such as `istio-injection`).
    * @default - none
    */
   readonly labels?: { [key: string]: string };
+  /**
+   * Whether synth reads this chart's output back with the backend's reader and fails when the
+   * objects allow a probed connection the intent does not declare, or deny one it declares.
+   * Every workload is probed against every other party (workloads, peers, an intruder per
+   * namespace, an outsider, addresses, hosts, ports, HTTP requests); beyond about 250,000
+   * probed connections per mesh, each workload is probed against its declared peers and a fixed
+   * set of others instead. It adds roughly 0.5-2x the synth time of the chart (see the README,
+   * "Fail closed"); turn it off for very large charts whose output is verified otherwise.
+   * @default true
+   */
+  readonly selfCheck?: boolean;
 }
+
+/** Labels of every object that this library sets itself: a chart's `labels` may not override them. */
+const OWN_LABELS = [NAME_LABEL, MANAGED_BY_LABEL, 'kubernetes.io/metadata.name'];
 
 /**
  * One namespace in zero trust: everything is closed except what its `SecureWorkload`s allow.
@@ -69,17 +85,31 @@ export class ZeroTrustChart extends Chart {
 
   /** @internal */
   public readonly _binding: MeshBinding;
+  /** @internal */
+  public readonly _selfCheck: boolean;
+  /** @internal */
+  public readonly _emitsNamespace: boolean;
   private readonly namespaceObject?: ApiObject;
   private readonly declaredWorkloads: SecureWorkload[] = [];
+  private keptDocuments?: any[];
 
   public constructor(scope: Construct, id: string, props: ZeroTrustChartProps) {
-    super(scope, id, { namespace: props.namespace, labels: props.labels, disableResourceNameHashes: true });
+    super(scope, id, { namespace: props?.namespace, labels: props?.labels, disableResourceNameHashes: true });
     Object.defineProperty(this, CHART_BRAND, { value: true });
+    if (typeof props !== 'object' || props === null) {
+      throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', message: `ZeroTrustChart "${id}": expected props { namespace, mesh, ... }, got ${shown(props)}` });
+    }
     checkDnsLabel(props.namespace, `ZeroTrustChart "${id}": namespace`);
     const binding = meshBinding(props.mesh);
     if (!binding) {
       throw new ZeroTrustError({ code: 'INVALID_MESH', message: `ZeroTrustChart "${id}": "mesh" must be one of the Mesh.*() factories` });
     }
+    if (props.labels !== undefined) checkChartLabels(props.labels, `ZeroTrustChart "${id}" (namespace ${props.namespace})`, binding);
+    if (props.selfCheck !== undefined && typeof props.selfCheck !== 'boolean') {
+      throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', message: `ZeroTrustChart "${id}": selfCheck must be true or false, got ${shown(props.selfCheck)}` });
+    }
+    this._selfCheck = props.selfCheck ?? true;
+    this._emitsNamespace = props.createNamespace ?? true;
     this._binding = binding;
     this.namespaceName = props.namespace;
     this.mesh = props.mesh;
@@ -92,12 +122,13 @@ export class ZeroTrustChart extends Chart {
         metadata: { name: this.namespaceName, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } },
       }));
     }
-    IntentRegistry.of(this).addNamespace({ name: this.namespaceName, backend: binding.backend });
+    IntentRegistry.of(this).addNamespace({ name: this.namespaceName, backend: binding.backend, ...(binding.meshKey ? { mesh: binding.meshKey } : {}) });
     const synthesis = ZeroTrustSynthesis._of(this);
     synthesis._addChart(this);
     // cdk8s validates every construct before it collects the charts' objects; the synth step runs
-    // at the first of these calls (or earlier, see ZeroTrustSynthesis) and reports this chart's problems.
-    this.node.addValidation({ validate: () => synthesis._problemsOf(this) });
+    // at the first of these calls (or earlier, see ZeroTrustSynthesis). A failed synth throws its
+    // ZeroTrustError (every problem of the app, with codes) rather than cdk8s's plain Error.
+    this.node.addValidation({ validate: () => { synthesis._assertOk(); return []; } });
   }
 
   /** The SecureWorkloads of this chart, in the order they were declared. */
@@ -105,10 +136,28 @@ export class ZeroTrustChart extends Chart {
     return [...this.declaredWorkloads];
   }
 
-  /** Renders the app's intent (once) before the chart's objects are collected. */
+  /**
+   * Renders the app's intent (once) before the chart's objects are collected. The first call
+   * after synthesis returns the documents the self-check read.
+   */
   public toJson(): any[] {
     ZeroTrustSynthesis._of(this)._assertOk();
+    const kept = this.keptDocuments;
+    if (kept) {
+      this.keptDocuments = undefined;
+      return kept;
+    }
     return super.toJson();
+  }
+
+  /** @internal */
+  public _renderDocuments(): any[] {
+    return super.toJson();
+  }
+
+  /** @internal */
+  public _keepDocuments(docs: any[] | undefined): void {
+    this.keptDocuments = docs;
   }
 
   /**
@@ -134,6 +183,19 @@ export class ZeroTrustChart extends Chart {
     if (!this.namespaceObject) return;
     for (const [k, v] of Object.entries(meta.labels ?? {})) this.namespaceObject.metadata.addLabel(k, v);
     for (const [k, v] of Object.entries(meta.annotations ?? {})) this.namespaceObject.metadata.addAnnotation(k, v);
+  }
+}
+
+function checkChartLabels(labels: { [key: string]: string }, where: string, binding: MeshBinding): void {
+  checkLabels(labels, `${where}: labels`);
+  for (const key of Object.keys(labels)) {
+    if (OWN_LABELS.includes(key)) {
+      throw new ZeroTrustError({ code: 'RESERVED_LABEL', message: `${where}: labels must not set "${key}"; this library sets it on the objects that need it (and cdk8s would stamp it on every object)` });
+    }
+    const hit = reservedKey(key, binding.reserved);
+    if (hit) {
+      throw new ZeroTrustError({ code: 'RESERVED_LABEL', backend: binding.backend, message: `${where}: labels must not set "${key}", which the ${binding.backend} backend reserves${hit !== key ? ` (${hit}*)` : ''}: on the Namespace it would change how the mesh enrols the pods; the chart sets what the mesh needs` });
+    }
   }
 }
 

@@ -11,19 +11,24 @@ export interface ParsedCidr {
 
 /** Parses `a.b.c.d/n` or an IPv6 CIDR; throws a `ZeroTrustError` naming `what` when malformed. */
 export function parseCidr(cidr: string, what: string): ParsedCidr {
-  const m = /^([^/]+)\/(\d{1,3})$/.exec(cidr ?? '');
-  if (!m) throw new ZeroTrustError(`${what}: "${cidr}" is not a CIDR (address/prefix)`);
+  const fail = (why: string) => new ZeroTrustError({ code: 'INVALID_CIDR', message: `${what}: ${typeof cidr === 'string' ? `"${cidr}"` : `${cidr === null ? 'null' : typeof cidr} (expected a string)`} ${why}` });
+  if (typeof cidr !== 'string') throw fail('is not a CIDR (address/prefix)');
+  // Written as Go's net.ParseCIDR (which Kubernetes and the meshes use) accepts it: no leading zeros.
+  const m = /^([^/]+)\/(0|[1-9]\d{0,2})$/.exec(cidr);
+  if (!m) throw fail('is not a CIDR (address/prefix, the prefix without leading zeros)');
   const address = parseIp(m[1]);
-  if (address === undefined) throw new ZeroTrustError(`${what}: "${cidr}" has an invalid address`);
+  if (address === undefined) throw fail('has an invalid address (IPv4 octets 0-255 without leading zeros, or IPv6 with at most one "::" standing for at least one group)');
   const prefix = Number(m[2]);
   const bits = address.family === 4 ? 32 : 128;
-  if (prefix > bits) throw new ZeroTrustError(`${what}: "${cidr}" has a prefix longer than ${bits}`);
+  if (prefix > bits) throw fail(`has a prefix longer than ${bits}`);
   return { family: address.family, address: address.value, prefix };
 }
 
 /** Parses an IPv4 or IPv6 address. */
 export function parseIp(text: string): { family: 4 | 6; value: bigint } | undefined {
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (typeof text !== 'string') return undefined;
+  // No leading zeros: `010.0.0.0` is octal to some parsers and decimal to others (Go rejects it).
+  const v4 = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/.exec(text);
   if (v4) {
     const parts = v4.slice(1).map(Number);
     if (parts.some((p) => p > 255)) return undefined;
@@ -35,7 +40,8 @@ export function parseIp(text: string): { family: 4 | 6; value: bigint } | undefi
   const head = halves[0] ? halves[0].split(':') : [];
   const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
   const missing = 8 - head.length - tail.length;
-  if ((halves.length === 1 && missing !== 0) || missing < 0) return undefined;
+  // `::` stands for one or more zero groups: `1:2:3:4:5:6:7:8::` has nine.
+  if ((halves.length === 1 && missing !== 0) || (halves.length === 2 && missing < 1)) return undefined;
   const groups = [...head, ...Array(halves.length === 2 ? missing : 0).fill('0'), ...tail];
   if (groups.some((g) => g.length === 0 || g.length > 4)) return undefined;
   return { family: 6, value: groups.reduce((acc, g) => (acc << 16n) + BigInt(parseInt(g, 16)), 0n) };

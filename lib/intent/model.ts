@@ -20,6 +20,12 @@ export interface NamespaceModel {
   readonly name: string;
   /** Backend id of the chart's mesh (`networkpolicy`, `istio`, ...). */
   readonly backend: BackendId;
+  /**
+   * Which mesh of that backend (trust domain, mesh name): flows between workloads of namespaces
+   * whose `mesh` differs cannot be authenticated end to end and are refused.
+   * @default - the backend id (one mesh per backend)
+   */
+  readonly mesh?: string;
 }
 
 /** A `SecureWorkload` of the app. */

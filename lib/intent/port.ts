@@ -1,5 +1,5 @@
 import { ZeroTrustError } from './errors';
-import { checkPortName } from './names';
+import { checkPortName, shown } from './names';
 
 /** Transport protocol of a port. */
 export enum Protocol {
@@ -86,11 +86,18 @@ export class Port {
   public readonly endPort?: number;
 
   public constructor(options: PortOptions) {
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+      throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', message: `new Port(): expected { number, kind, name?, endPort? }, got ${shown(options)}` });
+    }
     checkPortNumber(options.number, 'port');
+    if (!(Object.values(PortKind) as string[]).includes(options.kind)) {
+      // An unknown kind (SCTP, say) would otherwise be rendered as TCP.
+      throw new ZeroTrustError({ code: 'INVALID_PORT_KIND', message: `port ${options.number}: kind ${shown(options.kind)} is not one of ${Object.values(PortKind).join(', ')} (SCTP and other protocols are not secured by any backend here)` });
+    }
     if (options.endPort !== undefined) {
       checkPortNumber(options.endPort, 'endPort');
       if (options.endPort < options.number) {
-        throw new ZeroTrustError(`port range ${options.number}-${options.endPort} ends before it starts`);
+        throw new ZeroTrustError({ code: 'INVALID_PORT', message: `port range ${options.number}-${options.endPort} ends before it starts` });
       }
     }
     this.number = options.number;
@@ -118,6 +125,6 @@ export class Port {
 
 function checkPortNumber(n: number, what: string): void {
   if (!Number.isInteger(n) || n < 1 || n > 65535) {
-    throw new ZeroTrustError(`${what} ${n} is outside 1-65535`);
+    throw new ZeroTrustError({ code: 'INVALID_PORT', message: `${what} ${typeof n === 'number' ? n : shown(n)} is ${typeof n === 'number' ? 'outside 1-65535' : 'not a whole number in 1-65535'}` });
   }
 }

@@ -4,6 +4,7 @@ import {
   EndpointModel, FlowModel, HttpRuleModel, NamespaceModel, WorkloadModel, ZeroTrustModel,
   compareText, comparePorts, endpointKey, samePort,
 } from './model';
+import { checkDns1035Label } from './names';
 import { IPeer, PeerKind } from './peer';
 import { Port } from './port';
 import { AllowOptions, normalizeHttpRule } from './rules';
@@ -51,7 +52,7 @@ export class IntentRegistry {
   public addNamespace(ns: NamespaceModel): void {
     this.assertOpen(`namespace ${ns.name}`);
     if (this.namespaces.has(ns.name)) {
-      throw new ZeroTrustError(`namespace "${ns.name}" is declared by two ZeroTrustCharts; use one chart per namespace`);
+      throw new ZeroTrustError({ code: 'DUPLICATE_NAMESPACE', namespace: ns.name, message: `namespace "${ns.name}" is declared by two ZeroTrustCharts; use one chart per namespace` });
     }
     this.namespaces.set(ns.name, ns);
   }
@@ -61,7 +62,7 @@ export class IntentRegistry {
     this.assertOpen(`workload ${namespace}/${name}`);
     const key = `${namespace}/${name}`;
     if (this.workloads.has(key)) {
-      throw new ZeroTrustError(`workload "${name}" is declared twice in namespace "${namespace}"`);
+      throw new ZeroTrustError({ code: 'DUPLICATE_WORKLOAD', namespace, workload: key, message: `workload "${name}" is declared twice in namespace "${namespace}"` });
     }
     this.workloads.set(key, handle);
   }
@@ -91,8 +92,9 @@ export class IntentRegistry {
 export function resolveIntent(namespaces: NamespaceModel[], handles: WorkloadHandle[], rules: RecordedRule[]): { model: ZeroTrustModel; errors: ZeroTrustError[] } {
   const byHandle = new Map<WorkloadHandle, WorkloadModel>(handles.map((h) => [h, h._toModel()]));
   const workloads = [...byHandle.values()].sort((a, b) => compareText(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`));
-  const errors: ZeroTrustError[] = [];
+  const errors: ZeroTrustError[] = [...checkWorkloads(workloads)];
   const flows = new Map<string, FlowModel>();
+  const meshOf = new Map(namespaces.map((n) => [n.name, n.mesh ?? n.backend]));
 
   for (const rule of rules) {
     const owner = rule.owner._toModel();
@@ -105,10 +107,17 @@ export function resolveIntent(namespaces: NamespaceModel[], handles: WorkloadHan
       const source = rule.direction === 'from' ? peer : self;
       const destination = rule.direction === 'from' ? self : peer;
       if (source.type === 'fqdn') {
-        throw new ZeroTrustError(`${where}: a host name cannot be a source; FQDN peers are for egress (allowTo) only`);
+        throw new ZeroTrustError({ code: 'FQDN_SOURCE', message: `${where}: a host name cannot be a source; FQDN peers are for egress (allowTo) only` });
       }
       if (source.type === 'workload' && destination.type === 'workload' && source.workload.backend !== destination.workload.backend) {
-        throw new ZeroTrustError(`${where}: ${source.workload.namespace} uses mesh "${source.workload.backend}" and ${destination.workload.namespace} uses "${destination.workload.backend}"; flows between charts of different meshes cannot be secured end to end`);
+        throw new ZeroTrustError({ code: 'CROSS_MESH_FLOW', message: `${where}: ${source.workload.namespace} uses mesh "${source.workload.backend}" and ${destination.workload.namespace} uses "${destination.workload.backend}"; flows between charts of different meshes cannot be secured end to end` });
+      }
+      if (source.type === 'workload' && destination.type === 'workload') {
+        const a = meshOf.get(source.workload.namespace) ?? source.workload.backend;
+        const b = meshOf.get(destination.workload.namespace) ?? destination.workload.backend;
+        if (a !== b) {
+          throw new ZeroTrustError({ code: 'CROSS_MESH_FLOW', message: `${where}: ${source.workload.namespace} is in ${describeMesh(a)} and ${destination.workload.namespace} in ${describeMesh(b)}; their identities are not trusted across (the flow could never be authorized), so use the same ${a.startsWith('kuma') ? 'meshName' : 'trust domain'} for both charts or drop the flow` });
+        }
       }
       for (const e of [source, destination]) {
         if ((e.type === 'namespace' || e.type === 'external-workload') && namespaces.some((n) => n.name === e.namespace)) {
@@ -116,14 +125,17 @@ export function resolveIntent(namespaces: NamespaceModel[], handles: WorkloadHan
         }
       }
       const ports = resolvePorts(destination, rule.options.ports, where);
+      if (rule.options.http !== undefined && Array.isArray(rule.options.http) && rule.options.http.length === 0) {
+        throw new ZeroTrustError({ code: 'EMPTY_HTTP_LIST', message: `${where}: http is an empty list, which would allow any request; leave it out to mean any request, or list the rules` });
+      }
       const http = (rule.options.http ?? []).map((r, i) => normalizeHttpRule(r, `${where} http[${i}]`));
       if (http.length > 0) {
         if (ports.length === 0) {
-          throw new ZeroTrustError(`${where}: HTTP rules need explicit HTTP ports on an external destination`);
+          throw new ZeroTrustError({ code: 'HTTP_RULES_NEED_PORTS', message: `${where}: HTTP rules need explicit HTTP ports on an external destination` });
         }
         const notHttp = ports.filter((p) => !p.speaksHttp);
         if (notHttp.length > 0) {
-          throw new ZeroTrustError(`${where}: HTTP rules apply only to HTTP, HTTP/2 or gRPC ports, but ${notHttp.map((p) => `${p.name} (${p.toString()}, ${p.kind})`).join(', ')} is not; split the rule or declare the port with Port.http()/Port.grpc()`);
+          throw new ZeroTrustError({ code: 'HTTP_RULES_ON_NON_HTTP_PORT', message: `${where}: HTTP rules apply only to HTTP, HTTP/2 or gRPC ports, but ${notHttp.map((p) => `${p.name} (${p.toString()}, ${p.kind})`).join(', ')} is not; split the rule or declare the port with Port.http()/Port.grpc()` });
         }
       }
       addFlow(flows, { source, destination, ports, http, declaredAt: where, declaredBy: `${owner.namespace}/${owner.name}` });
@@ -141,9 +153,44 @@ export function resolveIntent(namespaces: NamespaceModel[], handles: WorkloadHan
   };
 }
 
+/** `mesh "kuma:payments"` for messages. */
+function describeMesh(key: string): string {
+  return `mesh "${key}"`;
+}
+
+/**
+ * Problems of the workloads themselves: a Service name Kubernetes would reject, two workloads
+ * of one namespace running as one ServiceAccount (one identity for two sets of rules).
+ */
+function checkWorkloads(workloads: WorkloadModel[]): ZeroTrustError[] {
+  const out: ZeroTrustError[] = [];
+  const accounts = new Map<string, WorkloadModel>();
+  for (const w of workloads) {
+    const key = `${w.namespace}/${w.name}`;
+    if (w.service !== false) {
+      try {
+        checkDns1035Label(w.name, `SecureWorkload ${key}: its Service name`);
+      } catch (e) {
+        out.push((e as ZeroTrustError).within({ namespace: w.namespace, workload: key }));
+      }
+    }
+    const sa = `${w.namespace}/${w.serviceAccount}`;
+    const first = accounts.get(sa);
+    if (first) {
+      out.push(new ZeroTrustError({
+        code: 'SHARED_SERVICE_ACCOUNT', namespace: w.namespace, workload: key,
+        message: `SecureWorkload ${key} runs as ServiceAccount "${w.serviceAccount}", which ${first.namespace}/${first.name} runs as too; a ServiceAccount is a workload's identity, so two workloads sharing one could use each other's flows on identity meshes (and the account would be emitted twice). Give each workload its own serviceAccountName`,
+      }));
+    } else {
+      accounts.set(sa, w);
+    }
+  }
+  return out;
+}
+
 function toEndpoint(peer: IPeer, byHandle: Map<WorkloadHandle, WorkloadModel>): EndpointModel {
   if (!peer || typeof (peer as IPeer).toPeerSpec !== 'function') {
-    throw new ZeroTrustError('the peer is empty; pass a SecureWorkload or a Peer.*() value');
+    throw new ZeroTrustError({ code: 'INVALID_PEER', message: 'the peer is empty; pass a SecureWorkload or a Peer.*() value' });
   }
   const spec = peer.toPeerSpec();
   switch (spec.kind) {
@@ -171,7 +218,7 @@ function toEndpoint(peer: IPeer, byHandle: Map<WorkloadHandle, WorkloadModel>): 
 
 function resolvePorts(destination: EndpointModel, requested: Port[] | undefined, where: string): Port[] {
   if (requested !== undefined && requested.length === 0) {
-    throw new ZeroTrustError(`${where}: "ports" is empty; omit it to mean every declared port`);
+    throw new ZeroTrustError({ code: 'EMPTY_PORTS', message: `${where}: "ports" is empty; omit it to mean every declared port` });
   }
   if (destination.type === 'workload') {
     const declared = destination.workload.ports;

@@ -5,7 +5,9 @@
  */
 import { BackendId } from './backend';
 import { DnsSpec } from './dns';
+import { ZeroTrustError } from './errors';
 import { NamespaceModel, WorkloadModel, ZeroTrustModel } from './model';
+import { ReservedKeys } from './names';
 
 /** Labels and annotations a backend adds to an object's metadata. */
 export interface MetadataAdditions {
@@ -81,6 +83,64 @@ export interface MeshBinding {
   readonly backend: BackendId;
   /** Creates the backend's layers, outermost first (the NetworkPolicy layer, where there is one, last). */
   layers(): MeshRenderer[];
+  /**
+   * Which mesh of the backend the chart joins (`kuma:payments`, `istio:cluster.local`): flows
+   * between workloads of charts with different keys are refused, as their identities are not
+   * trusted across.
+   * @default - the backend id
+   */
+  readonly meshKey?: string;
+  /**
+   * Labels and annotations the mesh reserves: a workload's pods and the chart's labels may not
+   * set them (they would take the pods out of the mesh, or change how it treats them).
+   * @default - none
+   */
+  readonly reserved?: ReservedKeys;
+  /**
+   * Reads the rendered objects back after rendering (the self-check); absent: not checked.
+   * Supplied by the mesh factories, so the model does not depend on the readers.
+   */
+  readonly selfCheck?: SelfCheck;
+}
+
+/** One chart as the self-check sees it. */
+export interface SelfCheckChart {
+  /** The chart's namespace. */
+  readonly namespace: string;
+  /** Its cluster DNS. */
+  readonly dns: DnsSpec;
+  /** Its mesh binding. */
+  readonly binding: MeshBinding;
+  /** The Namespace metadata the layers asked for (emitted, or expected of a namespace created elsewhere). */
+  readonly namespaceMetadata: MetadataAdditions;
+  /** Whether the chart emits its Namespace object. */
+  readonly emitsNamespace: boolean;
+}
+
+/** What the self-check of one group of charts is given. */
+export interface SelfCheckInput {
+  /** The whole app's model. */
+  readonly model: ZeroTrustModel;
+  /** The charts to check: every chart of the group that did not turn the self-check off. */
+  readonly charts: readonly SelfCheckChart[];
+  /** Namespaces of every ZeroTrustChart of the app, with their self-check group. */
+  readonly groups: ReadonlyMap<string, string>;
+  /** Cluster DNS of every ZeroTrustChart's namespace. */
+  readonly dns: ReadonlyMap<string, DnsSpec>;
+  /** Every document the app emits (all charts, plain ones too), as `chart.toJson()` returns them. */
+  readonly documents: readonly RenderedObject[];
+}
+
+/**
+ * The self-check of a backend: reads the documents back with the backend's reader and returns
+ * a problem for every probed connection that the objects allow and the intent does not declare,
+ * or that the intent declares and the objects deny.
+ */
+export interface SelfCheck {
+  /** Charts with the same group are checked together, in one call (one mesh). */
+  readonly group: string;
+  /** Checks one group. */
+  run(input: SelfCheckInput): ZeroTrustError[];
 }
 
 /** A mesh as the model sees it: the `Mesh.*()` factories of `lib/meshes/` return one. */

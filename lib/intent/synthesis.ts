@@ -6,13 +6,16 @@
  * chart's `toJson()`, `FastYaml.synth()`, `ZeroTrustReview`, or `ZeroTrustSynthesis.prepare(app)`
  * — so the output does not depend on the order in which cdk8s calls them.
  */
-import { ApiObject, JsonPatch } from 'cdk8s';
+import { ApiObject, Chart, JsonPatch } from 'cdk8s';
 import { IConstruct } from 'constructs';
 import { DnsSpec } from './dns';
 import { ZeroTrustError, formatProblems } from './errors';
 import { NamespaceModel, WorkloadModel, ZeroTrustModel } from './model';
+import { reservedKey } from './names';
 import { IntentRegistry } from './registry';
-import { MeshBinding, MeshRenderer, MetadataAdditions, PodSpecAdditions, RenderContext, RenderedObject } from './render';
+import {
+  MeshBinding, MeshRenderer, MetadataAdditions, PodSpecAdditions, RenderContext, RenderedObject, SelfCheck, SelfCheckChart,
+} from './render';
 
 /** What the synth step needs of a chart. */
 export interface SynthesizedChart extends IConstruct {
@@ -26,12 +29,22 @@ export interface SynthesizedChart extends IConstruct {
   _workloadsToRender(): ChartWorkload[];
   /** @internal */
   _decorateNamespace(meta: MetadataAdditions): void;
+  /** Whether synthesis reads this chart's output back (the self-check). @internal */
+  readonly _selfCheck: boolean;
+  /** Whether the chart emits its Namespace object. @internal */
+  readonly _emitsNamespace: boolean;
+  /** The chart's documents, computed as cdk8s's own `Chart.toJson()` does. @internal */
+  _renderDocuments(): any[];
+  /** Keeps documents the self-check read, for the chart's next `toJson()`. @internal */
+  _keepDocuments(docs: any[] | undefined): void;
 }
 
 /** What the synth step needs of a workload. */
 export interface ChartWorkload {
   _toModel(): WorkloadModel;
   _render(pod: MetadataAdditions, podSpec: PodSpecAdditions, service: MetadataAdditions): void;
+  /** The labels and annotations the user gave its pods (podLabels, or an adopted workload's pod metadata). */
+  _declaredPodMetadata?(): MetadataAdditions;
 }
 
 /** The outcome of the synth step: the resolved model (when it resolved) and every problem found. */
@@ -66,6 +79,8 @@ export class ZeroTrustSynthesis {
 
   private readonly charts: SynthesizedChart[] = [];
   private outcome?: SynthesisOutcome;
+  /** Set while the self-check computes the documents (cdk8s validates the app again meanwhile). */
+  private provisional?: SynthesisOutcome;
 
   private constructor(private readonly root: IConstruct) {}
 
@@ -82,18 +97,9 @@ export class ZeroTrustSynthesis {
    * @internal
    */
   public _run(): SynthesisOutcome {
+    if (this.provisional) return this.provisional;
     if (!this.outcome) this.outcome = this.synthesize();
     return this.outcome;
-  }
-
-  /**
-   * The problems of one chart, as messages for its cdk8s validation.
-   * @internal
-   */
-  public _problemsOf(chart: SynthesizedChart): string[] {
-    return this._run().problems.filter((p) => p.namespace === chart.namespaceName
-      // A problem that names no namespace of the app is reported by the first chart.
-      || (chart === this.charts[0] && !this.charts.some((c) => c.namespaceName === p.namespace))).map((p) => p.message);
   }
 
   /**
@@ -119,11 +125,78 @@ export class ZeroTrustSynthesis {
     const problems: ZeroTrustError[] = [];
     for (const plan of plans) {
       const context = { backend: plan.chart._binding.backend, namespace: plan.chart.namespaceName };
+      problems.push(...reservedMetadataProblems(plan.chart));
       for (const layer of plan.layers) problems.push(...checkLayer(layer, plan.ctx).map((p) => p.within(context)));
     }
     if (problems.length > 0) return { model, problems: dedupe(problems) };
-    for (const plan of plans) renderChart(plan.chart, plan.ctx, plan.layers);
-    return { model, problems: [] };
+    const namespaceMetadata = new Map<SynthesizedChart, MetadataAdditions>();
+    for (const plan of plans) {
+      try {
+        namespaceMetadata.set(plan.chart, renderChart(plan.chart, plan.ctx, plan.layers));
+      } catch (e) {
+        // A layer that refuses only while rendering: a problem like any other (the app is not emitted).
+        if (!(e instanceof ZeroTrustError)) throw e;
+        return { model, problems: [e.within({ backend: plan.chart._binding.backend, namespace: plan.chart.namespaceName })] };
+      }
+    }
+    return { model, problems: this.selfCheck(model, namespaceMetadata) };
+  }
+
+  /**
+   * Reads the rendered documents back with each backend's reader (`MeshBinding.selfCheck`) and
+   * returns what they allow beyond the intent, or deny of it. The documents are computed once,
+   * here, and handed to each chart's next `toJson()`, so what is checked is what is emitted.
+   */
+  private selfCheck(model: ZeroTrustModel, namespaceMetadata: Map<SynthesizedChart, MetadataAdditions>): ZeroTrustError[] {
+    const groups = new Map<string, { check: SelfCheck; charts: SelfCheckChart[] }>();
+    const groupOf = new Map<string, string>();
+    const dns = new Map<string, DnsSpec>(this.charts.map((c) => [c.namespaceName, c._dns]));
+    for (const chart of this.charts) {
+      const check = chart._binding.selfCheck;
+      if (!check) continue;
+      groupOf.set(chart.namespaceName, check.group);
+      if (!chart._selfCheck) continue;
+      const g = groups.get(check.group) ?? { check, charts: [] };
+      g.charts.push({
+        namespace: chart.namespaceName, dns: chart._dns, binding: chart._binding,
+        namespaceMetadata: namespaceMetadata.get(chart) ?? {}, emitsNamespace: chart._emitsNamespace,
+      });
+      groups.set(check.group, g);
+    }
+    if (groups.size === 0) return [];
+    this.provisional = { model, problems: [] };
+    const documents: RenderedObject[] = [];
+    try {
+      for (const chart of this.root.node.findAll().filter((c): c is Chart => Chart.isChart(c))) {
+        const own = this.charts.find((c) => c === (chart as unknown));
+        const docs = own ? own._renderDocuments() : chart.toJson();
+        if (own) own._keepDocuments(docs);
+        documents.push(...docs);
+      }
+    } catch (e) {
+      if (e instanceof ZeroTrustError) return [e];
+      const [first] = [...groups.values()][0].charts;
+      return [new ZeroTrustError({
+        code: 'SELF_CHECK_ERROR', backend: first.binding.backend, namespace: first.namespace,
+        message: `the self-check could not collect the app's documents: ${(e as Error)?.message ?? String(e)}; turn it off with selfCheck: false on the chart to synthesize anyway`,
+      })];
+    } finally {
+      this.provisional = undefined;
+    }
+    const problems: ZeroTrustError[] = [];
+    for (const [group, { check, charts }] of groups) {
+      try {
+        problems.push(...check.run({ model, charts, groups: groupOf, dns, documents }));
+      } catch (e) {
+        if (e instanceof ZeroTrustError) { problems.push(e); continue; }
+        problems.push(new ZeroTrustError({
+          code: 'SELF_CHECK_ERROR', backend: charts[0].binding.backend, namespace: charts[0].namespace,
+          message: `the self-check of ${group} could not read the output back: ${(e as Error)?.message ?? String(e)}; turn it off with selfCheck: false on the chart to synthesize anyway`,
+        }));
+      }
+    }
+    if (problems.length > 0) for (const chart of this.charts) chart._keepDocuments(undefined);
+    return problems;
   }
 
   private backendOf(namespace: string | undefined): string | undefined {
@@ -163,9 +236,36 @@ function dedupe(problems: ZeroTrustError[]): ZeroTrustError[] {
   return problems.filter((p) => !seen.has(p.message) && seen.add(p.message) !== undefined);
 }
 
+/**
+ * Labels and annotations the user gave a chart's pods that its mesh reserves (an opt-out of
+ * injection, a port excluded from the proxy): refused, as the mesh would silently stop
+ * enforcing the workload's identity and L7 rules.
+ */
+function reservedMetadataProblems(chart: SynthesizedChart): ZeroTrustError[] {
+  const reserved = chart._binding.reserved;
+  if (!reserved) return [];
+  const out: ZeroTrustError[] = [];
+  for (const w of chart._workloadsToRender()) {
+    const meta = w._declaredPodMetadata?.() ?? {};
+    const model = w._toModel();
+    for (const [what, entries] of [['label', meta.labels], ['annotation', meta.annotations]] as const) {
+      for (const key of Object.keys(entries ?? {}).sort()) {
+        const hit = reservedKey(key, reserved);
+        if (!hit) continue;
+        out.push(new ZeroTrustError({
+          code: 'RESERVED_POD_METADATA', backend: chart._binding.backend, namespace: model.namespace, workload: `${model.namespace}/${model.name}`,
+          message: `SecureWorkload ${model.namespace}/${model.name}: the pod ${what} "${key}" is reserved by the ${chart._binding.backend} backend${hit !== key ? ` (${hit}*)` : ''}: it could take the pods out of the mesh or past its proxy, and their identity and L7 rules would silently not be enforced; remove it`,
+        }));
+      }
+    }
+  }
+  return out;
+}
+
 /** Emits one chart: namespace metadata, each workload with its pod and Service metadata, then every layer's objects. */
-function renderChart(chart: SynthesizedChart, ctx: RenderContext, layers: MeshRenderer[]): void {
-  chart._decorateNamespace(mergeMetadata(layers.map((l) => l.namespaceMetadata?.(ctx))));
+function renderChart(chart: SynthesizedChart, ctx: RenderContext, layers: MeshRenderer[]): MetadataAdditions {
+  const namespaceMetadata = mergeMetadata(layers.map((l) => l.namespaceMetadata?.(ctx)));
+  chart._decorateNamespace(namespaceMetadata);
   for (const w of chart._workloadsToRender()) {
     const model = w._toModel();
     const podSpec = layers.map((l) => l.podSpecAdditions?.(ctx, model) ?? {});
@@ -178,6 +278,7 @@ function renderChart(chart: SynthesizedChart, ctx: RenderContext, layers: MeshRe
   for (const layer of layers) {
     for (const obj of layer.render(ctx)) emit(chart, ctx.namespace.name, obj);
   }
+  return namespaceMetadata;
 }
 
 function emit(chart: IConstruct, namespace: string, obj: RenderedObject): void {

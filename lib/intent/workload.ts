@@ -7,8 +7,9 @@ import { checkDnsLabel, checkDnsSubdomain, checkLabels } from './names';
 import { IPeer, PeerKind, PeerSpec } from './peer';
 import { Port, PortKind } from './port';
 import { IntentRegistry } from './registry';
-import { AllowOptions } from './rules';
+import { AllowOptions, checkAllowOptionsShape } from './rules';
 import { ZeroTrustChart } from './chart';
+import { checkAdoption, checkWorkloadProps } from './adoption';
 import { MetadataAdditions, PodSpecAdditions } from './render';
 import { compareText } from './collation';
 
@@ -103,11 +104,13 @@ export class SecureWorkload extends Construct implements IPeer {
     super(scope, id);
     Object.defineProperty(this, WORKLOAD_BRAND, { value: true });
     this.chart = ZeroTrustChart.ofConstruct(this);
+    checkWorkloadProps(props, `SecureWorkload ${this.chart.namespaceName}/${props?.name ?? id}`, `${this.chart.namespaceName}/${props?.name ?? id}`);
     this.props = props;
     this.name = props.name ?? id;
     this.namespace = this.chart.namespaceName;
     checkDnsLabel(this.name, `SecureWorkload "${this.name}" in namespace "${this.namespace}": name`);
     const where = `SecureWorkload ${this.namespace}/${this.name}`;
+    if (props.workload !== undefined) checkAdoption(this, props.workload, this.namespace, where, `${this.namespace}/${this.name}`);
 
     if ((props.image === undefined) === (props.workload === undefined)) {
       throw new ZeroTrustError(`${where}: give exactly one of "image" (create a workload) or "workload" (adopt a cdk8s-plus one)`);
@@ -150,12 +153,35 @@ export class SecureWorkload extends Construct implements IPeer {
 
   /** Allows `peer` to open connections to this workload. */
   public allowFrom(peer: IPeer, options: AllowOptions = {}): void {
+    this.checkRule('allowFrom', peer, options);
     IntentRegistry.of(this).addRule({ owner: this, direction: 'from', peer, options });
   }
 
   /** Allows this workload to open connections to `peer`. */
   public allowTo(peer: IPeer, options: AllowOptions = {}): void {
+    this.checkRule('allowTo', peer, options);
     IntentRegistry.of(this).addRule({ owner: this, direction: 'to', peer, options });
+  }
+
+  /** @internal */
+  public _declaredPodMetadata(): MetadataAdditions {
+    const adopted = this.props.workload;
+    if (!adopted) return { labels: { ...(this.props.podLabels ?? {}) } };
+    const meta = adopted.podMetadata.toJson() as { labels?: { [key: string]: string }; annotations?: { [key: string]: string } };
+    return { labels: { ...(meta.labels ?? {}), ...(this.props.podLabels ?? {}) }, annotations: { ...(meta.annotations ?? {}) } };
+  }
+
+  /** Shapes of a rule's arguments, checked where it is declared (plain JavaScript callers). */
+  private checkRule(call: string, peer: IPeer, options: AllowOptions | undefined): void {
+    const where = `${this.namespace}/${this.name}.${call}(${typeof (peer as any)?.toPeerSpec === 'function' ? '...' : '?'})`;
+    if (typeof (peer as any)?.toPeerSpec !== 'function') {
+      throw new ZeroTrustError({ code: 'INVALID_PEER', namespace: this.namespace, workload: `${this.namespace}/${this.name}`, rule: where, message: `${where}: the peer must be a SecureWorkload or a Peer.*() value, got ${peer === undefined ? 'undefined' : peer === null ? 'null' : typeof peer}` });
+    }
+    try {
+      checkAllowOptionsShape(options, where);
+    } catch (e) {
+      throw (e as ZeroTrustError).within({ namespace: this.namespace, workload: `${this.namespace}/${this.name}`, rule: where });
+    }
   }
 
   /** This workload as a peer of other workloads' rules. */

@@ -1,4 +1,5 @@
 import { BackendId } from '../intent/backend';
+import { ReservedKeys } from '../intent/names';
 import { IMesh, MeshRenderer, RenderBackend, bindMesh } from '../intent/render';
 import { CiliumMeshProps, ciliumBackend } from './cilium';
 import { IstioMeshProps, istioBackend } from './istio';
@@ -6,6 +7,9 @@ import { KumaMeshProps, kumaBackend } from './kuma';
 import { LinkerdMeshProps, linkerdBackend } from './linkerd';
 import { NetworkPolicyMeshProps, networkPolicyBackend } from './networkpolicy';
 import { NetworkServiceMeshProps, nsmBackend } from './nsm';
+import { CILIUM_RESERVED, ISTIO_RESERVED, KUMA_RESERVED, LINKERD_RESERVED, NSM_RESERVED } from './reserved';
+import { MeshSelfCheck, SelfCheckProfile } from './selfcheck';
+import { KumaMtls } from '../verify/kuma';
 
 // The props and enums of every factory below: the public vocabulary of the backends.
 export { NetworkPolicyMeshProps } from './networkpolicy';
@@ -37,7 +41,13 @@ export class Mesh implements IMesh {
    * NetworkPolicy layer stays on underneath, opened for istiod, HBONE (15008) and ambient probes.
    */
   public static istio(props: IstioMeshProps = {}): Mesh {
-    return Mesh.of(istioBackend, props);
+    return Mesh.of(istioBackend, props, (settings) => ({
+      meshKey: `istio:${settings.trustDomain}`, reserved: ISTIO_RESERVED,
+      profile: {
+        istioRootNamespace: settings.rootNamespace, istioRevision: settings.revision,
+        reader: { istio: { trustDomain: settings.trustDomain, rootNamespace: settings.rootNamespace, clusterDomain: settings.clusterDomain } },
+      },
+    }));
   }
 
   /**
@@ -57,7 +67,13 @@ export class Mesh implements IMesh {
    * that overlap on one port.
    */
   public static linkerd(props: LinkerdMeshProps = {}): Mesh {
-    return Mesh.of(linkerdBackend, props);
+    return Mesh.of(linkerdBackend, props, (settings) => ({
+      meshKey: `linkerd:${settings.identityDomain}/${settings.controlPlaneNamespace}`, reserved: LINKERD_RESERVED,
+      profile: {
+        linkerdControlPlaneNamespace: settings.controlPlaneNamespace,
+        reader: { linkerd: { identityDomain: settings.identityDomain, controlPlaneNamespace: settings.controlPlaneNamespace } },
+      },
+    }));
   }
 
   /**
@@ -67,7 +83,7 @@ export class Mesh implements IMesh {
    * for exactly the allowed names. Peers are authenticated with SPIRE by default.
    */
   public static cilium(props: CiliumMeshProps = {}): Mesh {
-    return Mesh.of(ciliumBackend, props);
+    return Mesh.of(ciliumBackend, props, () => ({ reserved: CILIUM_RESERVED, profile: {} }));
   }
 
   /**
@@ -82,7 +98,14 @@ export class Mesh implements IMesh {
    * errors (see `KumaMeshProps.httpRules` and docs/backends/kuma.md). Output folder: `kuma`.
    */
   public static kuma(props: KumaMeshProps = {}): Mesh {
-    return Mesh.of(kumaBackend, props);
+    return Mesh.of(kumaBackend, props, (options) => ({
+      meshKey: `kuma:${options.meshName}`, reserved: KUMA_RESERVED,
+      profile: {
+        httpRulesAtL4: options.httpRulesAtL4,
+        // A Mesh created elsewhere must have mTLS on (Mesh.kuma() says so): read it as STRICT.
+        reader: { kuma: { systemNamespace: options.controlPlaneNamespace, ...(options.createMesh ? {} : { meshes: { [options.meshName]: KumaMtls.STRICT } }) } },
+      },
+    }));
   }
 
   /**
@@ -99,13 +122,13 @@ export class Mesh implements IMesh {
    * own; see docs/backends/nsm.md for what is and is not enforced.
    */
   public static networkServiceMesh(props: NetworkServiceMeshProps = {}): Mesh {
-    return Mesh.of(nsmBackend, props);
+    return Mesh.of(nsmBackend, props, (settings) => ({ meshKey: `nsm:${settings.trustDomain}`, reserved: NSM_RESERVED, profile: {} }));
   }
 
   /** The props are resolved (and validated) now, where the user wrote them; layers are made at synth. */
-  private static of<Props, Settings>(backend: RenderBackend<Props, Settings>, props: Props): Mesh {
+  private static of<Props, Settings>(backend: RenderBackend<Props, Settings>, props: Props, options: (settings: Settings) => MeshOptions = () => ({ profile: {} })): Mesh {
     const settings = backend.settings(props);
-    return new Mesh(backend.id(settings), () => backend.layers(settings));
+    return new Mesh(backend.id(settings), () => backend.layers(settings), options(settings));
   }
 
   /** Backend id, also the output folder name (`networkpolicy`, `istio`, `istio-ambient`, ...). */
@@ -114,9 +137,22 @@ export class Mesh implements IMesh {
   /**
    * @param backend backend id, also the output folder name
    * @param layers creates the backend's layers (the synth step creates them once per synth)
+   * @param binding the mesh instance (trust domain, mesh name), reserved pod metadata and the
+   *   self-check's view of the backend's settings
    */
-  private constructor(backend: BackendId, layers: () => MeshRenderer[]) {
+  private constructor(backend: BackendId, layers: () => MeshRenderer[], options: MeshOptions) {
     this.id = backend;
-    bindMesh(this, { backend, layers });
+    const meshKey = options.meshKey ?? backend;
+    bindMesh(this, {
+      backend, layers, meshKey, reserved: options.reserved,
+      selfCheck: new MeshSelfCheck(backend, meshKey, options.profile),
+    });
   }
+}
+
+/** What a factory says of its mesh beside the layers. */
+interface MeshOptions {
+  readonly meshKey?: string;
+  readonly reserved?: ReservedKeys;
+  readonly profile: SelfCheckProfile;
 }

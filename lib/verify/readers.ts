@@ -4,7 +4,7 @@
  * (`readerFor`), so that a query is answered as the packets really go through both layers.
  */
 import { BACKEND_IDS, BackendId, isBackendId } from '../intent/backend';
-import { ReaderBackend, readerBackend, readerBackends } from './backends';
+import { ReaderBackend, ReaderSettings, readerBackend, readerBackends } from './backends';
 import { IntentOptions } from './expected';
 import { inventory } from './inventory';
 import { AnyManifest, manifestOf } from './manifests';
@@ -90,6 +90,12 @@ export interface ReaderOptions {
    * @default true
    */
   readonly networkLayer?: boolean;
+  /**
+   * Settings of the mesh the manifests were rendered for, where they are not the defaults
+   * (an Istio trust domain, a Kuma mesh created elsewhere, ...).
+   * @default - each reader's defaults
+   */
+  readonly settings?: ReaderSettings;
 }
 
 /**
@@ -108,7 +114,7 @@ export function readerFor(manifests: readonly AnyManifest[], options: ReaderOpti
   const networkLayer = backend.keepsNetworkLayer && options.networkLayer !== false ? new NetworkPolicyEvaluator(manifests) : undefined;
   const defined = new Set(inventory(manifests).namespaces.filter((n) => n.declared).map((n) => n.name));
   const enrolled = (options.enrolledNamespaces ?? []).filter((n) => !defined.has(n));
-  const reader = backend.reader({ objects, networkLayer, enrolledNamespaces: enrolled });
+  const reader = backend.reader({ objects, networkLayer, enrolledNamespaces: enrolled, settings: options.settings ?? {} });
   if (enrolled.length === 0 && reader.backend === id) return reader;
   return new EnrollingEvaluator(reader, backend, new Set(enrolled), objects);
 }

@@ -20,7 +20,7 @@
 import { DnsSpec } from '../../intent/dns';
 import { ZeroTrustError } from '../../intent/errors';
 import {
-  EndpointModel, FlowModel, NAME_LABEL, WorkloadModel, ZeroTrustModel, describeFlow, flowIndex, managedMetadata,
+  EndpointModel, FlowModel, NAME_LABEL, WorkloadModel, ZeroTrustModel, describeFlow, endpointKey, flowIndex, managedMetadata,
 } from '../../intent/model';
 import { Port, Protocol } from '../../intent/port';
 import { byteOrder, ciliumHttpRules, CiliumHttpRule } from './http';
@@ -253,6 +253,16 @@ export function checkCilium(model: ZeroTrustModel, namespace: string, dns: DnsSp
   for (const f of model.flows) {
     const mine = (e: EndpointModel) => e.type === 'workload' && e.workload.namespace === namespace;
     if (!mine(f.source) && !mine(f.destination)) continue;
+    for (const e of [f.source, f.destination]) {
+      // Peers are selected by Cilium's ServiceAccount label, whose value (like every label value) is at most 63 characters.
+      const sa = e.type === 'workload' ? e.workload.serviceAccount : e.type === 'external-workload' ? e.serviceAccount : undefined;
+      if (sa !== undefined && sa.length > 63) {
+        throw new ZeroTrustError({
+          code: 'CILIUM_LABEL_VALUE_TOO_LONG', backend: options.backend, namespace, workload: f.declaredBy, rule: f.declaredAt,
+          message: `${f.declaredAt}: Cilium selects ${endpointKey(e)} by the label ${CILIUM_SERVICE_ACCOUNT_LABEL}=${sa}, but a label value is at most 63 characters (the ServiceAccount name has ${sa.length}), so the API server would reject the policy; use a shorter ServiceAccount name`,
+        });
+      }
+    }
     if (options.auth === 'ztunnel' && f.source.type === 'workload' && f.destination.type === 'workload') {
       const dst = f.destination.workload;
       const where = `[${options.backend}] ${f.declaredAt}`;

@@ -1,5 +1,5 @@
 import { ZeroTrustError } from '../../intent/errors';
-import { WorkloadModel } from '../../intent/model';
+import { WorkloadModel, flowIndex } from '../../intent/model';
 import { checkDnsLabel, checkDnsSubdomain } from '../../intent/names';
 import { MetadataAdditions, MeshRenderer, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
 import { NetworkPolicyLayer } from '../networkpolicy';
@@ -83,8 +83,33 @@ export class IstioRenderer implements MeshRenderer {
   }
 
   public check(ctx: RenderContext): void {
-    checkIstio(ctx.model, ctx.namespace.name, this.settings);
+    const ns = ctx.namespace.name;
+    if (ns === this.settings.rootNamespace) {
+      throw new ZeroTrustError({
+        code: 'CHART_IN_MESH_ROOT_NAMESPACE', backend: this.backend, namespace: ns,
+        message: `namespace ${ns} is Istio's root namespace (rootNamespace): policies there apply to every workload of the mesh (its allow-nothing AuthorizationPolicy would deny all traffic mesh-wide, its workload policies would select pods in every namespace); put the workloads in a namespace of their own`,
+      });
+    }
+    checkIstio(ctx.model, ns, this.settings);
+    if (this.settings.mode === IstioMode.SIDECAR) {
+      for (const f of ctx.model.flows) {
+        const src = f.source;
+        const dst = f.destination;
+        if (src.type !== 'workload' || src.workload.namespace !== ns || dst.type !== 'workload' || dst.workload.service !== false) continue;
+        throw new ZeroTrustError({
+          code: 'DESTINATION_NEEDS_SERVICE', backend: this.backend, namespace: ns, workload: f.declaredBy, rule: f.declaredAt,
+          message: `${f.declaredAt}: ${src.workload.namespace}/${src.workload.name}'s sidecar forwards only to registered Services (outboundTrafficPolicy REGISTRY_ONLY), and ${dst.workload.namespace}/${dst.workload.name} has none (service: false), so this flow could never be used; give the destination its Service`,
+        });
+      }
+    }
     for (const w of ctx.model.workloads) {
+      if (w.namespace === ns && w.service === false && this.settings.mode === IstioMode.SIDECAR
+        && (flowIndex(ctx.model).inbound.get(w) ?? []).some((f) => f.http.length > 0)) {
+        throw new ZeroTrustError({
+          code: 'HTTP_RULES_NEED_SERVICE', backend: this.backend, namespace: w.namespace, workload: `${w.namespace}/${w.name}`,
+          message: `${w.namespace}/${w.name}: its HTTP rules need the sidecar to treat its ports as HTTP, which Istio learns from the workload's Service (port name or appProtocol); without one the traffic is TCP and an ALLOW rule with HTTP fields denies it all. Do not set service: false`,
+        });
+      }
       if (w.namespace === ctx.namespace.name && w.service === false && needsWaypoint(ctx.model, w, this.settings)) {
         throw new ZeroTrustError({
           code: 'WAYPOINT_NEEDS_SERVICE', backend: this.backend, namespace: w.namespace, workload: `${w.namespace}/${w.name}`,

@@ -118,6 +118,12 @@ export function checkIstio(model: ZeroTrustModel, ns: string, s: IstioSettings):
     }
     if (inNamespace(f.source, ns)) {
       const dst = f.destination;
+      if (f.http.length > 0 && dst.type !== 'workload') {
+        throw new ZeroTrustError({
+          code: 'HTTP_RULES_ON_EGRESS_NOT_ENFORCED', backend: s.backend, namespace: ns, workload: f.declaredBy, rule: f.declaredAt,
+          message: `${f.declaredAt}: HTTP rules on egress to ${endpointKey(dst)} would be enforced by nothing: Istio authorizes requests at the destination's proxy, and ${dst.type === 'fqdn' || dst.type === 'ip-block' ? 'a destination outside the mesh has none' : 'this app does not configure the proxies of pods outside it'} (${s.mode === IstioMode.AMBIENT ? 'ztunnel' : 'the sidecar'} does not authorize outbound requests); drop the http rule, or route the traffic through an egress gateway with its own AuthorizationPolicy`,
+        });
+      }
       if (dst.type === 'fqdn') {
         if (s.mode === IstioMode.AMBIENT) {
           fail(f, 'ztunnel ignores outboundTrafficPolicy REGISTRY_ONLY (istio/istio#54281) and NetworkPolicy cannot match host names, so egress to a host name cannot be restricted in ambient mode; use Peer.ipBlock() with the host\'s addresses, an egress gateway of your own, or IstioMode.SIDECAR');

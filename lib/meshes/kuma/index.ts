@@ -1,3 +1,4 @@
+import { ZeroTrustError } from '../../intent/errors';
 import { checkDnsSubdomain, checkDnsLabel } from '../../intent/names';
 import { MetadataAdditions, MeshRenderer, PodSpecAdditions, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
 import { NetworkPolicyLayer } from '../networkpolicy';
@@ -65,7 +66,14 @@ export class KumaRenderer implements MeshRenderer {
   public constructor(private readonly options: KumaOptions) {}
 
   public check(ctx: RenderContext): void {
-    checkKuma(ctx.model, ctx.namespace.name, this.options);
+    const ns = ctx.namespace.name;
+    if (ns === this.options.controlPlaneNamespace) {
+      throw new ZeroTrustError({
+        code: 'CHART_IN_MESH_ROOT_NAMESPACE', backend: this.backend, namespace: ns,
+        message: `namespace ${ns} is Kuma's system namespace (controlPlaneNamespace), where policies apply to the whole mesh and kuma-cp runs; put the workloads in a namespace of their own`,
+      });
+    }
+    checkKuma(ctx.model, ns, this.options);
   }
 
   public namespaceMetadata(): MetadataAdditions {

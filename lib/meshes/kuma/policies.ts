@@ -49,6 +49,8 @@ function flowsOf(model: ZeroTrustModel, ns: string): FlowModel[] {
 
 /** Throws a `ZeroTrustError` for the first flow of the namespace that Kuma cannot enforce as declared. */
 export function checkKuma(model: ZeroTrustModel, ns: string, o: KumaOptions): void {
+  // The MeshPassthrough of each workload refuses what it cannot express; ask it now, not at render.
+  for (const w of model.workloads) if (w.namespace === ns) passthroughMatches(model, w);
   for (const f of flowsOf(model, ns)) {
     const fail = (what: string) => { throw new ZeroTrustError(`[kuma] ${f.declaredAt}: ${what}`); };
     if (inNamespace(f.destination, ns)) {
@@ -198,7 +200,10 @@ export function passthroughMatches(model: ZeroTrustModel, w: WorkloadModel): { m
       const hostFlowPorts = flows.filter((g) => g.destination.type === 'fqdn').flatMap((g) => g.ports);
       const overlaps = f.ports.length === 0 || tcp.some((p) => hostFlowPorts.some((h) => h.number >= p.number && h.number <= (p.endPort ?? p.number)));
       if (d.except.length > 0 && overlaps && hostFlowPorts.length > 0) {
-        throw new ZeroTrustError(`[kuma] ${f.declaredAt}: ${w.namespace}/${w.name} also reaches host names on ${[...new Set(hostFlowPorts.map((p) => p.toString()))].join(', ')}, which opens the NetworkPolicy layer to every address on those ports, and MeshPassthrough cannot express the except of ${d.cidr}, so ${d.except.join(', ')} would be reachable; split the range into ranges without except, or use other ports`);
+        throw new ZeroTrustError({
+          code: 'KUMA_PASSTHROUGH_EXCEPT', backend: 'kuma', namespace: w.namespace, workload: f.declaredBy, rule: f.declaredAt,
+          message: `${f.declaredAt}: ${w.namespace}/${w.name} also reaches host names on ${[...new Set(hostFlowPorts.map((p) => p.toString()))].join(', ')}, which opens the NetworkPolicy layer to every address on those ports, and MeshPassthrough cannot express the except of ${d.cidr}, so ${d.except.join(', ')} would be reachable; split the range into ranges without except, or use other ports`,
+        });
       }
       const ranges = tcp.filter((p) => p.endPort !== undefined);
       // Host-name egress opens the NetworkPolicy layer to every address on its ports, so a range

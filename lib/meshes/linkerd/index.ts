@@ -4,7 +4,9 @@ import { normalizeCidr, parseCidr } from '../../intent/cidr';
 import { NetworkPolicyLayer } from '../networkpolicy';
 import { NAMESPACE_NAME_LABEL, NetworkPolicyLayerOptions } from '../networkpolicy/policies';
 import { MetadataAdditions, MeshRenderer, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
-import { LINKERD_CONTROL_PLANE_PORTS, LINKERD_INBOUND_PORT, LinkerdSettings, checkLinkerd, linkerdObjects } from './policies';
+import {
+  HTTPROUTE_LIMITS, LINKERD_CONTROL_PLANE_PORTS, LINKERD_INBOUND_PORT, LinkerdSettings, checkLinkerd, httpRoutePathProblem, linkerdObjects,
+} from './policies';
 import { compareText } from '../../intent/collation';
 
 
@@ -50,11 +52,21 @@ export function linkerdSettings(props: LinkerdMeshProps = {}): LinkerdSettings {
   checkDnsSubdomain(identityDomain, 'Mesh.linkerd identityDomain');
   const controlPlaneNamespace = props.controlPlaneNamespace ?? 'linkerd';
   checkDnsLabel(controlPlaneNamespace, 'Mesh.linkerd controlPlaneNamespace');
+  if (props.probePaths !== undefined && (!Array.isArray(props.probePaths) || props.probePaths.some((p) => typeof p !== 'string'))) {
+    throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', message: 'Mesh.linkerd probePaths must be an array of path strings' });
+  }
   const probePaths = [...new Set(props.probePaths ?? ['/healthz', '/livez', '/readyz'])].sort(compareText);
   for (const p of probePaths) {
     if (!p.startsWith('/') || /[\s*]/.test(p)) {
-      throw new ZeroTrustError(`Mesh.linkerd probePaths: "${p}" must be an exact path starting with '/'`);
+      throw new ZeroTrustError({ code: 'INVALID_HTTP_PATH', message: `Mesh.linkerd probePaths: "${p}" must be an exact path starting with '/'` });
     }
+    const why = httpRoutePathProblem(p);
+    if (why) {
+      throw new ZeroTrustError({ code: 'INVALID_HTTPROUTE_PATH', backend: 'linkerd', message: `Mesh.linkerd probePaths: "${p}" ${why}, so the API server would reject the probe HTTPRoute` });
+    }
+  }
+  if (probePaths.length > HTTPROUTE_LIMITS.matchesPerRule) {
+    throw new ZeroTrustError({ code: 'HTTPROUTE_TOO_LARGE', backend: 'linkerd', message: `Mesh.linkerd probePaths: ${probePaths.length} paths, but one HTTPRoute rule holds at most ${HTTPROUTE_LIMITS.matchesPerRule} matches` });
   }
   const probeNetworks = (props.probeNetworks ?? ['0.0.0.0/0', '::/0']).map((c) => normalizeCidr(parseCidr(c, 'Mesh.linkerd probeNetworks')));
   if (probePaths.length > 0 && probeNetworks.length === 0) {

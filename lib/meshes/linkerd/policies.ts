@@ -155,13 +155,58 @@ function sourcesOf(flows: FlowModel[]): Sources {
   return { identities: sorted(identities), networks: sorted(networks), flows };
 }
 
+/** Gateway API's limit on an HTTPRoute path value (`maxLength` in the HTTPRoute CRD). */
+export const HTTPROUTE_PATH_MAX = 1024;
+/** Gateway API's limits on an HTTPRoute: rules, matches per rule, matches in all (HTTPRoute CRD v1.6). */
+export const HTTPROUTE_LIMITS = { rules: 16, matchesPerRule: 64, matches: 128 };
+const HTTPROUTE_PATH_CHARS = /^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$/;
+
+/**
+ * Why Gateway API would reject `value` as an `Exact` or `PathPrefix` HTTPRoute path (the CEL
+ * rules and length of the HTTPRoute CRD, gateway-api v1.6), or undefined when it accepts it.
+ */
+export function httpRoutePathProblem(value: string): string | undefined {
+  if (value.length > HTTPROUTE_PATH_MAX) return `is longer than ${HTTPROUTE_PATH_MAX} characters`;
+  if (!value.startsWith('/')) return "must start with '/'";
+  for (const bad of ['//', '/./', '/../', '%2f', '%2F', '#']) if (value.includes(bad)) return `must not contain '${bad}'`;
+  for (const bad of ['/..', '/.']) if (value.endsWith(bad)) return `must not end with '${bad}'`;
+  if (!HTTPROUTE_PATH_CHARS.test(value)) return `must only contain the characters ${HTTPROUTE_PATH_CHARS.source}`;
+  return undefined;
+}
+
 /** Checks that the namespace's intent is enforceable on Linkerd; throws the first problem found. */
 export function checkLinkerd(model: ZeroTrustModel, namespace: string, s: LinkerdSettings): void {
+  if (namespace === s.controlPlaneNamespace) {
+    throw new ZeroTrustError({
+      code: 'CHART_IN_MESH_ROOT_NAMESPACE', backend: s.backend, namespace,
+      message: `namespace ${namespace} is Linkerd's control-plane namespace: a default-deny inbound policy and NetworkPolicies there would cut every proxy off from the destination, identity and policy controllers; put the workloads in a namespace of their own`,
+    });
+  }
   for (const f of model.flows) {
     const src = f.source;
     const dst = f.destination;
     const mine = (e: EndpointModel) => e.type === 'workload' && e.workload.namespace === namespace;
     if (!mine(src) && !mine(dst)) continue;
+    if (mine(src) && f.http.length > 0 && dst.type !== 'workload') {
+      throw new ZeroTrustError({
+        code: 'HTTP_RULES_ON_EGRESS_NOT_ENFORCED', backend: s.backend, namespace, workload: f.declaredBy, rule: f.declaredAt,
+        message: `${f.declaredAt}: HTTP rules on egress to ${endpointKey(dst)} would be enforced by nothing: Linkerd authorizes requests at the destination's proxy (its Server and HTTPRoutes), and ${dst.type === 'fqdn' || dst.type === 'ip-block' ? 'a destination outside the cluster has none' : 'this app does not configure the proxies of pods outside it'}; the client's proxy does not authorize outbound requests. Drop the http rule`,
+      });
+    }
+    if (mine(dst) && f.http.length > 0) {
+      for (const r of f.http) {
+        for (const p of r.paths) {
+          const value = p.endsWith('*') ? p.slice(0, -1) : p;
+          const why = httpRoutePathProblem(value) ?? (p.endsWith('*') && `${regexLiteral(value)}.*`.length > HTTPROUTE_PATH_MAX ? `as a regular expression is longer than ${HTTPROUTE_PATH_MAX} characters` : undefined);
+          if (why) {
+            throw new ZeroTrustError({
+              code: 'INVALID_HTTPROUTE_PATH', backend: s.backend, namespace, workload: f.declaredBy, rule: f.declaredAt,
+              message: `${f.declaredAt}: HTTP path ${JSON.stringify(p)} cannot be written as a Gateway API HTTPRoute path (it ${why}), so the API server would reject the HTTPRoute; normalize the path`,
+            });
+          }
+        }
+      }
+    }
     if (dst.type === 'fqdn') {
       const ns = (src as { workload: WorkloadModel }).workload.namespace;
       const allowed = new Set(model.flows.filter((g) => g.destination.type === 'fqdn' && g.destination.host === dst.host && g.source.type === 'workload').map((g) => endpointKey(g.source)));
@@ -178,6 +223,23 @@ export function checkLinkerd(model: ZeroTrustModel, namespace: string, s: Linker
   }
   for (const plan of serverPlans(model, namespace, s)) {
     checkRoutes(plan, s);
+    checkRouteLimits(plan, s, namespace);
+  }
+}
+
+/** Each HTTP-rule group is one HTTPRoute: it must fit Gateway API's limits on rules and matches. */
+function checkRouteLimits(plan: ServerPlan, s: LinkerdSettings, namespace: string): void {
+  for (const g of plan.groups) {
+    const matches = g.rules.map((r) => atomsOf(r).length);
+    const total = matches.reduce((a, b) => a + b, 0);
+    const l = HTTPROUTE_LIMITS;
+    if (g.rules.length > l.rules || matches.some((m) => m > l.matchesPerRule) || total > l.matches) {
+      const f = g.flows[0];
+      throw new ZeroTrustError({
+        code: 'HTTPROUTE_TOO_LARGE', backend: s.backend, namespace, workload: f.declaredBy, rule: f.declaredAt,
+        message: `${f.declaredAt}: its ${g.rules.length} HTTP rules make ${total} method/path matches (${matches.join(' + ')}) on ${plan.workload.namespace}/${plan.workload.name} port ${plan.port.toString()}, more than one Gateway API HTTPRoute holds (${l.rules} rules, ${l.matchesPerRule} matches per rule, ${l.matches} in all), so the API server would reject it; use path prefixes or fewer methods and paths`,
+      });
+    }
   }
 }
 

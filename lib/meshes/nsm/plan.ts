@@ -202,6 +202,12 @@ export function checkNsmFlows(model: ZeroTrustModel, namespace: string, settings
     if (!isNsmFlow(f)) continue;
     if (f.source.workload.namespace !== namespace && f.destination.workload.namespace !== namespace) continue;
     const dest = f.destination.workload;
+    if (f.source.workload.namespace === dest.namespace && f.source.workload.name === dest.name) {
+      throw new ZeroTrustError({
+        code: 'NSM_SELF_CONNECTION', backend: 'nsm', namespace, workload: f.declaredBy, rule: f.declaredAt,
+        message: `${f.declaredAt}: Network Service Mesh connects a client pod to an endpoint pod over an interface; a workload cannot be its own client, so this flow could never be carried; drop it (a pod reaches itself on localhost)`,
+      });
+    }
     if (f.http.length > 0 && !settings.allowHttpRulesOverConnection) {
       throw new ZeroTrustError(`[nsm] ${f.declaredAt}: Network Service Mesh connects workloads at L3 and cannot match HTTP methods or paths; drop the http rule, or set allowHttpRulesOverConnection: true to accept that the whole connection (every port, any request) is open`);
     }

@@ -7,6 +7,9 @@
  */
 import { BackendId } from '../../intent/backend';
 import { IntentOptions } from '../expected';
+import { IstioEvaluatorOptions } from '../istio';
+import { KumaEvaluatorOptions } from '../kuma';
+import { LinkerdEvaluatorOptions } from '../linkerd';
 import { NAMESPACE_NAME_LABEL } from '../inventory';
 import { NetworkPolicyEvaluator } from '../networkpolicy';
 import { Endpoint, Manifest, PolicyEvaluator } from '../types';
@@ -22,6 +25,18 @@ export interface ReaderInputs {
   readonly networkLayer?: NetworkPolicyEvaluator;
   /** Namespaces the manifests do not define whose pods run in the mesh. */
   readonly enrolledNamespaces: readonly string[];
+  /** Settings of the mesh where they are not the readers' defaults. */
+  readonly settings: ReaderSettings;
+}
+
+/**
+ * Settings of the mesh the manifests were rendered for, where they are not the defaults (an
+ * Istio trust domain, a Kuma mesh created elsewhere, ...).
+ */
+export interface ReaderSettings {
+  readonly istio?: Pick<IstioEvaluatorOptions, 'rootNamespace' | 'clusterDomain' | 'trustDomain'>;
+  readonly linkerd?: Pick<LinkerdEvaluatorOptions, 'identityDomain' | 'controlPlaneNamespace'>;
+  readonly kuma?: Pick<KumaEvaluatorOptions, 'systemNamespace' | 'meshes'>;
 }
 
 /** Options of a backend's intent semantics. */

@@ -25,7 +25,8 @@ const istioCommon = {
 export const istioSidecarBackend: ReaderBackend = {
   ...istioCommon,
   id: 'istio',
-  reader: ({ objects, networkLayer, enrolledNamespaces }) => new IstioEvaluator(objects, {
+  reader: ({ objects, networkLayer, enrolledNamespaces, settings }) => new IstioEvaluator(objects, {
+    ...settings.istio,
     ...(networkLayer ? { networkLayer } : {}),
     enrolledNamespaces: Object.fromEntries(enrolledNamespaces.map((n) => [n, 'sidecar' as const])),
   }),
@@ -40,7 +41,8 @@ export const istioAmbientBackend: ReaderBackend = {
   ...istioCommon,
   id: 'istio-ambient',
   selects: (objects) => objects.some((m) => isNamespace(m) && m.metadata.labels?.[AMBIENT_LABEL] === 'ambient'),
-  reader: ({ objects, networkLayer, enrolledNamespaces }) => new IstioEvaluator(objects, {
+  reader: ({ objects, networkLayer, enrolledNamespaces, settings }) => new IstioEvaluator(objects, {
+    ...settings.istio,
     ...(networkLayer ? { networkLayer } : {}),
     enrolledNamespaces: Object.fromEntries(enrolledNamespaces.map((n) => [n, 'ambient' as const])),
   }),

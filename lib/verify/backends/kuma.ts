@@ -15,7 +15,7 @@ export const kumaBackend: ReaderBackend = {
     return undefined;
   },
   keepsNetworkLayer: true,
-  reader: ({ objects, networkLayer }) => new KumaEvaluator(objects, networkLayer ? { networkPolicy: networkLayer } : {}),
+  reader: ({ objects, networkLayer, settings }) => new KumaEvaluator(objects, { ...settings.kuma, ...(networkLayer ? { networkPolicy: networkLayer } : {}) }),
   // Enrolled in the mesh the app's namespaces name (`default` when none says).
   enrol: (endpoint, objects) => {
     const mesh = objects.filter(isNamespace).map((n) => n.metadata.labels?.[MESH_LABEL]).find((x) => x !== undefined) ?? 'default';

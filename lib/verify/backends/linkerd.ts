@@ -11,7 +11,7 @@ export const linkerdBackend: ReaderBackend = {
     return undefined;
   },
   keepsNetworkLayer: true,
-  reader: ({ objects, networkLayer }) => new LinkerdEvaluator(objects, networkLayer ? { l4: networkLayer } : {}),
+  reader: ({ objects, networkLayer, settings }) => new LinkerdEvaluator(objects, { ...settings.linkerd, ...(networkLayer ? { l4: networkLayer } : {}) }),
   enrol: (endpoint) => ({ ...endpoint, namespaceAnnotations: { ...(endpoint.namespaceAnnotations ?? {}), 'linkerd.io/inject': 'enabled' } }),
   intentOptions: ({ enrolledNamespaces, linkerdControlPlaneNamespace }) => {
     const ns = linkerdControlPlaneNamespace ?? 'linkerd';
