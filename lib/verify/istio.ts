@@ -112,7 +112,7 @@ export class IstioEvaluator implements PolicyEvaluator {
     // 3. Authorization.
     if (dstPlane === 'sidecar') {
       const d = evaluatePolicies(this.selectorPolicies(q.destination), { ...peer, l7: http }, 'sidecar');
-      effects.push(...d.effects!);
+      effects.push(...d.effects);
       if (!d.allowed) return decision(false, effects);
       return this.network([q], effects);
     }
@@ -120,7 +120,7 @@ export class IstioEvaluator implements PolicyEvaluator {
     const waypoint = mtls && service ? this.waypointOf(q.destination.namespace!, service.svc) : undefined;
     if (waypoint) {
       const l7 = evaluatePolicies(this.targetRefPolicies(q.destination.namespace!, service!.svc.metadata.name, waypoint.name), { ...peer, l7: http }, `waypoint ${waypoint.name}`);
-      effects.push(istioEffect('info', `Service ${service!.svc.metadata.name} uses waypoint ${q.destination.namespace}/${waypoint.name}`), ...l7.effects!);
+      effects.push(istioEffect('info', `Service ${service!.svc.metadata.name} uses waypoint ${q.destination.namespace}/${waypoint.name}`), ...l7.effects);
       if (!l7.allowed) return decision(false, effects);
       const fromWaypoint: Attributes = {
         principal: `${this.trustDomain}/ns/${q.destination.namespace}/sa/${waypoint.serviceAccount}`,
@@ -129,7 +129,7 @@ export class IstioEvaluator implements PolicyEvaluator {
         l7: false,
       };
       const l4 = evaluatePolicies(this.selectorPolicies(q.destination), fromWaypoint, 'ztunnel (source: the waypoint)');
-      effects.push(...l4.effects!);
+      effects.push(...l4.effects);
       if (!l4.allowed) return decision(false, effects);
       const wp = this.waypointEndpoint(q.destination, waypoint.name, waypoint.serviceAccount);
       return this.network([
@@ -138,7 +138,7 @@ export class IstioEvaluator implements PolicyEvaluator {
       ], effects);
     }
     const l4 = evaluatePolicies(this.selectorPolicies(q.destination), { ...peer, l7: false }, 'ztunnel');
-    effects.push(...l4.effects!);
+    effects.push(...l4.effects);
     if (!l4.allowed) return decision(false, effects);
     // Between mesh pods ztunnel tunnels to the destination's HBONE port; plaintext keeps the app port.
     return this.network([mtls ? { ...q, port: HBONE, protocol: 'TCP', http: undefined } : q], effects);
@@ -151,9 +151,9 @@ export class IstioEvaluator implements PolicyEvaluator {
     for (const hop of hops) {
       const d = layer.evaluate(hop);
       const label = `${layer.backend} ${hop.source.id} -> ${hop.destination.id}:${hop.port}/${hop.protocol}`;
-      if (!d.allowed) return decision(false, [...effects, istioEffect('deny', `${label}: denied`), ...(d.effects ?? [])]);
+      if (!d.allowed) return decision(false, [...effects, istioEffect('deny', `${label}: denied`), ...d.effects]);
       // A hop that passed is one line of prose; the layer's effects stay, folded, for whoever reads them.
-      effects.push(istioEffect('allow', `${label}: allowed`), ...(d.effects ?? []).map((e) => ({ ...e, folded: true })));
+      effects.push(istioEffect('allow', `${label}: allowed`), ...d.effects.map((e) => ({ ...e, folded: true })));
     }
     return decision(true, effects);
   }

@@ -98,7 +98,7 @@ export class KumaEvaluator implements PolicyEvaluator {
     const below = this.options.networkPolicy?.evaluate(q);
     if (below && !below.allowed) return below;
     const kuma = this.kumaLayer(q);
-    return decision(kuma.allowed, [...(below?.effects ?? []), ...kuma.effects!]);
+    return decision(kuma.allowed, [...(below?.effects ?? []), ...kuma.effects]);
   }
 
   /** The Kuma layer alone. */

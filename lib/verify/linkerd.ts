@@ -161,7 +161,7 @@ export class LinkerdEvaluator implements PolicyEvaluator {
       const l4 = this.opts.l4.evaluate(l4q);
       const note = viaProxy ? ` (meshed pods: the connection uses the proxy port ${INBOUND_PORT})` : '';
       // The layer's own effects, their sentences marked as L4's (and the port it saw).
-      const l4Effects = (l4.effects ?? []).map((e) => ({ ...e, detail: `L4: ${e.detail}${note}` }));
+      const l4Effects = l4.effects.map((e) => ({ ...e, detail: `L4: ${e.detail}${note}` }));
       if (!l4.allowed) return decision(false, l4Effects);
       effects.push(...l4Effects);
     }

@@ -171,7 +171,7 @@ export class NsmEvaluator implements PolicyEvaluator {
     if (reverse) return nsm(true, `reverse path of NSM connection ${reverse.text}: L3, every port`, reverse.objects);
     if (!this.primary) return nsm(false, 'no NSM connection; no primary network evaluator');
     const d = this.primary.evaluate(q);
-    return decision(d.allowed, (d.effects ?? []).map((e) => ({ ...e, detail: `primary network: ${e.detail}` })));
+    return decision(d.allowed, d.effects.map((e) => ({ ...e, detail: `primary network: ${e.detail}` })));
   }
 
   /** The connection `client` opens to `endpoint`, described, with the NetworkService object that registers it; or undefined. */

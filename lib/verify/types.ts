@@ -108,7 +108,7 @@ export interface DecisionEffect {
 export interface Decision {
   readonly allowed: boolean;
   /** Every step, in the order the reader took them (layers below first where a reader composes them). */
-  readonly effects?: readonly DecisionEffect[];
+  readonly effects: readonly DecisionEffect[];
   /** The prose: the `detail` of each effect that is not folded (`NetworkPolicy production/hero-ingress allows ingress (...)`). */
   readonly reasons: string[];
 }
