@@ -62,7 +62,7 @@ export class IstioEvaluator implements PolicyEvaluator {
 
   public evaluate(q: Query): Decision {
     const effects: DecisionEffect[] = [];
-    const deny = (why: string, objects: DecidingObject[] = []): Decision => decision(false, [...effects, istioEffect('deny', why, objects)]);
+    const deny = (why: string, objects: readonly DecidingObject[] = []): Decision => decision(false, [...effects, istioEffect('deny', why, objects)]);
 
     if (q.protocol === 'UDP') {
       effects.push(istioEffect('allow', 'UDP: neither sidecars nor ztunnel carry it; only the network layer decides'));
@@ -283,11 +283,9 @@ export class IstioEvaluator implements PolicyEvaluator {
         ?? this.of('Sidecar', this.root).find((s) => !s.spec?.workloadSelector);
     });
     const name = sidecar ? `Sidecar ${sidecar.metadata.namespace}/${sidecar.metadata.name}` : 'no Sidecar';
-    const sidecarObjects = sidecar ? [objectOf(sidecar)] : [];
-    const allow = (detail: string, also: DecidingObject[] = []) => istioEffect('allow', detail, [...sidecarObjects, ...also]);
-    const deny = (detail: string) => istioEffect('deny', detail, sidecarObjects);
+    const sidecarObjects = sidecar ? onlyObject(sidecar) : [];
     if (!sidecar || sidecar.spec?.outboundTrafficPolicy?.mode !== 'REGISTRY_ONLY') {
-      return allow(`${name}: ALLOW_ANY, egress not restricted by the proxy`);
+      return istioEffect('allow', `${name}: ALLOW_ANY, egress not restricted by the proxy`, sidecarObjects);
     }
     const hosts: string[] = (sidecar.spec?.egress ?? []).flatMap((e: any) => e.hosts ?? []);
     const imported = (ns: string, host: string) => hosts.some((h) => {
@@ -299,13 +297,13 @@ export class IstioEvaluator implements PolicyEvaluator {
     if (dst.kind === 'pod') {
       const svc = this.serviceOf(dst, q.port);
       const host = svc ? `${svc.svc.metadata.name}.${dst.namespace}.svc.${this.clusterDomain}` : undefined;
-      if (svc && imported(dst.namespace!, host!)) return allow(`${name}: REGISTRY_ONLY imports ${dst.namespace}/${host}`);
+      if (svc && imported(dst.namespace!, host!)) return istioEffect('allow', `${name}: REGISTRY_ONLY imports ${dst.namespace}/${host}`, sidecarObjects);
       // A namespace the manifests do not define: its Services are unknown, so a pod there is taken to
       // be reachable through some Service of its namespace, which an imported `<ns>/*` carries.
       if (!svc && !this.namespaces.has(dst.namespace!) && !this.of('Service', dst.namespace).length && imported(dst.namespace!, '*')) {
-        return allow(`${name}: REGISTRY_ONLY imports ${dst.namespace}/* (assuming a Service of ${dst.namespace} exposes ${dst.id}:${q.port})`);
+        return istioEffect('allow', `${name}: REGISTRY_ONLY imports ${dst.namespace}/* (assuming a Service of ${dst.namespace} exposes ${dst.id}:${q.port})`, sidecarObjects);
       }
-      return deny(`${name}: REGISTRY_ONLY and no imported Service reaches ${dst.id}:${q.port}`);
+      return istioEffect('deny', `${name}: REGISTRY_ONLY and no imported Service reaches ${dst.id}:${q.port}`, sidecarObjects);
     }
     for (const se of this.of('ServiceEntry')) {
       const exportTo: string[] = se.spec?.exportTo ?? ['*'];
@@ -318,10 +316,10 @@ export class IstioEvaluator implements PolicyEvaluator {
       if (!hit) continue;
       const chosen = dst.kind === 'fqdn' ? seHosts.find((h) => hostMatches(h, dst.host!))! : seHosts[0];
       if (seHosts.some((h) => imported(se.metadata.namespace!, h))) {
-        return allow(`${name}: REGISTRY_ONLY imports ServiceEntry ${se.metadata.namespace}/${se.metadata.name} (${chosen})`, [objectOf(se)]);
+        return istioEffect('allow', `${name}: REGISTRY_ONLY imports ServiceEntry ${se.metadata.namespace}/${se.metadata.name} (${chosen})`, [...sidecarObjects, objectOf(se)]);
       }
     }
-    return deny(`${name}: REGISTRY_ONLY and no imported ServiceEntry covers ${dst.id}:${q.port}`);
+    return istioEffect('deny', `${name}: REGISTRY_ONLY and no imported ServiceEntry covers ${dst.id}:${q.port}`, sidecarObjects);
   }
 }
 
@@ -409,12 +407,25 @@ export function stringMatches(pattern: string, value: string): boolean {
 
 // -------------------------------------------------------------------- small helpers
 
-function istioEffect(verdict: DecisionVerdict, detail: string, objects: DecidingObject[] = []): DecisionEffect {
+function istioEffect(verdict: DecisionVerdict, detail: string, objects: readonly DecidingObject[] = []): DecisionEffect {
   return { layer: 'istio', verdict, objects, detail };
 }
 
+/** Each object as effects name it, alone in a list, made once: the same few objects decide most queries. */
+const deciding = new WeakMap<Manifest, readonly DecidingObject[]>();
+
+/** `[the object as effects name it]`. */
+function onlyObject(m: Manifest): readonly DecidingObject[] {
+  let o = deciding.get(m);
+  if (!o) {
+    o = [{ kind: m.kind, namespace: m.metadata.namespace, name: m.metadata.name }];
+    deciding.set(m, o);
+  }
+  return o;
+}
+
 function objectOf(m: Manifest): DecidingObject {
-  return { kind: m.kind, namespace: m.metadata.namespace, name: m.metadata.name };
+  return onlyObject(m)[0];
 }
 
 function matches(selector: { [key: string]: string }, labels: { [key: string]: string } | undefined): boolean {

@@ -166,20 +166,36 @@ function portText(q: Query): string {
   return `${q.port}/${q.protocol}`;
 }
 
-/** The policy as an effect names it. */
-function policyObject(p: CompiledPolicy): DecidingObject {
-  return { kind: 'NetworkPolicy', namespace: p.namespace, name: p.name };
+/** Each policy as effects name it, made once: every query that a policy decides names it. */
+const policyObjects = new WeakMap<CompiledPolicy, { object: DecidingObject; name: string }>();
+
+function policyObject(p: CompiledPolicy): { object: DecidingObject; name: string } {
+  let o = policyObjects.get(p);
+  if (!o) {
+    const object: DecidingObject = { kind: 'NetworkPolicy', namespace: p.namespace, name: p.name };
+    o = { object, name: objectName(object) };
+    policyObjects.set(p, o);
+  }
+  return o;
 }
 
 /** An effect of this layer naming `policies`, whose sentence starts with their names. */
 function policiesEffect(verdict: 'allow' | 'deny', policies: CompiledPolicy[], rest: string): DecisionEffect {
-  const objects = policies.map(policyObject);
-  return { layer: 'networkpolicy', verdict, objects, detail: `${objects.map(objectName).join(' and ')} ${rest}` };
+  const objects: DecidingObject[] = [];
+  let names = '';
+  for (const p of policies) {
+    const o = policyObject(p);
+    objects.push(o.object);
+    names += names ? ` and ${o.name}` : o.name;
+  }
+  return { layer: 'networkpolicy', verdict, objects, detail: `${names} ${rest}` };
 }
+
+const NO_OBJECTS: readonly DecidingObject[] = [];
 
 /** An allowing effect of this layer that names no object. */
 function unrestricted(detail: string): DecisionEffect {
-  return { layer: 'networkpolicy', verdict: 'allow', objects: [], detail };
+  return { layer: 'networkpolicy', verdict: 'allow', objects: NO_OBJECTS, detail };
 }
 
 /** NetworkPolicy semantics over the NetworkPolicies (and Namespaces) of a set of manifests. */

@@ -115,7 +115,10 @@ export interface Decision {
 
 /** A decision whose reasons are rendered from its effects. */
 export function decision(allowed: boolean, effects: readonly DecisionEffect[]): Decision {
-  return { allowed, effects, reasons: effects.filter((e) => !e.folded).map((e) => e.detail) };
+  // One loop, no intermediate array: readers decide millions of queries for a report.
+  const reasons: string[] = [];
+  for (const e of effects) if (!e.folded) reasons.push(e.detail);
+  return { allowed, effects, reasons };
 }
 
 /** `NetworkPolicy production/hero-ingress`; `CiliumClusterwideNetworkPolicy allow-dns` for a cluster-scoped object. */
