@@ -81,7 +81,7 @@ export type DecisionVerdict =
 /** An object of the manifests that gave an effect, named as the manifest names it. */
 export interface DecidingObject {
   readonly kind: string;
-  /** Absent for cluster-scoped objects (CiliumClusterwideNetworkPolicy, Mesh). */
+  /** Absent for cluster-scoped objects (CiliumClusterwideNetworkPolicy). */
   readonly namespace?: string;
   readonly name: string;
   /** The rule of the object that matched, as a list of its spec and an index: `{ list: 'ingress', index: 0 }` is `spec.ingress[0]`. */
@@ -107,7 +107,7 @@ export interface DecisionEffect {
 /** The answer to a query, with the steps that decided it. */
 export interface Decision {
   readonly allowed: boolean;
-  /** Every step, in the order the reader took them (layers below first where a reader composes them). */
+  /** Every step, in the order the reasons tell them; a reader composed over another layer includes that layer's effects. */
   readonly effects: readonly DecisionEffect[];
   /** The prose: the `detail` of each effect that is not folded (`NetworkPolicy production/hero-ingress allows ingress (...)`). */
   readonly reasons: string[];
