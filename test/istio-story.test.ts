@@ -2,7 +2,7 @@ import { App, Testing } from 'cdk8s';
 import { Dns, IstioMode, Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
 import { heroAndLilDeeBee } from '../apps/story';
 import { IstioEvaluator } from '../lib/verify/istio';
-import { Endpoint, Manifest, Query } from '../lib/verify/types';
+import { Endpoint, Manifest, Query, decision } from '../lib/verify/types';
 import { foreignPod, fqdnEndpoint, ipEndpoint, workloadEndpoints } from './support/istio-endpoints';
 import { expectValid } from './support/schema';
 import { expectSynthError, find, synthApp } from './support/synth';
@@ -435,7 +435,7 @@ describe('the reader asks the network layer about the packets as they really loo
     const hops: string[] = [];
     return {
       hops,
-      layer: { backend: 'recorder', evaluate: (q: Query) => { hops.push(`${q.source.id} -> ${q.destination.id}:${q.port}/${q.protocol}`); return { allowed: true, reasons: [] }; } },
+      layer: { backend: 'recorder', evaluate: (q: Query) => { hops.push(`${q.source.id} -> ${q.destination.id}:${q.port}/${q.protocol}`); return decision(true, []); } },
     };
   }
 

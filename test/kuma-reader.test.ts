@@ -51,7 +51,11 @@ describe('the story, read back', () => {
   });
 
   test('what the story allows', () => {
-    expect(reader.evaluate(tcp(hero, deebee, 5432))).toEqual({ allowed: true, reasons: ['MeshTrafficPermission production/lil-deebee (Allow)'] });
+    expect(reader.evaluate(tcp(hero, deebee, 5432))).toEqual({
+      allowed: true,
+      effects: [{ layer: 'kuma', verdict: 'allow', objects: [{ kind: 'MeshTrafficPermission', namespace: 'production', name: 'lil-deebee' }], detail: 'MeshTrafficPermission production/lil-deebee (Allow)' }],
+      reasons: ['MeshTrafficPermission production/lil-deebee (Allow)'],
+    });
     expect(reader.evaluate(tcp(nginx, hero, 8080)).allowed).toBe(true);
     expect(reader.evaluate(tcp(hero, ip('203.0.113.7'), 443)).allowed).toBe(true);
   });
@@ -100,7 +104,11 @@ describe('edited manifests are caught', () => {
     objs.push({ apiVersion: 'kuma.io/v1alpha1', kind: 'MeshTrafficPermission', metadata: { name: 'deny-hero', namespace: 'production', labels: { 'kuma.io/mesh': 'default' } }, spec: { targetRef: { kind: 'Dataplane', labels: { 'app.kubernetes.io/name': 'lil-deebee' }, sectionName: 'postgres' }, from: [{ targetRef: { kind: 'MeshSubset', tags: { 'app.kubernetes.io/name': 'hero' } }, default: { action: 'Deny' } }] } });
     const [hero, deebee] = ['production/hero', 'production/lil-deebee'].map((id) => pods(objs).find((p) => p.id === id)!);
     const d = new KumaEvaluator(objs).evaluate(tcp(hero, deebee, 5432));
-    expect(d).toEqual({ allowed: false, reasons: ['MeshTrafficPermission production/deny-hero (Deny)'] });
+    expect(d).toEqual({
+      allowed: false,
+      effects: [{ layer: 'kuma', verdict: 'deny', objects: [{ kind: 'MeshTrafficPermission', namespace: 'production', name: 'deny-hero' }], detail: 'MeshTrafficPermission production/deny-hero (Deny)' }],
+      reasons: ['MeshTrafficPermission production/deny-hero (Deny)'],
+    });
   });
 
   test('widening a from entry to the whole namespace lets every production pod in', () => {

@@ -1,7 +1,7 @@
 import { Testing } from 'cdk8s';
 import { Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
 import { LinkerdEvaluator, LinkerdQuery } from '../lib/verify/linkerd';
-import { Endpoint, PolicyEvaluator, Query } from '../lib/verify/types';
+import { Endpoint, PolicyEvaluator, Query, decision } from '../lib/verify/types';
 import { find, synthApp } from './support/synth';
 
 /** The pod of a synthesized workload, as the manifests describe it. */
@@ -171,14 +171,14 @@ describe('the Linkerd reader asks the L3/L4 layer about the port packets really 
     db.allowFrom(hero);
     const objects = synthApp(app);
     const asked: Query[] = [];
-    const l4: PolicyEvaluator = { backend: 'stub', evaluate: (x) => { asked.push(x); return { allowed: true, reasons: ['stub'] }; } };
+    const l4: PolicyEvaluator = { backend: 'stub', evaluate: (x) => { asked.push(x); return decision(true, [{ layer: 'networkpolicy', verdict: 'allow', objects: [], detail: 'stub' }]); } };
     const ev = new LinkerdEvaluator(objects, { l4 });
     const dbPod = pod(objects, 'p', 'db');
     expect(ev.evaluate({ source: pod(objects, 'p', 'hero'), destination: dbPod, port: 5432, protocol: 'TCP' }).allowed).toBe(true);
     expect(asked[0].port).toBe(4143);
     expect(ev.evaluate({ source: ip('10.0.0.9'), destination: dbPod, port: 5432, protocol: 'TCP' }).allowed).toBe(false);
     expect(asked[1].port).toBe(5432);
-    const deny: PolicyEvaluator = { backend: 'stub', evaluate: () => ({ allowed: false, reasons: ['blocked'] }) };
+    const deny: PolicyEvaluator = { backend: 'stub', evaluate: () => decision(false, [{ layer: 'networkpolicy', verdict: 'deny', objects: [], detail: 'blocked' }]) };
     expect(new LinkerdEvaluator(objects, { l4: deny }).evaluate({ source: pod(objects, 'p', 'hero'), destination: dbPod, port: 5432, protocol: 'TCP' }).allowed).toBe(false);
   });
 });

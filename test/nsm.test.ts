@@ -5,7 +5,7 @@ import { heroAndLilDeeBee } from '../apps/story';
 import { allocatePrefixes, nsmConnections } from '../lib/meshes/nsm/plan';
 import { IntentRegistry } from '../lib/intent/registry';
 import { NsmEvaluator, parseClientAnnotation } from '../lib/verify/nsm';
-import { Endpoint } from '../lib/verify/types';
+import { Endpoint, decision } from '../lib/verify/types';
 import { expectValid, validateObject } from './support/schema';
 import { expectSynthError, find, synthApp, storyYaml } from './support/synth';
 
@@ -318,9 +318,11 @@ describe('the reader', () => {
   });
 
   test('other traffic goes to the primary network evaluator', () => {
-    const primary = { backend: 'fake', evaluate: () => ({ allowed: true, reasons: ['NetworkPolicy x'] }) };
+    const x = { kind: 'NetworkPolicy', namespace: 'production', name: 'x' };
+    const primary = { backend: 'fake', evaluate: () => decision(true, [{ layer: 'networkpolicy', verdict: 'allow', objects: [x], detail: 'NetworkPolicy production/x' }]) };
     const d = new NsmEvaluator(objects, primary).evaluate({ source: intruder, destination: deebee, port: 5432, protocol: 'TCP' });
-    expect(d).toEqual({ allowed: true, reasons: ['primary network: NetworkPolicy x'] });
+    expect(d).toEqual(decision(true, [{ layer: 'networkpolicy', verdict: 'allow', objects: [x], detail: 'primary network: NetworkPolicy production/x' }]));
+    expect(d.reasons).toEqual(['primary network: NetworkPolicy production/x']);
   });
 
   test('edits are caught: a second endpoint advertising the service, an unwired endpoint, a missing NetworkService', () => {

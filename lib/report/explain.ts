@@ -1,13 +1,13 @@
 /**
  * One connection explained: allowed or denied, the reader's reasons, and the objects (with file
- * and document) those reasons name.
+ * and document) its effects name.
  */
 import { parseIp } from '../intent/cidr';
 import { NAMESPACE_NAME_LABEL, inventory } from '../verify/inventory';
 import { ManifestError } from '../verify/manifests';
 import { PROBE_LABEL } from '../verify/universe';
 import { reportUniverse } from './universe';
-import { Decision, Endpoint, PolicyEvaluator, Query, SourcedManifest } from '../verify/types';
+import { Decision, Endpoint, PolicyEvaluator, Query, SourcedManifest, objectName } from '../verify/types';
 
 /** An explained query. */
 export interface Explanation {
@@ -58,21 +58,19 @@ export function splitPort(text: string, flag: string): { endpoint: string; port:
   return { endpoint: m[1], port };
 }
 
-/** Decides the query and lists the objects its reasons name. */
+/**
+ * Decides the query and lists the objects its effects name, in manifest order. Folded effects
+ * are left out as the reasons leave them out: the list names what the reasons name.
+ */
 export function explain(manifests: readonly SourcedManifest[], backend: string, evaluator: PolicyEvaluator, query: Query): Explanation {
   const decision = evaluator.evaluate(query);
-  const text = decision.reasons.join('\n');
+  const named = new Set(decision.effects.filter((e) => !e.folded).flatMap((e) => e.objects.map(objectName)));
   const objects: string[] = [];
   for (const m of manifests) {
-    const ns = m.manifest.metadata.namespace;
-    const name = `${m.manifest.kind} ${ns ? `${ns}/` : ''}${m.manifest.metadata.name}`;
-    if (new RegExp(`${escapeRegex(name)}(?![\\w.-])`).test(text)) objects.push(`${name} (${m.file} document #${m.index})`);
+    const name = objectName({ kind: m.manifest.kind, namespace: m.manifest.metadata.namespace || undefined, name: m.manifest.metadata.name });
+    if (named.has(name)) objects.push(`${name} (${m.file} document #${m.index})`);
   }
   return { backend, query, decision, objects: [...new Set(objects)] };
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** Plain-text explanation. */

@@ -7,7 +7,7 @@
  */
 import { compareStrings } from '../verify/inventory';
 import { AnyManifest, manifestOf } from '../verify/manifests';
-import { Decision, PolicyEvaluator, Query } from '../verify/types';
+import { Decision, DecisionEffect, PolicyEvaluator, Query } from '../verify/types';
 
 /** An HTTP condition in the model's words: methods (empty: any) and a path glob (absent: any). */
 export interface HttpAtom {
@@ -26,6 +26,8 @@ export interface L7Answer {
   readonly rule: string;
   /** The reader's reasons for the allowed request(s). */
   readonly reasons: string[];
+  /** The effects of the reader's decisions on the allowed request(s). */
+  readonly effects: readonly DecisionEffect[];
 }
 
 /**
@@ -45,22 +47,27 @@ export function l7Of(_backend: string, manifests: readonly AnyManifest[], evalua
     atomsByNs.set(ns, [...(atomsByNs.get(ns) ?? []), ...atoms]);
   }
   return (q, plain) => {
-    const denied: L7Answer = { allowed: false, rule: '', reasons: plain.reasons };
-    if (q.protocol !== 'TCP') return plain.allowed ? { allowed: true, rule: '', reasons: plain.reasons } : denied;
+    const asPlain = (allowed: boolean, rule: string): L7Answer => ({ allowed, rule, reasons: plain.reasons, effects: plain.effects });
+    const denied = asPlain(false, '');
+    if (q.protocol !== 'TCP') return plain.allowed ? asPlain(true, '') : denied;
     const candidates = [...(atomsByNs.get(q.destination.namespace ?? '') ?? []), ...[...ROOT_NAMESPACES].flatMap((n) => atomsByNs.get(n) ?? [])];
     // No HTTP condition anywhere near: a refusal of the canary is not about HTTP (a DNS proxy on 53, say).
-    if (candidates.length === 0) return plain.allowed ? { allowed: true, rule: '', reasons: plain.reasons } : denied;
-    if (plain.allowed && evaluator.evaluate({ ...q, http: CANARY }).allowed) return { allowed: true, rule: '', reasons: plain.reasons };
+    if (candidates.length === 0) return plain.allowed ? asPlain(true, '') : denied;
+    if (plain.allowed && evaluator.evaluate({ ...q, http: CANARY }).allowed) return asPlain(true, '');
     const reasons: string[] = [];
+    const effects: DecisionEffect[] = [];
     const allowed = candidates.filter((a) => {
       const sample = sampleRequest(a);
       if (!sample) return false;
       const d = evaluator.evaluate({ ...q, http: sample });
-      if (d.allowed) reasons.push(...d.reasons.filter((r) => !reasons.includes(r)));
+      if (d.allowed) {
+        reasons.push(...d.reasons.filter((r) => !reasons.includes(r)));
+        effects.push(...d.effects);
+      }
       return d.allowed;
     });
-    if (allowed.length > 0) return { allowed: true, rule: describeAtoms(allowed), reasons };
-    return plain.allowed ? { allowed: true, rule: 'restricted', reasons: plain.reasons } : denied;
+    if (allowed.length > 0) return { allowed: true, rule: describeAtoms(allowed), reasons, effects };
+    return plain.allowed ? asPlain(true, 'restricted') : denied;
   };
 }
 

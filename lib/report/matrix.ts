@@ -9,7 +9,7 @@ import { ParsedCidr, cidrContains, parseCidr } from '../intent/cidr';
 import { NAMESPACE_NAME_LABEL, compareStrings, inventory } from '../verify/inventory';
 import { endpointIp } from '../verify/networkpolicy';
 import { OUTSIDER_NAMESPACE, Universe, portsFor } from '../verify/universe';
-import { Endpoint, PolicyEvaluator, Query, SourcedManifest } from '../verify/types';
+import { DecisionEffect, Endpoint, PolicyEvaluator, Query, SourcedManifest } from '../verify/types';
 import { readerOf } from './backend';
 import { l7Of } from './l7';
 import { mtlsOf } from './mtls';
@@ -93,12 +93,20 @@ export function flowMatrix(manifests: readonly SourcedManifest[], options: FlowM
   return { backend: chosen.backend, rows: matrixRows(manifests, chosen.backend, chosen.evaluator, universe) };
 }
 
+/** What allowed one port of a group: the first query, the reasons and effects of every allowing decision, the L7 rule. */
+interface Allowed {
+  query: Query;
+  reasons: string[];
+  effects: DecisionEffect[];
+  rule: string;
+}
+
 interface Group {
   readonly source: string;
   readonly destination: string;
   readonly protocol: 'TCP' | 'UDP';
   readonly asked: Set<number>;
-  readonly allowed: Map<number, { query: Query; reasons: string[]; rule: string }>;
+  readonly allowed: Map<number, Allowed>;
 }
 
 /** Rows of the matrix over a universe. */
@@ -126,9 +134,10 @@ export function matrixRows(manifests: readonly SourcedManifest[], backend: strin
         const seen = g.allowed.get(p.number);
         if (seen) {
           seen.reasons.push(...answer.reasons.filter((r) => !seen.reasons.includes(r)));
+          seen.effects.push(...answer.effects);
           if (answer.rule !== seen.rule) seen.rule = [seen.rule, answer.rule].includes('') ? '' : [...new Set([...seen.rule.split('; '), ...answer.rule.split('; ')])].sort().join('; ');
         } else {
-          g.allowed.set(p.number, { query, reasons: [...answer.reasons], rule: answer.rule });
+          g.allowed.set(p.number, { query, reasons: [...answer.reasons], effects: [...answer.effects], rule: answer.rule });
         }
       }
     }
@@ -137,19 +146,19 @@ export function matrixRows(manifests: readonly SourcedManifest[], backend: strin
   const mtls = mtlsOf(backend, manifests);
   for (const g of groups.values()) {
     if (g.allowed.size === 0) continue;
-    const row = (port: string, hit: { query: Query; reasons: string[]; rule: string }): FlowRow => ({
+    const row = (port: string, hit: Allowed): FlowRow => ({
       source: g.source,
       destination: g.destination,
       port,
       protocol: g.protocol,
       l7: hit.rule,
-      mtls: mtls(hit.query, hit.reasons),
+      mtls: mtls(hit.query, hit.effects),
       reasons: hit.reasons,
     });
     const allowed = [...g.allowed.entries()].sort(([a], [b]) => a - b);
     const rules = new Set(allowed.map(([, h]) => h.rule));
     if (g.allowed.size === g.asked.size && g.asked.has(1) && rules.size === 1) {
-      rows.push(row('any', { query: allowed[0][1].query, reasons: [...new Set(allowed.flatMap(([, h]) => h.reasons))], rule: allowed[0][1].rule }));
+      rows.push(row('any', { query: allowed[0][1].query, reasons: [...new Set(allowed.flatMap(([, h]) => h.reasons))], effects: allowed.flatMap(([, h]) => h.effects), rule: allowed[0][1].rule }));
     } else {
       for (const [port, hit] of allowed) rows.push(row(String(port), hit));
     }

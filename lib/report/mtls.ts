@@ -13,15 +13,18 @@ import { KumaEvaluator, KumaMtls } from '../verify/kuma';
 import { LinkerdEvaluator } from '../verify/linkerd';
 import { AnyManifest, manifestOf } from '../verify/manifests';
 import { selectorMatches } from '../verify/networkpolicy';
-import { Endpoint, Manifest, Query } from '../verify/types';
+import { DecidingObject, DecisionEffect, Endpoint, Manifest, Query } from '../verify/types';
 
-/** A function that says whether an allowed query (with the reader's reasons) requires mTLS. */
-export function mtlsOf(backend: string, manifests: readonly AnyManifest[]): (q: Query, reasons: readonly string[]) => boolean {
+/** Whether an allowed query requires mTLS, given the effects of the reader's decisions that allowed it. */
+export type MtlsOf = (q: Query, effects: readonly DecisionEffect[]) => boolean;
+
+/** A function that says whether an allowed query (with the effects of the reader's decisions) requires mTLS. */
+export function mtlsOf(backend: string, manifests: readonly AnyManifest[]): MtlsOf {
   const objects = manifests.map(manifestOf);
   const namespaces = new Map(inventory(manifests).namespaces.map((n) => [n.name, n]));
   const nsMeta = (e: Endpoint) => namespaces.get(e.namespace ?? '');
   // mTLS needs a proxy at both ends: an address source (an ipBlock peer, the ambient kubelet probe address) is plaintext.
-  const pod = (f: (q: Query, reasons: readonly string[]) => boolean) => (q: Query, reasons: readonly string[]) => q.source.kind === 'pod' && q.destination.kind === 'pod' && q.protocol === 'TCP' && f(q, reasons);
+  const pod = (f: MtlsOf): MtlsOf => (q, effects) => q.source.kind === 'pod' && q.destination.kind === 'pod' && q.protocol === 'TCP' && f(q, effects);
   // Who is meshed and which mTLS mode applies come from the backend's own reader.
   switch (backend) {
     case 'istio':
@@ -31,10 +34,10 @@ export function mtlsOf(backend: string, manifests: readonly AnyManifest[]): (q: 
     }
     case 'linkerd': {
       const linkerd = new LinkerdEvaluator(objects);
-      return pod((q, reasons) => linkerd.meshed(q.destination) && linkerdAuthenticated(objects, q, reasons, nsMeta(q.destination)?.annotations));
+      return pod((q, effects) => linkerd.meshed(q.destination) && linkerdAuthenticated(objects, q, effects, nsMeta(q.destination)?.annotations));
     }
     case 'cilium':
-      return pod((q, reasons) => ciliumAuthRequired(objects, q, reasons));
+      return pod((q, effects) => ciliumAuthRequired(objects, q, effects));
     case 'kuma': {
       const kuma = new KumaEvaluator(objects);
       return pod((q) => {
@@ -47,16 +50,29 @@ export function mtlsOf(backend: string, manifests: readonly AnyManifest[]): (q: 
   }
 }
 
+/** The manifest of `apiGroup` an effect names, if it is among `objects` (a cluster-scoped reference matches by name). */
+function find(objects: Manifest[], ref: DecidingObject, apiGroup: string): Manifest | undefined {
+  return objects.find((o) => o.kind === ref.kind && o.apiVersion.startsWith(`${apiGroup}/`) && o.metadata.name === ref.name
+    && (ref.namespace === undefined || o.metadata.namespace === ref.namespace));
+}
+
+/** The objects named by the Linkerd or Cilium effects that allowed the connection. */
+function allowingObjects(effects: readonly DecisionEffect[], layer: 'linkerd' | 'cilium'): DecidingObject[] {
+  return effects.filter((e) => e.layer === layer && e.verdict === 'allow').flatMap((e) => e.objects);
+}
+
 /**
- * Linkerd: the AuthorizationPolicies the reader names in its reasons all require a
- * MeshTLSAuthentication; without named ones, every authorization of the port's Server does, or
- * the default inbound policy is an authenticated one.
+ * Linkerd: the AuthorizationPolicies that authorized the connection all require a
+ * MeshTLSAuthentication; without any (the Server's accessPolicy or the default inbound policy
+ * admitted it), every authorization of the port's Server does, or the default inbound policy is
+ * an authenticated one.
  */
-function linkerdAuthenticated(objects: Manifest[], q: Query, reasons: readonly string[], nsAnnotations: { [key: string]: string } | undefined): boolean {
+function linkerdAuthenticated(objects: Manifest[], q: Query, effects: readonly DecisionEffect[], nsAnnotations: { [key: string]: string } | undefined): boolean {
   const d = q.destination;
   const requiresMtls = (a: Manifest) => (a.spec?.requiredAuthenticationRefs ?? []).some((r: any) => r?.kind === 'MeshTLSAuthentication');
-  const named = [...reasons.join('\n').matchAll(/AuthorizationPolicy ([a-z0-9-]+)\/([a-z0-9.-]+)/g)]
-    .map(([, ns, name]) => objects.find((o) => o.kind === 'AuthorizationPolicy' && o.apiVersion.startsWith('policy.linkerd.io/') && o.metadata.namespace === ns && o.metadata.name === name))
+  const named = allowingObjects(effects, 'linkerd')
+    .filter((o) => o.kind === 'AuthorizationPolicy')
+    .map((o) => find(objects, o, 'policy.linkerd.io'))
     .filter((a): a is Manifest => a !== undefined);
   if (named.length > 0) return named.every(requiresMtls);
   const servers = objects.filter((m) => m.kind === 'Server' && m.apiVersion.startsWith('policy.linkerd.io/') && m.metadata.namespace === d.namespace
@@ -73,21 +89,15 @@ function linkerdAuthenticated(objects: Manifest[], q: Query, reasons: readonly s
 }
 
 /**
- * Cilium: the rules the reader names in its reasons (`CiliumNetworkPolicy ns/name ingress[0]`);
- * mutual authentication is required when one of them says `authentication.mode: required`, or
- * when both ends' namespaces are enrolled in ztunnel (`io.cilium/mtls-enabled: "true"`).
+ * Cilium: mutual authentication is required when a rule that allowed the connection says
+ * `authentication.mode: required`, or when both ends' namespaces are enrolled in ztunnel
+ * (`io.cilium/mtls-enabled: "true"`).
  */
-function ciliumAuthRequired(objects: Manifest[], q: Query, reasons: readonly string[]): boolean {
+function ciliumAuthRequired(objects: Manifest[], q: Query, effects: readonly DecisionEffect[]): boolean {
   const ztunnel = (e: Endpoint) => e.kind === 'pod' && e.namespaceLabels?.['io.cilium/mtls-enabled'] === 'true';
   if (ztunnel(q.source) && ztunnel(q.destination)) return true;
-  const named = /(CiliumNetworkPolicy|CiliumClusterwideNetworkPolicy) (?:([a-z0-9-]+)\/)?([a-z0-9.-]+) (ingress|egress)\[(\d+)\]/g;
-  for (const reason of reasons) {
-    for (const m of reason.matchAll(named)) {
-      const [, kind, ns, name, dir, index] = m;
-      const policy = objects.find((o) => o.kind === kind && o.metadata.name === name && (kind === 'CiliumClusterwideNetworkPolicy' || o.metadata.namespace === ns));
-      const rule = policy?.spec?.[dir]?.[Number(index)];
-      if (rule?.authentication?.mode === 'required') return true;
-    }
-  }
-  return false;
+  return allowingObjects(effects, 'cilium').some((o) => {
+    const rule = o.rule && find(objects, o, 'cilium.io')?.spec?.[o.rule.list]?.[o.rule.index];
+    return rule?.authentication?.mode === 'required';
+  });
 }

@@ -34,7 +34,7 @@
  * Fields the reader does not model (toServices, toGroups, toNodes, headers, Kafka, ...) raise an
  * error instead of being ignored, and so do Kubernetes NetworkPolicy objects beside Cilium ones.
  */
-import { Decision, Endpoint, Manifest, PolicyEvaluator, Query } from './types';
+import { Decision, DecidingObject, DecisionEffect, DecisionVerdict, Endpoint, Manifest, PolicyEvaluator, Query, decision } from './types';
 
 const NS_KEY = 'io.kubernetes.pod.namespace';
 const SA_KEY = 'io.cilium.k8s.policy.serviceaccount';
@@ -51,10 +51,32 @@ const PORT_RULE_FIELDS = new Set(['ports', 'rules']);
 const HTTP_FIELDS = new Set(['method', 'path']);
 
 interface Policy {
+  /** `CiliumNetworkPolicy production/hero`, as messages name it. */
   readonly id: string;
+  readonly kind: 'CiliumNetworkPolicy' | 'CiliumClusterwideNetworkPolicy';
+  readonly name: string;
   /** Undefined for clusterwide policies. */
   readonly namespace?: string;
   readonly spec: any;
+}
+
+/** A rule of a policy: `CiliumNetworkPolicy production/hero ingress[0]` in messages. */
+interface RuleRef {
+  readonly policy: Policy;
+  readonly list: string;
+  readonly index: number;
+}
+
+function ruleText(r: RuleRef): string {
+  return `${r.policy.id} ${r.list}[${r.index}]`;
+}
+
+function ruleObject(r: RuleRef): DecidingObject {
+  return { kind: r.policy.kind, ...(r.policy.namespace !== undefined ? { namespace: r.policy.namespace } : {}), name: r.policy.name, rule: { list: r.list, index: r.index } };
+}
+
+function ciliumEffect(verdict: DecisionVerdict, detail: string, rules: RuleRef[] = []): DecisionEffect {
+  return { layer: 'cilium', verdict, objects: rules.map(ruleObject), detail };
 }
 
 type Direction = 'ingress' | 'egress';
@@ -81,28 +103,28 @@ export class CiliumPolicyEvaluator implements PolicyEvaluator {
         if (!SPEC_FIELDS.has(k)) throw new Error(`${id}: spec.${k} is not modelled by the Cilium reader`);
       }
       if (!m.spec.endpointSelector) throw new Error(`${id}: only endpointSelector policies are modelled (not nodeSelector)`);
-      this.policies.push({ id, namespace: clusterwide ? undefined : m.metadata.namespace, spec: m.spec });
+      this.policies.push({ id, kind: m.kind, name: m.metadata.name, namespace: clusterwide ? undefined : m.metadata.namespace, spec: m.spec });
     }
   }
 
   public evaluate(query: Query): Decision {
-    const reasons: string[] = [];
+    const effects: DecisionEffect[] = [];
     const enrolled = query.protocol === 'TCP' && isEnrolled(query.source) && isEnrolled(query.destination);
     const port = enrolled ? HBONE_PORT : query.port;
     const effective: Query = enrolled ? { ...query, port, http: undefined } : query;
-    if (enrolled) reasons.push(`both ends enrolled in ztunnel: Cilium sees ${HBONE_PORT}/TCP`);
+    if (enrolled) effects.push(ciliumEffect('info', `both ends enrolled in ztunnel: Cilium sees ${HBONE_PORT}/TCP`));
 
     if (query.source.kind === 'pod') {
       const d = this.direction('egress', query.source, query.destination, effective, enrolled && !!query.http);
-      reasons.push(...d.reasons);
-      if (!d.allowed) return { allowed: false, reasons };
+      effects.push(d);
+      if (d.verdict === 'deny') return decision(false, effects);
     }
     if (query.destination.kind === 'pod') {
       const d = this.direction('ingress', query.destination, query.source, effective, enrolled && !!query.http);
-      reasons.push(...d.reasons);
-      if (!d.allowed) return { allowed: false, reasons };
+      effects.push(d);
+      if (d.verdict === 'deny') return decision(false, effects);
     }
-    return { allowed: true, reasons };
+    return decision(true, effects);
   }
 
   private selecting(subject: Endpoint): Policy[] {
@@ -115,7 +137,7 @@ export class CiliumPolicyEvaluator implements PolicyEvaluator {
   }
 
   /** One side: `subject` is the pod whose policies apply, `peer` the other end. */
-  private direction(dir: Direction, subject: Endpoint, peer: Endpoint, q: Query, opaque: boolean): Decision {
+  private direction(dir: Direction, subject: Endpoint, peer: Endpoint, q: Query, opaque: boolean): DecisionEffect {
     const selecting = this.selecting(subject);
     const denyKey = dir === 'ingress' ? 'ingressDeny' : 'egressDeny';
     for (const p of selecting) {
@@ -123,7 +145,10 @@ export class CiliumPolicyEvaluator implements PolicyEvaluator {
         checkRule(rule, `${p.id} ${denyKey}[${i}]`);
       });
       const hit = (p.spec[denyKey] ?? []).findIndex((rule: any) => l3Matches(rule, dir, peer, p) && l4Match(rule, q) !== undefined);
-      if (hit >= 0) return { allowed: false, reasons: [`${p.id} ${denyKey}[${hit}] denies ${dir}`] };
+      if (hit >= 0) {
+        const rule = { policy: p, list: denyKey, index: hit };
+        return ciliumEffect('deny', `${ruleText(rule)} denies ${dir}`, [rule]);
+      }
     }
     // Cilium turns every rule into a policy entry carrying the default-deny flag; a direction
     // without rules has no entry, so enableDefaultDeny alone changes nothing (cilium#35558).
@@ -132,32 +157,33 @@ export class CiliumPolicyEvaluator implements PolicyEvaluator {
       return hasRules && p.spec.enableDefaultDeny?.[dir] !== false;
     });
     if (!defaultDeny) {
-      return { allowed: true, reasons: [`${dir} of ${subject.id} is not in default deny`] };
+      return ciliumEffect('allow', `${dir} of ${subject.id} is not in default deny`);
     }
-    const matches: Array<{ where: string; l7: any }> = [];
+    const matches: Array<{ rule: RuleRef; where: string; l7: any }> = [];
     for (const p of selecting) {
       (p.spec[dir] ?? []).forEach((rule: any, i: number) => {
-        const where = `${p.id} ${dir}[${i}]`;
+        const ref = { policy: p, list: dir, index: i };
+        const where = ruleText(ref);
         checkRule(rule, where);
         if (!l3Matches(rule, dir, peer, p)) return;
         if (dir === 'egress' && rule.toFQDNs && !this.mayResolve(subject, peer)) return;
         const l4 = l4Match(rule, q);
         if (l4 === undefined) return;
-        matches.push({ where, l7: l4 });
+        matches.push({ rule: ref, where, l7: l4 });
       });
     }
-    if (matches.length === 0) return { allowed: false, reasons: [`no ${dir} rule of ${subject.id} allows it (default deny)`] };
+    if (matches.length === 0) return ciliumEffect('deny', `no ${dir} rule of ${subject.id} allows it (default deny)`);
     const plain = matches.find((m) => m.l7 === null);
-    if (plain) return { allowed: true, reasons: [`${plain.where} allows ${dir}`] };
-    if (opaque) return { allowed: false, reasons: [`${matches[0].where} has L7 rules, but the traffic is inside ztunnel's mTLS`] };
-    if (!q.http) return { allowed: true, reasons: [`${matches[0].where} allows the connection (requests filtered at L7)`] };
+    if (plain) return ciliumEffect('allow', `${plain.where} allows ${dir}`, [plain.rule]);
+    if (opaque) return ciliumEffect('deny', `${matches[0].where} has L7 rules, but the traffic is inside ztunnel's mTLS`, [matches[0].rule]);
+    if (!q.http) return ciliumEffect('allow', `${matches[0].where} allows the connection (requests filtered at L7)`, [matches[0].rule]);
     for (const m of matches) {
       const http: any[] = m.l7.http ?? [];
       if (http.some((h) => httpMatches(h, q.http!.method, q.http!.path, m.where))) {
-        return { allowed: true, reasons: [`${m.where} allows ${q.http.method} ${q.http.path}`] };
+        return ciliumEffect('allow', `${m.where} allows ${q.http.method} ${q.http.path}`, [m.rule]);
       }
     }
-    return { allowed: false, reasons: [`no HTTP rule of ${matches.map((m) => m.where).join(', ')} matches ${q.http.method} ${q.http.path} (403)`] };
+    return ciliumEffect('deny', `no HTTP rule of ${matches.map((m) => m.where).join(', ')} matches ${q.http.method} ${q.http.path} (403)`, matches.map((m) => m.rule));
   }
 
   /** True when a policy selecting `source` lets it resolve the FQDN endpoint's host through Cilium's DNS proxy. */

@@ -19,7 +19,7 @@ import { parseCidr } from '../intent/cidr';
 import { endpointIp, ipInBlock } from './networkpolicy';
 import { NAMESPACE_NAME_LABEL } from './inventory';
 import { PROBE_LABEL, Universe, UniversePort, UniverseRequest, mergePorts, mergeRequests, probeIps, queries as allQueries } from './universe';
-import { Decision, Endpoint, PolicyEvaluator, Query } from './types';
+import { Decision, DecisionEffect, Endpoint, PolicyEvaluator, Query, decision } from './types';
 import { compareEntries } from '../intent/collation';
 
 /** Options of `intentAllows`. */
@@ -329,7 +329,8 @@ function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates
     const reverse = forward ? undefined : between(q.destination, q.source).find(pair);
     if (forward || reverse) {
       const f = (forward ?? reverse)!;
-      return { allowed: true, reasons: [`flow ${describeFlow(f)} (${f.declaredAt}) is an NSM L3 connection: every port, any request${reverse ? ', and the reverse path' : ''} (deviation nsmConnections)`] };
+      const detail = `flow ${describeFlow(f)} (${f.declaredAt}) is an NSM L3 connection: every port, any request${reverse ? ', and the reverse path' : ''} (deviation nsmConnections)`;
+      return decision(true, [{ layer: 'intent', verdict: 'allow', objects: [], detail }]);
     }
   }
 
@@ -386,7 +387,14 @@ function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates
   const allowed = egress.ok && ingress.ok;
   const sides = [egress, ingress];
   const ordered = allowed ? sides : [...sides.filter((s) => !s.ok), ...sides.filter((s) => s.ok)];
-  return { allowed, reasons: [...new Set(ordered.flatMap((s) => s.reasons))] };
+  // The intent's effects name flows of the model, not objects of the manifests; a sentence both sides give is said once.
+  const effects: DecisionEffect[] = [];
+  for (const side of ordered) {
+    for (const detail of side.reasons) {
+      if (!effects.some((e) => e.detail === detail)) effects.push({ layer: 'intent', verdict: side.ok ? 'allow' : 'deny', objects: [], detail });
+    }
+  }
+  return decision(allowed, effects);
 }
 
 /**

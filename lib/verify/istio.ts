@@ -10,7 +10,7 @@
  * NetworkPolicy reader) is consulted with what it really sees: the app port in sidecar mode, HBONE
  * 15008 between ambient pods, and the two hops through a waypoint.
  */
-import { Decision, Endpoint, Manifest, PolicyEvaluator, Query } from './types';
+import { Decision, DecidingObject, DecisionEffect, DecisionVerdict, Endpoint, Manifest, PolicyEvaluator, Query, decision } from './types';
 
 /** Options of the Istio reader. */
 export interface IstioEvaluatorOptions {
@@ -61,12 +61,12 @@ export class IstioEvaluator implements PolicyEvaluator {
   }
 
   public evaluate(q: Query): Decision {
-    const reasons: string[] = [];
-    const deny = (why: string): Decision => ({ allowed: false, reasons: [...reasons, why] });
+    const effects: DecisionEffect[] = [];
+    const deny = (why: string, objects: readonly DecidingObject[] = []): Decision => decision(false, [...effects, istioEffect('deny', why, objects)]);
 
     if (q.protocol === 'UDP') {
-      reasons.push('UDP: neither sidecars nor ztunnel carry it; only the network layer decides');
-      return this.network([{ ...q }], reasons);
+      effects.push(istioEffect('allow', 'UDP: neither sidecars nor ztunnel carry it; only the network layer decides'));
+      return this.network([{ ...q }], effects);
     }
     const srcPlane = this.dataPlane(q.source);
     const dstPlane = this.dataPlane(q.destination);
@@ -74,27 +74,30 @@ export class IstioEvaluator implements PolicyEvaluator {
     // 1. Egress at the source's sidecar (ztunnel ignores outboundTrafficPolicy).
     if (srcPlane === 'sidecar') {
       const egress = this.sidecarEgress(q);
-      reasons.push(egress.reason);
-      if (!egress.allowed) return { allowed: false, reasons };
+      effects.push(egress);
+      if (egress.verdict === 'deny') return decision(false, effects);
     }
     if (q.destination.kind !== 'pod' || !dstPlane) {
-      reasons.push(`${q.destination.id} is outside the mesh: nothing inbound to enforce`);
-      return this.network([q], reasons);
+      effects.push(istioEffect('allow', `${q.destination.id} is outside the mesh: nothing inbound to enforce`));
+      return this.network([q], effects);
     }
 
     // Ambient SNATs kubelet probes to 169.254.7.127 and the in-pod rules istio-cni writes let that
     // address past ztunnel (plaintext, no policy): only the network layer decides
     // (istio.io/latest/docs/ambient/usage/networkpolicy, "Ambient, health probes, and NetworkPolicy").
     if (dstPlane === 'ambient' && q.source.kind === 'ip' && q.source.ip === AMBIENT_PROBE_ADDRESS) {
-      reasons.push(`${q.source.id} is the kubelet probe address, which ztunnel does not intercept`);
-      return this.network([q], reasons);
+      effects.push(istioEffect('allow', `${q.source.id} is the kubelet probe address, which ztunnel does not intercept`));
+      return this.network([q], effects);
     }
 
     // 2. mTLS at the destination.
     const mtls = srcPlane !== undefined;
     const mode = this.peerAuthenticationMode(q.destination, q.port);
-    reasons.push(`PeerAuthentication: ${mode.mode} on ${q.port}${mode.by ? ` (${mode.by})` : ''}`);
-    if (mode.mode === 'STRICT' && !mtls) return deny(`STRICT mTLS rejects plaintext from ${q.source.id}, which is not in the mesh`);
+    const rejected = mode.mode === 'STRICT' && !mtls;
+    const modeObjects = mode.object ? [mode.object] : [];
+    // On a rejection the mode is context; the next effect is the refusal.
+    effects.push(istioEffect(rejected ? 'info' : 'allow', `PeerAuthentication: ${mode.mode} on ${q.port}${mode.by ? ` (${mode.by})` : ''}`, modeObjects));
+    if (rejected) return deny(`STRICT mTLS rejects plaintext from ${q.source.id}, which is not in the mesh`, modeObjects);
 
     const service = this.serviceOf(q.destination, q.port);
     const http = service !== undefined && isHttpPort(service.port);
@@ -109,16 +112,16 @@ export class IstioEvaluator implements PolicyEvaluator {
     // 3. Authorization.
     if (dstPlane === 'sidecar') {
       const d = evaluatePolicies(this.selectorPolicies(q.destination), { ...peer, l7: http }, 'sidecar');
-      reasons.push(...d.reasons);
-      if (!d.allowed) return { allowed: false, reasons };
-      return this.network([q], reasons);
+      effects.push(...d.effects);
+      if (!d.allowed) return decision(false, effects);
+      return this.network([q], effects);
     }
 
     const waypoint = mtls && service ? this.waypointOf(q.destination.namespace!, service.svc) : undefined;
     if (waypoint) {
       const l7 = evaluatePolicies(this.targetRefPolicies(q.destination.namespace!, service!.svc.metadata.name, waypoint.name), { ...peer, l7: http }, `waypoint ${waypoint.name}`);
-      reasons.push(`Service ${service!.svc.metadata.name} uses waypoint ${q.destination.namespace}/${waypoint.name}`, ...l7.reasons);
-      if (!l7.allowed) return { allowed: false, reasons };
+      effects.push(istioEffect('info', `Service ${service!.svc.metadata.name} uses waypoint ${q.destination.namespace}/${waypoint.name}`), ...l7.effects);
+      if (!l7.allowed) return decision(false, effects);
       const fromWaypoint: Attributes = {
         principal: `${this.trustDomain}/ns/${q.destination.namespace}/sa/${waypoint.serviceAccount}`,
         namespace: q.destination.namespace,
@@ -126,31 +129,33 @@ export class IstioEvaluator implements PolicyEvaluator {
         l7: false,
       };
       const l4 = evaluatePolicies(this.selectorPolicies(q.destination), fromWaypoint, 'ztunnel (source: the waypoint)');
-      reasons.push(...l4.reasons);
-      if (!l4.allowed) return { allowed: false, reasons };
+      effects.push(...l4.effects);
+      if (!l4.allowed) return decision(false, effects);
       const wp = this.waypointEndpoint(q.destination, waypoint.name, waypoint.serviceAccount);
       return this.network([
         { source: q.source, destination: wp, port: HBONE, protocol: 'TCP' },
         { source: wp, destination: q.destination, port: HBONE, protocol: 'TCP' },
-      ], reasons);
+      ], effects);
     }
     const l4 = evaluatePolicies(this.selectorPolicies(q.destination), { ...peer, l7: false }, 'ztunnel');
-    reasons.push(...l4.reasons);
-    if (!l4.allowed) return { allowed: false, reasons };
+    effects.push(...l4.effects);
+    if (!l4.allowed) return decision(false, effects);
     // Between mesh pods ztunnel tunnels to the destination's HBONE port; plaintext keeps the app port.
-    return this.network([mtls ? { ...q, port: HBONE, protocol: 'TCP', http: undefined } : q], reasons);
+    return this.network([mtls ? { ...q, port: HBONE, protocol: 'TCP', http: undefined } : q], effects);
   }
 
-  private network(hops: Query[], reasons: string[]): Decision {
+  /** Asks the network layer about each hop; its effects follow the line that sums the hop up. */
+  private network(hops: Query[], effects: DecisionEffect[]): Decision {
     const layer = this.options.networkLayer;
-    if (!layer) return { allowed: true, reasons };
+    if (!layer) return decision(true, effects);
     for (const hop of hops) {
       const d = layer.evaluate(hop);
       const label = `${layer.backend} ${hop.source.id} -> ${hop.destination.id}:${hop.port}/${hop.protocol}`;
-      if (!d.allowed) return { allowed: false, reasons: [...reasons, `${label}: denied`, ...d.reasons] };
-      reasons.push(`${label}: allowed`);
+      if (!d.allowed) return decision(false, [...effects, istioEffect('deny', `${label}: denied`), ...d.effects]);
+      // A hop that passed is one line of prose; the layer's effects stay, folded, for whoever reads them.
+      effects.push(istioEffect('allow', `${label}: allowed`), ...d.effects.map((e) => ({ ...e, folded: true })));
     }
-    return { allowed: true, reasons };
+    return decision(true, effects);
   }
 
   // ------------------------------------------------------------------ inventory
@@ -204,14 +209,19 @@ export class IstioEvaluator implements PolicyEvaluator {
     return undefined;
   }
 
-  /** The mTLS mode that applies to `port` of a pod: workload, then namespace, then root PeerAuthentication; PERMISSIVE by default. */
-  public peerAuthenticationMode(e: Endpoint, port: number): { mode: string; by?: string } {
+  /**
+   * The mTLS mode that applies to `port` of a pod: workload, then namespace, then root PeerAuthentication; PERMISSIVE by default.
+   * `by` says where it comes from, `object` is the PeerAuthentication that sets it.
+   */
+  public peerAuthenticationMode(e: Endpoint, port: number): { mode: string; by?: string; object?: DecidingObject } {
     const pas = this.of('PeerAuthentication');
     const pick = (pa: Manifest | undefined, by: string) => {
       if (!pa) return undefined;
       const portLevel = pa.spec?.portLevelMtls?.[String(port)]?.mode;
       const mode = portLevel && portLevel !== 'UNSET' ? portLevel : pa.spec?.mtls?.mode;
-      return mode && mode !== 'UNSET' ? { mode, by: `PeerAuthentication ${pa.metadata.namespace}/${pa.metadata.name}${portLevel ? ` port ${port}` : ''} (${by})` } : undefined;
+      return mode && mode !== 'UNSET'
+        ? { mode, by: `PeerAuthentication ${pa.metadata.namespace}/${pa.metadata.name}${portLevel ? ` port ${port}` : ''} (${by})`, object: objectOf(pa) }
+        : undefined;
     };
     const own = pas.filter((pa) => pa.metadata.namespace === e.namespace);
     return pick(own.find((pa) => pa.spec?.selector?.matchLabels && matches(pa.spec.selector.matchLabels, e.labels)), 'workload')
@@ -264,7 +274,7 @@ export class IstioEvaluator implements PolicyEvaluator {
 
   // ------------------------------------------------------------------ egress
 
-  private sidecarEgress(q: Query): { allowed: boolean; reason: string } {
+  private sidecarEgress(q: Query): DecisionEffect {
     const src = q.source;
     const sidecar = this.cached(this.sidecarCache, src, '', () => {
       const own = this.of('Sidecar', src.namespace);
@@ -273,8 +283,9 @@ export class IstioEvaluator implements PolicyEvaluator {
         ?? this.of('Sidecar', this.root).find((s) => !s.spec?.workloadSelector);
     });
     const name = sidecar ? `Sidecar ${sidecar.metadata.namespace}/${sidecar.metadata.name}` : 'no Sidecar';
+    const sidecarObjects = sidecar ? onlyObject(sidecar) : [];
     if (!sidecar || sidecar.spec?.outboundTrafficPolicy?.mode !== 'REGISTRY_ONLY') {
-      return { allowed: true, reason: `${name}: ALLOW_ANY, egress not restricted by the proxy` };
+      return istioEffect('allow', `${name}: ALLOW_ANY, egress not restricted by the proxy`, sidecarObjects);
     }
     const hosts: string[] = (sidecar.spec?.egress ?? []).flatMap((e: any) => e.hosts ?? []);
     const imported = (ns: string, host: string) => hosts.some((h) => {
@@ -286,13 +297,13 @@ export class IstioEvaluator implements PolicyEvaluator {
     if (dst.kind === 'pod') {
       const svc = this.serviceOf(dst, q.port);
       const host = svc ? `${svc.svc.metadata.name}.${dst.namespace}.svc.${this.clusterDomain}` : undefined;
-      if (svc && imported(dst.namespace!, host!)) return { allowed: true, reason: `${name}: REGISTRY_ONLY imports ${dst.namespace}/${host}` };
+      if (svc && imported(dst.namespace!, host!)) return istioEffect('allow', `${name}: REGISTRY_ONLY imports ${dst.namespace}/${host}`, sidecarObjects);
       // A namespace the manifests do not define: its Services are unknown, so a pod there is taken to
       // be reachable through some Service of its namespace, which an imported `<ns>/*` carries.
       if (!svc && !this.namespaces.has(dst.namespace!) && !this.of('Service', dst.namespace).length && imported(dst.namespace!, '*')) {
-        return { allowed: true, reason: `${name}: REGISTRY_ONLY imports ${dst.namespace}/* (assuming a Service of ${dst.namespace} exposes ${dst.id}:${q.port})` };
+        return istioEffect('allow', `${name}: REGISTRY_ONLY imports ${dst.namespace}/* (assuming a Service of ${dst.namespace} exposes ${dst.id}:${q.port})`, sidecarObjects);
       }
-      return { allowed: false, reason: `${name}: REGISTRY_ONLY and no imported Service reaches ${dst.id}:${q.port}` };
+      return istioEffect('deny', `${name}: REGISTRY_ONLY and no imported Service reaches ${dst.id}:${q.port}`, sidecarObjects);
     }
     for (const se of this.of('ServiceEntry')) {
       const exportTo: string[] = se.spec?.exportTo ?? ['*'];
@@ -305,10 +316,10 @@ export class IstioEvaluator implements PolicyEvaluator {
       if (!hit) continue;
       const chosen = dst.kind === 'fqdn' ? seHosts.find((h) => hostMatches(h, dst.host!))! : seHosts[0];
       if (seHosts.some((h) => imported(se.metadata.namespace!, h))) {
-        return { allowed: true, reason: `${name}: REGISTRY_ONLY imports ServiceEntry ${se.metadata.namespace}/${se.metadata.name} (${chosen})` };
+        return istioEffect('allow', `${name}: REGISTRY_ONLY imports ServiceEntry ${se.metadata.namespace}/${se.metadata.name} (${chosen})`, [...sidecarObjects, objectOf(se)]);
       }
     }
-    return { allowed: false, reason: `${name}: REGISTRY_ONLY and no imported ServiceEntry covers ${dst.id}:${q.port}` };
+    return istioEffect('deny', `${name}: REGISTRY_ONLY and no imported ServiceEntry covers ${dst.id}:${q.port}`, sidecarObjects);
   }
 }
 
@@ -328,16 +339,17 @@ interface Attributes {
 export function evaluatePolicies(policies: Manifest[], a: Attributes, where: string): Decision {
   const name = (p: Manifest) => `AuthorizationPolicy ${p.metadata.namespace}/${p.metadata.name}`;
   const action = (p: Manifest) => p.spec?.action ?? 'ALLOW';
+  const one = (verdict: 'allow' | 'deny', detail: string, deciding: Manifest[]) => decision(verdict === 'allow', [istioEffect(verdict, `${where}: ${detail}`, deciding.map(objectOf))]);
   const custom = policies.filter((p) => action(p) === 'CUSTOM');
-  if (custom.length) return { allowed: false, reasons: [`${where}: ${name(custom[0])} is CUSTOM, which this reader does not model (denied)`] };
+  if (custom.length) return one('deny', `${name(custom[0])} is CUSTOM, which this reader does not model (denied)`, [custom[0]]);
   for (const p of policies.filter((x) => action(x) === 'DENY')) {
-    if ((p.spec?.rules ?? []).some((r: any) => ruleMatches(r, a, 'DENY'))) return { allowed: false, reasons: [`${where}: ${name(p)} (DENY) matches`] };
+    if ((p.spec?.rules ?? []).some((r: any) => ruleMatches(r, a, 'DENY'))) return one('deny', `${name(p)} (DENY) matches`, [p]);
   }
   const allow = policies.filter((p) => action(p) === 'ALLOW');
-  if (allow.length === 0) return { allowed: true, reasons: [`${where}: no ALLOW policy applies`] };
+  if (allow.length === 0) return one('allow', 'no ALLOW policy applies', []);
   const hit = allow.find((p) => (p.spec?.rules ?? []).some((r: any) => ruleMatches(r, a, 'ALLOW')));
-  if (hit) return { allowed: true, reasons: [`${where}: ${name(hit)} allows`] };
-  return { allowed: false, reasons: [`${where}: no rule of ${allow.map(name).sort().join(', ')} matches`] };
+  if (hit) return one('allow', `${name(hit)} allows`, [hit]);
+  return one('deny', `no rule of ${allow.map(name).sort().join(', ')} matches`, allow);
 }
 
 const SUPPORTED_SOURCE = ['principals', 'notPrincipals', 'namespaces', 'notNamespaces', 'ipBlocks', 'notIpBlocks'];
@@ -394,6 +406,27 @@ export function stringMatches(pattern: string, value: string): boolean {
 }
 
 // -------------------------------------------------------------------- small helpers
+
+function istioEffect(verdict: DecisionVerdict, detail: string, objects: readonly DecidingObject[] = []): DecisionEffect {
+  return { layer: 'istio', verdict, objects, detail };
+}
+
+/** Each object as effects name it, alone in a list, made once: the same few objects decide most queries. */
+const deciding = new WeakMap<Manifest, readonly DecidingObject[]>();
+
+/** `[the object as effects name it]`. */
+function onlyObject(m: Manifest): readonly DecidingObject[] {
+  let o = deciding.get(m);
+  if (!o) {
+    o = [{ kind: m.kind, namespace: m.metadata.namespace, name: m.metadata.name }];
+    deciding.set(m, o);
+  }
+  return o;
+}
+
+function objectOf(m: Manifest): DecidingObject {
+  return onlyObject(m)[0];
+}
 
 function matches(selector: { [key: string]: string }, labels: { [key: string]: string } | undefined): boolean {
   return Object.entries(selector).every(([k, v]) => labels?.[k] === v);

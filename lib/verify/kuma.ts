@@ -39,7 +39,7 @@
  * Not modelled (throws, so nothing is silently read as denied): experimental `rules[]` in
  * MeshTrafficPermission, targetRef kinds other than those above, `Dataplane` targets by name.
  */
-import { Decision, Endpoint, Manifest, PolicyEvaluator, Query } from './types';
+import { Decision, DecidingObject, DecisionEffect, Endpoint, Manifest, PolicyEvaluator, Query, decision } from './types';
 import { cidrContains, parseCidr, parseIp } from '../intent/cidr';
 
 /** What to assume about a mesh whose `Mesh` object is not among the manifests. */
@@ -98,7 +98,7 @@ export class KumaEvaluator implements PolicyEvaluator {
     const below = this.options.networkPolicy?.evaluate(q);
     if (below && !below.allowed) return below;
     const kuma = this.kumaLayer(q);
-    return { allowed: kuma.allowed, reasons: [...(below?.reasons ?? []), ...kuma.reasons] };
+    return decision(kuma.allowed, [...(below?.effects ?? []), ...kuma.effects]);
   }
 
   /** The Kuma layer alone. */
@@ -229,16 +229,16 @@ export class KumaEvaluator implements PolicyEvaluator {
     const inbound = this.inbound(destination, port);
     if (!inbound) return allow(`${destination.id} has no inbound on ${port} (no Service port): Kuma's inbound passthrough does not authorize`);
     const clientTags = this.tags(source);
-    let verdict: { allowed: boolean; by: string } | undefined;
+    let verdict: { allowed: boolean; by: string; policy: Manifest } | undefined;
     for (const { manifest: p } of this.applicable(this.mtps, destination, mesh, inbound.name, 'MeshTrafficPermission')) {
       for (const entry of p.spec?.from ?? []) {
         if (!fromMatches(entry.targetRef, clientTags)) continue;
         const action = entry.default?.action;
-        verdict = { allowed: action === 'Allow' || action === 'AllowWithShadowDeny', by: `MeshTrafficPermission ${p.metadata.namespace}/${p.metadata.name} (${action})` };
+        verdict = { allowed: action === 'Allow' || action === 'AllowWithShadowDeny', by: `MeshTrafficPermission ${p.metadata.namespace}/${p.metadata.name} (${action})`, policy: p };
       }
     }
     if (!verdict) return deny(`mTLS is on and no MeshTrafficPermission allows ${source.id} -> ${destination.id}:${port}`);
-    return { allowed: verdict.allowed, reasons: [verdict.by] };
+    return (verdict.allowed ? allow : deny)(verdict.by, [verdict.policy]);
   }
 
   private passthrough(source: Endpoint, mesh: string, destination: Endpoint, port: number): Decision {
@@ -255,11 +255,13 @@ export class KumaEvaluator implements PolicyEvaluator {
       if (p.spec?.default?.passthroughMode !== undefined) mode = p.spec.default.passthroughMode;
       matches.push(...(p.spec?.default?.appendMatch ?? []));
     }
+    // Every applicable MeshPassthrough adds to the mode and the matches: all of them decide.
+    const deciding = policies.map((p) => p.manifest);
     const why = `${names.join(', ')}: ${mode}`;
-    if (mode === 'All') return allow(why);
-    if (mode === 'None') return deny(why);
+    if (mode === 'All') return allow(why, deciding);
+    if (mode === 'None') return deny(why, deciding);
     const hit = matches.find((m) => (m.port === undefined || m.port === port) && passthroughMatches(m, destination));
-    return hit ? allow(`${why} ${hit.type} ${hit.value}${hit.port ? `:${hit.port}` : ''}`) : deny(`${why}, no appendMatch covers ${destination.id}:${port}`);
+    return hit ? allow(`${why} ${hit.type} ${hit.value}${hit.port ? `:${hit.port}` : ''}`, deciding) : deny(`${why}, no appendMatch covers ${destination.id}:${port}`, deciding);
   }
 }
 
@@ -301,5 +303,11 @@ function isEnabled(v: string | undefined): boolean {
   return v === 'enabled' || v === 'true';
 }
 
-const allow = (reason: string): Decision => ({ allowed: true, reasons: [reason] });
-const deny = (reason: string): Decision => ({ allowed: false, reasons: [reason] });
+/** The Kuma layer's decision in one effect, naming the policies that gave it. */
+function kumaDecision(allowed: boolean, detail: string, policies: Manifest[]): Decision {
+  const objects: DecidingObject[] = policies.map((p) => ({ kind: p.kind, namespace: p.metadata.namespace, name: p.metadata.name }));
+  const effect: DecisionEffect = { layer: 'kuma', verdict: allowed ? 'allow' : 'deny', objects, detail };
+  return decision(allowed, [effect]);
+}
+const allow = (detail: string, policies: Manifest[] = []): Decision => kumaDecision(true, detail, policies);
+const deny = (detail: string, policies: Manifest[] = []): Decision => kumaDecision(false, detail, policies);

@@ -18,7 +18,7 @@
  * `audit` accessPolicy logging, pod-level port annotations (opaque-ports, require-identity).
  */
 import { parseCidr, parseIp, cidrContains, ParsedCidr } from '../intent/cidr';
-import { Decision, Endpoint, Manifest, PolicyEvaluator, Query, SourcedManifest } from './types';
+import { Decision, DecidingObject, DecisionEffect, Endpoint, Manifest, PolicyEvaluator, Query, SourcedManifest, decision, objectName } from './types';
 import { selectorMatches } from './networkpolicy';
 
 /** A query with optional request headers (kubelet probes send `User-Agent: kube-probe/...`). */
@@ -55,6 +55,15 @@ function selects(sel: Selector | undefined, labels: { [k: string]: string } | un
 /** Linkerd's route-match rank: [path length, method matched, header count]. */
 type Rank = [number, number, number];
 const cmpRank = (a: Rank, b: Rank) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
+
+function linkerdEffect(verdict: 'allow' | 'deny', detail: string, objects: DecidingObject[] = []): DecisionEffect {
+  return { layer: 'linkerd', verdict, objects, detail };
+}
+
+/** The HTTPRoute object of a route (Linkerd's own or the Gateway API's; both are kind HTTPRoute). */
+function routeObject(r: RouteObj): DecidingObject {
+  return { kind: 'HTTPRoute', namespace: r.namespace, name: r.name };
+}
 
 function pathMatch(m: any, path: string): number | undefined {
   const p = m?.path;
@@ -146,45 +155,59 @@ export class LinkerdEvaluator implements PolicyEvaluator {
     const srcMeshed = this.meshed(q.source);
     const dstMeshed = this.meshed(q.destination);
     const viaProxy = srcMeshed && dstMeshed && q.protocol === 'TCP';
-    const reasons: string[] = [];
+    const effects: DecisionEffect[] = [];
     if (this.opts.l4) {
       const l4q: Query = viaProxy ? { ...q, port: INBOUND_PORT, http: undefined } : { ...q, http: undefined };
       const l4 = this.opts.l4.evaluate(l4q);
       const note = viaProxy ? ` (meshed pods: the connection uses the proxy port ${INBOUND_PORT})` : '';
-      if (!l4.allowed) return { allowed: false, reasons: [...l4.reasons.map((r) => `L4: ${r}${note}`)] };
-      reasons.push(...l4.reasons.map((r) => `L4: ${r}${note}`));
+      // The layer's own effects, their sentences marked as L4's (and the port it saw).
+      const l4Effects = l4.effects.map((e) => ({ ...e, detail: `L4: ${e.detail}${note}` }));
+      if (!l4.allowed) return decision(false, l4Effects);
+      effects.push(...l4Effects);
     }
     if (!dstMeshed || q.protocol !== 'TCP') {
-      reasons.push(!dstMeshed ? `${q.destination.id} is not meshed; Linkerd does not police its inbound traffic` : `Linkerd does not proxy ${q.protocol}`);
-      return { allowed: true, reasons };
+      effects.push(linkerdEffect('allow', !dstMeshed ? `${q.destination.id} is not meshed; Linkerd does not police its inbound traffic` : `Linkerd does not proxy ${q.protocol}`));
+      return decision(true, effects);
     }
     const inbound = this.inbound(q);
-    return { allowed: inbound.allowed, reasons: inbound.allowed ? [...reasons, ...inbound.reasons] : [...inbound.reasons, ...reasons] };
+    const allowed = inbound.verdict === 'allow';
+    return decision(allowed, allowed ? [...effects, inbound] : [inbound, ...effects]);
   }
 
-  private inbound(q: LinkerdQuery): Decision {
+  /** The inbound proxy's verdict, as one effect. */
+  private inbound(q: LinkerdQuery): DecisionEffect {
     const d = q.destination;
     const conn = `${q.source.id} -> ${d.id} on ${q.port}/TCP`;
-    if (PROXY_PORTS.has(q.port)) return { allowed: false, reasons: [`${q.port} is a Linkerd proxy port of ${d.id}; the proxy refuses to forward to it (${conn})`] };
+    const result = (allowed: boolean, detail: string, objects: DecidingObject[] = []) => linkerdEffect(allowed ? 'allow' : 'deny', detail, objects);
+    if (PROXY_PORTS.has(q.port)) return result(false, `${q.port} is a Linkerd proxy port of ${d.id}; the proxy refuses to forward to it (${conn})`);
     const candidates = this.servers.filter((s) => s.namespace === d.namespace && selects(s.podSelector, d.labels) && this.portMatches(s.port, d, q.port));
     if (candidates.length === 0) return this.defaultPolicy(q, conn);
     const server = candidates[0];
-    const serverName = `Server ${server.namespace}/${server.name}${candidates.length > 1 ? ` (conflicting with ${candidates.slice(1).map((s) => s.name).join(', ')})` : ''}`;
+    const serverObject: DecidingObject = { kind: 'Server', namespace: server.namespace, name: server.name };
+    const serverName = `${objectName(serverObject)}${candidates.length > 1 ? ` (conflicting with ${candidates.slice(1).map((s) => s.name).join(', ')})` : ''}`;
     const serverAuthz = this.authzs.filter((a) => a.namespace === server.namespace && (
       (a.target.kind === 'Server' && (a.target.group ?? POLICY_GROUP) === POLICY_GROUP && a.target.name === server.name) || (a.target.kind === 'Namespace' && a.target.name === server.namespace)));
-    const extra = server.accessPolicy !== 'deny' ? [{ name: `accessPolicy ${server.accessPolicy}`, ok: this.policyAllows(server.accessPolicy, q.source) }] : [];
-    const serverOk = [...serverAuthz.map((a) => ({ name: `AuthorizationPolicy ${a.namespace}/${a.name}`, ok: this.authorizes(a, q.source) })), ...extra];
+    /** One authorization checked: an AuthorizationPolicy (its object) or the Server's accessPolicy (no object). */
+    type Check = { name: string; object?: DecidingObject; ok: boolean };
+    const authzCheck = (a: Authz): Check => {
+      const object: DecidingObject = { kind: 'AuthorizationPolicy', namespace: a.namespace, name: a.name };
+      return { name: objectName(object), object, ok: this.authorizes(a, q.source) };
+    };
+    const extra: Check[] = server.accessPolicy !== 'deny' ? [{ name: `accessPolicy ${server.accessPolicy}`, ok: this.policyAllows(server.accessPolicy, q.source) }] : [];
+    const serverOk = [...serverAuthz.map(authzCheck), ...extra];
 
     const http = ['HTTP/1', 'HTTP/2', 'unknown'].includes(server.protocol);
     const routes = http ? this.routes.filter((r) => r.namespace === server.namespace && r.servers.includes(server.name)) : [];
     const routeOk = (r: RouteObj) => this.authzs
       .filter((a) => a.namespace === r.namespace && a.target.kind === 'HTTPRoute' && (a.target.group ?? POLICY_GROUP) === r.group && a.target.name === r.name)
-      .map((a) => ({ name: `AuthorizationPolicy ${a.namespace}/${a.name}`, ok: this.authorizes(a, q.source) }));
-    const verdict = (list: Array<{ name: string; ok: boolean }>, where: string): Decision => {
+      .map(authzCheck);
+    /** `where` names the Server, and the route when one decides. */
+    const verdict = (list: Check[], where: string, route?: RouteObj) => {
       const hit = list.filter((x) => x.ok);
+      const named = (checks: Check[]) => [...checks.flatMap((x) => (x.object ? [x.object] : [])), ...(route ? [routeObject(route)] : []), serverObject];
       return hit.length
-        ? { allowed: true, reasons: [`${hit.map((x) => x.name).join(' and ')} ${hit.length > 1 ? 'authorize' : 'authorizes'} ${q.source.id} on ${where} (${conn})`] }
-        : { allowed: false, reasons: [`nothing authorizes ${q.source.id} on ${where}${list.length ? ` (checked ${list.map((x) => x.name).join(', ')})` : ''} (${conn})`] };
+        ? result(true, `${hit.map((x) => x.name).join(' and ')} ${hit.length > 1 ? 'authorize' : 'authorizes'} ${q.source.id} on ${where} (${conn})`, named(hit))
+        : result(false, `nothing authorizes ${q.source.id} on ${where}${list.length ? ` (checked ${list.map((x) => x.name).join(', ')})` : ''} (${conn})`, named(list));
     };
 
     if (!q.http || routes.length === 0) {
@@ -208,10 +231,10 @@ export class LinkerdEvaluator implements PolicyEvaluator {
       }
     }
     const req = `${q.http!.method} ${q.http!.path}`;
-    if (best.length === 0) return { allowed: false, reasons: [`no route of ${serverName} matches ${req}: Linkerd answers 404 (${conn})`] };
-    const decisions = best.map((b) => verdict([...routeOk(b.route), ...serverOk], `${b.route.id} of ${serverName} for ${req}`));
-    if (decisions.some((x) => x.allowed !== decisions[0].allowed)) {
-      return { allowed: false, reasons: [`ambiguous: ${best.map((b) => b.route.id).join(' and ')} tie for ${req} and decide differently; Linkerd picks the oldest (${conn})`] };
+    if (best.length === 0) return result(false, `no route of ${serverName} matches ${req}: Linkerd answers 404 (${conn})`, [serverObject]);
+    const decisions = best.map((b) => verdict([...routeOk(b.route), ...serverOk], `${b.route.id} of ${serverName} for ${req}`, b.route));
+    if (decisions.some((x) => x.verdict !== decisions[0].verdict)) {
+      return result(false, `ambiguous: ${best.map((b) => b.route.id).join(' and ')} tie for ${req} and decide differently; Linkerd picks the oldest (${conn})`, best.map((b) => routeObject(b.route)));
     }
     return decisions[0];
   }
@@ -222,11 +245,12 @@ export class LinkerdEvaluator implements PolicyEvaluator {
     return (d.ports ?? []).some((p) => p.name === port && p.number === n && p.protocol === 'TCP');
   }
 
-  private defaultPolicy(q: LinkerdQuery, conn: string): Decision {
+  private defaultPolicy(q: LinkerdQuery, conn: string): DecisionEffect {
     const d = q.destination;
     const policy = d.annotations?.['config.linkerd.io/default-inbound-policy'] ?? d.namespaceAnnotations?.['config.linkerd.io/default-inbound-policy'] ?? this.opts.clusterDefaultPolicy;
     const ok = this.policyAllows(policy, q.source);
-    return { allowed: ok, reasons: [`no Server selects ${d.id} port ${q.port}; the default inbound policy "${policy}" ${ok ? 'admits' : 'refuses'} ${q.source.id}${this.meshed(q.source) ? '' : ' (not meshed)'} (${conn})`] };
+    const detail = `no Server selects ${d.id} port ${q.port}; the default inbound policy "${policy}" ${ok ? 'admits' : 'refuses'} ${q.source.id}${this.meshed(q.source) ? '' : ' (not meshed)'} (${conn})`;
+    return linkerdEffect(ok ? 'allow' : 'deny', detail);
   }
 
   private policyAllows(policy: string, src: Endpoint): boolean {

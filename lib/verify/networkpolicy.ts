@@ -12,7 +12,7 @@
 import { ParsedCidr, cidrContains, parseCidr, parseIp } from '../intent/cidr';
 import { NAMESPACE_NAME_LABEL, NamespaceInfo, implicitNamespace, inventory, namespaceOfObject } from './inventory';
 import { AnyManifest, ManifestError, manifestOf, originOf } from './manifests';
-import { Decision, Endpoint, PolicyEvaluator, Query } from './types';
+import { Decision, DecidingObject, DecisionEffect, Endpoint, PolicyEvaluator, Query, decision, objectName } from './types';
 
 /** A Kubernetes label selector. */
 export interface LabelSelector {
@@ -166,8 +166,36 @@ function portText(q: Query): string {
   return `${q.port}/${q.protocol}`;
 }
 
-function names(policies: CompiledPolicy[]): string {
-  return policies.map((p) => `NetworkPolicy ${p.id}`).join(' and ');
+/** Each policy as effects name it, made once: every query that a policy decides names it. */
+const policyObjects = new WeakMap<CompiledPolicy, { object: DecidingObject; name: string }>();
+
+function policyObject(p: CompiledPolicy): { object: DecidingObject; name: string } {
+  let o = policyObjects.get(p);
+  if (!o) {
+    const object: DecidingObject = { kind: 'NetworkPolicy', namespace: p.namespace, name: p.name };
+    o = { object, name: objectName(object) };
+    policyObjects.set(p, o);
+  }
+  return o;
+}
+
+/** An effect of this layer naming `policies`, whose sentence starts with their names. */
+function policiesEffect(verdict: 'allow' | 'deny', policies: CompiledPolicy[], rest: string): DecisionEffect {
+  const objects: DecidingObject[] = [];
+  let names = '';
+  for (const p of policies) {
+    const o = policyObject(p);
+    objects.push(o.object);
+    names += names ? ` and ${o.name}` : o.name;
+  }
+  return { layer: 'networkpolicy', verdict, objects, detail: `${names} ${rest}` };
+}
+
+const NO_OBJECTS: readonly DecidingObject[] = [];
+
+/** An allowing effect of this layer that names no object. */
+function unrestricted(detail: string): DecisionEffect {
+  return { layer: 'networkpolicy', verdict: 'allow', objects: NO_OBJECTS, detail };
 }
 
 /** NetworkPolicy semantics over the NetworkPolicies (and Namespaces) of a set of manifests. */
@@ -203,30 +231,28 @@ export class NetworkPolicyEvaluator implements PolicyEvaluator {
   public evaluate(q: Query): Decision {
     const egress = this.side(q, 'egress');
     const ingress = this.side(q, 'ingress');
-    const allowed = egress.ok && ingress.ok;
-    // Reasons that decided first: on a denial the denying side(s), then the other.
-    const reasons = allowed
-      ? [egress.reason, ingress.reason]
-      : [...[egress, ingress].filter((s) => !s.ok).map((s) => s.reason), ...[egress, ingress].filter((s) => s.ok).map((s) => s.reason)];
-    return { allowed, reasons };
+    const sides = [egress, ingress];
+    const allowed = sides.every((s) => s.verdict === 'allow');
+    // Effects that decided first: on a denial the denying side(s), then the other.
+    return decision(allowed, allowed ? sides : [...sides.filter((s) => s.verdict !== 'allow'), ...sides.filter((s) => s.verdict === 'allow')]);
   }
 
-  private side(q: Query, dir: 'ingress' | 'egress'): { ok: boolean; reason: string } {
+  private side(q: Query, dir: 'ingress' | 'egress'): DecisionEffect {
     const self = dir === 'egress' ? q.source : q.destination;
     const other = dir === 'egress' ? q.destination : q.source;
     const conn = `${q.source.id} -> ${q.destination.id} on ${portText(q)}`;
     if (self.kind !== 'pod') {
-      return { ok: true, reason: `${self.id} is not a pod; NetworkPolicy does not restrict its ${dir}` };
+      return unrestricted(`${self.id} is not a pod; NetworkPolicy does not restrict its ${dir}`);
     }
     const isolating = this.isolation(self)[dir];
     if (isolating.length === 0) {
-      return { ok: true, reason: `no NetworkPolicy selects ${self.id} for ${dir}` };
+      return unrestricted(`no NetworkPolicy selects ${self.id} for ${dir}`);
     }
     const allowing = isolating.filter((p) => (dir === 'egress' ? p.egress : p.ingress).some((r) => this.ruleMatches(r, p.namespace, other, q)));
     if (allowing.length > 0) {
-      return { ok: true, reason: `${names(allowing)} ${allowing.length > 1 ? 'allow' : 'allows'} ${dir} (${conn})` };
+      return policiesEffect('allow', allowing, `${allowing.length > 1 ? 'allow' : 'allows'} ${dir} (${conn})`);
     }
-    return { ok: false, reason: `${names(isolating)} ${isolating.length > 1 ? 'isolate' : 'isolates'} ${self.id} for ${dir} and nothing allows it (${conn})` };
+    return policiesEffect('deny', isolating, `${isolating.length > 1 ? 'isolate' : 'isolates'} ${self.id} for ${dir} and nothing allows it (${conn})`);
   }
 
   private ruleMatches(rule: CompiledRule, policyNamespace: string, peer: Endpoint, q: Query): boolean {

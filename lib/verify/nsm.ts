@@ -20,7 +20,7 @@
  * - Pod traffic over NSM interfaces bypasses NetworkPolicy; all other traffic is decided by the
  *   primary network evaluator (denied when none is given).
  */
-import { Decision, Endpoint, Manifest, PolicyEvaluator, Query, SourcedManifest } from './types';
+import { Decision, DecidingObject, Endpoint, Manifest, PolicyEvaluator, Query, SourcedManifest, decision } from './types';
 
 /** Pod annotation with the client's network services. */
 export const NSM_CLIENT_ANNOTATION = 'networkservicemesh.io';
@@ -41,6 +41,8 @@ export interface NsmService {
   readonly payload: string;
   /** `NetworkService production/x` or `endpoint production/y`. */
   readonly registeredBy: string;
+  /** The NetworkService object that registers it; absent when an endpoint does. */
+  readonly networkService?: DecidingObject;
 }
 
 /** A pod template that runs a Network Service Endpoint. */
@@ -117,7 +119,8 @@ export class NsmEvaluator implements PolicyEvaluator {
     for (const m of objects) {
       if (m.kind !== 'NetworkService' || !m.apiVersion.startsWith('networkservicemesh.io/')) continue;
       const name = (m as any).spec?.name || m.metadata.name;
-      this.services.set(name, { name, payload: (m as any).spec?.payload ?? 'ETHERNET', registeredBy: `NetworkService ${m.metadata.namespace ?? 'default'}/${m.metadata.name}` });
+      const networkService: DecidingObject = { kind: 'NetworkService', namespace: m.metadata.namespace ?? 'default', name: m.metadata.name };
+      this.services.set(name, { name, payload: (m as any).spec?.payload ?? 'ETHERNET', registeredBy: `NetworkService ${networkService.namespace}/${networkService.name}`, networkService });
     }
     for (const e of this.endpoints) {
       if (!e.wired || !e.registersService) continue;
@@ -161,23 +164,27 @@ export class NsmEvaluator implements PolicyEvaluator {
   }
 
   public evaluate(q: Query): Decision {
+    const nsm = (allowed: boolean, detail: string, objects: DecidingObject[] = []) => decision(allowed, [{ layer: 'nsm', verdict: allowed ? 'allow' : 'deny', objects, detail }]);
     const forward = this.over(q.source, q.destination);
-    if (forward) return { allowed: true, reasons: [`NSM connection ${forward}: L3, every port`] };
+    if (forward) return nsm(true, `NSM connection ${forward.text}: L3, every port`, forward.objects);
     const reverse = this.over(q.destination, q.source);
-    if (reverse) return { allowed: true, reasons: [`reverse path of NSM connection ${reverse}: L3, every port`] };
-    if (!this.primary) return { allowed: false, reasons: ['no NSM connection; no primary network evaluator'] };
+    if (reverse) return nsm(true, `reverse path of NSM connection ${reverse.text}: L3, every port`, reverse.objects);
+    if (!this.primary) return nsm(false, 'no NSM connection; no primary network evaluator');
     const d = this.primary.evaluate(q);
-    return { allowed: d.allowed, reasons: d.reasons.map((r) => `primary network: ${r}`) };
+    return decision(d.allowed, d.effects.map((e) => ({ ...e, detail: `primary network: ${e.detail}` })));
   }
 
-  /** The connection `client` opens to `endpoint`, described, or undefined. */
-  private over(client: Endpoint, endpoint: Endpoint): string | undefined {
+  /** The connection `client` opens to `endpoint`, described, with the NetworkService object that registers it; or undefined. */
+  private over(client: Endpoint, endpoint: Endpoint): { text: string; objects: DecidingObject[] } | undefined {
     if (client.kind !== 'pod' || endpoint.kind !== 'pod' || !endpoint.workload) return undefined;
     for (const r of parseClientAnnotation(client.annotations?.[NSM_CLIENT_ANNOTATION])) {
       const e = this.endpointsOf(r.service).find((x) => x.namespace === endpoint.namespace && x.workload === endpoint.workload);
       if (!e) continue;
       const svc = this.services.get(r.service)!;
-      return `${client.id} -> ${endpoint.id} over NetworkService ${svc.name} (payload ${svc.payload}, ${svc.registeredBy})${r.interfaceName ? ` on ${r.interfaceName}` : ''}`;
+      return {
+        text: `${client.id} -> ${endpoint.id} over NetworkService ${svc.name} (payload ${svc.payload}, ${svc.registeredBy})${r.interfaceName ? ` on ${r.interfaceName}` : ''}`,
+        objects: svc.networkService ? [svc.networkService] : [],
+      };
     }
     return undefined;
   }

@@ -66,10 +66,64 @@ export interface Query {
   readonly http?: { readonly method: string; readonly path: string };
 }
 
-/** The answer to a query, with the objects that decided it (`NetworkPolicy production/hero-ingress`). */
+/** Which layer of the data path gave an effect: a backend's policy layer, or the intent itself (`IntentEvaluator`). */
+export type DecisionLayer = 'networkpolicy' | 'istio' | 'linkerd' | 'cilium' | 'kuma' | 'nsm' | 'intent';
+
+/** What one step of a decision did to the connection. */
+export type DecisionVerdict =
+  /** The step let the connection through (a rule matched, or nothing restricts it here). */
+  | 'allow'
+  /** The step refused the connection. */
+  | 'deny'
+  /** A note that decided nothing itself (which port a layer sees, which waypoint a Service uses). */
+  | 'info';
+
+/** An object of the manifests that gave an effect, named as the manifest names it. */
+export interface DecidingObject {
+  readonly kind: string;
+  /** Absent for cluster-scoped objects (CiliumClusterwideNetworkPolicy). */
+  readonly namespace?: string;
+  readonly name: string;
+  /** The rule of the object that matched, as a list of its spec and an index: `{ list: 'ingress', index: 0 }` is `spec.ingress[0]`. */
+  readonly rule?: { readonly list: string; readonly index: number };
+}
+
+/** One step of a decision: a layer's verdict, the objects that gave it, and the sentence that says so. */
+export interface DecisionEffect {
+  readonly layer: DecisionLayer;
+  readonly verdict: DecisionVerdict;
+  /** The objects the sentence names, in its order; empty when no object decided (no policy selects the pod). */
+  readonly objects: readonly DecidingObject[];
+  /** The sentence of `Decision.reasons` this effect renders as. */
+  readonly detail: string;
+  /**
+   * True when an earlier effect already speaks for this one in the prose, which then leaves it
+   * out: the Istio reader sums up a network hop it passed in one line
+   * (`networkpolicy a -> b:15008/TCP: allowed`) and folds the network layer's own effects.
+   */
+  readonly folded?: boolean;
+}
+
+/** The answer to a query, with the steps that decided it. */
 export interface Decision {
   readonly allowed: boolean;
+  /** Every step, in the order the reasons tell them; a reader composed over another layer includes that layer's effects. */
+  readonly effects: readonly DecisionEffect[];
+  /** The prose: the `detail` of each effect that is not folded (`NetworkPolicy production/hero-ingress allows ingress (...)`). */
   readonly reasons: string[];
+}
+
+/** A decision whose reasons are rendered from its effects. */
+export function decision(allowed: boolean, effects: readonly DecisionEffect[]): Decision {
+  // One loop, no intermediate array: readers decide millions of queries for a report.
+  const reasons: string[] = [];
+  for (const e of effects) if (!e.folded) reasons.push(e.detail);
+  return { allowed, effects, reasons };
+}
+
+/** `NetworkPolicy production/hero-ingress`; `CiliumClusterwideNetworkPolicy allow-dns` for a cluster-scoped object. */
+export function objectName(o: DecidingObject): string {
+  return `${o.kind} ${o.namespace !== undefined ? `${o.namespace}/` : ''}${o.name}`;
 }
 
 /** A backend's semantics over a set of manifests. */
