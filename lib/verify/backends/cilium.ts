@@ -1,5 +1,6 @@
 import { CiliumPolicyEvaluator } from '../cilium';
-import { CLUSTER_NAMESPACES, ReaderBackend, apiGroup, describeObject, isNamespace } from './descriptor';
+import { DecisionEffect, Endpoint, Manifest, Query } from '../types';
+import { CLUSTER_NAMESPACES, ReaderBackend, allowingObjects, apiGroup, describeObject, findManifest, isNamespace } from './descriptor';
 
 const ZTUNNEL_LABEL = 'io.cilium/mtls-enabled';
 
@@ -21,4 +22,20 @@ export const ciliumBackend: ReaderBackend = {
   enrol: (endpoint) => endpoint,
   intentOptions: () => ({ hboneNamespaceLabel: ZTUNNEL_LABEL }),
   infrastructureNamespaces: [...CLUSTER_NAMESPACES, 'cilium', 'cilium-spire', 'spire', 'spire-system'],
+  mtls: (objects) => (q, effects) => ciliumAuthRequired(objects, q, effects),
 };
+
+/**
+ * Cilium: mutual authentication is required when a rule that allowed the connection says
+ * `authentication.mode: required`, or when both ends' namespaces are enrolled in ztunnel
+ * (`io.cilium/mtls-enabled: "true"`).
+ */
+function ciliumAuthRequired(objects: Manifest[], q: Query, effects: readonly DecisionEffect[]): boolean {
+  const ztunnel = (e: Endpoint) => e.kind === 'pod' && e.namespaceLabels?.['io.cilium/mtls-enabled'] === 'true';
+  if (ztunnel(q.source) && ztunnel(q.destination)) return true;
+  return allowingObjects(effects, 'cilium').some((o) => {
+    const rule = o.rule && findManifest(objects, o, 'cilium.io')?.spec?.[o.rule.list]?.[o.rule.index];
+    return rule?.authentication?.mode === 'required';
+  });
+}
+

@@ -12,7 +12,7 @@ import { KumaEvaluatorOptions } from '../kuma';
 import { LinkerdEvaluatorOptions } from '../linkerd';
 import { NAMESPACE_NAME_LABEL } from '../inventory';
 import { NetworkPolicyEvaluator } from '../networkpolicy';
-import { Endpoint, Manifest, PolicyEvaluator } from '../types';
+import { DecidingObject, DecisionEffect, Endpoint, Manifest, PolicyEvaluator, Query } from '../types';
 
 /** Mesh families: backends of one family share objects (Istio sidecar and ambient). */
 export type BackendFamily = 'networkpolicy' | 'istio' | 'linkerd' | 'cilium' | 'kuma' | 'nsm';
@@ -77,7 +77,32 @@ export interface ReaderBackend {
   intentOptions(options: DeviationOptions): IntentOptions;
   /** Namespaces of the backend's own machinery (control plane, identity), never taken to be enrolled. */
   readonly infrastructureNamespaces: readonly string[];
+  /**
+   * The mTLS column: whether an allowed pod-to-pod TCP connection must be mutually authenticated,
+   * given the effects of the decision that allowed it. Every backend answers; one that never
+   * authenticates says so explicitly (`neverMtls`).
+   */
+  mtls(objects: Manifest[]): MtlsOf;
 }
+
+/** Whether an allowed query requires mTLS, given the effects of the reader's decision that allowed it. */
+export type MtlsOf = (q: Query, effects: readonly DecisionEffect[]) => boolean;
+
+/** The mTLS answer of a backend that never authenticates connections (NetworkPolicy, NSM). */
+export const neverMtls = (): MtlsOf => () => false;
+
+/** The manifest of `apiGroup` an effect names, if it is among `objects` (a cluster-scoped reference matches by name). */
+export function findManifest(objects: Manifest[], ref: DecidingObject, apiGroup: string): Manifest | undefined {
+  return objects.find((o) => o.kind === ref.kind && o.apiVersion.startsWith(`${apiGroup}/`) && o.metadata.name === ref.name
+    && (ref.namespace === undefined || o.metadata.namespace === ref.namespace));
+}
+
+/** The objects named by the Linkerd or Cilium effects that allowed the connection. */
+export function allowingObjects(effects: readonly DecisionEffect[], layer: 'linkerd' | 'cilium'): DecidingObject[] {
+  return effects.filter((e) => e.layer === layer && e.verdict === 'allow').flatMap((e) => e.objects);
+}
+
+
 
 /** The API group of an object (`cilium.io`), empty for the core group. */
 export function apiGroup(m: Manifest): string {

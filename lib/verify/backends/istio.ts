@@ -1,5 +1,5 @@
 import { IstioEvaluator } from '../istio';
-import { BackendFamily, CLUSTER_NAMESPACES, ReaderBackend, apiGroup, describeObject, isNamespace, withNamespaceLabels } from './descriptor';
+import { BackendFamily, CLUSTER_NAMESPACES, MtlsOf, ReaderBackend, apiGroup, describeObject, isNamespace, withNamespaceLabels } from './descriptor';
 import { Manifest } from '../types';
 
 const AMBIENT_LABEL = 'istio.io/dataplane-mode';
@@ -19,6 +19,11 @@ const istioCommon = {
   recognise: recogniseIstio,
   keepsNetworkLayer: true,
   infrastructureNamespaces: [...CLUSTER_NAMESPACES, 'istio-system'],
+  // Required when the destination is in the data plane and its PeerAuthentication is STRICT for the port.
+  mtls: (objects: Manifest[]): MtlsOf => {
+    const istio = new IstioEvaluator(objects);
+    return (q) => istio.dataPlane(q.destination) !== undefined && istio.peerAuthenticationMode(q.destination, q.port).mode === 'STRICT';
+  },
 };
 
 /** Istio with sidecars: the default of the Istio family. */

@@ -1,4 +1,4 @@
-import { KumaEvaluator } from '../kuma';
+import { KumaEvaluator, KumaMtls } from '../kuma';
 import { CLUSTER_NAMESPACES, ReaderBackend, apiGroup, describeObject, isNamespace, withNamespaceLabels } from './descriptor';
 
 const INJECTION_LABEL = 'kuma.io/sidecar-injection';
@@ -24,4 +24,12 @@ export const kumaBackend: ReaderBackend = {
   // kuma-dp reaches the control plane itself; app traffic to it leaves the mesh and meets passthrough None.
   intentOptions: ({ enrolledNamespaces }) => ({ meshedNamespaces: [...enrolledNamespaces], tcpDnsBlocked: true, meshWideStrictMtls: true }),
   infrastructureNamespaces: [...CLUSTER_NAMESPACES, 'kuma-system'],
+  // Required when the destination is a member of a mesh whose mTLS is STRICT.
+  mtls: (objects) => {
+    const kuma = new KumaEvaluator(objects);
+    return (q) => {
+      const member = kuma.membership(q.destination);
+      return member !== undefined && kuma.mtls(member.mesh) === KumaMtls.STRICT;
+    };
+  },
 };

@@ -1,5 +1,5 @@
 import { NetworkPolicyEvaluator } from '../networkpolicy';
-import { CLUSTER_NAMESPACES, ReaderBackend } from './descriptor';
+import { CLUSTER_NAMESPACES, ReaderBackend, neverMtls } from './descriptor';
 
 /** Plain NetworkPolicy: recognised by NetworkPolicies alone; its reader is the NetworkPolicy layer. */
 export const networkPolicyBackend: ReaderBackend = {
@@ -11,4 +11,5 @@ export const networkPolicyBackend: ReaderBackend = {
   enrol: (endpoint) => endpoint,
   intentOptions: () => ({}),
   infrastructureNamespaces: CLUSTER_NAMESPACES,
+  mtls: neverMtls,
 };

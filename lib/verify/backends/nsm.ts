@@ -1,5 +1,5 @@
 import { NSM_CLIENT_ANNOTATION, NsmEvaluator } from '../nsm';
-import { CLUSTER_NAMESPACES, ReaderBackend, apiGroup, describeObject, podTemplate } from './descriptor';
+import { CLUSTER_NAMESPACES, ReaderBackend, apiGroup, describeObject, neverMtls, podTemplate } from './descriptor';
 
 /**
  * Network Service Mesh: NetworkServices, client annotations or endpoint containers. Connections
@@ -22,4 +22,6 @@ export const nsmBackend: ReaderBackend = {
   enrol: (endpoint) => endpoint,
   intentOptions: () => ({ nsmConnections: true }),
   infrastructureNamespaces: [...CLUSTER_NAMESPACES, 'nsm-system', 'spire', 'spire-system'],
+  // Connections are encrypted by the forwarders (WireGuard), not mutually authenticated end to end.
+  mtls: neverMtls,
 };
