@@ -5,6 +5,7 @@ import { ciliumHttpRules, escapeEre, methodRegex, pathRegex } from '../lib/meshe
 import { heroAndLilDeeBee } from '../apps/story';
 import { expectValid } from './support/schema';
 import { expectSynthError, find, synthApp, storyYaml } from './support/synth';
+import { expectError } from './support/errors';
 
 function story(mesh: Mesh = Mesh.cilium()): any[] {
   const app = Testing.app();
@@ -131,7 +132,7 @@ describe('mutual auth modes', () => {
   });
 
   test('an unknown mode is refused when the mesh is created', () => {
-    expect(() => Mesh.cilium({ mutualAuth: 'wireguard' as any })).toThrow(/mutualAuth "wireguard" is not one of spire, ztunnel, none/);
+    expectError(() => Mesh.cilium({ mutualAuth: 'wireguard' as any }), 'INVALID_MESH_PROPS', /mutualAuth "wireguard" is not one of spire, ztunnel, none/);
   });
 });
 

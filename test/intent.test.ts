@@ -3,6 +3,7 @@ import * as plus from 'cdk8s-plus-27';
 import { Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
 import { ZeroTrustError } from '../lib/intent/errors';
 import { IntentRegistry } from '../lib/intent/registry';
+import { expectError } from './support/errors';
 import { expectSynthError, find, synthApp } from './support/synth';
 
 function chart(namespace = 'production') {
@@ -14,35 +15,35 @@ function chart(namespace = 'production') {
 describe('names and labels are checked when declared', () => {
   test('invalid namespace', () => {
     const app = Testing.app();
-    expect(() => new ZeroTrustChart(app, 'x', { namespace: 'Prod_1', mesh: Mesh.networkPolicy() })).toThrow(/namespace "Prod_1" is not a valid DNS-1123 label/);
+    expectError(() => new ZeroTrustChart(app, 'x', { namespace: 'Prod_1', mesh: Mesh.networkPolicy() }), 'INVALID_NAME', /namespace "Prod_1" is not a valid DNS-1123 label/);
   });
   test('invalid workload name', () => {
     const { c } = chart();
     expect(() => new SecureWorkload(c, 'Hero!', { image: 'x' })).toThrow(ZeroTrustError);
-    expect(() => new SecureWorkload(c, 'a', { image: 'x', name: '-hero' })).toThrow(/"-hero" is not a valid DNS-1123 label/);
+    expectError(() => new SecureWorkload(c, 'a', { image: 'x', name: '-hero' }), 'INVALID_NAME', /"-hero" is not a valid DNS-1123 label/);
   });
   test('invalid label key and value', () => {
     const { c } = chart();
-    expect(() => new SecureWorkload(c, 'a', { image: 'x', podLabels: { 'bad key': 'v' } })).toThrow(/label key "bad key"/);
-    expect(() => new SecureWorkload(c, 'b', { image: 'x', podLabels: { tier: '-nope' } })).toThrow(/label value "-nope"/);
-    expect(() => Peer.workload({ namespace: 'other', labels: { 'example.com/x': 'a'.repeat(64) } })).toThrow(/label value/);
+    expectError(() => new SecureWorkload(c, 'a', { image: 'x', podLabels: { 'bad key': 'v' } }), 'INVALID_LABEL', /label key "bad key"/);
+    expectError(() => new SecureWorkload(c, 'b', { image: 'x', podLabels: { tier: '-nope' } }), 'INVALID_LABEL', /label value "-nope"/);
+    expectError(() => Peer.workload({ namespace: 'other', labels: { 'example.com/x': 'a'.repeat(64) } }), 'INVALID_LABEL', /label value/);
   });
   test('podLabels cannot override the selector label', () => {
     const { c } = chart();
-    expect(() => new SecureWorkload(c, 'a', { image: 'x', podLabels: { 'app.kubernetes.io/name': 'other' } })).toThrow(/must not set app.kubernetes.io\/name/);
+    expectError(() => new SecureWorkload(c, 'a', { image: 'x', podLabels: { 'app.kubernetes.io/name': 'other' } }), 'RESERVED_POD_METADATA', /must not set app.kubernetes.io\/name/);
   });
   test('ports outside 1-65535 and bad port names', () => {
-    expect(() => Port.tcp(0)).toThrow(/port 0 is outside 1-65535/);
-    expect(() => Port.tcp(65536)).toThrow(/outside 1-65535/);
-    expect(() => Port.http(80.5)).toThrow(/outside/);
-    expect(() => Port.tcp(80, 'this-name-is-too-long')).toThrow(/port name/);
+    expectError(() => Port.tcp(0), 'INVALID_PORT', /port 0 is outside 1-65535/);
+    expectError(() => Port.tcp(65536), 'INVALID_PORT', /outside 1-65535/);
+    expectError(() => Port.http(80.5), 'INVALID_PORT', /outside/);
+    expectError(() => Port.tcp(80, 'this-name-is-too-long'), 'INVALID_PORT', /port name/);
     expect(Port.grpc(50051).name).toBe('grpc-50051');
     expect(Port.udp(53).protocol).toBe('UDP');
   });
   test('duplicate port names and numbers', () => {
     const { c } = chart();
-    expect(() => new SecureWorkload(c, 'a', { image: 'x', ports: [Port.tcp(1, 'db'), Port.tcp(2, 'db')] })).toThrow(/port name "db" is declared twice/);
-    expect(() => new SecureWorkload(c, 'b', { image: 'x', ports: [Port.tcp(1, 'one'), Port.http(1, 'two')] })).toThrow(/port 1\/TCP is declared twice/);
+    expectError(() => new SecureWorkload(c, 'a', { image: 'x', ports: [Port.tcp(1, 'db'), Port.tcp(2, 'db')] }), 'DUPLICATE_PORT', /port name "db" is declared twice/);
+    expectError(() => new SecureWorkload(c, 'b', { image: 'x', ports: [Port.tcp(1, 'one'), Port.http(1, 'two')] }), 'DUPLICATE_PORT', /port 1\/TCP is declared twice/);
     expect(() => new SecureWorkload(c, 'c', { image: 'x', ports: [Port.tcp(53), Port.udp(53)] })).not.toThrow();
   });
   test('duplicate workload names in a namespace', () => {
@@ -50,7 +51,7 @@ describe('names and labels are checked when declared', () => {
     new SecureWorkload(c, 'hero', { image: 'x' });
     const { Construct } = require('constructs');
     const nested = new Construct(c, 'nested');
-    expect(() => new SecureWorkload(nested, 'hero', { image: 'x' })).toThrow(/workload "hero" is declared twice in namespace "production"/);
+    expectError(() => new SecureWorkload(nested, 'hero', { image: 'x' }), 'DUPLICATE_WORKLOAD', /workload "hero" is declared twice in namespace "production"/);
   });
   test('a chart lists the workloads declared in it, nested ones too, and none that failed', () => {
     const { c } = chart();
@@ -63,24 +64,24 @@ describe('names and labels are checked when declared', () => {
   test('two charts cannot share a namespace', () => {
     const app = Testing.app();
     new ZeroTrustChart(app, 'a', { namespace: 'shop', mesh: Mesh.networkPolicy() });
-    expect(() => new ZeroTrustChart(app, 'b', { namespace: 'shop', mesh: Mesh.networkPolicy() })).toThrow(/declared by two ZeroTrustCharts/);
+    expectError(() => new ZeroTrustChart(app, 'b', { namespace: 'shop', mesh: Mesh.networkPolicy() }), 'DUPLICATE_NAMESPACE', /declared by two ZeroTrustCharts/);
   });
   test('bad peers', () => {
-    expect(() => Peer.ipBlock('10.0.0.0/33')).toThrow(/prefix longer than 32/);
-    expect(() => Peer.ipBlock('10.0.0/8')).toThrow(/invalid address/);
-    expect(() => Peer.ipBlock('10.0.0.0/8', ['192.168.0.0/16'])).toThrow(/must be a smaller range inside/);
-    expect(() => Peer.fqdn('localhost')).toThrow(/at least one dot/);
-    expect(() => Peer.fqdn('API.example.com')).toThrow(/lowercase/);
-    expect(() => Peer.workload({ namespace: 'x', labels: {} })).toThrow(/at least one label/);
+    expectError(() => Peer.ipBlock('10.0.0.0/33'), 'INVALID_CIDR', /prefix longer than 32/);
+    expectError(() => Peer.ipBlock('10.0.0/8'), 'INVALID_CIDR', /invalid address/);
+    expectError(() => Peer.ipBlock('10.0.0.0/8', ['192.168.0.0/16']), 'INVALID_IP_BLOCK', /must be a smaller range inside/);
+    expectError(() => Peer.fqdn('localhost'), 'INVALID_FQDN', /at least one dot/);
+    expectError(() => Peer.fqdn('API.example.com'), 'INVALID_FQDN', /lowercase/);
+    expectError(() => Peer.workload({ namespace: 'x', labels: {} }), 'EMPTY_SELECTOR', /at least one label/);
     expect(Peer.ipBlock('10.1.2.3/8').toPeerSpec().cidr).toBe('10.0.0.0/8');
     expect(Peer.ipBlock('2001:db8::1/32').toPeerSpec().cidr).toBe('2001:db8::/32');
   });
   test('adopted workloads must not run as the default ServiceAccount', () => {
     const { c } = chart();
     const d = new plus.Deployment(c, 'legacy', { containers: [{ image: 'x', portNumber: 8080 }] });
-    expect(() => new SecureWorkload(c, 'legacy-secure', { workload: d })).toThrow(/runs as the "default" ServiceAccount/);
-    expect(() => new SecureWorkload(c, 'named-default', { image: 'x', serviceAccountName: 'default' })).toThrow(/"default" ServiceAccount/);
-    expect(() => new SecureWorkload(c, 'neither', {})).toThrow(/exactly one of "image"/);
+    expectError(() => new SecureWorkload(c, 'legacy-secure', { workload: d }), 'DEFAULT_SERVICE_ACCOUNT', /runs as the "default" ServiceAccount/);
+    expectError(() => new SecureWorkload(c, 'named-default', { image: 'x', serviceAccountName: 'default' }), 'DEFAULT_SERVICE_ACCOUNT', /"default" ServiceAccount/);
+    expectError(() => new SecureWorkload(c, 'neither', {}), 'INVALID_ARGUMENT', /exactly one of "image"/);
   });
 });
 
@@ -162,7 +163,7 @@ describe('rules are checked at synth, naming workload, rule and backend', () => 
     const { app, c } = chart();
     const a = new SecureWorkload(c, 'a', { image: 'x', ports: [Port.tcp(1)] });
     synthApp(app);
-    expect(() => a.allowFrom(Peer.namespace('x'))).toThrow(/already synthesized/);
+    expectError(() => a.allowFrom(Peer.namespace('x')), 'APP_ALREADY_SYNTHESIZED', /already synthesized/);
   });
 });
 

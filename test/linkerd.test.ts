@@ -3,6 +3,7 @@ import { Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
 import { heroAndLilDeeBee } from '../apps/story';
 import { expectValid } from './support/schema';
 import { expectSynthError, find, synthApp, storyYaml } from './support/synth';
+import { expectError } from './support/errors';
 
 function story(mesh = Mesh.linkerd()): any[] {
   const app = Testing.app();
@@ -267,9 +268,9 @@ describe('intent Linkerd cannot enforce fails at synth', () => {
   });
 
   test('bad props fail where they are written', () => {
-    expect(() => Mesh.linkerd({ identityDomain: 'Not A Domain' })).toThrow(/identityDomain/);
-    expect(() => Mesh.linkerd({ controlPlaneNamespace: 'x_y' })).toThrow(/controlPlaneNamespace/);
-    expect(() => Mesh.linkerd({ probePaths: ['healthz'] })).toThrow(/probePaths/);
-    expect(() => Mesh.linkerd({ probeNetworks: [] })).toThrow(/probeNetworks/);
+    expectError(() => Mesh.linkerd({ identityDomain: 'Not A Domain' }), 'INVALID_NAME', /identityDomain/);
+    expectError(() => Mesh.linkerd({ controlPlaneNamespace: 'x_y' }), 'INVALID_NAME', /controlPlaneNamespace/);
+    expectError(() => Mesh.linkerd({ probePaths: ['healthz'] }), 'INVALID_HTTP_PATH', /probePaths/);
+    expectError(() => Mesh.linkerd({ probeNetworks: [] }), 'INVALID_MESH_PROPS', /probeNetworks/);
   });
 });

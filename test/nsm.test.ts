@@ -8,6 +8,7 @@ import { NsmEvaluator, parseClientAnnotation } from '../lib/verify/nsm';
 import { Endpoint, decision } from '../lib/verify/types';
 import { expectValid, validateObject } from './support/schema';
 import { expectSynthError, find, synthApp, storyYaml } from './support/synth';
+import { expectError } from './support/errors';
 
 const NSM = 'networkservicemesh.io';
 
@@ -172,10 +173,10 @@ describe('what NSM cannot enforce is a synth error unless the wider form is acce
   });
 
   test('bad pools and trust domains fail where the mesh is created', () => {
-    expect(() => Mesh.networkServiceMesh({ cidrPool: '172.16.0.1/16' })).toThrow(/host bits set; use 172.16.0.0\/16/);
-    expect(() => Mesh.networkServiceMesh({ cidrPool: '172.16.0.0/24', prefixLength: 16 })).toThrow(/prefixLength 16/);
-    expect(() => Mesh.networkServiceMesh({ prefixLength: 32 })).toThrow(/prefixLength 32/);
-    expect(() => Mesh.networkServiceMesh({ trustDomain: 'K8S NSM' })).toThrow(/trust domain/);
+    expectError(() => Mesh.networkServiceMesh({ cidrPool: '172.16.0.1/16' }), 'INVALID_MESH_PROPS', /host bits set; use 172.16.0.0\/16/);
+    expectError(() => Mesh.networkServiceMesh({ cidrPool: '172.16.0.0/24', prefixLength: 16 }), 'INVALID_MESH_PROPS', /prefixLength 16/);
+    expectError(() => Mesh.networkServiceMesh({ prefixLength: 32 }), 'INVALID_MESH_PROPS', /prefixLength 32/);
+    expectError(() => Mesh.networkServiceMesh({ trustDomain: 'K8S NSM' }), 'INVALID_TRUST_DOMAIN', /trust domain/);
   });
 
   test('a pool too small for the destinations is a synth error', () => {

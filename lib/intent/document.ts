@@ -90,7 +90,7 @@ export interface ParsedIntent {
 
 /** Rebuilds the model from an intent document; throws `ZeroTrustError` naming the bad field. */
 export function parseIntentDocument(doc: unknown, where = INTENT_FILE_NAME): ParsedIntent {
-  const fail = (field: string, what: string): never => { throw new ZeroTrustError(`${where}: ${field}: ${what}`); };
+  const fail = (field: string, what: string): never => { throw new ZeroTrustError({ code: 'INVALID_INTENT_DOCUMENT', message: `${where}: ${field}: ${what}` }); };
   const obj = (v: unknown, field: string): any => (typeof v === 'object' && v !== null && !Array.isArray(v) ? v : fail(field, 'expected an object'));
   const list = (v: unknown, field: string): any[] => (Array.isArray(v) ? v : fail(field, 'expected a list'));
   const str = (v: unknown, field: string): string => (typeof v === 'string' && v.length > 0 ? v : fail(field, 'expected a non-empty string'));

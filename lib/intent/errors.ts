@@ -14,9 +14,6 @@ export interface ZeroTrustErrorDetails {
   readonly rule?: string;
 }
 
-/** Code of errors thrown with a message only, before they were given a code of their own. */
-export const GENERIC_CODE = 'INVALID_INTENT';
-
 /**
  * An error in declared zero-trust intent. The message always names what is wrong and where
  * (workload, rule, backend), so a failed synth points straight at the line to fix; the same facts
@@ -39,8 +36,7 @@ export class ZeroTrustError extends Error {
   /** The problems an error of a whole synth (`SYNTH_FAILED`) stands for; empty otherwise. */
   public readonly problems: readonly ZeroTrustError[];
 
-  constructor(details: ZeroTrustErrorDetails | string, problems: readonly ZeroTrustError[] = []) {
-    const d = typeof details === 'string' ? fromText(details) : details;
+  constructor(d: ZeroTrustErrorDetails, problems: readonly ZeroTrustError[] = []) {
     super(d.backend ? `[${d.backend}] ${d.message}` : d.message);
     this.name = 'ZeroTrustError';
     this.code = d.code;
@@ -67,12 +63,6 @@ export class ZeroTrustError extends Error {
       workload: d.workload ?? context.workload, rule: d.rule ?? context.rule,
     });
   }
-}
-
-/** A message that starts with `[backend] ` keeps its backend as a field. */
-function fromText(message: string): ZeroTrustErrorDetails {
-  const m = /^\[([a-z0-9-]+)\] ([\s\S]*)$/.exec(message);
-  return m ? { code: GENERIC_CODE, backend: m[1], message: m[2] } : { code: GENERIC_CODE, message };
 }
 
 /** Every problem of an app in one message, grouped by namespace. */

@@ -83,7 +83,7 @@ export class IntentRegistry {
 
   private assertOpen(what: string): void {
     if (this.resolved) {
-      throw new ZeroTrustError(`cannot add ${what}: the app was already synthesized; declare all intent before synth`);
+      throw new ZeroTrustError({ code: 'APP_ALREADY_SYNTHESIZED', message: `cannot add ${what}: the app was already synthesized; declare all intent before synth` });
     }
   }
 }
@@ -121,7 +121,7 @@ export function resolveIntent(namespaces: NamespaceModel[], handles: WorkloadHan
       }
       for (const e of [source, destination]) {
         if ((e.type === 'namespace' || e.type === 'external-workload') && namespaces.some((n) => n.name === e.namespace)) {
-          throw new ZeroTrustError(`${where}: namespace "${e.namespace}" is managed by this app, so its pods are closed by default deny; name its SecureWorkloads instead of ${e.type === 'namespace' ? 'Peer.namespace()' : 'Peer.workload()'}`);
+          throw new ZeroTrustError({ code: 'PEER_IN_MANAGED_NAMESPACE', message: `${where}: namespace "${e.namespace}" is managed by this app, so its pods are closed by default deny; name its SecureWorkloads instead of ${e.type === 'namespace' ? 'Peer.namespace()' : 'Peer.workload()'}` });
         }
       }
       const ports = resolvePorts(destination, rule.options.ports, where);
@@ -197,7 +197,7 @@ function toEndpoint(peer: IPeer, byHandle: Map<WorkloadHandle, WorkloadModel>): 
     case PeerKind.APP_WORKLOAD: {
       const handle = spec.workload as unknown as WorkloadHandle;
       const model = byHandle.get(handle);
-      if (!model) throw new ZeroTrustError('the peer workload belongs to another cdk8s App');
+      if (!model) throw new ZeroTrustError({ code: 'PEER_IN_OTHER_APP', message: 'the peer workload belongs to another cdk8s App' });
       return { type: 'workload', workload: model };
     }
     case PeerKind.EXTERNAL_WORKLOAD:
@@ -223,14 +223,14 @@ function resolvePorts(destination: EndpointModel, requested: Port[] | undefined,
   if (destination.type === 'workload') {
     const declared = destination.workload.ports;
     if (declared.length === 0) {
-      throw new ZeroTrustError(`${where}: ${destination.workload.namespace}/${destination.workload.name} declares no ports, so nothing can be allowed to it`);
+      throw new ZeroTrustError({ code: 'DESTINATION_WITHOUT_PORTS', message: `${where}: ${destination.workload.namespace}/${destination.workload.name} declares no ports, so nothing can be allowed to it` });
     }
     if (requested === undefined) return [...declared].sort(comparePorts);
     const out: Port[] = [];
     for (const p of requested) {
       const match = declared.find((d) => samePort(d, p));
       if (!match) {
-        throw new ZeroTrustError(`${where}: port ${p.toString()} is not declared by ${destination.workload.namespace}/${destination.workload.name} (it declares ${declared.map((d) => `${d.name}=${d.toString()}`).join(', ')})`);
+        throw new ZeroTrustError({ code: 'UNDECLARED_PORT', message: `${where}: port ${p.toString()} is not declared by ${destination.workload.namespace}/${destination.workload.name} (it declares ${declared.map((d) => `${d.name}=${d.toString()}`).join(', ')})` });
       }
       if (!out.some((o) => samePort(o, match))) out.push(match);
     }

@@ -113,15 +113,15 @@ export class SecureWorkload extends Construct implements IPeer {
     if (props.workload !== undefined) checkAdoption(this, props.workload, this.namespace, where, `${this.namespace}/${this.name}`);
 
     if ((props.image === undefined) === (props.workload === undefined)) {
-      throw new ZeroTrustError(`${where}: give exactly one of "image" (create a workload) or "workload" (adopt a cdk8s-plus one)`);
+      throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', message: `${where}: give exactly one of "image" (create a workload) or "workload" (adopt a cdk8s-plus one)` });
     }
     if (props.workload) {
       if (props.kind !== undefined || props.replicas !== undefined || props.serviceAccountName !== undefined) {
-        throw new ZeroTrustError(`${where}: "kind", "replicas" and "serviceAccountName" apply only to created workloads; set them on the adopted one`);
+        throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', message: `${where}: "kind", "replicas" and "serviceAccountName" apply only to created workloads; set them on the adopted one` });
       }
       const sa = props.workload.serviceAccount?.name;
       if (!sa || sa === 'default') {
-        throw new ZeroTrustError(`${where}: the adopted workload runs as the "default" ServiceAccount; give it its own ServiceAccount, which is its identity`);
+        throw new ZeroTrustError({ code: 'DEFAULT_SERVICE_ACCOUNT', message: `${where}: the adopted workload runs as the "default" ServiceAccount; give it its own ServiceAccount, which is its identity` });
       }
       this.serviceAccountName = sa;
       this.ports = props.ports ?? portsOfContainers(props.workload, where);
@@ -129,11 +129,11 @@ export class SecureWorkload extends Construct implements IPeer {
       this.serviceAccountName = props.serviceAccountName ?? this.name;
       checkDnsSubdomain(this.serviceAccountName, `${where}: serviceAccountName`);
       if (this.serviceAccountName === 'default') {
-        throw new ZeroTrustError(`${where}: the "default" ServiceAccount is shared by every pod of the namespace and cannot be an identity`);
+        throw new ZeroTrustError({ code: 'DEFAULT_SERVICE_ACCOUNT', message: `${where}: the "default" ServiceAccount is shared by every pod of the namespace and cannot be an identity` });
       }
       this.ports = [...(props.ports ?? [])];
       if (props.replicas !== undefined && (!Number.isInteger(props.replicas) || props.replicas < 0)) {
-        throw new ZeroTrustError(`${where}: replicas must be a whole number >= 0`);
+        throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', message: `${where}: replicas must be a whole number >= 0` });
       }
     }
     checkUniquePorts(this.ports, where);
@@ -143,7 +143,7 @@ export class SecureWorkload extends Construct implements IPeer {
     if (props.podLabels) {
       checkLabels(props.podLabels, `${where}: podLabels`);
       if (NAME_LABEL in props.podLabels) {
-        throw new ZeroTrustError(`${where}: podLabels must not set ${NAME_LABEL}; it is the workload's selector`);
+        throw new ZeroTrustError({ code: 'RESERVED_POD_METADATA', message: `${where}: podLabels must not set ${NAME_LABEL}; it is the workload's selector` });
       }
     }
     this.selector = { [NAME_LABEL]: this.name };
@@ -311,7 +311,7 @@ function portsOfContainers(workload: IAdoptableWorkload, where: string): Port[] 
       const udp = (p.protocol as string | undefined) === 'UDP';
       const kind = udp ? PortKind.UDP : name?.startsWith('grpc') ? PortKind.GRPC : name?.startsWith('http2') || name?.startsWith('h2c') ? PortKind.HTTP2 : name?.startsWith('http') ? PortKind.HTTP : PortKind.TCP;
       if ((p.protocol as string | undefined) === 'SCTP') {
-        throw new ZeroTrustError(`${where}: container ${c.name} port ${p.number} is SCTP, which no backend here secures`);
+        throw new ZeroTrustError({ code: 'SCTP_NOT_SUPPORTED', message: `${where}: container ${c.name} port ${p.number} is SCTP, which no backend here secures` });
       }
       out.push(new Port({ number: p.number, kind, name }));
     }
@@ -323,10 +323,10 @@ function checkUniquePorts(ports: Port[], where: string): void {
   const names = new Set<string>();
   const numbers = new Set<string>();
   for (const p of ports) {
-    if (p.endPort !== undefined) throw new ZeroTrustError(`${where}: a workload port cannot be a range (${p.toString()})`);
-    if (names.has(p.name)) throw new ZeroTrustError(`${where}: port name "${p.name}" is declared twice`);
+    if (p.endPort !== undefined) throw new ZeroTrustError({ code: 'INVALID_PORT', message: `${where}: a workload port cannot be a range (${p.toString()})` });
+    if (names.has(p.name)) throw new ZeroTrustError({ code: 'DUPLICATE_PORT', message: `${where}: port name "${p.name}" is declared twice` });
     const key = `${p.number}/${p.protocol}`;
-    if (numbers.has(key)) throw new ZeroTrustError(`${where}: port ${key} is declared twice`);
+    if (numbers.has(key)) throw new ZeroTrustError({ code: 'DUPLICATE_PORT', message: `${where}: port ${key} is declared twice` });
     names.add(p.name);
     numbers.add(key);
   }

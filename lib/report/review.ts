@@ -9,7 +9,7 @@ import { IConstruct } from 'constructs';
 import { ZeroTrustChart } from '../intent/chart';
 import { DnsSpec } from '../intent/dns';
 import { INTENT_FILE_NAME, intentDocumentText } from '../intent/document';
-import { ZeroTrustError } from '../intent/errors';
+import { ZeroTrustError, formatProblems } from '../intent/errors';
 import { IntentRegistry } from '../intent/registry';
 import { WrittenManifests } from '../output/written';
 import { writeFlowsMarkdown } from './flows-file';
@@ -49,7 +49,8 @@ export class ZeroTrustReview {
   /** The intent of the app as deterministic JSON text; throws if the intent does not resolve. */
   public static intentJson(app: App): string {
     const { model, errors } = IntentRegistry.of(app).resolve();
-    if (errors.length > 0) throw new ZeroTrustError(errors.map((e) => e.message).join('\n'));
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new ZeroTrustError({ code: 'SYNTH_FAILED', message: formatProblems(errors) }, errors);
     return intentDocumentText(model, chartDns(app));
   }
 

@@ -1,6 +1,7 @@
 import { App, Testing } from 'cdk8s';
 import { heroAndLilDeeBee } from '../../apps/story';
 import { Mesh } from '../../lib';
+import { ZeroTrustError } from '../../lib/intent/errors';
 
 /** Synthesizes every chart of an app and returns all objects, as a user's `cdk8s synth` would see them. */
 export function synthApp(app: App): any[] {
@@ -16,16 +17,27 @@ export function find(objects: any[], kind: string, name: string, namespace?: str
   return hit;
 }
 
-/** Expects synth to fail with a message containing every fragment. */
-export function expectSynthError(app: App, ...fragments: string[]): void {
-  let message = '';
+/**
+ * Expects synth to fail with a `ZeroTrustError` whose message contains every fragment, and whose
+ * every problem carries a code and names the backend that refused and the namespace it belongs to.
+ */
+export function expectSynthError(app: App, ...fragments: string[]): ZeroTrustError {
+  let thrown: unknown;
   try {
     synthApp(app);
   } catch (e) {
-    message = (e as Error).message;
+    thrown = e;
   }
-  if (!message) throw new Error(`synth succeeded, expected an error containing ${JSON.stringify(fragments)}`);
-  for (const f of fragments) expect(message).toContain(f);
+  if (!thrown) throw new Error(`synth succeeded, expected an error containing ${JSON.stringify(fragments)}`);
+  expect(thrown).toBeInstanceOf(ZeroTrustError);
+  const error = thrown as ZeroTrustError;
+  for (const f of fragments) expect(error.message).toContain(f);
+  for (const p of error.problems.length > 0 ? error.problems : [error]) {
+    expect(p.code).toMatch(/^[A-Z][A-Z0-9_]+$/);
+    expect(p.backend).toBeDefined();
+    expect(p.namespace).toBeDefined();
+  }
+  return error;
 }
 
 /** The story synthesized in a fresh app for `mesh`, as one YAML string (for byte-for-byte determinism checks). */

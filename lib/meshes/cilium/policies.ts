@@ -196,7 +196,7 @@ export function endpointSelectorOf(e: EndpointModel, policyNamespace: string): {
       return { matchLabels: { [CILIUM_NAMESPACE_LABEL]: e.namespace } };
     case 'ip-block':
     case 'fqdn':
-      throw new ZeroTrustError(`${e.type} has no Cilium endpoint selector`);
+      throw new ZeroTrustError({ code: 'CILIUM_NOT_ENFORCEABLE', message: `${e.type} has no Cilium endpoint selector` });
   }
 }
 
@@ -244,11 +244,11 @@ function render(prefix: 'from' | 'to', r: RuleDraft): any {
 /** Throws for intent Cilium cannot enforce in this namespace (run before anything is emitted). */
 export function checkCilium(model: ZeroTrustModel, namespace: string, dns: DnsSpec, options: CiliumPolicyOptions): void {
   if (dns.cidr || !dns.namespace || !dns.labels) {
-    throw new ZeroTrustError(`[${options.backend}] namespace ${namespace}: Cilium needs the DNS pods selected by labels (Dns.kubeDns() or Dns.pods()) so its DNS proxy can filter names; for NodeLocal DNSCache use a Cilium Local Redirect Policy to the DNS pods and keep Dns.kubeDns()`);
+    throw new ZeroTrustError({ code: 'CILIUM_DNS_NEEDS_PODS', backend: options.backend, message: `namespace ${namespace}: Cilium needs the DNS pods selected by labels (Dns.kubeDns() or Dns.pods()) so its DNS proxy can filter names; for NodeLocal DNSCache use a Cilium Local Redirect Policy to the DNS pods and keep Dns.kubeDns()` });
   }
   const clash = model.workloads.find((w) => w.namespace === namespace && w.name === 'default-deny');
   if (clash) {
-    throw new ZeroTrustError(`[${options.backend}] namespace ${namespace}: a workload named "default-deny" would share its CiliumNetworkPolicy name with the namespace baseline; rename the workload`);
+    throw new ZeroTrustError({ code: 'RESERVED_WORKLOAD_NAME', backend: options.backend, message: `namespace ${namespace}: a workload named "default-deny" would share its CiliumNetworkPolicy name with the namespace baseline; rename the workload` });
   }
   for (const f of model.flows) {
     const mine = (e: EndpointModel) => e.type === 'workload' && e.workload.namespace === namespace;
@@ -267,15 +267,15 @@ export function checkCilium(model: ZeroTrustModel, namespace: string, dns: DnsSp
       const dst = f.destination.workload;
       const where = `[${options.backend}] ${f.declaredAt}`;
       if (f.http.length > 0) {
-        throw new ZeroTrustError(`${where}: with CiliumMutualAuth.ZTUNNEL the traffic between enrolled pods is encrypted by ztunnel before Cilium's proxy could read it, so HTTP rules cannot be enforced; drop the http rule or use CiliumMutualAuth.SPIRE`);
+        throw new ZeroTrustError({ code: 'HTTP_RULES_NOT_ENFORCEABLE', message: `${where}: with CiliumMutualAuth.ZTUNNEL the traffic between enrolled pods is encrypted by ztunnel before Cilium's proxy could read it, so HTTP rules cannot be enforced; drop the http rule or use CiliumMutualAuth.SPIRE` });
       }
       const udp = f.ports.filter((p) => p.protocol === Protocol.UDP);
       if (udp.length > 0) {
-        throw new ZeroTrustError(`${where}: ztunnel carries TCP only, so ${udp.map((p) => p.toString()).join(', ')} would flow unauthenticated and unencrypted; use CiliumMutualAuth.SPIRE for UDP`);
+        throw new ZeroTrustError({ code: 'UDP_NOT_ENCRYPTED', message: `${where}: ztunnel carries TCP only, so ${udp.map((p) => p.toString()).join(', ')} would flow unauthenticated and unencrypted; use CiliumMutualAuth.SPIRE for UDP` });
       }
       const missing = dst.ports.filter((d) => !f.ports.some((p) => p.number === d.number && p.protocol === d.protocol));
       if (missing.length > 0) {
-        throw new ZeroTrustError(`${where}: with CiliumMutualAuth.ZTUNNEL Cilium sees only the HBONE port ${HBONE_PORT} between enrolled pods, so it cannot allow ${f.ports.map((p) => p.toString()).join(', ')} while keeping ${missing.map((p) => p.toString()).join(', ')} of ${dst.namespace}/${dst.name} closed; allow all its ports or use CiliumMutualAuth.SPIRE`);
+        throw new ZeroTrustError({ code: 'PORTS_NOT_ENFORCEABLE', message: `${where}: with CiliumMutualAuth.ZTUNNEL Cilium sees only the HBONE port ${HBONE_PORT} between enrolled pods, so it cannot allow ${f.ports.map((p) => p.toString()).join(', ')} while keeping ${missing.map((p) => p.toString()).join(', ')} of ${dst.namespace}/${dst.name} closed; allow all its ports or use CiliumMutualAuth.SPIRE` });
       }
     }
   }

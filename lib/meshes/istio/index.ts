@@ -52,7 +52,7 @@ export interface IstioMeshProps {
 export function istioSettings(props: IstioMeshProps = {}): IstioSettings {
   const mode = props.mode ?? IstioMode.SIDECAR;
   if (!Object.values(IstioMode).includes(mode)) {
-    throw new ZeroTrustError(`Mesh.istio: mode "${mode}" is not one of ${Object.values(IstioMode).join(', ')}`);
+    throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', message: `Mesh.istio: mode "${mode}" is not one of ${Object.values(IstioMode).join(', ')}` });
   }
   const settings: IstioSettings = {
     backend: mode === IstioMode.AMBIENT ? 'istio-ambient' : 'istio',

@@ -100,7 +100,7 @@ export function namespaceLabels(s: IstioSettings): { [key: string]: string } {
 /** Throws for intent Istio cannot enforce in this namespace; never renders a wider policy instead. */
 export function checkIstio(model: ZeroTrustModel, ns: string, s: IstioSettings): void {
   const fail = (f: FlowModel, what: string) => {
-    throw new ZeroTrustError(`[${s.backend}] ${f.declaredAt}: ${what}`);
+    throw new ZeroTrustError({ code: 'ISTIO_NOT_ENFORCEABLE', backend: s.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: ${what}` });
   };
   for (const f of model.flows) {
     if (inNamespace(f.destination, ns)) {
@@ -206,7 +206,7 @@ export function allowRules(flows: FlowModel[], s: IstioSettings, extra: { princi
         g.blocks.set(JSON.stringify(block), block);
         break;
       }
-      case 'fqdn': throw new ZeroTrustError(`[${s.backend}] ${f.declaredAt}: a host name cannot be a source`);
+      case 'fqdn': throw new ZeroTrustError({ code: 'FQDN_SOURCE', backend: s.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: a host name cannot be a source` });
     }
   }
   for (const e of extra) group([{ operation: { ports: portStrings(e.ports) } }]).principals.add(e.principal);

@@ -52,7 +52,7 @@ export function checkKuma(model: ZeroTrustModel, ns: string, o: KumaOptions): vo
   // The MeshPassthrough of each workload refuses what it cannot express; ask it now, not at render.
   for (const w of model.workloads) if (w.namespace === ns) passthroughMatches(model, w);
   for (const f of flowsOf(model, ns)) {
-    const fail = (what: string) => { throw new ZeroTrustError(`[kuma] ${f.declaredAt}: ${what}`); };
+    const fail = (what: string) => { throw new ZeroTrustError({ code: 'KUMA_NOT_ENFORCEABLE', backend: 'kuma', rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: ${what}` }); };
     if (inNamespace(f.destination, ns)) {
       const tcp = f.ports.filter((p) => p.kind !== PortKind.UDP);
       if (f.http.length > 0 && !o.httpRulesAtL4) {
@@ -123,7 +123,7 @@ export function sourceTags(e: EndpointModel): { [key: string]: string } {
     case 'namespace': return { [KUMA_NAMESPACE_TAG]: e.namespace };
     case 'ip-block':
     case 'fqdn':
-      throw new ZeroTrustError(`${endpointKey(e)} cannot be matched by Kuma tags`);
+      throw new ZeroTrustError({ code: 'KUMA_NOT_ENFORCEABLE', message: `${endpointKey(e)} cannot be matched by Kuma tags` });
   }
 }
 
@@ -212,7 +212,7 @@ export function passthroughMatches(model: ZeroTrustModel, w: WorkloadModel): { m
       if (f.ports.length > 0 && ranges.length > 0 && hostPorts) {
         const width = ranges.reduce((n, p) => n + p.endPort! - p.number + 1, 0);
         if (width > MAX_LISTED_RANGE) {
-          throw new ZeroTrustError(`[kuma] ${f.declaredAt}: ${w.namespace}/${w.name} also reaches host names, which opens the NetworkPolicy layer to every address on their ports, so MeshPassthrough must list the ports of ${d.cidr}; the range ${ranges.map((p) => p.toString()).join(', ')} has more than ${MAX_LISTED_RANGE} ports; narrow it`);
+          throw new ZeroTrustError({ code: 'KUMA_PASSTHROUGH_CONFLICT', backend: 'kuma', rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: ${w.namespace}/${w.name} also reaches host names, which opens the NetworkPolicy layer to every address on their ports, so MeshPassthrough must list the ports of ${d.cidr}; the range ${ranges.map((p) => p.toString()).join(', ')} has more than ${MAX_LISTED_RANGE} ports; narrow it` });
         }
         for (const p of tcp) {
           for (let n = p.number; n <= (p.endPort ?? p.number); n++) add({ type: 'CIDR', value: d.cidr, port: n, protocol: 'tcp' });

@@ -70,7 +70,7 @@ export function linkerdSettings(props: LinkerdMeshProps = {}): LinkerdSettings {
   }
   const probeNetworks = (props.probeNetworks ?? ['0.0.0.0/0', '::/0']).map((c) => normalizeCidr(parseCidr(c, 'Mesh.linkerd probeNetworks')));
   if (probePaths.length > 0 && probeNetworks.length === 0) {
-    throw new ZeroTrustError('Mesh.linkerd: probeNetworks is empty, so probe routes would authorize nothing; give the node networks or set probePaths to []');
+    throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', message: 'Mesh.linkerd: probeNetworks is empty, so probe routes would authorize nothing; give the node networks or set probePaths to []' });
   }
   return { backend: 'linkerd', identityDomain, controlPlaneNamespace, probePaths, probeNetworks };
 }

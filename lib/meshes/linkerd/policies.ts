@@ -214,11 +214,11 @@ export function checkLinkerd(model: ZeroTrustModel, namespace: string, s: Linker
       const why = all.every((w) => allowed.has(`${w.namespace}/${w.name}`))
         ? `Linkerd's EgressNetwork matches host names by SNI/Host only and NetworkPolicy cannot match host names at all, so the host cannot be enforced at L3/L4`
         : `Linkerd's EgressNetwork applies to every workload of namespace ${ns}, so allowing ${dst.host} here would also allow it to ${all.filter((w) => !allowed.has(`${w.namespace}/${w.name}`)).map((w) => w.name).join(', ')}`;
-      throw new ZeroTrustError(`[${s.backend}] ${f.declaredAt}: ${why}; allow the host's addresses with Peer.ipBlock() instead`);
+      throw new ZeroTrustError({ code: 'LINKERD_NOT_ENFORCEABLE', backend: s.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: ${why}; allow the host's addresses with Peer.ipBlock() instead` });
     }
     if (!mine(dst) || dst.type !== 'workload') continue;
     if (src.type === 'external-workload' && !src.serviceAccount) {
-      throw new ZeroTrustError(`[${s.backend}] ${f.declaredAt}: Linkerd authorizes by identity and the ServiceAccount of ${endpointKey(src)} is unknown; give Peer.workload() a serviceAccount (or use Peer.namespace())`);
+      throw new ZeroTrustError({ code: 'SERVICE_ACCOUNT_REQUIRED', backend: s.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: Linkerd authorizes by identity and the ServiceAccount of ${endpointKey(src)} is unknown; give Peer.workload() a serviceAccount (or use Peer.namespace())` });
     }
   }
   for (const plan of serverPlans(model, namespace, s)) {
@@ -251,14 +251,14 @@ function checkRoutes(plan: ServerPlan, s: LinkerdSettings): void {
       const b = plan.groups[j];
       const clash = a.rules.flatMap(atomsOf).find((x) => b.rules.flatMap(atomsOf).some((y) => atomsOverlap(x, y)));
       if (clash) {
-        throw new ZeroTrustError(`[${s.backend}] ${where(b)}: its HTTP rules [${b.rules.map(describeHttpRule).join(' | ')}] overlap those of ${where(a)} [${a.rules.map(describeHttpRule).join(' | ')}] on ${plan.workload.namespace}/${plan.workload.name} port ${plan.port.toString()}; Linkerd hands each request to exactly one HTTPRoute, so both cannot be honoured. Give both sources the same rules (they then share one route) or make the rules disjoint`);
+        throw new ZeroTrustError({ code: 'OVERLAPPING_HTTP_RULES', backend: s.backend, message: `${where(b)}: its HTTP rules [${b.rules.map(describeHttpRule).join(' | ')}] overlap those of ${where(a)} [${a.rules.map(describeHttpRule).join(' | ')}] on ${plan.workload.namespace}/${plan.workload.name} port ${plan.port.toString()}; Linkerd hands each request to exactly one HTTPRoute, so both cannot be honoured. Give both sources the same rules (they then share one route) or make the rules disjoint` });
       }
     }
   }
   if (plan.groups.length > 0 && plan.plain.flows.length > 0) {
     const root = plan.groups.find((g) => g.rules.flatMap(atomsOf).some((a) => !a.method && a.path?.exact && a.path.value === '/'));
     if (root) {
-      throw new ZeroTrustError(`[${s.backend}] ${where(root)}: the rule for path "/" with any method ties with the catch-all route that ${plan.plain.flows.map((f) => endpointKey(f.source)).join(', ')} need on ${plan.workload.namespace}/${plan.workload.name} port ${plan.port.toString()}; name the methods of that rule`);
+      throw new ZeroTrustError({ code: 'OVERLAPPING_HTTP_RULES', backend: s.backend, message: `${where(root)}: the rule for path "/" with any method ties with the catch-all route that ${plan.plain.flows.map((f) => endpointKey(f.source)).join(', ')} need on ${plan.workload.namespace}/${plan.workload.name} port ${plan.port.toString()}; name the methods of that rule` });
     }
   }
 }
@@ -301,7 +301,7 @@ function identityRef(e: EndpointModel, namespace: string): any {
     case 'namespace': return { kind: 'Namespace', name: e.namespace };
     case 'ip-block':
     case 'fqdn':
-      throw new ZeroTrustError(`${endpointKey(e)} has no mesh identity`);
+      throw new ZeroTrustError({ code: 'LINKERD_NOT_ENFORCEABLE', message: `${endpointKey(e)} has no mesh identity` });
   }
 }
 

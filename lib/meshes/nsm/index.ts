@@ -25,7 +25,7 @@ export function nsmSettings(props: NetworkServiceMeshProps): NsmSettings {
   };
   checkPool(settings.cidrPool, settings.prefixLength);
   nsmPodIdTemplate(settings.trustDomain);
-  if (!settings.endpointImage.trim()) throw new ZeroTrustError('[nsm] endpointImage is empty');
+  if (!settings.endpointImage.trim()) throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', backend: 'nsm', message: 'endpointImage is empty' });
   return settings;
 }
 

@@ -152,10 +152,10 @@ export function checkPool(cidrPool: string, prefixLength: number): void {
   const pool = parseCidr(cidrPool, '[nsm] cidrPool');
   const bits = pool.family === 4 ? 32 : 128;
   if (!Number.isInteger(prefixLength) || prefixLength < pool.prefix || prefixLength > bits - 1) {
-    throw new ZeroTrustError(`[nsm] prefixLength ${prefixLength} must be a whole number between the pool's /${pool.prefix} and /${bits - 1} (each connection takes a /${bits - 1} pair)`);
+    throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', backend: 'nsm', message: `prefixLength ${prefixLength} must be a whole number between the pool's /${pool.prefix} and /${bits - 1} (each connection takes a /${bits - 1} pair)` });
   }
   if (normalizeCidr(pool) !== cidrPool) {
-    throw new ZeroTrustError(`[nsm] cidrPool "${cidrPool}" has host bits set; use ${normalizeCidr(pool)}`);
+    throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', backend: 'nsm', message: `cidrPool "${cidrPool}" has host bits set; use ${normalizeCidr(pool)}` });
   }
 }
 
@@ -183,7 +183,7 @@ function computePrefixes(model: ZeroTrustModel, cidrPool: string, prefixLength: 
   const capacity = 1n << BigInt(prefixLength - pool.prefix);
   const destinations = nsmDestinations(model);
   if (BigInt(destinations.length) > capacity) {
-    throw new ZeroTrustError(`[nsm] cidrPool ${cidrPool} holds ${capacity} /${prefixLength} prefixes but ${destinations.length} workloads have NSM clients; use a larger cidrPool or a longer prefixLength`);
+    throw new ZeroTrustError({ code: 'NSM_POOL_EXHAUSTED', backend: 'nsm', message: `cidrPool ${cidrPool} holds ${capacity} /${prefixLength} prefixes but ${destinations.length} workloads have NSM clients; use a larger cidrPool or a longer prefixLength` });
   }
   const out = new Map<WorkloadModel, string>();
   destinations.forEach((w, i) => {
@@ -209,17 +209,17 @@ export function checkNsmFlows(model: ZeroTrustModel, namespace: string, settings
       });
     }
     if (f.http.length > 0 && !settings.allowHttpRulesOverConnection) {
-      throw new ZeroTrustError(`[nsm] ${f.declaredAt}: Network Service Mesh connects workloads at L3 and cannot match HTTP methods or paths; drop the http rule, or set allowHttpRulesOverConnection: true to accept that the whole connection (every port, any request) is open`);
+      throw new ZeroTrustError({ code: 'HTTP_RULES_NOT_ENFORCEABLE', backend: 'nsm', rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: Network Service Mesh connects workloads at L3 and cannot match HTTP methods or paths; drop the http rule, or set allowHttpRulesOverConnection: true to accept that the whole connection (every port, any request) is open` });
     }
     const all = dest.ports.every((d) => f.ports.some((p) => samePort(p, d)));
     if (!all && !settings.allowPortsOverConnection) {
       const missing = dest.ports.filter((d) => !f.ports.some((p) => samePort(p, d))).map((p) => p.toString());
-      throw new ZeroTrustError(`[nsm] ${f.declaredAt}: Network Service Mesh connects workloads at L3, so a connection opens every port of ${dest.namespace}/${dest.name}, including ${missing.join(', ')}; allow all its ports (omit "ports"), or set allowPortsOverConnection: true to accept the whole connection`);
+      throw new ZeroTrustError({ code: 'PORTS_NOT_ENFORCEABLE', backend: 'nsm', rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: Network Service Mesh connects workloads at L3, so a connection opens every port of ${dest.namespace}/${dest.name}, including ${missing.join(', ')}; allow all its ports (omit "ports"), or set allowPortsOverConnection: true to accept the whole connection` });
     }
   }
   for (const w of nsmParticipants(model).filter((x) => x.namespace === namespace)) {
     if (w.name === ENDPOINT_CONTAINER) {
-      throw new ZeroTrustError(`[nsm] SecureWorkload ${w.namespace}/${w.name}: the name "${ENDPOINT_CONTAINER}" is the NSM endpoint container's; rename the workload`);
+      throw new ZeroTrustError({ code: 'RESERVED_WORKLOAD_NAME', backend: 'nsm', message: `SecureWorkload ${w.namespace}/${w.name}: the name "${ENDPOINT_CONTAINER}" is the NSM endpoint container's; rename the workload` });
     }
   }
 }

@@ -16,7 +16,7 @@ export const NSM_TRUST_DOMAIN = 'k8s.nsm';
  */
 export function nsmPodIdTemplate(trustDomain: string = NSM_TRUST_DOMAIN): string {
   if (!/^[a-z0-9._-]+$/.test(trustDomain)) {
-    throw new ZeroTrustError(`SPIFFE trust domain "${trustDomain}" may only contain lowercase letters, digits, '.', '_' and '-'`);
+    throw new ZeroTrustError({ code: 'INVALID_TRUST_DOMAIN', message: `SPIFFE trust domain "${trustDomain}" may only contain lowercase letters, digits, '.', '_' and '-'` });
   }
   return `spiffe://${trustDomain}/ns/{{.PodMeta.Namespace}}/pod/{{.PodMeta.Name}}`;
 }
