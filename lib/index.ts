@@ -7,6 +7,7 @@ export * from './intent/workload';
 export * from './intent/adopt';
 export { IMesh } from './intent/render';
 export { ZeroTrustSynthesis } from './intent/synthesis';
+export { ZeroTrustErrorDetails } from './intent/errors';
 export * from './meshes/mesh';
 export { ZeroTrustReview, ZeroTrustReviewOptions } from './report/review';
 export * from './output/yaml';

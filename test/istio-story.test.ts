@@ -402,7 +402,7 @@ describe('sources outside the mesh and host names', () => {
     });
     expect(find(objects, 'Sidecar', 'hero').spec.egress).toEqual([{ hosts: ['./api.example.com', 'kube-system/*'] }]);
     const np = find(objects, 'NetworkPolicy', 'hero-egress');
-    expect(np.spec.egress).toEqual([{ to: [{ ipBlock: { cidr: '::/0' } }, { ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 443 }] }]);
+    expect(np.spec.egress).toEqual([{ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }], ports: [{ port: 443 }] }]);
     expect(np.metadata.annotations[ALLOWS]).toBe('production/hero -> fqdn:api.example.com on 443/TCP');
     const { pod, ask } = probe(objects, IstioMode.SIDECAR);
     expect(ask(pod('hero'), fqdnEndpoint('api.example.com'), 443).allowed).toBe(true);

@@ -85,8 +85,8 @@ describe('Kuma output for ports and hosts', () => {
       ],
     });
     expect(find(objs, 'NetworkPolicy', 'web-egress').spec.egress).toEqual([
-      { to: [{ ipBlock: { cidr: '::/0' } }, { ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 443 }] },
-      { to: [{ ipBlock: { cidr: '::/0' } }, { ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 80 }] },
+      { to: [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }], ports: [{ port: 443 }] },
+      { to: [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }], ports: [{ port: 80 }] },
     ].sort((a, b) => a.ports[0].port - b.ports[0].port));
     expectValid(objs);
   });

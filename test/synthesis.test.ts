@@ -10,6 +10,8 @@ import { STORY_MESHES } from '../apps/main';
 import { FastYaml, Mesh, Peer, Port, SecureWorkload, ZeroTrustChart, ZeroTrustReview, ZeroTrustSynthesis } from '../lib';
 import { ZeroTrustError } from '../lib/intent/errors';
 import { tempDir } from './support/stories';
+import { compareText } from '../lib/intent/collation';
+import { BackendDetectionError, detectBackend } from '../lib/verify/readers';
 
 function storyApp(mesh: Mesh, outdir?: string): App {
   const app = outdir ? new App({ outdir }) : Testing.app();
@@ -148,5 +150,54 @@ describe('brands, not instanceof', () => {
     const app = Testing.app();
     const e = errorOf(() => new ZeroTrustChart(app, 'x', { namespace: 'x', mesh: { id: 'networkpolicy' } })) as ZeroTrustError;
     expect(e.code).toBe('INVALID_MESH');
+  });
+});
+
+describe('review fixes', () => {
+  test('a problem of the namespace itself is reported once, without a rule of another namespace', () => {
+    const app = Testing.app();
+    const shop = new ZeroTrustChart(app, 'shop', { namespace: 'aaa', mesh: Mesh.istio() });
+    const x = new SecureWorkload(shop, 'x', { image: 'x', ports: [Port.http(8080)] });
+    const y = new SecureWorkload(shop, 'y', { image: 'y', ports: [Port.http(8080)] });
+    x.allowTo(y);
+    new ZeroTrustChart(app, 'root', { namespace: 'istio-system', mesh: Mesh.istio() });
+    const problems = ZeroTrustSynthesis.problemsOf(errorOf(() => ZeroTrustSynthesis.prepare(app)));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatchObject({ code: 'CHART_IN_MESH_ROOT_NAMESPACE', backend: 'istio', namespace: 'istio-system', workload: undefined, rule: undefined });
+  });
+
+  test('problemsOf gives fields for every problem, and nothing for other errors', () => {
+    const app = Testing.app();
+    const c = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh: Mesh.networkPolicy() });
+    const web = new SecureWorkload(c, 'web', { image: 'x', ports: [Port.http(8080)] });
+    web.allowTo(Peer.fqdn('a.example.com'), { ports: [Port.tcp(443)] });
+    web.allowFrom(Peer.workload({ namespace: 'ops', labels: { app: 'x' }, serviceAccount: 'x' }));
+    const problems = ZeroTrustSynthesis.problemsOf(errorOf(() => app.synthYaml()));
+    expect(problems.map((p) => p.code).sort()).toEqual(['FQDN_NOT_ENFORCEABLE', 'SERVICE_ACCOUNT_NOT_ENFORCEABLE']);
+    expect(problems.every((p) => p.backend === 'networkpolicy' && p.workload === 'shop/web')).toBe(true);
+    expect(ZeroTrustSynthesis.problemsOf(new Error('x'))).toEqual([]);
+  });
+
+  test('a ZeroTrustChart of another copy of the library is refused, not silently ignored', () => {
+    const app = Testing.app();
+    let other: any;
+    jest.isolateModules(() => { other = require('../lib'); });
+    expect(other.ZeroTrustChart).not.toBe(ZeroTrustChart);
+    const foreign = new other.ZeroTrustChart(app, 'foreign', { namespace: 'foreign', mesh: other.Mesh.networkPolicy() });
+    expect(ZeroTrustChart.isZeroTrustChart(foreign)).toBe(true);
+    const e = errorOf(() => new SecureWorkload(foreign, 'w', { image: 'x' })) as ZeroTrustError;
+    expect(e.code).toBe('FOREIGN_LIBRARY_COPY');
+  });
+
+  test('backend detection: the first mesh that enrols a namespace wins, opt-out labels do not count', () => {
+    const ns = (labels: { [key: string]: string }, annotations: { [key: string]: string } = {}) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', labels, annotations } });
+    expect(detectBackend([ns({ 'istio-injection': 'enabled', 'kuma.io/sidecar-injection': 'disabled' })])).toBe('istio');
+    expect(detectBackend([ns({ 'istio-injection': 'enabled' }, { 'linkerd.io/inject': 'enabled' })])).toBe('istio');
+    expect(() => detectBackend([ns({}, { 'linkerd.io/inject': 'disabled' })])).toThrow(BackendDetectionError);
+    expect(detectBackend([ns({ 'io.cilium/mtls-enabled': 'true' })])).toBe('cilium');
+  });
+
+  test('one collation: code-unit order, whatever the locale', () => {
+    expect(['fd00:1::/32', 'fd00::/16', 'B', 'a', '_x', ':y'].sort(compareText)).toEqual([':y', 'B', '_x', 'a', 'fd00:1::/32', 'fd00::/16']);
   });
 });

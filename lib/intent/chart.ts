@@ -9,6 +9,8 @@ import { IMesh, MeshBinding, MetadataAdditions, meshBinding } from './render';
 import { ChartWorkload, ZeroTrustSynthesis } from './synthesis';
 import type { SecureWorkload } from './workload';
 
+import { brand, isBranded, isBrandedHere } from './brand';
+
 const CHART_BRAND = Symbol.for('cdk8s-zero-trust.ZeroTrustChart');
 
 /** Properties of a `ZeroTrustChart`. */
@@ -60,14 +62,19 @@ export class ZeroTrustChart extends Chart {
    * `instanceof`, which cdk8s's `Chart` answers true for every chart.
    */
   public static isZeroTrustChart(x: any): x is ZeroTrustChart {
-    return typeof x === 'object' && x !== null && (x as any)[CHART_BRAND] === true;
+    return isBranded(x, CHART_BRAND);
   }
 
   /** The chart a construct belongs to; throws if its nearest chart is not a `ZeroTrustChart`. */
   public static ofConstruct(c: IConstruct): ZeroTrustChart {
     let scope: IConstruct | undefined = c;
     while (scope) {
-      if (ZeroTrustChart.isZeroTrustChart(scope)) return scope;
+      if (ZeroTrustChart.isZeroTrustChart(scope)) {
+        if (!isBrandedHere(scope, CHART_BRAND)) {
+          throw new ZeroTrustError({ code: 'FOREIGN_LIBRARY_COPY', message: `${c.node.path}: its ZeroTrustChart ${scope.node.path} comes from another copy of cdk8s-zero-trust, which records intent of its own; install one copy (npm ls cdk8s-zero-trust)` });
+        }
+        return scope;
+      }
       if (Chart.isChart(scope)) {
         throw new ZeroTrustError({ code: 'NOT_IN_ZERO_TRUST_CHART', message: `${c.node.path}: a SecureWorkload must be defined inside a ZeroTrustChart, not in the plain Chart ${scope.node.path}` });
       }
@@ -95,7 +102,7 @@ export class ZeroTrustChart extends Chart {
 
   public constructor(scope: Construct, id: string, props: ZeroTrustChartProps) {
     super(scope, id, { namespace: props?.namespace, labels: props?.labels, disableResourceNameHashes: true });
-    Object.defineProperty(this, CHART_BRAND, { value: true });
+    brand(this, CHART_BRAND);
     if (typeof props !== 'object' || props === null) {
       throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', message: `ZeroTrustChart "${id}": expected props { namespace, mesh, ... }, got ${shown(props)}` });
     }

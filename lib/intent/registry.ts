@@ -141,7 +141,7 @@ export function resolveIntent(namespaces: NamespaceModel[], handles: WorkloadHan
       addFlow(flows, { source, destination, ports, http, declaredAt: where, declaredBy: `${owner.namespace}/${owner.name}` });
     } catch (e) {
       if (!(e instanceof ZeroTrustError)) throw e;
-      const located = e.message.startsWith(where) ? e : new ZeroTrustError({ ...e.details, message: `${where}: ${e.text}` });
+      const located = e.text.startsWith(where) ? e : new ZeroTrustError({ ...e.details, message: `${where}: ${e.text}` });
       errors.push(located.within({ namespace: owner.namespace, workload: `${owner.namespace}/${owner.name}`, rule: where }));
     }
   }

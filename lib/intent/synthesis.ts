@@ -3,14 +3,14 @@
  * layer's checks run (and all their problems are collected), and the objects are rendered into
  * the charts. It runs once per app, whichever asks first — a chart's validation (cdk8s validates
  * before it collects objects in `app.synth()`, `app.synthYaml()` and `Testing.synth()`), a
- * chart's `toJson()`, `FastYaml.synth()`, `ZeroTrustReview`, or `ZeroTrustSynthesis.prepare(app)`
+ * chart's `toJson()`, `ZeroTrustReview.intentJson()`, or `ZeroTrustSynthesis.prepare(app)`
  * — so the output does not depend on the order in which cdk8s calls them.
  */
 import { ApiObject, Chart, JsonPatch } from 'cdk8s';
 import { IConstruct } from 'constructs';
 import { DnsSpec } from './dns';
-import { ZeroTrustError, formatProblems } from './errors';
-import { NamespaceModel, WorkloadModel, ZeroTrustModel } from './model';
+import { ZeroTrustError, ZeroTrustErrorDetails, formatProblems } from './errors';
+import { FlowModel, NamespaceModel, WorkloadModel, ZeroTrustModel } from './model';
 import { reservedKey } from './names';
 import { IntentRegistry } from './registry';
 import {
@@ -65,6 +65,17 @@ export class ZeroTrustSynthesis {
   public static prepare(app: IConstruct): void {
     ZeroTrustSynthesis._of(app)._assertOk();
   }
+  /**
+   * The problems a failed synth reported, as fields (code, backend, namespace, workload, rule,
+   * message), for languages and tools that cannot match on the error's class. Empty for an error
+   * that is not a zero-trust problem.
+   * @param error what a synth threw
+   */
+  public static problemsOf(error: any): ZeroTrustErrorDetails[] {
+    if (!(error instanceof ZeroTrustError)) return [];
+    return (error.problems.length > 0 ? error.problems : [error]).map((p) => p.details);
+  }
+
 
   /** @internal */
   public static _of(scope: IConstruct): ZeroTrustSynthesis {
@@ -212,13 +223,24 @@ export class ZeroTrustSynthesis {
 function checkLayer(layer: MeshRenderer, ctx: RenderContext): ZeroTrustError[] {
   const first = problemOf(() => layer.check(ctx));
   if (!first) return [];
+  // A problem of the namespace itself (a chart in a mesh's root namespace) shows with no flows at
+  // all: it is the namespace's one problem, not any rule's, and it must be fixed first.
+  const ofNamespace = problemOf(() => layer.check({ ...ctx, model: { ...ctx.model, flows: [] } }));
+  if (ofNamespace) return [ofNamespace];
+  const ns = ctx.namespace.name;
   const found: ZeroTrustError[] = [];
   for (const flow of ctx.model.flows) {
+    if (!touches(flow, ns)) continue;
     const p = problemOf(() => layer.check({ ...ctx, model: { ...ctx.model, flows: [flow] } }));
     if (p) found.push(p.within({ rule: flow.declaredAt, workload: flow.declaredBy }));
   }
   if (!found.some((p) => p.message === first.message)) found.unshift(first);
   return found;
+}
+
+/** True when a workload of the namespace is at either end of the flow. */
+function touches(flow: FlowModel, namespace: string): boolean {
+  return [flow.source, flow.destination].some((e) => e.type === 'workload' && e.workload.namespace === namespace);
 }
 
 function problemOf(check: () => void): ZeroTrustError | undefined {

@@ -13,6 +13,8 @@ import { checkAdoption, checkWorkloadProps } from './adoption';
 import { MetadataAdditions, PodSpecAdditions } from './render';
 import { compareText } from './collation';
 
+import { brand, isBranded } from './brand';
+
 const WORKLOAD_BRAND = Symbol.for('cdk8s-zero-trust.SecureWorkload');
 
 /** The controller that runs a workload's pods. */
@@ -82,7 +84,7 @@ export interface SecureWorkloadProps {
 export class SecureWorkload extends Construct implements IPeer {
   /** True when `x` is a `SecureWorkload` (of any copy of this library); use it instead of `instanceof`. */
   public static isSecureWorkload(x: any): x is SecureWorkload {
-    return typeof x === 'object' && x !== null && (x as any)[WORKLOAD_BRAND] === true;
+    return isBranded(x, WORKLOAD_BRAND);
   }
 
   /** Workload name. */
@@ -102,7 +104,7 @@ export class SecureWorkload extends Construct implements IPeer {
 
   public constructor(scope: Construct, id: string, props: SecureWorkloadProps) {
     super(scope, id);
-    Object.defineProperty(this, WORKLOAD_BRAND, { value: true });
+    brand(this, WORKLOAD_BRAND);
     this.chart = ZeroTrustChart.ofConstruct(this);
     checkWorkloadProps(props, `SecureWorkload ${this.chart.namespaceName}/${props?.name ?? id}`, `${this.chart.namespaceName}/${props?.name ?? id}`);
     this.props = props;

@@ -9,8 +9,8 @@ import { IConstruct } from 'constructs';
 import { ZeroTrustChart } from '../intent/chart';
 import { DnsSpec } from '../intent/dns';
 import { INTENT_FILE_NAME, intentDocumentText } from '../intent/document';
-import { ZeroTrustError, formatProblems } from '../intent/errors';
 import { IntentRegistry } from '../intent/registry';
+import { ZeroTrustSynthesis } from '../intent/synthesis';
 import { WrittenManifests } from '../output/written';
 import { writeFlowsMarkdown } from './flows-file';
 
@@ -48,9 +48,9 @@ export class ZeroTrustReview {
 
   /** The intent of the app as deterministic JSON text; throws if the intent does not resolve. */
   public static intentJson(app: App): string {
-    const { model, errors } = IntentRegistry.of(app).resolve();
-    if (errors.length === 1) throw errors[0];
-    if (errors.length > 1) throw new ZeroTrustError({ code: 'SYNTH_FAILED', message: formatProblems(errors) }, errors);
+    // The same problems, with the same fields, as the synth reports.
+    ZeroTrustSynthesis.prepare(app);
+    const { model } = IntentRegistry.of(app).resolve();
     return intentDocumentText(model, chartDns(app));
   }
 

@@ -13,7 +13,7 @@
  * gives each backend's); without them the semantics are the plain NetworkPolicy ones.
  */
 import { DnsSpec } from '../intent/dns';
-import { EndpointModel, FlowModel, NAME_LABEL, ZeroTrustModel, describeFlow } from '../intent/model';
+import { EndpointModel, FlowModel, NAME_LABEL, ZeroTrustModel, describeFlow, isPodEndpoint } from '../intent/model';
 import { httpRuleMatches } from '../intent/rules';
 import { parseCidr } from '../intent/cidr';
 import { endpointIp, ipInBlock } from './networkpolicy';
@@ -338,7 +338,7 @@ function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates
   const hbone = opts.hboneNamespaceLabel !== undefined && q.protocol === 'TCP'
     && [q.source, q.destination].every((e) => e.kind === 'pod' && e.namespaceLabels?.[opts.hboneNamespaceLabel!] === 'true');
   const meshedPeer = (e: Endpoint) => e.kind === 'pod' && !managed(e) && (opts.meshedNamespaces ?? []).includes(e.namespace ?? '');
-  const podFlow = (f: FlowModel) => f.source.type !== 'ip-block' && f.source.type !== 'fqdn' && f.destination.type !== 'ip-block' && f.destination.type !== 'fqdn';
+  const podFlow = (f: FlowModel) => isPodEndpoint(f.source) && isPodEndpoint(f.destination);
   const viaMeshPort = (f: FlowModel) => opts.meshPort !== undefined && q.protocol === 'TCP' && podFlow(f)
     && q.source.kind === 'pod' && q.destination.kind === 'pod'
     && ((q.port === opts.meshPort && !managed(q.destination) && !meshedPeer(q.destination)) || (managed(q.source) && meshedPeer(q.destination)));

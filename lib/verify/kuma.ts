@@ -40,6 +40,7 @@
  * MeshTrafficPermission, targetRef kinds other than those above, `Dataplane` targets by name.
  */
 import { Decision, DecidingObject, DecisionEffect, Endpoint, Manifest, PolicyEvaluator, Query, decision } from './types';
+import { compareText } from '../intent/collation';
 import { cidrContains, parseCidr, parseIp } from '../intent/cidr';
 
 /** What to assume about a mesh whose `Mesh` object is not among the manifests. */
@@ -220,7 +221,7 @@ export class KumaEvaluator implements PolicyEvaluator {
       }
       out.push({ manifest: p, specificity });
     }
-    out.sort((a, b) => a.specificity - b.specificity || a.manifest.metadata.name.localeCompare(b.manifest.metadata.name));
+    out.sort((a, b) => a.specificity - b.specificity || compareText(a.manifest.metadata.name, b.manifest.metadata.name));
     cache.set(key, out);
     return out;
   }

@@ -48,9 +48,13 @@ export function detectBackend(manifests: readonly AnyManifest[]): BackendId {
   for (const b of readerBackends()) families.set(b.family, [...(families.get(b.family) ?? []), b]);
   const found = new Map<string, string[]>();
   for (const m of objects) {
+    // An object counts for the first family that recognises it (a Namespace enrolled in Istio that
+    // also carries another mesh's label is Istio's, as the first mesh to inject wins).
     for (const [family, members] of families) {
       const what = members[0].recognise(m);
-      if (what) found.set(family, [...(found.get(family) ?? []), what]);
+      if (!what) continue;
+      found.set(family, [...(found.get(family) ?? []), what]);
+      break;
     }
   }
   if (found.size > 1) {

@@ -1,4 +1,3 @@
-import * as fs from 'fs';
 import { ZeroTrustError } from '../../lib/intent/errors';
 
 /**
@@ -11,11 +10,6 @@ export function expectError(fn: () => unknown, code: string, message?: RegExp): 
     fn();
   } catch (e) {
     thrown = e;
-  }
-  if (process.env.ZT_RECORD_CODES) {
-    const caller = (new Error().stack ?? '').split('\n')[2]?.trim() ?? '';
-    fs.appendFileSync(process.env.ZT_RECORD_CODES, `${caller}\t${(thrown as any)?.code}\n`);
-    return thrown as ZeroTrustError;
   }
   expect(thrown).toBeInstanceOf(ZeroTrustError);
   const error = thrown as ZeroTrustError;

@@ -32,6 +32,8 @@ export function expectSynthError(app: App, ...fragments: string[]): ZeroTrustErr
   expect(thrown).toBeInstanceOf(ZeroTrustError);
   const error = thrown as ZeroTrustError;
   for (const f of fragments) expect(error.message).toContain(f);
+  // The [backend] prefix is added once, by the error itself.
+  expect(error.message).not.toMatch(/\[([a-z-]+)\] \[\1\]/);
   for (const p of error.problems.length > 0 ? error.problems : [error]) {
     expect(p.code).toMatch(/^[A-Z][A-Z0-9_]+$/);
     expect(p.backend).toBeDefined();

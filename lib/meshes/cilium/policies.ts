@@ -265,17 +265,18 @@ export function checkCilium(model: ZeroTrustModel, namespace: string, dns: DnsSp
     }
     if (options.auth === 'ztunnel' && f.source.type === 'workload' && f.destination.type === 'workload') {
       const dst = f.destination.workload;
-      const where = `[${options.backend}] ${f.declaredAt}`;
+      const where = f.declaredAt;
+      const about = { backend: options.backend, namespace, workload: f.declaredBy, rule: f.declaredAt };
       if (f.http.length > 0) {
-        throw new ZeroTrustError({ code: 'HTTP_RULES_NOT_ENFORCEABLE', message: `${where}: with CiliumMutualAuth.ZTUNNEL the traffic between enrolled pods is encrypted by ztunnel before Cilium's proxy could read it, so HTTP rules cannot be enforced; drop the http rule or use CiliumMutualAuth.SPIRE` });
+        throw new ZeroTrustError({ code: 'HTTP_RULES_NOT_ENFORCEABLE', ...about, message: `${where}: with CiliumMutualAuth.ZTUNNEL the traffic between enrolled pods is encrypted by ztunnel before Cilium's proxy could read it, so HTTP rules cannot be enforced; drop the http rule or use CiliumMutualAuth.SPIRE` });
       }
       const udp = f.ports.filter((p) => p.protocol === Protocol.UDP);
       if (udp.length > 0) {
-        throw new ZeroTrustError({ code: 'UDP_NOT_ENCRYPTED', message: `${where}: ztunnel carries TCP only, so ${udp.map((p) => p.toString()).join(', ')} would flow unauthenticated and unencrypted; use CiliumMutualAuth.SPIRE for UDP` });
+        throw new ZeroTrustError({ code: 'UDP_NOT_ENCRYPTED', ...about, message: `${where}: ztunnel carries TCP only, so ${udp.map((p) => p.toString()).join(', ')} would flow unauthenticated and unencrypted; use CiliumMutualAuth.SPIRE for UDP` });
       }
       const missing = dst.ports.filter((d) => !f.ports.some((p) => p.number === d.number && p.protocol === d.protocol));
       if (missing.length > 0) {
-        throw new ZeroTrustError({ code: 'PORTS_NOT_ENFORCEABLE', message: `${where}: with CiliumMutualAuth.ZTUNNEL Cilium sees only the HBONE port ${HBONE_PORT} between enrolled pods, so it cannot allow ${f.ports.map((p) => p.toString()).join(', ')} while keeping ${missing.map((p) => p.toString()).join(', ')} of ${dst.namespace}/${dst.name} closed; allow all its ports or use CiliumMutualAuth.SPIRE` });
+        throw new ZeroTrustError({ code: 'PORTS_NOT_ENFORCEABLE', ...about, message: `${where}: with CiliumMutualAuth.ZTUNNEL Cilium sees only the HBONE port ${HBONE_PORT} between enrolled pods, so it cannot allow ${f.ports.map((p) => p.toString()).join(', ')} while keeping ${missing.map((p) => p.toString()).join(', ')} of ${dst.namespace}/${dst.name} closed; allow all its ports or use CiliumMutualAuth.SPIRE` });
       }
     }
   }

@@ -23,7 +23,7 @@
  */
 import { ZeroTrustError } from '../../intent/errors';
 import {
-  EndpointModel, FlowModel, HttpRuleModel, WorkloadModel, ZeroTrustModel, describeFlow, describeHttpRule, endpointKey, flowIndex, managedMetadata,
+  EndpointModel, FlowModel, HttpRuleModel, WorkloadModel, ZeroTrustModel, describeFlow, describeHttpRule, endpointKey, flowIndex, isPodEndpoint, managedMetadata,
 } from '../../intent/model';
 import { Port, PortKind, Protocol } from '../../intent/port';
 import { compareEntries } from '../../intent/collation';
@@ -149,7 +149,7 @@ function sourcesOf(flows: FlowModel[]): Sources {
   const networks = new Map<string, EndpointModel>();
   for (const f of flows) {
     const key = endpointKey(f.source);
-    (f.source.type === 'ip-block' ? networks : identities).set(key, f.source);
+    (isPodEndpoint(f.source) ? identities : networks).set(key, f.source);
   }
   const sorted = (m: Map<string, EndpointModel>) => [...m.entries()].sort(compareEntries).map(([, e]) => e);
   return { identities: sorted(identities), networks: sorted(networks), flows };
@@ -322,7 +322,7 @@ function authorize(namespace: string, name: string, target: { group: string; kin
   const out: LinkerdObject[] = [];
   const flows = (pred: (e: EndpointModel) => boolean) => src.flows.filter((f) => pred(f.source)).map((f) => `${describeFlow(f)}${what}`);
   if (src.identities.length > 0) {
-    const allows = flows((e) => e.type !== 'ip-block');
+    const allows = flows(isPodEndpoint);
     out.push({
       apiVersion: `${POLICY_GROUP}/v1alpha1`,
       kind: 'MeshTLSAuthentication',

@@ -149,7 +149,7 @@ export function nsmParticipants(model: ZeroTrustModel): WorkloadModel[] {
 
 /** Checks the pool settings; throws a `ZeroTrustError` naming the setting. */
 export function checkPool(cidrPool: string, prefixLength: number): void {
-  const pool = parseCidr(cidrPool, '[nsm] cidrPool');
+  const pool = parseCidr(cidrPool, 'Mesh.networkServiceMesh cidrPool');
   const bits = pool.family === 4 ? 32 : 128;
   if (!Number.isInteger(prefixLength) || prefixLength < pool.prefix || prefixLength > bits - 1) {
     throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', backend: 'nsm', message: `prefixLength ${prefixLength} must be a whole number between the pool's /${pool.prefix} and /${bits - 1} (each connection takes a /${bits - 1} pair)` });
@@ -178,7 +178,7 @@ export function allocatePrefixes(model: ZeroTrustModel, cidrPool: string, prefix
 
 function computePrefixes(model: ZeroTrustModel, cidrPool: string, prefixLength: number): Map<WorkloadModel, string> {
   checkPool(cidrPool, prefixLength);
-  const pool = parseCidr(cidrPool, '[nsm] cidrPool');
+  const pool = parseCidr(cidrPool, 'Mesh.networkServiceMesh cidrPool');
   const bits = pool.family === 4 ? 32 : 128;
   const capacity = 1n << BigInt(prefixLength - pool.prefix);
   const destinations = nsmDestinations(model);

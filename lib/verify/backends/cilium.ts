@@ -14,7 +14,7 @@ export const ciliumBackend: ReaderBackend = {
   family: 'cilium',
   recognise: (m) => {
     if (apiGroup(m) === 'cilium.io') return describeObject(m);
-    if (isNamespace(m) && m.metadata.labels?.[ZTUNNEL_LABEL] !== undefined) return `${describeObject(m)} (${ZTUNNEL_LABEL})`;
+    if (isNamespace(m) && m.metadata.labels?.[ZTUNNEL_LABEL] === 'true') return `${describeObject(m)} (${ZTUNNEL_LABEL})`;
     return undefined;
   },
   keepsNetworkLayer: false,

@@ -11,7 +11,8 @@ export const kumaBackend: ReaderBackend = {
   recognise: (m) => {
     const group = apiGroup(m);
     if (group === 'kuma.io' || group.endsWith('.kuma.io')) return describeObject(m);
-    if (isNamespace(m) && m.metadata.labels?.[INJECTION_LABEL] !== undefined) return `${describeObject(m)} (${INJECTION_LABEL})`;
+    const injection = m.metadata.labels?.[INJECTION_LABEL];
+    if (isNamespace(m) && injection !== undefined && injection !== 'disabled' && injection !== 'false') return `${describeObject(m)} (${INJECTION_LABEL})`;
     return undefined;
   },
   keepsNetworkLayer: true,

@@ -9,7 +9,8 @@ export const linkerdBackend: ReaderBackend = {
   family: 'linkerd',
   recognise: (m) => {
     if (apiGroup(m).endsWith('linkerd.io')) return describeObject(m);
-    if (isNamespace(m) && m.metadata.annotations?.['linkerd.io/inject'] !== undefined) return `${describeObject(m)} (linkerd.io/inject)`;
+    const inject = m.metadata.annotations?.['linkerd.io/inject'];
+    if (isNamespace(m) && inject !== undefined && inject !== 'disabled') return `${describeObject(m)} (linkerd.io/inject)`;
     return undefined;
   },
   keepsNetworkLayer: true,
