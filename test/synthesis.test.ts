@@ -200,4 +200,12 @@ describe('review fixes', () => {
   test('one collation: code-unit order, whatever the locale', () => {
     expect(['fd00:1::/32', 'fd00::/16', 'B', 'a', '_x', ':y'].sort(compareText)).toEqual([':y', 'B', '_x', 'a', 'fd00:1::/32', 'fd00::/16']);
   });
+
+  test('objects added after prepare() are emitted (the documents the self-check read are not reused)', () => {
+    const app = storyApp(Mesh.networkPolicy());
+    ZeroTrustSynthesis.prepare(app);
+    const chart = app.charts.find((c) => ZeroTrustChart.isZeroTrustChart(c))!;
+    new ApiObject(chart, 'late', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'late' } });
+    expect(app.synthYaml()).toContain('name: late');
+  });
 });

@@ -63,7 +63,10 @@ export class ZeroTrustSynthesis {
    * @param app the app, or any construct in it
    */
   public static prepare(app: IConstruct): void {
-    ZeroTrustSynthesis._of(app)._assertOk();
+    const synthesis = ZeroTrustSynthesis._of(app);
+    synthesis._assertOk();
+    // The app may change before cdk8s collects it: charts compute their documents again then.
+    for (const chart of synthesis.charts) chart._keepDocuments(undefined);
   }
   /**
    * The problems a failed synth reported, as fields (code, backend, namespace, workload, rule,
