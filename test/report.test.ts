@@ -13,6 +13,7 @@ import { IntentRegistry } from '../lib/intent/registry';
 import { diffMatrices, flowMatrix, formatDiffMarkdown, formatDot, formatMermaid, rowKey } from '../lib/report';
 import { loadManifests } from '../lib/verify';
 import { changedStory, httpStory, story, synthTo, tempDir } from './support/stories';
+import { BackendId } from '../lib/intent/backend';
 
 const temps: string[] = [];
 function synth(build: Parameters<typeof synthTo>[1]): ReturnType<typeof loadManifests> {
@@ -23,7 +24,9 @@ function synth(build: Parameters<typeof synthTo>[1]): ReturnType<typeof loadMani
 afterAll(() => temps.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
 /** Hero -> Lil DeeBee must be mutually authenticated on the identity meshes and Cilium mutual auth. */
-const MTLS = new Set(['istio', 'istio-ambient', 'linkerd', 'cilium', 'kuma']);
+const MTLS: { readonly [id in BackendId]: boolean } = {
+  'networkpolicy': false, 'istio': true, 'istio-ambient': true, 'linkerd': true, 'cilium': true, 'kuma': true, 'nsm': false,
+};
 
 describe.each(STORY_MESHES.map((m) => [m.id, m] as const))('the story on %s', (id, mesh) => {
   const matrix = flowMatrix(synth(story(mesh)));
@@ -34,7 +37,7 @@ describe.each(STORY_MESHES.map((m) => [m.id, m] as const))('the story on %s', (i
       .filter((r) => !r.destination.startsWith('kube-system/') && !/^(istio-system|linkerd|kuma-system)\//.test(r.destination))
       .filter((r) => !r.source.startsWith('cidr:169.254.7.127')) // istio-ambient: the kubelet probe address, admitted by design
       .map((r) => `${rowKey(r)}${r.mtls ? ' mTLS' : ''}${r.l7 ? ` [${r.l7}]` : ''}`);
-    const m = MTLS.has(id) ? ' mTLS' : '';
+    const m = MTLS[id as BackendId] ? ' mTLS' : '';
     if (id === 'nsm') {
       // NSM: an L3 connection between the two workloads, every port both ways (docs/backends/nsm.md).
       expect(app).toEqual([

@@ -2,6 +2,7 @@
 import * as path from 'path';
 import { BACKENDS, BackendDetectionError, detectBackend, enrolExternal, inventory, loadManifests, readerFor } from '../lib/verify';
 import { Endpoint, Manifest } from '../lib/verify/types';
+import { BackendId } from '../lib/intent/backend';
 
 const DIST = path.join(__dirname, '..', 'dist');
 
@@ -36,7 +37,10 @@ describe('readerFor', () => {
     expect(enrolExternal('istio', ip)).toBe(ip);
   });
 
-  const UNMESHED_DENIED = new Set(['istio', 'istio-ambient', 'linkerd', 'kuma']);
+  /** Whether the backend denies the story's ingress-nginx peer when it is not enrolled in the mesh. */
+  const UNMESHED_DENIED: { readonly [id in BackendId]: boolean } = {
+    'networkpolicy': false, 'istio': true, 'istio-ambient': true, 'linkerd': true, 'cilium': false, 'kuma': true, 'nsm': false,
+  };
   test.each(BACKENDS.map((b) => [b]))('%s: the story flow from ingress-nginx, enrolled or not', (backend) => {
     const manifests = loadManifests(path.join(DIST, backend));
     const hero = inventory(manifests).workloads.find((w) => w.id === 'production/hero')!;
@@ -53,6 +57,6 @@ describe('readerFor', () => {
     // NSM connections are L3 and bidirectional (docs/backends/nsm.md): the reverse path is open.
     expect(enrolled.evaluate(q(deebee, hero, 8080)).allowed).toBe(backend === 'nsm');
     // A peer outside the mesh is rejected by the identity meshes, admitted by the L3/L4 ones.
-    expect(plain.evaluate(q(pod('ingress-nginx'), hero, 8080)).allowed).toBe(!UNMESHED_DENIED.has(backend));
+    expect(plain.evaluate(q(pod('ingress-nginx'), hero, 8080)).allowed).toBe(!UNMESHED_DENIED[backend]);
   });
 });

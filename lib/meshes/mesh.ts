@@ -21,13 +21,27 @@ export { LinkerdMeshProps } from './linkerd';
 export { NetworkServiceMeshProps } from './nsm';
 
 /**
+ * The render side of every backend id: a backend id without one is a compile error, so a new
+ * backend cannot be added without its renderer (Istio renders both of its ids).
+ */
+const RENDER_BACKENDS = {
+  'networkpolicy': networkPolicyBackend,
+  'istio': istioBackend,
+  'istio-ambient': istioBackend,
+  'linkerd': linkerdBackend,
+  'cilium': ciliumBackend,
+  'kuma': kumaBackend,
+  'nsm': nsmBackend,
+} satisfies { readonly [id in BackendId]: RenderBackend<any, any> };
+
+/**
  * The mesh a `ZeroTrustChart` renders its intent for. One intent, every mesh: pick one per
  * namespace with the static factories.
  */
 export class Mesh implements IMesh {
   /** Plain Kubernetes NetworkPolicy (default deny, DNS, per-workload allows); no identity or encryption. */
   public static networkPolicy(props: NetworkPolicyMeshProps = {}): Mesh {
-    return Mesh.of(networkPolicyBackend, props);
+    return Mesh.of(RENDER_BACKENDS['networkpolicy'], props);
   }
 
   /**
@@ -41,7 +55,7 @@ export class Mesh implements IMesh {
    * NetworkPolicy layer stays on underneath, opened for istiod, HBONE (15008) and ambient probes.
    */
   public static istio(props: IstioMeshProps = {}): Mesh {
-    return Mesh.of(istioBackend, props, (settings) => ({
+    return Mesh.of(RENDER_BACKENDS['istio'], props, (settings) => ({
       meshKey: `istio:${settings.trustDomain}`, reserved: ISTIO_RESERVED,
       profile: {
         istioRootNamespace: settings.rootNamespace, istioRevision: settings.revision,
@@ -67,7 +81,7 @@ export class Mesh implements IMesh {
    * that overlap on one port.
    */
   public static linkerd(props: LinkerdMeshProps = {}): Mesh {
-    return Mesh.of(linkerdBackend, props, (settings) => ({
+    return Mesh.of(RENDER_BACKENDS['linkerd'], props, (settings) => ({
       meshKey: `linkerd:${settings.identityDomain}/${settings.controlPlaneNamespace}`, reserved: LINKERD_RESERVED,
       profile: {
         linkerdControlPlaneNamespace: settings.controlPlaneNamespace,
@@ -83,7 +97,7 @@ export class Mesh implements IMesh {
    * for exactly the allowed names. Peers are authenticated with SPIRE by default.
    */
   public static cilium(props: CiliumMeshProps = {}): Mesh {
-    return Mesh.of(ciliumBackend, props, () => ({ reserved: CILIUM_RESERVED, profile: {} }));
+    return Mesh.of(RENDER_BACKENDS['cilium'], props, () => ({ reserved: CILIUM_RESERVED, profile: {} }));
   }
 
   /**
@@ -98,7 +112,7 @@ export class Mesh implements IMesh {
    * errors (see `KumaMeshProps.httpRules` and docs/backends/kuma.md). Output folder: `kuma`.
    */
   public static kuma(props: KumaMeshProps = {}): Mesh {
-    return Mesh.of(kumaBackend, props, (options) => ({
+    return Mesh.of(RENDER_BACKENDS['kuma'], props, (options) => ({
       meshKey: `kuma:${options.meshName}`, reserved: KUMA_RESERVED,
       profile: {
         httpRulesAtL4: options.httpRulesAtL4,
@@ -122,7 +136,7 @@ export class Mesh implements IMesh {
    * own; see docs/backends/nsm.md for what is and is not enforced.
    */
   public static networkServiceMesh(props: NetworkServiceMeshProps = {}): Mesh {
-    return Mesh.of(nsmBackend, props, (settings) => ({ meshKey: `nsm:${settings.trustDomain}`, reserved: NSM_RESERVED, profile: {} }));
+    return Mesh.of(RENDER_BACKENDS['nsm'], props, (settings) => ({ meshKey: `nsm:${settings.trustDomain}`, reserved: NSM_RESERVED, profile: {} }));
   }
 
   /** The props are resolved (and validated) now, where the user wrote them; layers are made at synth. */
