@@ -56,7 +56,7 @@ Exit codes:
 const BACKEND_HELP = '  -b, --backend <id>           Backend to read the manifests as (default: detected)';
 const INPUT_HELP = `  -R, --recursive              Read the subfolders too, as kubectl apply -R does
       --max-bytes <size>       Largest manifest file read (default 64MiB; k, M, G suffixes)
-      --max-total-bytes <size> Most bytes read in all (default 256MiB)
+      --max-total-bytes <size> Most bytes read in all (default 128MiB)
       --ignore-sctp            Read manifests with SCTP ports, leaving SCTP out (default: refuse them)`;
 
 const HELP: { [command: string]: string } = {

@@ -51,6 +51,12 @@ export interface ParseManifestsOptions {
   readonly sctp?: 'refuse' | 'ignore';
   /** Called for each SCTP port ignored, with `<file> document #<i>: <Kind> <ns/name> <path>`. */
   readonly onSctp?: (where: string) => void;
+  /**
+   * Characters of one YAML document that is not in plain block style the full YAML parser may be
+   * given (see `ReadDocumentsOptions`). `loadManifests` sets it to a quarter of `maxFileBytes`.
+   * @default 16 MiB
+   */
+  readonly maxFullParseBytes?: number;
 }
 
 /**
@@ -63,7 +69,7 @@ export interface ParseManifestsOptions {
 export function parseManifests(text: string, file: string, options: ParseManifestsOptions = {}): SourcedManifest[] {
   let values: unknown[];
   try {
-    values = readDocuments(text);
+    values = readDocuments(text, { maxFullParseBytes: options.maxFullParseBytes });
   } catch (e) {
     if (e instanceof DocumentError) {
       throw new ManifestError(`${file} document #${e.index}: ${e.message}${e.line !== undefined ? ` (line ${e.line})` : ''}`);
@@ -132,7 +138,7 @@ function isObject(v: unknown): v is { [key: string]: any } {
 /** Bytes of one file read at most, unless told otherwise. */
 export const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024;
 /** Bytes of all files read at most, unless told otherwise. */
-export const DEFAULT_MAX_TOTAL_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_MAX_TOTAL_BYTES = 128 * 1024 * 1024;
 /** The file names kubectl reads in a folder (exactly these endings, case included). */
 export const MANIFEST_EXTENSIONS: readonly string[] = ['.json', '.yaml', '.yml'];
 
@@ -152,7 +158,7 @@ export interface LoadManifestsOptions extends ParseManifestsOptions {
   readonly recursive?: boolean;
   /** Bytes one file may hold. @default DEFAULT_MAX_FILE_BYTES (64 MiB) */
   readonly maxFileBytes?: number;
-  /** Bytes all files together may hold. @default DEFAULT_MAX_TOTAL_BYTES (256 MiB) */
+  /** Bytes all files together may hold. @default DEFAULT_MAX_TOTAL_BYTES (128 MiB) */
   readonly maxTotalBytes?: number;
 }
 
@@ -173,7 +179,7 @@ export function loadManifests(pathOrDir: string, options: LoadManifestsOptions =
     const text = readManifestFile(f, maxFile, maxTotal - total);
     total += Buffer.byteLength(text, 'utf8');
     const known = options.documentsOf?.(f, text);
-    const manifests = known ? manifestsOfDocuments(known, f, options) : parseManifests(text, f, options);
+    const manifests = known ? manifestsOfDocuments(known, f, options) : parseManifests(text, f, { ...options, maxFullParseBytes: options.maxFullParseBytes ?? Math.floor(maxFile / 4) });
     for (const m of manifests) out.push(m);
   }
   return out;

@@ -25,11 +25,30 @@ export class DocumentError extends Error {
   }
 }
 
-/** The documents of a manifest file: `null` for an empty document, the value otherwise. */
-export function readDocuments(text: string): unknown[] {
+/**
+ * The documents of a manifest file: `null` for an empty document, the value otherwise.
+ * `fast: false` reads every YAML document with the full parser (tests compare both ways).
+ */
+export function readDocuments(text: string, options: ReadDocumentsOptions = {}): unknown[] {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  return isJsonText(body) ? jsonDocuments(body) : yamlDocuments(body);
+  return isJsonText(body) ? jsonDocuments(body) : yamlDocuments(body, options.fast !== false, options.maxFullParseBytes ?? DEFAULT_MAX_FULL_PARSE_BYTES);
 }
+
+/** Options of `readDocuments`. */
+export interface ReadDocumentsOptions {
+  /** Whether to try the fast reader first. @default true */
+  readonly fast?: boolean;
+  /**
+   * Characters of one YAML document the full parser may be given: it needs about 40 times a
+   * document's size in memory, so a larger document that the fast reader does not take (flow
+   * collections, anchors, multi-line scalars) is refused rather than read into gigabytes.
+   * @default DEFAULT_MAX_FULL_PARSE_BYTES (16 MiB)
+   */
+  readonly maxFullParseBytes?: number;
+}
+
+/** See `ReadDocumentsOptions.maxFullParseBytes`. */
+export const DEFAULT_MAX_FULL_PARSE_BYTES = 16 * 1024 * 1024;
 
 /** kubectl's test: the first character that is not a space, tab, CR or LF is `{`. */
 function isJsonText(text: string): boolean {
@@ -107,7 +126,7 @@ const SEPARATOR = /^---[^\S\n]*(?:#[^\n]*)?$/gm;
 const CONTENTLESS = /^(?:[^\S\n]*(?:#[^\n]*)?(?:\n|$))*$/;
 
 /** The YAML documents of a text, split where kubectl splits them. */
-function yamlDocuments(text: string): unknown[] {
+function yamlDocuments(text: string, fast: boolean, maxFull: number): unknown[] {
   const chunks: Array<{ text: string; line: number }> = [];
   let start = 0;
   let line = 1;
@@ -124,12 +143,17 @@ function yamlDocuments(text: string): unknown[] {
   chunks.push({ text: start <= text.length ? text.slice(start) : '', line: start === 0 ? 1 : lineOf(Math.min(start, text.length)) });
   // A file that starts with `---` (or comments, then `---`): its first document is the one after.
   if (chunks.length > 1 && CONTENTLESS.test(chunks[0].text)) chunks.shift();
-  return chunks.map((c, index) => yamlDocument(c.text, index, c.line));
+  return chunks.map((c, index) => yamlDocument(c.text, index, c.line, fast, maxFull));
 }
 
 const PARSE_OPTIONS = { schema: 'failsafe', version: '1.1', uniqueKeys: false, prettyErrors: false, keepSourceTokens: false } as const;
 
-function yamlDocument(text: string, index: number, firstLine: number): unknown {
+function yamlDocument(text: string, index: number, firstLine: number, fast: boolean, maxFull: number): unknown {
+  const quick = fast ? fastBlockDocument(text) : undefined;
+  if (quick !== undefined) return quick.value;
+  if (text.length > maxFull) {
+    throw new DocumentError(index, firstLine, `${(text.length / (1024 * 1024)).toFixed(1)} MiB of YAML that is not plain block style (flow collections, anchors, tags or multi-line scalars), which the full YAML parser reads only up to ${(maxFull / (1024 * 1024)).toFixed(1)} MiB a document (it needs about 40 times the size in memory); write it in block style or as JSON, split it, or raise --max-bytes (this limit is a quarter of it)`);
+  }
   const lineOf = (offset: number | undefined) => (offset === undefined ? undefined : firstLine + lineAt(text, offset) - 1);
   const parsed = parseAllDocuments(text, PARSE_OPTIONS);
   const docs: Document[] = Array.isArray(parsed) ? parsed : [];
@@ -298,4 +322,246 @@ class Converter {
 function set(out: { [key: string]: unknown }, key: string, value: unknown) {
   if (key === '__proto__') Object.defineProperty(out, key, { value, writable: true, enumerable: true, configurable: true });
   else out[key] = value;
+}
+
+// ------------------------------------------------------------------------------- fast path
+
+/**
+ * The fast path of `yamlDocument` for the block YAML that cdk8s writes and people usually write
+ * (block maps and sequences, one-line plain and quoted scalars, `{}`, `[]`, `|` blocks, comments
+ * on lines of their own or after plain values): the same value as the full parser and converter,
+ * an order of magnitude sooner. Anything else (anchors, aliases, tags, merge keys, flow
+ * collections with content, multi-line or folded scalars, tabs, escapes beyond JSON's) returns
+ * undefined and goes the full way. `test/yaml11.test.ts` checks both agree.
+ */
+export function fastBlockDocument(text: string): { value: unknown } | undefined {
+  try {
+    const p = new FastParser(text);
+    p.skip();
+    if (p.i >= p.lines.length) return { value: null };
+    if (p.indent(p.i) !== 0) return undefined;
+    const value = p.node(0);
+    p.skip();
+    return p.i >= p.lines.length ? { value } : undefined;
+  } catch (e) {
+    if (e === BAIL) return undefined;
+    throw e;
+  }
+}
+
+const BAIL = Symbol('bail');
+const bail = (): never => { throw BAIL; };
+
+/** A one-line plain scalar the fast path takes: no indicator first, no `: `, ` #` or tab, no trailing `:`. */
+function fastPlain(v: string): boolean {
+  if (v === '' || v.includes('\t') || v.includes(': ') || v.endsWith(':') || v.includes(' #')) return false;
+  const c = v[0];
+  if (c === '-' || c === '?' || c === ':') return v.length > 1 && !' ,[]{}#'.includes(v[1]);
+  return !',[]{}#&*!|>\'"%@`'.includes(c);
+}
+const FAST_KEY = /^[A-Za-z0-9_./-](?:[A-Za-z0-9_./:-]*[A-Za-z0-9_./-])?$/;
+const JSON_ESCAPES = /\\(?:[^"\\bfnrtu]|u(?![0-9a-fA-F]{4}))/;
+
+class FastParser {
+  public readonly lines: string[];
+  public i = 0;
+  private readonly finalNewline: boolean;
+
+  constructor(text: string) {
+    if (text.includes('\t') || text.includes('\r')) bail();
+    this.finalNewline = text.endsWith('\n');
+    this.lines = text.split('\n');
+    if (this.lines.length > 0 && this.lines[this.lines.length - 1] === '') this.lines.pop();
+  }
+
+  public indent(i: number): number {
+    const l = this.lines[i];
+    let n = 0;
+    while (n < l.length && l.charCodeAt(n) === 0x20) n++;
+    return n;
+  }
+
+  /** Moves past blank lines and whole-line comments. */
+  public skip() {
+    while (this.i < this.lines.length) {
+      const l = this.lines[this.i];
+      const t = l.trimStart();
+      if (t === '' || t[0] === '#') this.i++;
+      else return;
+    }
+  }
+
+  /** A block node whose lines are indented by `n`. */
+  public node(n: number): unknown {
+    const t = this.lines[this.i].slice(n);
+    return t === '-' || t.startsWith('- ') ? this.seq(n) : this.map(n);
+  }
+
+  private seq(n: number): unknown[] {
+    const out: unknown[] = [];
+    for (;;) {
+      this.skip();
+      if (this.i >= this.lines.length || this.indent(this.i) !== n) break;
+      const t = this.lines[this.i].slice(n);
+      if (t !== '-' && !t.startsWith('- ')) break;
+      if (t === '-') {
+        this.i++;
+        out.push(this.nested(n, false));
+        continue;
+      }
+      let c = n + 2;
+      while (this.lines[this.i].charCodeAt(c) === 0x20) c++;
+      const rest = this.lines[this.i].slice(c);
+      if (rest === '' || rest[0] === '#') bail();
+      if (rest === '-' || rest.startsWith('- ') || this.isMapEntry(rest)) {
+        // A compact node: read the rest of the line as a line of its own, indented by c.
+        this.lines[this.i] = ' '.repeat(c) + rest;
+        out.push(this.node(c));
+      } else {
+        out.push(this.scalar(rest, n));
+      }
+    }
+    return out;
+  }
+
+  private isMapEntry(t: string): boolean {
+    if (t[0] === '"' || t[0] === "'") {
+      const end = this.quotedEnd(t);
+      return end > 0 && (t.slice(end).startsWith(': ') || t.slice(end) === ':');
+    }
+    const k = t.search(/:( |$)/);
+    return k > 0;
+  }
+
+  private quotedEnd(t: string): number {
+    const q = t[0];
+    for (let j = 1; j < t.length; j++) {
+      if (q === '"' && t[j] === '\\') { j++; continue; }
+      if (t[j] === q) {
+        if (q === "'" && t[j + 1] === "'") { j++; continue; }
+        return j + 1;
+      }
+    }
+    return -1;
+  }
+
+  private map(n: number): { [key: string]: unknown } {
+    const out: { [key: string]: unknown } = {};
+    for (;;) {
+      this.skip();
+      if (this.i >= this.lines.length) break;
+      const ind = this.indent(this.i);
+      if (ind < n) break;
+      if (ind > n) bail();
+      const t = this.lines[this.i].slice(n);
+      if (t === '-' || t.startsWith('- ')) break;
+      let key: string;
+      let rest: string;
+      if (t[0] === '"' || t[0] === "'") {
+        const end = this.quotedEnd(t);
+        if (end < 0) bail();
+        key = this.quoted(t.slice(0, end));
+        rest = t.slice(end);
+      } else {
+        const k = t.search(/:( |$)/);
+        if (k <= 0) bail();
+        const raw = t.slice(0, k);
+        if (!FAST_KEY.test(raw)) bail();
+        const v = resolvePlain(raw);
+        if (v === null || (typeof v === 'number' && !Number.isFinite(v))) bail();
+        key = String(v);
+        rest = t.slice(k);
+      }
+      if (rest !== ':' && !rest.startsWith(': ')) bail();
+      const value = rest.slice(1).trimStart();
+      if (value === '' || value[0] === '#') {
+        this.i++;
+        set(out, key, this.nested(n, true));
+      } else {
+        set(out, key, this.scalar(value, n));
+      }
+    }
+    return out;
+  }
+
+  /** The node under a key or dash with nothing after it on its line: more indented, or (under a key) a sequence at the same indentation. */
+  private nested(n: number, sameIndentSeq: boolean): unknown {
+    this.skip();
+    if (this.i >= this.lines.length) return null;
+    const ind = this.indent(this.i);
+    if (ind > n) return this.node(ind);
+    if (sameIndentSeq && ind === n) {
+      const t = this.lines[this.i].slice(n);
+      if (t === '-' || t.startsWith('- ')) return this.seq(n);
+    }
+    return null;
+  }
+
+  /** A scalar after `key: ` or `- ` on line `i`, whose node is at indentation `n`; moves past it. */
+  private scalar(t: string, n: number): unknown {
+    let value: unknown;
+    if (t[0] === '"' || t[0] === "'") {
+      const end = this.quotedEnd(t);
+      if (end < 0) bail();
+      const after = t.slice(end).trimStart();
+      if (after !== '' && after[0] !== '#') bail();
+      value = this.quoted(t.slice(0, end));
+      this.i++;
+    } else if (t[0] === '|') {
+      return this.block(t, n);
+    } else if (t === '{}' || t === '[]' || /^(\{\}|\[\]) +#/.test(t)) {
+      value = t[0] === '{' ? {} : [];
+      this.i++;
+    } else {
+      const hash = t.search(/ +#/);
+      const plain = (hash >= 0 ? t.slice(0, hash) : t).trimEnd();
+      if (!fastPlain(plain)) bail();
+      value = resolvePlain(plain);
+      if (typeof value === 'number' && !Number.isFinite(value)) bail();
+      this.i++;
+    }
+    // A more indented line after a scalar would continue it (a multi-line scalar): not here.
+    this.skip();
+    if (this.i < this.lines.length && this.indent(this.i) > n) bail();
+    return value;
+  }
+
+  private quoted(q: string): string {
+    const body = q.slice(1, -1);
+    if (q[0] === "'") return body.replace(/''/g, "'");
+    // eslint-disable-next-line no-control-regex
+    if (JSON_ESCAPES.test(body) || /[\u0000-\u001f]/.test(body)) bail();
+    return JSON.parse(q) as string;
+  }
+
+  /** A literal block scalar (`|`, `|-`, `|+`) whose key or dash is at indentation `n`. */
+  private block(header: string, n: number): string {
+    if (header !== '|' && header !== '|-' && header !== '|+') bail();
+    this.i++;
+    const start = this.i;
+    let indent = -1;
+    let end = start;
+    for (let j = start; j < this.lines.length; j++) {
+      const l = this.lines[j];
+      if (l.trim() === '') { if (l.length > 0) bail(); continue; }
+      const ind = this.indent(j);
+      if (indent < 0) {
+        if (ind <= n || j !== start) bail(); // no content, or blank lines before it
+        indent = ind;
+      }
+      if (ind < indent) break;
+      end = j + 1;
+    }
+    if (indent < 0) bail();
+    // Blank lines after the content belong to it only under |+; the next node starts after them.
+    let next = end;
+    while (next < this.lines.length && this.lines[next].trim() === '') next++;
+    if (next >= this.lines.length && !this.finalNewline) bail();
+    const content = this.lines.slice(start, end).map((l) => l.slice(indent)).join('\n');
+    this.i = next;
+    if (this.i < this.lines.length && this.indent(this.i) > n) bail();
+    if (header === '|-') return content;
+    if (header === '|') return `${content}\n`;
+    return `${content}\n${'\n'.repeat(next - end)}`;
+  }
 }
