@@ -12,7 +12,6 @@ import * as path from 'path';
 import { checkShape, ShapeError } from './shapes';
 import { Manifest, SourcedManifest } from './types';
 import { DocumentError, readDocuments } from './yaml11';
-import { compareText } from '../intent/collation';
 import { INTENT_FILE_NAME } from '../intent/document';
 
 /** A manifest that cannot be read; the message starts with `<file> document #<index>:`. */
@@ -164,7 +163,7 @@ export interface LoadManifestsOptions extends ParseManifestsOptions {
 
 /**
  * Reads one manifest file (whatever its name), or the `*.yaml`, `*.yml` and `*.json` files of a
- * folder in sorted path order: the files `kubectl apply -f` reads (`-R` with `recursive`), but
+ * folder in kubectl's order (names compared byte for byte): the files `kubectl apply -f` reads (`-R` with `recursive`), but
  * for the intent file (`zero-trust.intent.json`) that synth writes beside the manifests.
  * Symbolic links to files inside the folder are followed; one that leads out of the folder, to a
  * folder, or nowhere is refused, and so is anything that is not a regular file (a FIFO, a socket, a
@@ -197,8 +196,10 @@ export function manifestFiles(pathOrDir: string, options: Pick<LoadManifestsOpti
   if (!stat.isDirectory()) throw new ManifestError(`${pathOrDir}: ${notRegular(stat)}; only regular files and folders are read`);
   const root = fs.realpathSync(pathOrDir);
   const out: string[] = [];
+  // kubectl's order (Go's filepath.Walk): each folder's entries by name, byte for byte, a
+  // subfolder's files where its name falls. It decides which of two same-named objects is last.
   const walk = (dir: string) => {
-    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => compareBytes(a.name, b.name))) {
       const p = path.join(dir, entry.name);
       if (entry.isDirectory()) {
         if (options.recursive) walk(p);
@@ -216,7 +217,11 @@ export function manifestFiles(pathOrDir: string, options: Pick<LoadManifestsOpti
     }
   };
   walk(pathOrDir);
-  return out.sort(compareText);
+  return out;
+}
+
+function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
 /** A symbolic link to a regular file inside the folder, as its own path; anything else is refused. */
