@@ -149,6 +149,10 @@ function yamlDocuments(text: string, fast: boolean, maxFull: number): unknown[] 
 const PARSE_OPTIONS = { schema: 'failsafe', version: '1.1', uniqueKeys: false, prettyErrors: false, keepSourceTokens: false } as const;
 
 function yamlDocument(text: string, index: number, firstLine: number, fast: boolean, maxFull: number): unknown {
+  const odd = /[\u0085\u2028\u2029]/.exec(text);
+  if (odd) {
+    throw new DocumentError(index, firstLine + lineAt(text, odd.index) - 1, `holds the character U+${odd[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}, which kubectl's YAML 1.1 reader takes for a line break where other readers do not; refusing it (escape it in a double-quoted string: "\\u${odd[0].charCodeAt(0).toString(16).padStart(4, '0')}")`);
+  }
   const quick = fast ? fastBlockDocument(text) : undefined;
   if (quick !== undefined) return quick.value;
   if (text.length > maxFull) {
@@ -362,13 +366,23 @@ function fastPlain(v: string): boolean {
 const FAST_KEY = /^[A-Za-z0-9_./-](?:[A-Za-z0-9_./:-]*[A-Za-z0-9_./-])?$/;
 const JSON_ESCAPES = /\\(?:[^"\\bfnrtu]|u(?![0-9a-fA-F]{4}))/;
 
+/** Spaces (only: YAML's white space here, not JavaScript's) off both ends. */
+function trimSpaces(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && s.charCodeAt(a) === 0x20) a++;
+  while (b > a && s.charCodeAt(b - 1) === 0x20) b--;
+  return s.slice(a, b);
+}
+
 class FastParser {
   public readonly lines: string[];
   public i = 0;
   private readonly finalNewline: boolean;
 
   constructor(text: string) {
-    if (text.includes('\t') || text.includes('\r')) bail();
+    // Tabs, carriage returns and other characters YAML or JavaScript see as white space where the other does not.
+    if (/[\t\r\v\f\u0085\u2028\u2029\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\ufeff]/.test(text)) bail();
     this.finalNewline = text.endsWith('\n');
     this.lines = text.split('\n');
     if (this.lines.length > 0 && this.lines[this.lines.length - 1] === '') this.lines.pop();
@@ -385,7 +399,7 @@ class FastParser {
   public skip() {
     while (this.i < this.lines.length) {
       const l = this.lines[this.i];
-      const t = l.trimStart();
+      const t = l.slice(this.indent(this.i));
       if (t === '' || t[0] === '#') this.i++;
       else return;
     }
@@ -473,7 +487,7 @@ class FastParser {
         rest = t.slice(k);
       }
       if (rest !== ':' && !rest.startsWith(': ')) bail();
-      const value = rest.slice(1).trimStart();
+      const value = trimSpaces(rest.slice(1));
       if (value === '' || value[0] === '#') {
         this.i++;
         set(out, key, this.nested(n, true));
@@ -503,7 +517,7 @@ class FastParser {
     if (t[0] === '"' || t[0] === "'") {
       const end = this.quotedEnd(t);
       if (end < 0) bail();
-      const after = t.slice(end).trimStart();
+      const after = trimSpaces(t.slice(end));
       if (after !== '' && after[0] !== '#') bail();
       value = this.quoted(t.slice(0, end));
       this.i++;
@@ -514,7 +528,7 @@ class FastParser {
       this.i++;
     } else {
       const hash = t.search(/ +#/);
-      const plain = (hash >= 0 ? t.slice(0, hash) : t).trimEnd();
+      const plain = trimSpaces(hash >= 0 ? t.slice(0, hash) : t);
       if (!fastPlain(plain)) bail();
       value = resolvePlain(plain);
       if (typeof value === 'number' && !Number.isFinite(value)) bail();
@@ -543,7 +557,8 @@ class FastParser {
     let end = start;
     for (let j = start; j < this.lines.length; j++) {
       const l = this.lines[j];
-      if (l.trim() === '') { if (l.length > 0) bail(); continue; }
+      if (l === '') continue;
+      if (/^ *$/.test(l)) bail();
       const ind = this.indent(j);
       if (indent < 0) {
         if (ind <= n || j !== start) bail(); // no content, or blank lines before it
@@ -555,7 +570,7 @@ class FastParser {
     if (indent < 0) bail();
     // Blank lines after the content belong to it only under |+; the next node starts after them.
     let next = end;
-    while (next < this.lines.length && this.lines[next].trim() === '') next++;
+    while (next < this.lines.length && this.lines[next] === '') next++;
     if (next >= this.lines.length && !this.finalNewline) bail();
     const content = this.lines.slice(start, end).map((l) => l.slice(indent)).join('\n');
     this.i = next;
