@@ -52,7 +52,8 @@ export interface ParseManifestsOptions {
   readonly onSctp?: (where: string) => void;
   /**
    * Characters of one YAML document that is not in plain block style the full YAML parser may be
-   * given (see `ReadDocumentsOptions`). `loadManifests` sets it to a quarter of `maxFileBytes`.
+   * given (see `ReadDocumentsOptions`). `loadManifests` sets it to a quarter of `maxFileBytes`
+   * (at least 1 MiB, or the whole file when smaller).
    * @default 16 MiB
    */
   readonly maxFullParseBytes?: number;
@@ -178,7 +179,7 @@ export function loadManifests(pathOrDir: string, options: LoadManifestsOptions =
     const text = readManifestFile(f, maxFile, maxTotal - total);
     total += Buffer.byteLength(text, 'utf8');
     const known = options.documentsOf?.(f, text);
-    const manifests = known ? manifestsOfDocuments(known, f, options) : parseManifests(text, f, { ...options, maxFullParseBytes: options.maxFullParseBytes ?? Math.floor(maxFile / 4) });
+    const manifests = known ? manifestsOfDocuments(known, f, options) : parseManifests(text, f, { ...options, maxFullParseBytes: options.maxFullParseBytes ?? Math.max(Math.floor(maxFile / 4), Math.min(maxFile, 1024 * 1024)) });
     for (const m of manifests) out.push(m);
   }
   return out;

@@ -156,7 +156,7 @@ function yamlDocument(text: string, index: number, firstLine: number, fast: bool
   const quick = fast ? fastBlockDocument(text) : undefined;
   if (quick !== undefined) return quick.value;
   if (text.length > maxFull) {
-    throw new DocumentError(index, firstLine, `${(text.length / (1024 * 1024)).toFixed(1)} MiB of YAML that is not plain block style (flow collections, anchors, tags or multi-line scalars), which the full YAML parser reads only up to ${(maxFull / (1024 * 1024)).toFixed(1)} MiB a document (it needs about 40 times the size in memory); write it in block style or as JSON, split it, or raise --max-bytes (this limit is a quarter of it)`);
+    throw new DocumentError(index, firstLine, `${(text.length / (1024 * 1024)).toFixed(1)} MiB of YAML that is not plain block style (flow collections, anchors, tags or multi-line scalars), which the full YAML parser reads only up to ${(maxFull / (1024 * 1024)).toFixed(1)} MiB a document (it needs about 40 times the size in memory); write it in block style or as JSON, split it, or raise --max-bytes (this limit is a quarter of it, at least 1 MiB)`);
   }
   const lineOf = (offset: number | undefined) => (offset === undefined ? undefined : firstLine + lineAt(text, offset) - 1);
   const parsed = parseAllDocuments(text, PARSE_OPTIONS);
