@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App, YamlOutputType } from 'cdk8s';
 import * as fc from 'fast-check';
-import { Mesh, ZeroTrustReview } from '../lib';
+import { Mesh, Port, SecureWorkload, ZeroTrustChart, ZeroTrustReview } from '../lib';
 import { heroAndLilDeeBee } from '../apps/story';
 import {
   FlowMatrix, FlowRow, code, diffMatrices, dotText, escapeMarkdown, formatDiffMarkdown, formatDot, formatFlowsMarkdown, formatMermaid, formatTable, mermaidText,
@@ -226,6 +226,18 @@ describe('ZeroTrustReview.write on folders that hold more than the app', () => {
     app.synth();
     ZeroTrustReview.write(app);
     expect(fs.readFileSync(path.join(outdir, 'FLOWS.md'), 'utf8')).toMatch(/\| `production\/hero` +\| `production\/lil-deebee` +\| 5432 +\|/);
+  });
+
+  test('an app of two meshes: a clear ManifestError that says what to do, the intent file still written', () => {
+    const outdir = temp('review-two-meshes');
+    const app = new App({ outdir });
+    for (const [ns, mesh] of [['a', Mesh.istio()], ['b', Mesh.linkerd()]] as const) {
+      const chart = new ZeroTrustChart(app, ns, { namespace: ns, mesh });
+      new SecureWorkload(chart, 'web', { image: 'x', ports: [Port.http(8080)] });
+    }
+    app.synth();
+    expect(() => ZeroTrustReview.write(app)).toThrow(/FLOWS\.md cannot be: the manifests mix objects of several meshes.*The app uses istio and linkerd; .*synth each mesh's charts into its own outdir/);
+    expect(fs.existsSync(path.join(outdir, 'zero-trust.intent.json'))).toBe(true);
   });
 
   test('an outdir with no manifest of its own: a clear ManifestError, the intent file still written', () => {
