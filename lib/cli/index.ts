@@ -389,11 +389,11 @@ function verify(args: string[], io: CliIo): number {
   const intent = parseIntentDocument(doc, intentFile);
   const report = require('../report') as typeof import('../report');
   const { manifests } = load(dir, values, 'verify', io);
-  const v = guarded(manifests, (ms) => {
+  const { v, notes } = guarded(manifests, (ms) => {
     const chosen = reader(ms, (values.backend as string | undefined) ?? report.intentBackend(intent));
-    warnNotes(report.reviewNotes(ms, chosen.backend, chosen.enrolledNamespaces), io);
-    return report.verifyAgainstIntent(ms, chosen.backend, chosen.evaluator, intent, chosen.enrolledNamespaces);
+    return { v: report.verifyAgainstIntent(ms, chosen.backend, chosen.evaluator, intent, chosen.enrolledNamespaces), notes: report.reviewNotes(ms, chosen.backend, chosen.enrolledNamespaces) };
   });
+  warnNotes(notes, io);
   io.stdout(report.formatVerification(v, dir, intentFile));
   return v.mismatches.length === 0 ? 0 : 1;
 }
