@@ -274,7 +274,8 @@ function guarded<T>(manifests: Loaded['manifests'], work: (manifests: Loaded['ma
   try {
     return work(manifests);
   } catch (e) {
-    if (isKnown(e)) throw e;
+    // A field of an unexpected type shows as a TypeError ("x.map is not a function"); anything else is ours.
+    if (isKnown(e) || !(e instanceof TypeError)) throw e;
     const { lastReadBeforeFailure, describeValue } = require('./trace') as typeof import('./trace');
     const traced = lastReadBeforeFailure(manifests, work);
     const last = traced?.last;
