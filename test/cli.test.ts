@@ -94,7 +94,11 @@ describe.each(BACKENDS)('on the story for %s', (id) => {
     // NSM connects the two workloads at L3: every port (docs/backends/nsm.md).
     const dbPort = id === 'nsm' ? 'any' : '5432';
     expect(table.stdout).toMatch(new RegExp(`\\| \`production/hero\` +\\| \`production/lil-deebee\` +\\| ${dbPort} +\\| TCP +\\|`));
-    expect(table.stdout).toMatch(/\| `ns:ingress-nginx` +\| `production\/hero` +\| 8080 +\| TCP +\|/);
+    // On the meshes the peer namespace is taken to run in the mesh, and says so.
+    const enrolled = ['istio', 'istio-ambient', 'linkerd', 'kuma'].includes(id) ? ' \\(assumed in mesh\\)' : '';
+    expect(table.stdout).toMatch(new RegExp(`\\| \`ns:ingress-nginx\`${enrolled} +\\| \`production/hero\` +\\| 8080 +\\| TCP +\\|`));
+    expect(table.stdout).toMatch(/\| `production\/hero` +\| `kube-system\/kube-dns` \(assumed\) +\| 53 +\| UDP +\|/);
+    expect(table.stdout).toMatch(/^### Assumptions and warnings\n\n- `kube-system\/kube-dns` \(assumed\): cluster DNS, which these manifests do not define/m);
     expect(table.stdout).toMatch(/\| `production\/hero` +\| `cidr:203\.0\.113\.0\/24` +\| 443 +\| TCP +\|/);
 
     const json = JSON.parse(cli('flows', DIST(id), '--format', 'json').stdout);

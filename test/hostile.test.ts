@@ -296,14 +296,14 @@ function judgeError(b: Backend, error: unknown, phase: string): string[] {
 function namespaceCreatedElsewhere(b: Backend, variant: number, namespace: string): string {
   const twin = Testing.app();
   new ZeroTrustChart(twin, 'twin', { namespace, mesh: b.mesh(variant) });
-  return stringify(twin.charts[0].toJson().find((d: any) => d.kind === 'Namespace'));
+  return stringify(twin.charts[0].toJson().find((d: any) => d.kind === 'Namespace'), { version: '1.1' });
 }
 
 /** The YAML, read back by the backend's reader, allows exactly the intent, and every object is schema-valid. */
 function judgeOutput(b: Backend, app: App, variant: number, elsewhere: string[]): { queries: number } {
   const yaml = app.synthYaml();
   const schemaErrors = validateAll(parseManifests(yaml, 'synth.yaml').map((m) => m.manifest));
-  const reprinted = [...parseManifests(yaml, 'synth.yaml').map((m) => stringify(m.manifest)), ...(variant < 0 ? [] : elsewhere.map((ns) => namespaceCreatedElsewhere(b, variant, ns)))].join('---\n');
+  const reprinted = [...parseManifests(yaml, 'synth.yaml').map((m) => stringify(m.manifest, { version: '1.1' })), ...(variant < 0 ? [] : elsewhere.map((ns) => namespaceCreatedElsewhere(b, variant, ns)))].join('---\n');
   const manifests = parseManifests(reprinted, 'synth.yaml');
   if (schemaErrors.length > 0) throw new Error(`schema errors:\n  ${schemaErrors.slice(0, 5).join('\n  ')}`);
   if (variant < 0) return { queries: 0 }; // charts of two meshes: each was read back by the self-check with its own settings

@@ -96,7 +96,7 @@ function synth(c: BackendCase, spec: TopologySpec): { manifests: SourcedManifest
     if (c.refusals && c.refusals.test(message)) return { refused: message };
     throw e;
   }
-  const reprinted = parseManifests(yaml, 'synth.yaml').map((m) => stringify(m.manifest)).join('---\n');
+  const reprinted = parseManifests(yaml, 'synth.yaml').map((m) => stringify(m.manifest, { version: '1.1' })).join('---\n');
   return { manifests: parseManifests(reprinted, 'synth.yaml'), model: model(), dns };
 }
 

@@ -12,7 +12,7 @@ function synth(spec: TopologySpec) {
   // Only the YAML text goes to the evaluator: parse it, print every document again with the yaml
   // package and parse that, so nothing of the constructs can leak through.
   const yaml = app.synthYaml();
-  const reprinted = parseManifests(yaml, 'synth.yaml').map((m) => stringify(m.manifest)).join('---\n');
+  const reprinted = parseManifests(yaml, 'synth.yaml').map((m) => stringify(m.manifest, { version: '1.1' })).join('---\n');
   return { yaml, manifests: parseManifests(reprinted, 'synth.yaml'), model: model(), dns };
 }
 

@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { CiliumMutualAuth, Mesh } from '../lib';
 import { STORY_MESHES } from '../apps/main';
-import { EndpointNamer, explain, flowMatrix, formatTable, mtlsOf, readerOf, reportUniverse } from '../lib/report';
+import { EndpointNamer, explain, formatTable, mtlsOf, notedMatrix, readerOf, reportUniverse } from '../lib/report';
 import { loadManifests, queries } from '../lib/verify';
 import { Decision, DecisionEffect, Query, SourcedManifest, decision, objectName } from '../lib/verify/types';
 import { story, synthTo, tempDir } from './support/stories';
@@ -85,7 +85,7 @@ describe.each(BACKENDS)('decisions on the story for %s', (id) => {
 
   test('the flow table, mTLS column included, is the one FLOWS.md was written with', () => {
     const flowsMd = fs.readFileSync(path.join(ROOT, 'dist', id, 'FLOWS.md'), 'utf8');
-    expect(flowsMd).toContain(`\n${formatTable(flowMatrix(manifests))}\n`);
+    expect(flowsMd).toContain(`\n${formatTable(notedMatrix(manifests))}\n`);
   });
 });
 

@@ -303,15 +303,16 @@ describe('manifests', () => {
     expect(() => parseManifests('metadata: { name: a }\n', 'k.yaml')).toThrow(/k\.yaml document #0: object has no apiVersion, kind/);
   });
 
-  test('loadManifests reads every yaml file of a directory tree in sorted order', () => {
+  test('loadManifests reads the yaml files of a folder in sorted order, as kubectl apply -f; its subfolders with recursive, as -R', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zt-verify-'));
     try {
       fs.mkdirSync(path.join(dir, 'b'));
       fs.writeFileSync(path.join(dir, 'b', 'one.yml'), 'apiVersion: v1\nkind: Namespace\nmetadata: { name: b1 }\n');
       fs.writeFileSync(path.join(dir, 'a.yaml'), 'apiVersion: v1\nkind: Namespace\nmetadata: { name: a1 }\n---\napiVersion: v1\nkind: Namespace\nmetadata: { name: a2 }\n');
       fs.writeFileSync(path.join(dir, 'notes.txt'), 'not yaml: [');
-      const m = loadManifests(dir);
-      expect(m.map((x) => `${path.relative(dir, x.file)}#${x.index}:${x.manifest.metadata.name}`)).toEqual(['a.yaml#0:a1', 'a.yaml#1:a2', 'b/one.yml#0:b1']);
+      const names = (m: ReturnType<typeof loadManifests>) => m.map((x) => `${path.relative(dir, x.file)}#${x.index}:${x.manifest.metadata.name}`);
+      expect(names(loadManifests(dir))).toEqual(['a.yaml#0:a1', 'a.yaml#1:a2']);
+      expect(names(loadManifests(dir, { recursive: true }))).toEqual(['a.yaml#0:a1', 'a.yaml#1:a2', 'b/one.yml#0:b1']);
       expect(loadManifests(path.join(dir, 'a.yaml'))).toHaveLength(2);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -6,6 +6,7 @@ import { parseIp } from '../intent/cidr';
 import { NAMESPACE_NAME_LABEL, inventory } from '../verify/inventory';
 import { ManifestError } from '../verify/manifests';
 import { PROBE_LABEL } from '../verify/universe';
+import { ReviewNote, notesOf } from './notes';
 import { reportUniverse } from './universe';
 import { Decision, Endpoint, PolicyEvaluator, Query, SourcedManifest, objectName } from '../verify/types';
 
@@ -16,6 +17,8 @@ export interface Explanation {
   readonly decision: Decision;
   /** `NetworkPolicy production/hero-egress (dist/networkpolicy/production.k8s.yaml document #12)`. */
   readonly objects: string[];
+  /** The notes of the report (see `reviewNotes`); those about the two ends are printed. */
+  readonly notes?: readonly ReviewNote[];
 }
 
 /**
@@ -38,9 +41,11 @@ export function resolveEndpoint(manifests: readonly SourcedManifest[], text: str
       labels: { [PROBE_LABEL]: 'true' }, annotations: {}, serviceAccount: 'default', ports: [],
     };
   }
-  if (/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(text)) {
+  if (/^[a-z0-9-]+\/([A-Z][A-Za-z0-9]*\/)?[a-z0-9.-]+$/.test(text)) {
     const w = inv.workloads.find((e) => e.id === text) ?? reportUniverse(manifests).endpoints.find((e) => e.id === text);
     if (w) return w;
+    const kinds = inv.workloads.filter((e) => e.id.startsWith(`${text.split('/')[0]}/`) && e.id.endsWith(`/${text.split('/').pop()}`) && e.id !== text);
+    if (kinds.length > 1) return fail(`objects of several kinds have this name; name one: ${kinds.map((e) => e.id).join(', ')}`);
     return fail(`no such workload; the manifests define ${inv.workloads.map((e) => e.id).join(', ') || 'none'}`);
   }
   if (/^([a-z0-9-]+\.)+[a-z]{2,}$/i.test(text)) return { id: `fqdn:${text}`, kind: 'fqdn', host: text };
@@ -73,16 +78,26 @@ export function explain(manifests: readonly SourcedManifest[], backend: string, 
   return { backend, query, decision, objects: [...new Set(objects)] };
 }
 
+/**
+ * A line of plain text that stays one line: control characters (a line break in a name could
+ * forge an `ALLOWED:` line) shown as `\n`, `\u001b`, ...
+ */
+export function plainLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+}
+
 /** Plain-text explanation. */
 export function formatExplanation(e: Explanation): string {
   const q = e.query;
   const http = q.http ? ` ${q.http.method} ${q.http.path}` : '';
   const lines = [
-    `${e.decision.allowed ? 'ALLOWED' : 'DENIED'}: ${q.source.id} -> ${q.destination.id} ${q.port}/${q.protocol}${http} (${e.backend})`,
+    plainLine(`${e.decision.allowed ? 'ALLOWED' : 'DENIED'}: ${q.source.id} -> ${q.destination.id} ${q.port}/${q.protocol}${http} (${e.backend})`),
     '',
     'Reasons:',
-    ...e.decision.reasons.map((r) => `  - ${r}`),
+    ...e.decision.reasons.map((r) => `  - ${plainLine(r)}`),
   ];
-  if (e.objects.length > 0) lines.push('', 'Objects:', ...e.objects.map((o) => `  - ${o}`));
+  if (e.objects.length > 0) lines.push('', 'Objects:', ...e.objects.map((o) => `  - ${plainLine(o)}`));
+  const ends = [q.source.id, q.destination.id].flatMap((id) => notesOf(e.notes, id).map((n) => `  - ${plainLine(`${id} (${n.mark}): ${n.text}`)}`));
+  if (ends.length > 0) lines.push('', 'Notes:', ...[...new Set(ends)]);
   return `${lines.join('\n')}\n`;
 }

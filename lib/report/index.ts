@@ -8,3 +8,5 @@ export * from './diff';
 export * from './explain';
 export * from './verify';
 export * from './flows-file';
+export * from './names';
+export * from './notes';

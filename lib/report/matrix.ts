@@ -5,7 +5,7 @@
  * `cidr:203.0.113.0/24`, `world` (an address outside every range the policies name),
  * `fqdn:api.example.com`. A row whose every probed port is allowed says `any`.
  */
-import { ParsedCidr, cidrContains, parseCidr } from '../intent/cidr';
+import { ParsedCidr, parseCidr } from '../intent/cidr';
 import { NAMESPACE_NAME_LABEL, compareStrings, inventory } from '../verify/inventory';
 import { endpointIp } from '../verify/networkpolicy';
 import { OUTSIDER_NAMESPACE, Universe, portsFor } from '../verify/universe';
@@ -13,6 +13,7 @@ import { DecisionEffect, Endpoint, PolicyEvaluator, Query, SourcedManifest } fro
 import { readerOf } from './backend';
 import { l7Of } from './l7';
 import { mtlsOf } from './mtls';
+import { addressName } from './names';
 import { mentions, reportUniverse } from './universe';
 
 /** One row of the matrix. */
@@ -64,13 +65,7 @@ export class EndpointNamer {
   /** The row name of an endpoint. */
   public name(e: Endpoint): string {
     if (e.kind === 'fqdn') return `fqdn:${e.host ?? e.id.replace(/^fqdn:/, '')}`;
-    if (e.kind === 'ip') {
-      const ip = endpointIp(e);
-      const containing = this.cidrs
-        .filter((c) => ip && c.parsed.family === ip.family && cidrContains(c.parsed, ip.value))
-        .sort((a, b) => b.parsed.prefix - a.parsed.prefix);
-      return containing.length > 0 ? `cidr:${containing[0].text}` : 'world';
-    }
+    if (e.kind === 'ip') return addressName(endpointIp(e), this.cidrs);
     if (this.workloads.has(e.id)) return e.id;
     const ns = e.namespace ?? 'default';
     const probeName = e.id.slice(ns.length + 1);

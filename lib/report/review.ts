@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { App } from 'cdk8s';
+import { App, Names, YamlOutputType } from 'cdk8s';
 import { IConstruct } from 'constructs';
 import { ZeroTrustChart } from '../intent/chart';
 import { DnsSpec } from '../intent/dns';
@@ -12,6 +12,8 @@ import { INTENT_FILE_NAME, intentDocumentText } from '../intent/document';
 import { IntentRegistry } from '../intent/registry';
 import { ZeroTrustSynthesis } from '../intent/synthesis';
 import { WrittenManifests } from '../output/written';
+import { ManifestError } from '../verify/manifests';
+import { BackendDetectionError } from '../verify/readers';
 import { writeFlowsMarkdown } from './flows-file';
 
 /** Options of `ZeroTrustReview.write`. */
@@ -64,17 +66,37 @@ export class ZeroTrustReview {
     const intentFile = path.join(outdir, INTENT_FILE_NAME);
     fs.writeFileSync(intentFile, ZeroTrustReview.intentJson(app));
     if (options.flowsMarkdown === false) return [intentFile];
-    const backends = [...new Set(IntentRegistry.of(app).resolve().model.namespaces.map((n) => n.backend))];
+    const backends = [...new Set(IntentRegistry.of(app).resolve().model.namespaces.map((n) => n.backend))].sort();
     const written = WrittenManifests.of(app);
     // Used once: after this, the app no longer holds on to every document it wrote.
     WrittenManifests.forget(app);
-    return [intentFile, writeFlowsMarkdown(outdir, {
-      backend: backends.length === 1 ? backends[0] : undefined,
-      documentsOf: written ? (file, text) => written.documentsOf(file, text) : undefined,
-    })];
+    try {
+      return [intentFile, writeFlowsMarkdown(outdir, {
+        backend: backends.length === 1 ? backends[0] : undefined,
+        documentsOf: written ? (file, text) => written.documentsOf(file, text) : undefined,
+        // The app's own files: those of outdir, and of its chart folders with folder-per-chart
+        // output. Other folders (another mesh's output, say) are not the app's and are not read.
+        subfolders: chartFolders(app, outdir),
+      })];
+    } catch (e) {
+      const err = e as Error;
+      if (err?.name !== 'ManifestError' && !(err instanceof BackendDetectionError)) throw e;
+      const mixed = backends.length > 1 ? ` The app uses ${backends.join(' and ')}; FLOWS.md reads one folder with one backend's reader: synth each mesh's charts into its own outdir and call ZeroTrustReview.write for each.` : '';
+      throw new ManifestError(`ZeroTrustReview.write: ${intentFile} is written, but FLOWS.md cannot be: ${err.message}.${mixed} Pass { flowsMarkdown: false } to write the intent file alone.`);
+    }
   }
 
   private constructor() {}
+}
+
+/** The subfolders of `outdir` holding the app's charts (folder-per-chart output), if any. */
+function chartFolders(app: App, outdir: string): string[] {
+  if (app.yamlOutputType !== YamlOutputType.FOLDER_PER_CHART_FILE_PER_RESOURCE || !fs.existsSync(outdir)) return [];
+  const names = new Set(app.charts.map((c) => Names.toDnsLabel(c)));
+  return fs.readdirSync(outdir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && (names.has(e.name) || names.has(e.name.replace(/^\d{4}-/, ''))))
+    .map((e) => e.name)
+    .sort();
 }
 
 /** The DNS of every ZeroTrustChart of the app, by namespace. */

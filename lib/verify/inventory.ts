@@ -3,13 +3,17 @@
  * workload object would create, as `Endpoint`s.
  */
 import { AnyManifest, manifestOf } from './manifests';
+import { WORKLOAD_KIND_NAMES, podTemplateOf } from './shapes';
 import { Endpoint, EndpointPort, Manifest } from './types';
 
 /** The label Kubernetes sets on every namespace to its own name. */
 export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
-/** Workload kinds whose pods the inventory lists. */
-export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Pod', 'Job', 'CronJob'];
+/**
+ * Workload kinds whose pods the inventory lists (of their own API groups: a CRD named `Job`
+ * elsewhere makes no pod).
+ */
+export const WORKLOAD_KINDS: string[] = [...WORKLOAD_KIND_NAMES];
 
 /** A namespace, declared by a Namespace object or only referenced by other objects. */
 export interface NamespaceInfo {
@@ -25,8 +29,46 @@ export interface NamespaceInfo {
 export interface Inventory {
   /** By name, sorted. */
   readonly namespaces: NamespaceInfo[];
-  /** One pod endpoint per workload object, sorted by id. */
+  /**
+   * One pod endpoint per workload object, sorted by id: `ns/name`, or `ns/Kind/name` when
+   * objects of several kinds share the namespace and name (a Deployment and a StatefulSet `db`
+   * are two workloads, `prod/Deployment/db` and `prod/StatefulSet/db`). Of two objects of the
+   * same kind, namespace and name, the last one read is the one the cluster keeps.
+   */
   readonly workloads: Endpoint[];
+}
+
+/** A workload object and the id of its pods in the inventory. */
+export interface WorkloadObject {
+  readonly id: string;
+  readonly manifest: Manifest;
+  /** Its pod template. */
+  readonly template: { metadata?: any; spec?: any };
+}
+
+/** The workload objects of a set of manifests, each with its inventory id, sorted by id. */
+export function workloadObjects(manifests: readonly AnyManifest[]): WorkloadObject[] {
+  const byKey = new Map<string, { ns: string; manifest: Manifest; template: { metadata?: any; spec?: any } }>();
+  for (const src of manifests) {
+    const m = manifestOf(src);
+    const template = podTemplateOf(m);
+    if (!template) continue;
+    const ns = namespaceOfObject(m) ?? 'default';
+    const key = `${ns}/${m.kind}/${m.metadata.name}`;
+    byKey.delete(key); // the last one read wins, as it does in the cluster
+    byKey.set(key, { ns, manifest: m, template });
+  }
+  const kinds = new Map<string, Set<string>>();
+  for (const w of byKey.values()) {
+    const short = `${w.ns}/${w.manifest.metadata.name}`;
+    kinds.set(short, (kinds.get(short) ?? new Set()).add(w.manifest.kind));
+  }
+  const out = [...byKey.values()].map((w) => {
+    const short = `${w.ns}/${w.manifest.metadata.name}`;
+    const id = kinds.get(short)!.size > 1 ? `${w.ns}/${w.manifest.kind}/${w.manifest.metadata.name}` : short;
+    return { id, manifest: w.manifest, template: w.template };
+  });
+  return out.sort((a, b) => compareStrings(a.id, b.id));
 }
 
 /** Builds the inventory of a set of manifests. */
@@ -48,14 +90,10 @@ export function inventory(manifests: readonly AnyManifest[]): Inventory {
     const ns = namespaceOfObject(m);
     if (ns && !namespaces.has(ns)) namespaces.set(ns, implicitNamespace(ns));
   }
-  const workloads: Endpoint[] = [];
-  for (const m of objects) {
-    const pod = podTemplateOf(m);
-    if (!pod) continue;
-    const ns = namespaces.get(namespaceOfObject(m)!)!;
-    workloads.push(podEndpoint(ns, m.metadata.name, pod.metadata ?? {}, pod.spec ?? {}));
-  }
-  workloads.sort((a, b) => compareStrings(a.id, b.id));
+  const workloads = workloadObjects(objects).map((w) => ({
+    ...podEndpoint(namespaces.get(namespaceOfObject(w.manifest)!)!, w.manifest.metadata.name, w.template.metadata ?? {}, w.template.spec ?? {}),
+    id: w.id,
+  }));
   return { namespaces: [...namespaces.values()].sort((a, b) => compareStrings(a.name, b.name)), workloads };
 }
 
@@ -67,7 +105,7 @@ export function implicitNamespace(name: string): NamespaceInfo {
 /** The namespace of a namespaced object (`default` when unset); undefined for cluster-scoped kinds. */
 export function namespaceOfObject(m: Manifest): string | undefined {
   if (CLUSTER_SCOPED.has(m.kind)) return undefined;
-  return m.metadata.namespace ?? 'default';
+  return m.metadata.namespace || 'default';
 }
 
 const CLUSTER_SCOPED = new Set([
@@ -75,13 +113,6 @@ const CLUSTER_SCOPED = new Set([
   'StorageClass', 'PriorityClass', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration',
   'ClusterSPIFFEID', 'Mesh', 'MeshTrafficPermission', 'CiliumClusterwideNetworkPolicy', 'GlobalNetworkPolicy', 'Node',
 ]);
-
-function podTemplateOf(m: Manifest): { metadata?: any; spec?: any } | undefined {
-  if (!WORKLOAD_KINDS.includes(m.kind)) return undefined;
-  if (m.kind === 'Pod') return { metadata: m.metadata, spec: m.spec };
-  if (m.kind === 'CronJob') return m.spec?.jobTemplate?.spec?.template;
-  return m.spec?.template;
-}
 
 /** The endpoint of a pod with the given metadata and spec. */
 export function podEndpoint(ns: NamespaceInfo, workload: string, metadata: { labels?: any; annotations?: any }, spec: any): Endpoint {
@@ -91,7 +122,7 @@ export function podEndpoint(ns: NamespaceInfo, workload: string, metadata: { lab
     for (const p of c?.ports ?? []) {
       if (typeof p?.containerPort !== 'number') continue;
       const protocol = p.protocol ?? 'TCP';
-      if (protocol !== 'TCP' && protocol !== 'UDP') continue; // SCTP: not modelled
+      if (protocol !== 'TCP' && protocol !== 'UDP') continue; // SCTP: refused at load unless ignored there
       ports.push({ ...(p.name ? { name: String(p.name) } : {}), number: p.containerPort, protocol });
     }
   }
