@@ -29,7 +29,8 @@ export interface KumaMeshProps {
   /**
    * Whether to emit the cluster-scoped `Mesh` (builtin CA, mTLS STRICT). When false the mesh is
    * referenced by name and must already exist with mTLS enabled; without mTLS Kuma ignores every
-   * MeshTrafficPermission. With several charts on one mesh, let one of them create it.
+   * MeshTrafficPermission. With several charts on one mesh the Mesh is emitted once per app (by
+   * the first chart; the synth step emits every cluster-scoped object once).
    * @default true
    */
   readonly createMesh?: boolean;
