@@ -292,7 +292,7 @@ describe('invalid manifests are synth errors', () => {
     test('too many matches for one HTTPRoute', () => {
       const { app, c } = chart(Mesh.linkerd());
       const api = new SecureWorkload(c, 'api', { image: 'api:1', ports: [Port.http(8080)] });
-      const paths = Array.from({ length: 20 }, (_, i) => `/p${i}`);
+      const paths = Array.from({ length: 40 }, (_, i) => `/p${i}`);
       api.allowFrom(new SecureWorkload(c, 'web', { image: 'web:1' }), { http: [{ methods: ['GET', 'POST', 'PUT', 'DELETE'], paths }] });
       expect(problem(app, 'HTTPROUTE_TOO_LARGE')).toMatchObject({ backend: 'linkerd', workload: 'shop/api' });
     });

@@ -137,11 +137,12 @@ describe('HTTP rules on Linkerd', () => {
 
   test('an HTTP port with rules: the rule group becomes an HTTPRoute on the Server, authorized on the route', () => {
     const route = find(shop, 'HTTPRoute', 'api-http-8080-rules-2');
-    expect(route.apiVersion).toBe('gateway.networking.k8s.io/v1');
+    // Linkerd's own HTTPRoute (linkerd-crds); the Gateway API CRDs are not installed by Linkerd 2.20.
+    expect(route.apiVersion).toBe('policy.linkerd.io/v1beta3');
     expect(route.spec.parentRefs).toEqual([{ group: 'policy.linkerd.io', kind: 'Server', name: 'api-http-8080' }]);
     expect(route.spec.rules).toEqual([{ matches: [{ path: { type: 'Exact', value: '/metrics' }, method: 'GET' }] }]);
     expect(find(shop, 'MeshTLSAuthentication', 'api-http-8080-rules-2').spec).toEqual({ identityRefs: [{ kind: 'ServiceAccount', name: 'monitor', namespace: 'ops' }] });
-    expect(find(shop, 'AuthorizationPolicy', 'api-http-8080-rules-2').spec.targetRef).toEqual({ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'api-http-8080-rules-2' });
+    expect(find(shop, 'AuthorizationPolicy', 'api-http-8080-rules-2').spec.targetRef).toEqual({ group: 'policy.linkerd.io', kind: 'HTTPRoute', name: 'api-http-8080-rules-2' });
 
     const webRoute = find(shop, 'HTTPRoute', 'api-http-8080-rules-1');
     // Prefixes are regular expressions: Gateway API PathPrefix /api/ would also match "/api" itself.

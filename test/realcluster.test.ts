@@ -3,7 +3,7 @@
  * elsewhere) and opens nothing beyond the intent.
  */
 import { App, Testing } from 'cdk8s';
-import { Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
+import { LinkerdHttpRoutes, Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
 import { expectValid } from './support/schema';
 import { synthApp } from './support/synth';
 
@@ -41,3 +41,39 @@ describe('cluster-scoped objects are emitted once per app', () => {
 });
 
 export { App, Peer };
+
+describe('Linkerd HTTPRoutes need no Gateway API CRDs', () => {
+  const routesApp = (mesh: Mesh, paths: string[]) => {
+    const app = Testing.app();
+    const c = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh });
+    const api = new SecureWorkload(c, 'api', { image: 'api', ports: [Port.http(8080)] });
+    api.allowFrom(new SecureWorkload(c, 'web', { image: 'web' }), { http: [{ methods: ['GET'], paths }] });
+    return synthApp(app);
+  };
+
+  test('policy.linkerd.io/v1beta3 by default (linkerd-crds); more than 8 matches are split into rules of 8', () => {
+    const paths = Array.from({ length: 11 }, (_, i) => `/p${i}`);
+    const objects = routesApp(Mesh.linkerd(), paths);
+    expectValid(objects);
+    const routes = objects.filter((o) => o.kind === 'HTTPRoute');
+    expect(routes.map((r) => r.apiVersion)).toEqual(routes.map(() => 'policy.linkerd.io/v1beta3'));
+    const rules = routes.find((r) => r.metadata.name === 'api-http-8080-rules-1').spec.rules;
+    expect(rules.map((r: any) => r.matches.length)).toEqual([8, 3]);
+    const authz = objects.find((o) => o.kind === 'AuthorizationPolicy' && o.metadata.name === 'api-http-8080-rules-1');
+    expect(authz.spec.targetRef.group).toBe('policy.linkerd.io');
+  });
+
+  test('LinkerdHttpRoutes.GATEWAY_API writes gateway.networking.k8s.io/v1 routes (the Gateway API CRDs are a prerequisite)', () => {
+    const objects = routesApp(Mesh.linkerd({ httpRoutes: LinkerdHttpRoutes.GATEWAY_API }), ['/a']);
+    expectValid(objects);
+    const routes = objects.filter((o) => o.kind === 'HTTPRoute');
+    expect(routes.length).toBeGreaterThan(0);
+    for (const r of routes) expect(r.apiVersion).toBe('gateway.networking.k8s.io/v1');
+    const authz = objects.find((o) => o.kind === 'AuthorizationPolicy' && o.metadata.name === 'api-http-8080-rules-1');
+    expect(authz.spec.targetRef.group).toBe('gateway.networking.k8s.io');
+  });
+
+  test('an unknown httpRoutes value is refused', () => {
+    expect(codeOf(() => Mesh.linkerd({ httpRoutes: 'gateway' as any }))).toBe('INVALID_MESH_PROPS');
+  });
+});

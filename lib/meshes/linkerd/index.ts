@@ -5,7 +5,7 @@ import { NetworkPolicyLayer } from '../networkpolicy';
 import { NAMESPACE_NAME_LABEL, NetworkPolicyLayerOptions } from '../networkpolicy/policies';
 import { MetadataAdditions, MeshRenderer, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
 import {
-  HTTPROUTE_LIMITS, LINKERD_CONTROL_PLANE_PORTS, LINKERD_INBOUND_PORT, LinkerdSettings, checkLinkerd, httpRoutePathProblem, linkerdObjects,
+  LINKERD_CONTROL_PLANE_PORTS, LINKERD_INBOUND_PORT, LinkerdSettings, checkLinkerd, httpRoutePathProblem, linkerdObjects, routeLimits,
 } from './policies';
 import { compareText } from '../../intent/collation';
 
@@ -16,6 +16,21 @@ export const LINKERD_INJECT_ANNOTATION = 'linkerd.io/inject';
 export const LINKERD_DEFAULT_POLICY_ANNOTATION = 'config.linkerd.io/default-inbound-policy';
 /** Label every Linkerd control-plane pod carries, with the control-plane namespace as value. */
 export const LINKERD_CONTROL_PLANE_NS_LABEL = 'linkerd.io/control-plane-ns';
+
+/** Which HTTPRoute kind the Linkerd backend emits for HTTP rules. */
+export enum LinkerdHttpRoutes {
+  /**
+   * `policy.linkerd.io/v1beta3` HTTPRoute, installed by linkerd-crds with every Linkerd (the
+   * default). One route rule holds at most 8 matches; larger rule sets are split into rules.
+   */
+  LINKERD = 'policy.linkerd.io',
+  /**
+   * `gateway.networking.k8s.io/v1` HTTPRoute, which Linkerd's docs prefer. Needs the Gateway API
+   * CRDs (v1.x standard channel) in the cluster: Linkerd 2.18+ installs them only with
+   * `installGatewayAPI: true`, and 2.20 defaults to false.
+   */
+  GATEWAY_API = 'gateway.networking.k8s.io',
+}
 
 /** Options of `Mesh.linkerd()`. */
 export interface LinkerdMeshProps {
@@ -44,6 +59,11 @@ export interface LinkerdMeshProps {
    * @default ['0.0.0.0/0', '::/0']
    */
   readonly probeNetworks?: string[];
+  /**
+   * Which HTTPRoute kind HTTP rules are written as.
+   * @default LinkerdHttpRoutes.LINKERD
+   */
+  readonly httpRoutes?: LinkerdHttpRoutes;
 }
 
 /** Resolves props to settings, validating them. */
@@ -65,14 +85,19 @@ export function linkerdSettings(props: LinkerdMeshProps = {}): LinkerdSettings {
       throw new ZeroTrustError({ code: 'INVALID_HTTPROUTE_PATH', backend: 'linkerd', message: `Mesh.linkerd probePaths: "${p}" ${why}, so the API server would reject the probe HTTPRoute` });
     }
   }
-  if (probePaths.length > HTTPROUTE_LIMITS.matchesPerRule) {
-    throw new ZeroTrustError({ code: 'HTTPROUTE_TOO_LARGE', backend: 'linkerd', message: `Mesh.linkerd probePaths: ${probePaths.length} paths, but one HTTPRoute rule holds at most ${HTTPROUTE_LIMITS.matchesPerRule} matches` });
+  const routeGroup = props.httpRoutes ?? LinkerdHttpRoutes.LINKERD;
+  if (!Object.values(LinkerdHttpRoutes).includes(routeGroup)) {
+    throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', backend: 'linkerd', message: `Mesh.linkerd httpRoutes "${routeGroup}" is not one of ${Object.values(LinkerdHttpRoutes).join(', ')}` });
+  }
+  const limits = routeLimits({ routeGroup: routeGroup as LinkerdSettings['routeGroup'] });
+  if (probePaths.length > limits.matchesPerRule * limits.rules) {
+    throw new ZeroTrustError({ code: 'HTTPROUTE_TOO_LARGE', backend: 'linkerd', message: `Mesh.linkerd probePaths: ${probePaths.length} paths, but one HTTPRoute holds at most ${limits.matchesPerRule * limits.rules} matches` });
   }
   const probeNetworks = (props.probeNetworks ?? ['0.0.0.0/0', '::/0']).map((c) => normalizeCidr(parseCidr(c, 'Mesh.linkerd probeNetworks')));
   if (probePaths.length > 0 && probeNetworks.length === 0) {
     throw new ZeroTrustError('Mesh.linkerd: probeNetworks is empty, so probe routes would authorize nothing; give the node networks or set probePaths to []');
   }
-  return { backend: 'linkerd', identityDomain, controlPlaneNamespace, probePaths, probeNetworks };
+  return { backend: 'linkerd', identityDomain, controlPlaneNamespace, probePaths, probeNetworks, routeGroup: routeGroup as LinkerdSettings['routeGroup'] };
 }
 
 /** The NetworkPolicy layer under Linkerd: declared flows plus the proxy port and the control plane. */

@@ -1,8 +1,9 @@
 /**
  * Pure functions from the model to Linkerd 2.x policy objects (Linkerd 2.16+, tested against the
  * 2.20 CRDs): `Server` (policy.linkerd.io/v1beta3), `MeshTLSAuthentication`,
- * `NetworkAuthentication`, `AuthorizationPolicy` (policy.linkerd.io/v1alpha1) and Gateway API
- * `HTTPRoute` (gateway.networking.k8s.io/v1) attached to a Server.
+ * `NetworkAuthentication`, `AuthorizationPolicy` (policy.linkerd.io/v1alpha1) and `HTTPRoute`
+ * attached to a Server: Linkerd's own (policy.linkerd.io/v1beta3, installed by linkerd-crds, the
+ * default) or Gateway API's (gateway.networking.k8s.io/v1, which needs the Gateway API CRDs).
  *
  * How Linkerd decides (linkerd2 policy-controller and linkerd2-proxy, read for this file):
  * - a port of a meshed pod that no Server selects falls back to the default inbound policy, which
@@ -40,6 +41,12 @@ export interface LinkerdSettings {
   readonly probePaths: string[];
   /** Networks kubelet probes come from. */
   readonly probeNetworks: string[];
+  /**
+   * API group of the emitted HTTPRoutes: `policy.linkerd.io` (v1beta3, installed by linkerd-crds)
+   * or `gateway.networking.k8s.io` (v1, needs the Gateway API CRDs, which Linkerd 2.18+ does not
+   * install by default).
+   */
+  readonly routeGroup: 'policy.linkerd.io' | 'gateway.networking.k8s.io';
 }
 
 /** Linkerd's inbound proxy port: meshed pods reach each other on it instead of the app port. */
@@ -159,6 +166,23 @@ function sourcesOf(flows: FlowModel[]): Sources {
 export const HTTPROUTE_PATH_MAX = 1024;
 /** Gateway API's limits on an HTTPRoute: rules, matches per rule, matches in all (HTTPRoute CRD v1.6). */
 export const HTTPROUTE_LIMITS = { rules: 16, matchesPerRule: 64, matches: 128 };
+/** Limits of Linkerd's own HTTPRoute (policy.linkerd.io/v1beta3 CRD of Linkerd 2.20): 16 rules of at most 8 matches. */
+export const LINKERD_HTTPROUTE_LIMITS = { rules: 16, matchesPerRule: 8, matches: 128 };
+
+/** The limits of the HTTPRoute kind the settings emit. */
+export function routeLimits(s: Pick<LinkerdSettings, 'routeGroup'>): typeof HTTPROUTE_LIMITS {
+  return s.routeGroup === POLICY_GROUP ? LINKERD_HTTPROUTE_LIMITS : HTTPROUTE_LIMITS;
+}
+
+/** The rules of a route: one per match list, split into rules of at most `matchesPerRule` matches (same route, same authorization). */
+export function routeRules(matchLists: any[][], s: Pick<LinkerdSettings, 'routeGroup'>): Array<{ matches: any[] }> {
+  const per = routeLimits(s).matchesPerRule;
+  const out: Array<{ matches: any[] }> = [];
+  for (const matches of matchLists) {
+    for (let i = 0; i < matches.length; i += per) out.push({ matches: matches.slice(i, i + per) });
+  }
+  return out;
+}
 const HTTPROUTE_PATH_CHARS = /^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$/;
 
 /**
@@ -232,12 +256,13 @@ function checkRouteLimits(plan: ServerPlan, s: LinkerdSettings, namespace: strin
   for (const g of plan.groups) {
     const matches = g.rules.map((r) => atomsOf(r).length);
     const total = matches.reduce((a, b) => a + b, 0);
-    const l = HTTPROUTE_LIMITS;
-    if (g.rules.length > l.rules || matches.some((m) => m > l.matchesPerRule) || total > l.matches) {
+    const l = routeLimits(s);
+    const rules = matches.reduce((n, m) => n + Math.ceil(m / l.matchesPerRule), 0);
+    if (rules > l.rules || total > l.matches) {
       const f = g.flows[0];
       throw new ZeroTrustError({
         code: 'HTTPROUTE_TOO_LARGE', backend: s.backend, namespace, workload: f.declaredBy, rule: f.declaredAt,
-        message: `${f.declaredAt}: its ${g.rules.length} HTTP rules make ${total} method/path matches (${matches.join(' + ')}) on ${plan.workload.namespace}/${plan.workload.name} port ${plan.port.toString()}, more than one Gateway API HTTPRoute holds (${l.rules} rules, ${l.matchesPerRule} matches per rule, ${l.matches} in all), so the API server would reject it; use path prefixes or fewer methods and paths`,
+        message: `${f.declaredAt}: its ${g.rules.length} HTTP rules make ${total} method/path matches (${matches.join(' + ')}) on ${plan.workload.namespace}/${plan.workload.name} port ${plan.port.toString()}, more than one ${s.routeGroup} HTTPRoute holds (${l.rules} rules of at most ${l.matchesPerRule} matches, ${l.matches} in all), so the API server would reject it; use path prefixes or fewer methods and paths`,
       });
     }
   }
@@ -355,9 +380,9 @@ function authorize(namespace: string, name: string, target: { group: string; kin
   return out;
 }
 
-function httpRoute(namespace: string, name: string, server: string, rules: any[], allows: string[]): LinkerdObject {
+function httpRoute(namespace: string, name: string, server: string, rules: any[], allows: string[], s: LinkerdSettings): LinkerdObject {
   return {
-    apiVersion: `${GATEWAY_GROUP}/v1`,
+    apiVersion: s.routeGroup === POLICY_GROUP ? `${POLICY_GROUP}/v1beta3` : `${GATEWAY_GROUP}/v1`,
     kind: 'HTTPRoute',
     metadata: meta(namespace, name, allows),
     spec: { parentRefs: [{ group: POLICY_GROUP, kind: 'Server', name: server }], rules },
@@ -390,33 +415,31 @@ export function linkerdObjects(model: ZeroTrustModel, namespace: string, s: Link
 
     plan.groups.forEach((g, i) => {
       const routeName = `${name}-rules-${i + 1}`;
-      const rules = g.rules.map((r) => ({ matches: atomsOf(r).map(matchOf) }));
-      out.push(httpRoute(namespace, routeName, name, rules, g.flows.map(describeFlow)));
-      out.push(...authorize(namespace, routeName, { group: GATEWAY_GROUP, kind: 'HTTPRoute', name: routeName }, g, s, ''));
+      const rules = routeRules(g.rules.map((r) => atomsOf(r).map(matchOf)), s);
+      out.push(httpRoute(namespace, routeName, name, rules, g.flows.map(describeFlow), s));
+      out.push(...authorize(namespace, routeName, { group: s.routeGroup, kind: 'HTTPRoute', name: routeName }, g, s, ''));
     });
     if (plan.plain.flows.length > 0) {
       // Without it, requests outside every rule would find no route (404) although the
       // Server-wide authorization allows them.
       out.push(httpRoute(namespace, `${name}-any`, name, [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }] }],
-        [`every request not matched by another route of ${name}; authorized by the Server-wide AuthorizationPolicy only`]));
+        [`every request not matched by another route of ${name}; authorized by the Server-wide AuthorizationPolicy only`], s));
     }
     if (s.probePaths.length > 0) {
       probes = true;
       const probeRoute = `${name}-probes`;
       const what = `kubelet probes (GET ${s.probePaths.join(', ')} with User-Agent ${KUBE_PROBE_USER_AGENT}) from ${s.probeNetworks.join(', ')}, unauthenticated`;
-      out.push(httpRoute(namespace, probeRoute, name, [{
-        matches: s.probePaths.map((path) => ({
-          path: { type: 'Exact', value: path },
-          headers: [{ type: 'RegularExpression', name: 'User-Agent', value: KUBE_PROBE_USER_AGENT }],
-          method: 'GET',
-        })),
-      }], [what]));
+      out.push(httpRoute(namespace, probeRoute, name, routeRules([s.probePaths.map((path) => ({
+        path: { type: 'Exact', value: path },
+        headers: [{ type: 'RegularExpression', name: 'User-Agent', value: KUBE_PROBE_USER_AGENT }],
+        method: 'GET',
+      }))], s), [what], s));
       out.push({
         apiVersion: `${POLICY_GROUP}/v1alpha1`,
         kind: 'AuthorizationPolicy',
         metadata: meta(namespace, probeRoute, [what]),
         spec: {
-          targetRef: { group: GATEWAY_GROUP, kind: 'HTTPRoute', name: probeRoute },
+          targetRef: { group: s.routeGroup, kind: 'HTTPRoute', name: probeRoute },
           requiredAuthenticationRefs: [{ group: POLICY_GROUP, kind: 'NetworkAuthentication', name: PROBE_AUTHN }],
         },
       });
