@@ -184,11 +184,11 @@ describe('HTTP rules on Linkerd', () => {
     expect(shop.some((o) => o.metadata.name === 'api-grpc-9090-any')).toBe(false);
   });
 
-  test('UDP is not proxied by Linkerd: no Server, the NetworkPolicy layer alone admits it', () => {
+  test('UDP is not proxied by Linkerd: no Server, the NetworkPolicy layer alone admits it (and no proxy port 4143 for a UDP-only flow)', () => {
     expect(shop.some((o) => o.kind === 'Server' && o.spec.port === 5353)).toBe(false);
     expect(find(shop, 'NetworkPolicy', 'api-ingress').spec.ingress).toContainEqual({
       from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'web' } } }],
-      ports: [{ port: 4143 }, { port: 5353, protocol: 'UDP' }],
+      ports: [{ port: 5353, protocol: 'UDP' }],
     });
   });
 

@@ -3,7 +3,7 @@
  * elsewhere) and opens nothing beyond the intent.
  */
 import { App, Testing } from 'cdk8s';
-import { LinkerdHttpRoutes, Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
+import { IstioMode, LinkerdHttpRoutes, Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
 import { expectValid } from './support/schema';
 import { synthApp } from './support/synth';
 
@@ -75,5 +75,26 @@ describe('Linkerd HTTPRoutes need no Gateway API CRDs', () => {
 
   test('an unknown httpRoutes value is refused', () => {
     expect(codeOf(() => Mesh.linkerd({ httpRoutes: 'gateway' as any }))).toBe('INVALID_MESH_PROPS');
+  });
+});
+
+describe('mesh tunnel ports are opened for TCP flows only', () => {
+  test.each([
+    ['istio-ambient', 15008, () => Mesh.istio({ mode: IstioMode.AMBIENT })],
+    ['linkerd', 4143, () => Mesh.linkerd()],
+  ] as const)('%s: a UDP-only flow opens no tunnel port (%i)', (_id, port, mesh) => {
+    const app = Testing.app();
+    const c = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh: mesh() });
+    const dns = new SecureWorkload(c, 'resolver', { image: 'r', ports: [Port.udp(5353, 'mdns'), Port.tcp(9000, 'admin')] });
+    const client = new SecureWorkload(c, 'client', { image: 'c' });
+    const admin = new SecureWorkload(c, 'admin', { image: 'a' });
+    dns.allowFrom(client, { ports: [Port.udp(5353, 'mdns')] });
+    dns.allowFrom(admin, { ports: [Port.tcp(9000, 'admin')] });
+    const objects = synthApp(app);
+    expectValid(objects);
+    const ingress = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'resolver-ingress').spec.ingress;
+    const portsFrom = (who: string) => ingress.filter((r: any) => JSON.stringify(r.from).includes(`"${who}"`)).flatMap((r: any) => r.ports.map((p: any) => `${p.port}/${p.protocol ?? 'TCP'}`)).sort();
+    expect(portsFrom('client')).toEqual(['5353/UDP']);
+    expect(portsFrom('admin')).toEqual([`${port}/TCP`, '9000/TCP'].sort());
   });
 });
