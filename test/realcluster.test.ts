@@ -3,7 +3,7 @@
  * elsewhere) and opens nothing beyond the intent.
  */
 import { App, Testing } from 'cdk8s';
-import { IstioMode, LinkerdHttpRoutes, Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
+import { IstioMode, LinkerdHttpRoutes, Mesh, Peer, Port, SecureWorkload, WorkloadKind, ZeroTrustChart } from '../lib';
 import { expectValid } from './support/schema';
 import { synthApp } from './support/synth';
 
@@ -96,5 +96,30 @@ describe('mesh tunnel ports are opened for TCP flows only', () => {
     const portsFrom = (who: string) => ingress.filter((r: any) => JSON.stringify(r.from).includes(`"${who}"`)).flatMap((r: any) => r.ports.map((p: any) => `${p.port}/${p.protocol ?? 'TCP'}`)).sort();
     expect(portsFrom('client')).toEqual(['5353/UDP']);
     expect(portsFrom('admin')).toEqual([`${port}/TCP`, '9000/TCP'].sort());
+  });
+});
+
+describe('StatefulSets', () => {
+  test('the governing Service is headless on every backend; Deployments keep a ClusterIP Service', () => {
+    for (const mesh of [Mesh.networkPolicy(), Mesh.istio(), Mesh.istio({ mode: IstioMode.AMBIENT }), Mesh.linkerd(), Mesh.cilium(), Mesh.kuma(), Mesh.networkServiceMesh()]) {
+      const app = Testing.app();
+      const c = new ZeroTrustChart(app, 'data', { namespace: 'data', mesh });
+      const db = new SecureWorkload(c, 'db', { image: 'postgres:16', kind: WorkloadKind.STATEFUL_SET, ports: [Port.tcp(5432, 'postgres')] });
+      db.allowFrom(new SecureWorkload(c, 'api', { image: 'api', ports: [Port.http(8080)] }));
+      const objects = synthApp(app);
+      expectValid(objects);
+      const sts = objects.find((o) => o.kind === 'StatefulSet');
+      const svc = objects.find((o) => o.kind === 'Service' && o.metadata.name === sts.spec.serviceName);
+      expect([mesh.id, svc.spec.clusterIP]).toEqual([mesh.id, 'None']);
+      expect(objects.find((o) => o.kind === 'Service' && o.metadata.name === 'api').spec.clusterIP).toBeUndefined();
+    }
+  });
+
+  test('ambient: HTTP rules to a StatefulSet are refused (clients reach its pod addresses, which the Service waypoint does not serve)', () => {
+    const app = Testing.app();
+    const c = new ZeroTrustChart(app, 'data', { namespace: 'data', mesh: Mesh.istio({ mode: IstioMode.AMBIENT }) });
+    const db = new SecureWorkload(c, 'search', { image: 'search', kind: WorkloadKind.STATEFUL_SET, ports: [Port.http(9200)] });
+    db.allowFrom(new SecureWorkload(c, 'api', { image: 'api' }), { http: [{ methods: ['GET'] }] });
+    expect(codeOf(() => synthApp(app))).toBe('AMBIENT_L7_HEADLESS');
   });
 });

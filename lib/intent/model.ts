@@ -39,6 +39,8 @@ export interface WorkloadModel {
   readonly backend: BackendId;
   /** Whether the workload has a Service of its own; absent when unknown (a model read from a file). */
   readonly service?: boolean;
+  /** Whether its own Service is headless (a created StatefulSet's governing Service); absent: not headless or unknown. */
+  readonly headless?: boolean;
 }
 
 /** One side of a flow. */

@@ -69,7 +69,9 @@ export interface SecureWorkloadProps {
    */
   readonly workload?: IAdoptableWorkload;
   /**
-   * Whether to create a ClusterIP Service for the ports.
+   * Whether to create a Service for the ports: a ClusterIP Service, or for a created StatefulSet
+   * its governing headless Service (`clusterIP: None`, named as the workload, the StatefulSet's
+   * `serviceName`), which gives the pods their stable DNS names.
    * @default true when the workload has ports
    */
   readonly service?: boolean;
@@ -200,6 +202,7 @@ export class SecureWorkload extends Construct implements IPeer {
         ports: [...this.ports],
         backend: this.chart._binding.backend,
         service: this.hasService(),
+        ...(this.hasService() && this.isStatefulSet() ? { headless: true } : {}),
       };
     }
     return this.model;
@@ -232,6 +235,9 @@ export class SecureWorkload extends Construct implements IPeer {
         kind: 'Service',
         metadata: { ...serviceMetadata, labels: { ...serviceMetadata.labels, ...(service.labels ?? {}) }, ...(service.annotations ? { annotations: { ...service.annotations } } : {}) },
         spec: {
+          // A created StatefulSet's governing Service (`serviceName`) must be headless: Kubernetes
+          // gives the pods their stable DNS names (`<pod>.<service>.<ns>.svc`) only through one.
+          ...(this.isStatefulSet() ? { clusterIP: 'None' } : {}),
           selector: { ...this.selector },
           ports: this.ports.map((p) => ({
             name: p.name,
@@ -286,6 +292,10 @@ export class SecureWorkload extends Construct implements IPeer {
       },
     };
     new ApiObject(this, kind, { apiVersion: 'apps/v1', kind, metadata: metadata(this.name), spec });
+  }
+
+  private isStatefulSet(): boolean {
+    return !this.props.workload && (this.props.kind ?? WorkloadKind.DEPLOYMENT) === WorkloadKind.STATEFUL_SET;
   }
 
   private hasService(): boolean {
