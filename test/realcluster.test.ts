@@ -3,6 +3,7 @@
  * elsewhere) and opens nothing beyond the intent.
  */
 import { App, Testing } from 'cdk8s';
+import * as plus from 'cdk8s-plus-30';
 import { IstioMode, LinkerdHttpRoutes, Mesh, Peer, Port, SecureWorkload, WorkloadKind, ZeroTrustChart } from '../lib';
 import { expectValid } from './support/schema';
 import { synthApp } from './support/synth';
@@ -121,5 +122,30 @@ describe('StatefulSets', () => {
     const db = new SecureWorkload(c, 'search', { image: 'search', kind: WorkloadKind.STATEFUL_SET, ports: [Port.http(9200)] });
     db.allowFrom(new SecureWorkload(c, 'api', { image: 'api' }), { http: [{ methods: ['GET'] }] });
     expect(codeOf(() => synthApp(app))).toBe('AMBIENT_L7_HEADLESS');
+  });
+});
+
+describe('adopted workloads that already have a Service', () => {
+  const adopted = (service?: boolean) => {
+    const app = Testing.app();
+    const c = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh: Mesh.networkPolicy() });
+    const sa = new plus.ServiceAccount(c, 'sa', { metadata: { name: 'web' } });
+    const d = new plus.Deployment(c, 'web-deployment', { serviceAccount: sa, containers: [{ image: 'web', portNumber: 8080, securityContext: { ensureNonRoot: false } }] });
+    d.exposeViaService({ name: 'web', ports: [{ port: 8080 }] });
+    const web = new SecureWorkload(c, 'web', { workload: d, ...(service !== undefined ? { service } : {}) });
+    web.allowFrom(Peer.namespace('ingress-nginx'));
+    return app;
+  };
+
+  test('a second Service of the same name is refused, naming the way out (service: false)', () => {
+    let message = '';
+    try { synthApp(adopted()); } catch (e) { message = (e as Error).message; }
+    expect(codeOf(() => synthApp(adopted()))).toBe('SERVICE_ALREADY_EXISTS');
+    expect(message).toContain('service: false');
+  });
+
+  test('service: false keeps the existing Service and emits no other', () => {
+    const objects = synthApp(adopted(false));
+    expect(objects.filter((o) => o.kind === 'Service').map((o) => o.metadata.name)).toEqual(['web']);
   });
 });

@@ -45,6 +45,8 @@ export interface ChartWorkload {
   _render(pod: MetadataAdditions, podSpec: PodSpecAdditions, service: MetadataAdditions): void;
   /** The labels and annotations the user gave its pods (podLabels, or an adopted workload's pod metadata). */
   _declaredPodMetadata?(): MetadataAdditions;
+  /** Problems only the whole app shows (another object of the app clashes with what it would emit). */
+  _appProblems?(): ZeroTrustError[];
 }
 
 /** The outcome of the synth step: the resolved model (when it resolved) and every problem found. */
@@ -126,6 +128,7 @@ export class ZeroTrustSynthesis {
     for (const plan of plans) {
       const context = { backend: plan.chart._binding.backend, namespace: plan.chart.namespaceName };
       problems.push(...reservedMetadataProblems(plan.chart));
+      for (const w of plan.chart._workloadsToRender()) problems.push(...(w._appProblems?.() ?? []).map((p) => p.within(context)));
       for (const layer of plan.layers) problems.push(...checkLayer(layer, plan.ctx).map((p) => p.within(context)));
     }
     if (problems.length > 0) return { model, problems: dedupe(problems) };

@@ -1,4 +1,4 @@
-import { ApiObject, JsonPatch } from 'cdk8s';
+import { ApiObject, Chart, JsonPatch } from 'cdk8s';
 import { Construct } from 'constructs';
 import { IAdoptableWorkload } from './adopt';
 import { ZeroTrustError } from './errors';
@@ -171,6 +171,32 @@ export class SecureWorkload extends Construct implements IPeer {
     if (!adopted) return { labels: { ...(this.props.podLabels ?? {}) } };
     const meta = adopted.podMetadata.toJson() as { labels?: { [key: string]: string }; annotations?: { [key: string]: string } };
     return { labels: { ...(meta.labels ?? {}), ...(this.props.podLabels ?? {}) }, annotations: { ...(meta.annotations ?? {}) } };
+  }
+
+  /**
+   * An adopted workload that already has a Service of the workload's name (a cdk8s-plus
+   * `exposeViaService()`, or any other object of the app) would get a second Service of that
+   * name from this library: the API server keeps one, kustomize refuses the folder. Refused with
+   * the way out; the library does not reuse the other Service, whose port names, protocols and
+   * selector it does not control (the meshes read them).
+   * @internal
+   */
+  public _appProblems(): ZeroTrustError[] {
+    if (!this.props.workload || !this.hasService()) return [];
+    const clash = this.node.root.node.findAll().find((c) => {
+      if (!ApiObject.isApiObject(c) || c.kind !== 'Service' || c.apiVersion !== 'v1') return false;
+      if (c.node.scope === this) return false;
+      let ns = c.metadata.namespace;
+      if (ns === undefined) {
+        try { ns = Chart.of(c).namespace; } catch { ns = undefined; }
+      }
+      return c.name === this.name && (ns ?? 'default') === this.namespace;
+    });
+    if (!clash) return [];
+    return [new ZeroTrustError({
+      code: 'SERVICE_ALREADY_EXISTS', namespace: this.namespace, workload: `${this.namespace}/${this.name}`,
+      message: `SecureWorkload ${this.namespace}/${this.name}: the app already has a Service "${this.name}" in namespace ${this.namespace} (${clash.node.path}), and this workload would create a second one of that name; pass service: false to keep yours (it must select the pods and name the ports as the mesh needs), or remove it (or give it another name) and let the SecureWorkload create the Service`,
+    })];
   }
 
   /** Shapes of a rule's arguments, checked where it is declared (plain JavaScript callers). */
