@@ -4,9 +4,13 @@
  */
 import { App, Testing } from 'cdk8s';
 import * as plus from 'cdk8s-plus-30';
-import { IstioMode, LinkerdHttpRoutes, Mesh, Peer, Port, SecureWorkload, WorkloadKind, ZeroTrustChart } from '../lib';
+import { CiliumMutualAuth, IstioMode, LinkerdHttpRoutes, Mesh, Peer, Port, SecureWorkload, WorkloadKind, ZeroTrustChart } from '../lib';
 import { expectValid } from './support/schema';
 import { synthApp } from './support/synth';
+import { IstioEvaluator } from '../lib/verify/istio';
+import { inventory } from '../lib/verify/inventory';
+import { readerFor } from '../lib/verify/readers';
+import { Endpoint } from '../lib/verify/types';
 
 function codeOf(run: () => unknown): string | undefined {
   try {
@@ -147,5 +151,64 @@ describe('adopted workloads that already have a Service', () => {
   test('service: false keeps the existing Service and emits no other', () => {
     const objects = synthApp(adopted(false));
     expect(objects.filter((o) => o.kind === 'Service').map((o) => o.metadata.name)).toEqual(['web']);
+  });
+});
+
+describe('namespaces managed elsewhere (createNamespace: false): the pods enrol themselves', () => {
+  const elsewhere = (mesh: Mesh) => {
+    const app = Testing.app();
+    const c = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh, createNamespace: false });
+    const api = new SecureWorkload(c, 'api', { image: 'api', ports: [Port.http(8080)] });
+    api.allowFrom(new SecureWorkload(c, 'web', { image: 'web' }));
+    return app;
+  };
+  const podLabels = (objects: any[]) => objects.filter((o) => o.kind === 'Deployment').map((d) => d.spec.template.metadata.labels);
+
+  test.each([
+    ['istio', () => Mesh.istio(), { 'sidecar.istio.io/inject': 'true' }],
+    ['istio with a revision', () => Mesh.istio({ revision: 'canary' }), { 'istio.io/rev': 'canary' }],
+    ['istio-ambient', () => Mesh.istio({ mode: IstioMode.AMBIENT }), { 'istio.io/dataplane-mode': 'ambient' }],
+    ['kuma', () => Mesh.kuma({ meshName: 'payments', createMesh: false }), { 'kuma.io/sidecar-injection': 'enabled', 'kuma.io/mesh': 'payments' }],
+  ] as const)('%s: enrolment labels on every pod template', (_name, mesh, labels) => {
+    const objects = synthApp(elsewhere(mesh()));
+    expect(objects.some((o) => o.kind === 'Namespace')).toBe(false);
+    for (const l of podLabels(objects)) expect(l).toMatchObject(labels);
+    expectValid(objects);
+  });
+
+  test.each([
+    ['istio', () => Mesh.istio()], ['istio-ambient', () => Mesh.istio({ mode: IstioMode.AMBIENT })],
+    ['kuma', () => Mesh.kuma()], ['linkerd', () => Mesh.linkerd()],
+  ] as const)('%s: read back with a bare namespace, web reaches api and a plaintext pod with the labels of web does not', (id, mesh) => {
+    const objects = synthApp(elsewhere(mesh()));
+    const manifests = [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', labels: { 'kubernetes.io/metadata.name': 'shop' } } }, ...objects];
+    const reader = readerFor(manifests, { backend: id });
+    const pods = inventory(manifests).workloads;
+    const api = pods.find((p) => p.labels?.['app.kubernetes.io/name'] === 'api')!;
+    const web = pods.find((p) => p.labels?.['app.kubernetes.io/name'] === 'web')!;
+    // web's labels and ServiceAccount but not its enrolment: plaintext, which only an enrolled api refuses.
+    const plain = Object.fromEntries(Object.entries(web.labels ?? {}).filter(([k]) => !/^(sidecar\.istio\.io|istio\.io|kuma\.io)\//.test(k)));
+    const intruder: Endpoint = { ...web, id: 'shop/intruder', labels: plain, annotations: {}, workload: undefined };
+    expect(reader.evaluate({ source: web, destination: api, port: 8080, protocol: 'TCP' }).allowed).toBe(true);
+    expect(reader.evaluate({ source: intruder, destination: api, port: 8080, protocol: 'TCP' }).allowed).toBe(false);
+  });
+
+  test('a chart that emits its Namespace keeps enrolment on the Namespace only', () => {
+    const app = Testing.app();
+    const c = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh: Mesh.istio() });
+    new SecureWorkload(c, 'api', { image: 'api' });
+    expect(podLabels(synthApp(app))[0]['sidecar.istio.io/inject']).toBeUndefined();
+  });
+
+  test('the Istio reader enrols pods by their own labels in a bare namespace', () => {
+    const reader = new IstioEvaluator([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', labels: { 'kubernetes.io/metadata.name': 'shop' } } }]);
+    const pod = (labels: { [k: string]: string }): Endpoint => ({ id: 'shop/p', kind: 'pod', namespace: 'shop', labels, serviceAccount: 'p' });
+    expect(reader.dataPlane(pod({}))).toBeUndefined();
+    expect(reader.dataPlane(pod({ 'sidecar.istio.io/inject': 'true' }))).toBe('sidecar');
+    expect(reader.dataPlane(pod({ 'istio.io/dataplane-mode': 'ambient' }))).toBe('ambient');
+  });
+
+  test('Cilium ztunnel enrols only by namespace label: refused', () => {
+    expect(codeOf(() => synthApp(elsewhere(Mesh.cilium({ mutualAuth: CiliumMutualAuth.ZTUNNEL }))))).toBe('NAMESPACE_ENROLMENT_NEEDED');
   });
 });

@@ -121,7 +121,7 @@ export class ZeroTrustSynthesis {
     }
     const plans = this.charts.map((chart) => {
       const namespace = model.namespaces.find((n) => n.name === chart.namespaceName) as NamespaceModel;
-      const ctx: RenderContext = { model, namespace, dns: chart._dns };
+      const ctx: RenderContext = { model, namespace, dns: chart._dns, createsNamespace: chart._emitsNamespace };
       return { chart, ctx, layers: chart._binding.layers() };
     });
     const problems: ZeroTrustError[] = [];

@@ -87,6 +87,13 @@ export function principal(s: IstioSettings, namespace: string, serviceAccount: s
   return `${s.trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
 }
 
+/** The pod labels that enrol a pod whose namespace carries no enrolment label. */
+export function podEnrolmentLabels(s: IstioSettings): { [key: string]: string } {
+  const rev: { [key: string]: string } = s.revision ? { 'istio.io/rev': s.revision } : {};
+  if (s.mode === IstioMode.AMBIENT) return { 'istio.io/dataplane-mode': 'ambient', ...rev };
+  return s.revision ? rev : { 'sidecar.istio.io/inject': 'true' };
+}
+
 /** The namespace labels that enrol pods in the mesh. */
 export function namespaceLabels(s: IstioSettings): { [key: string]: string } {
   if (s.mode === IstioMode.AMBIENT) {

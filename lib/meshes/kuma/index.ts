@@ -81,10 +81,13 @@ export class KumaRenderer implements MeshRenderer {
     return { labels: { [KUMA_INJECTION_LABEL]: 'enabled', [KUMA_MESH_LABEL]: this.options.meshName } };
   }
 
-  public podMetadata(): MetadataAdditions {
+  public podMetadata(ctx: RenderContext): MetadataAdditions {
     // Pods do not mount an API token (automountServiceAccountToken: false); the sidecar gets its
     // own from a projected volume, which the injector mounts into kuma-sidecar only.
-    return { annotations: { [KUMA_TOKEN_VOLUME_ANNOTATION]: KUMA_TOKEN_VOLUME } };
+    const annotations = { [KUMA_TOKEN_VOLUME_ANNOTATION]: KUMA_TOKEN_VOLUME };
+    // A namespace managed elsewhere carries no injection label: the pods join the mesh themselves.
+    if (ctx.createsNamespace !== false) return { annotations };
+    return { annotations, labels: { [KUMA_INJECTION_LABEL]: 'enabled', [KUMA_MESH_LABEL]: this.options.meshName } };
   }
 
   public podSpecAdditions(): PodSpecAdditions {
