@@ -1,5 +1,5 @@
 import { App, Testing } from 'cdk8s';
-import { Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
+import { Mesh, Peer, Port, Probe, SecureWorkload, ZeroTrustChart } from '../lib';
 import { heroAndLilDeeBee } from '../apps/story';
 import { expectValid } from './support/schema';
 import { expectSynthError, find, synthApp, storyYaml } from './support/synth';
@@ -114,7 +114,10 @@ function l7App(): App {
   const app = Testing.app();
   const shop = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh: Mesh.linkerd() });
   const ops = new ZeroTrustChart(app, 'ops', { namespace: 'ops', mesh: Mesh.linkerd() });
-  const api = new SecureWorkload(shop, 'api', { image: 'api:1', ports: [Port.http(8080), Port.grpc(9090), Port.udp(5353, 'dns-ish')] });
+  const api = new SecureWorkload(shop, 'api', {
+    image: 'api:1', ports: [Port.http(8080), Port.grpc(9090), Port.udp(5353, 'dns-ish')],
+    readiness: Probe.fromHttpGet('/readyz'), liveness: Probe.fromHttpGet('/livez', { port: 8080 }),
+  });
   const web = new SecureWorkload(shop, 'web', { image: 'web:1', serviceAccountName: 'web-sa' });
   const admin = new SecureWorkload(shop, 'admin', { image: 'admin:1' });
   const monitor = new SecureWorkload(ops, 'monitor', { image: 'monitor:1' });
@@ -168,7 +171,8 @@ describe('HTTP rules on Linkerd', () => {
 
   test('kubelet probes keep a route of their own on Servers with routes, outranking every other route', () => {
     const probes = find(shop, 'HTTPRoute', 'api-http-8080-probes');
-    expect(probes.spec.rules[0].matches).toEqual(['/healthz', '/livez', '/readyz'].map((value) => ({
+    // Exactly the pod template's own httpGet probe paths on that port.
+    expect(probes.spec.rules[0].matches).toEqual(['/livez', '/readyz'].map((value) => ({
       path: { type: 'Exact', value },
       headers: [{ type: 'RegularExpression', name: 'User-Agent', value: 'kube-probe/.*' }],
       method: 'GET',
@@ -201,9 +205,9 @@ describe('HTTP rules on Linkerd', () => {
     expect(out.filter((o) => o.kind === 'AuthorizationPolicy')).toEqual([]);
   });
 
-  test('probePaths: [] emits no probe routes', () => {
+  test('a pod template without probes gets no probe route (nothing unauthenticated is opened)', () => {
     const app = Testing.app();
-    const c = new ZeroTrustChart(app, 'c', { namespace: 'c', mesh: Mesh.linkerd({ probePaths: [] }) });
+    const c = new ZeroTrustChart(app, 'c', { namespace: 'c', mesh: Mesh.linkerd() });
     const a = new SecureWorkload(c, 'a', { image: 'x', ports: [Port.http(80)] });
     const b = new SecureWorkload(c, 'b', { image: 'x' });
     a.allowFrom(b, { http: [{ methods: ['GET'] }] });
@@ -219,7 +223,7 @@ describe('intent Linkerd cannot enforce fails at synth', () => {
     const chart = new ZeroTrustChart(a0, 'p', { namespace: 'p', mesh: Mesh.linkerd() });
     return {
       app: a0,
-      a: new SecureWorkload(chart, 'a', { image: 'x', ports: [Port.http(80)] }),
+      a: new SecureWorkload(chart, 'a', { image: 'x', ports: [Port.http(80)], readiness: Probe.fromHttpGet('/healthz') }),
       b: new SecureWorkload(chart, 'b', { image: 'x' }),
       c: new SecureWorkload(chart, 'c', { image: 'x' }),
     };
@@ -270,7 +274,7 @@ describe('intent Linkerd cannot enforce fails at synth', () => {
   test('bad props fail where they are written', () => {
     expect(() => Mesh.linkerd({ identityDomain: 'Not A Domain' })).toThrow(/identityDomain/);
     expect(() => Mesh.linkerd({ controlPlaneNamespace: 'x_y' })).toThrow(/controlPlaneNamespace/);
-    expect(() => Mesh.linkerd({ probePaths: ['healthz'] })).toThrow(/probePaths/);
+    expect(() => Mesh.linkerd({ probePaths: ['/healthz'] } as any)).toThrow(/probePaths is gone/);
     expect(() => Mesh.linkerd({ probeNetworks: [] })).toThrow(/probeNetworks/);
   });
 });

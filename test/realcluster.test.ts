@@ -4,10 +4,11 @@
  */
 import { App, Testing } from 'cdk8s';
 import * as plus from 'cdk8s-plus-30';
-import { CiliumMutualAuth, IstioMode, LinkerdHttpRoutes, Mesh, Peer, Port, SecureWorkload, WorkloadKind, ZeroTrustChart } from '../lib';
+import { CiliumMutualAuth, IstioMode, LinkerdHttpRoutes, Mesh, Peer, Port, Probe, SecureWorkload, WorkloadKind, ZeroTrustChart } from '../lib';
 import { expectValid } from './support/schema';
 import { synthApp } from './support/synth';
 import { IstioEvaluator } from '../lib/verify/istio';
+import { LinkerdEvaluator } from '../lib/verify/linkerd';
 import { inventory } from '../lib/verify/inventory';
 import { readerFor } from '../lib/verify/readers';
 import { Endpoint } from '../lib/verify/types';
@@ -210,5 +211,66 @@ describe('namespaces managed elsewhere (createNamespace: false): the pods enrol 
 
   test('Cilium ztunnel enrols only by namespace label: refused', () => {
     expect(codeOf(() => synthApp(elsewhere(Mesh.cilium({ mutualAuth: CiliumMutualAuth.ZTUNNEL }))))).toBe('NAMESPACE_ENROLMENT_NEEDED');
+  });
+});
+
+describe('Linkerd probe routes come from the pod template', () => {
+  const build = (probes: { created?: boolean; adopted?: boolean }) => {
+    const app = Testing.app();
+    const c = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh: Mesh.linkerd({ probeNetworks: ['10.0.0.0/16'] }) });
+    const web = new SecureWorkload(c, 'web', { image: 'web' });
+    const api = new SecureWorkload(c, 'api', {
+      image: 'api', ports: [Port.http(8080)],
+      ...(probes.created ? { readiness: Probe.fromHttpGet('/actuator/health/readiness'), liveness: Probe.fromHttpGet('/actuator/health/liveness') } : {}),
+    });
+    api.allowFrom(web, { http: [{ methods: ['GET'], paths: ['/api/*'] }] });
+    const sa = new plus.ServiceAccount(c, 'legacy-sa', { metadata: { name: 'legacy' } });
+    const d = new plus.Deployment(c, 'legacy-deployment', {
+      serviceAccount: sa,
+      containers: [{
+        image: 'legacy', ports: [{ number: 9000, name: 'http-api' }], securityContext: { ensureNonRoot: false },
+        ...(probes.adopted ? { readiness: plus.Probe.fromHttpGet('/ping', { port: 9000 }) } : {}),
+      }],
+    });
+    const legacy = new SecureWorkload(c, 'legacy', { workload: d });
+    legacy.allowFrom(web, { http: [{ methods: ['POST'] }] });
+    return synthApp(app);
+  };
+  const probeRoute = (objects: any[], name: string) => objects.find((o) => o.kind === 'HTTPRoute' && o.metadata.name === name);
+
+  test('created and adopted workloads: exactly their httpGet probe paths, from probeNetworks', () => {
+    const objects = build({ created: true, adopted: true });
+    expectValid(objects);
+    const created = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'api').spec.template.spec.containers[0];
+    expect(created.readinessProbe).toEqual({ httpGet: { path: '/actuator/health/readiness', port: 8080 } });
+    const paths = (r: any) => r.spec.rules.flatMap((x: any) => x.matches.map((m: any) => m.path.value));
+    expect(paths(probeRoute(objects, 'api-http-8080-probes'))).toEqual(['/actuator/health/liveness', '/actuator/health/readiness']);
+    expect(paths(probeRoute(objects, 'legacy-http-api-probes'))).toEqual(['/ping']);
+    expect(objects.find((o) => o.kind === 'NetworkAuthentication' && o.metadata.name === 'kubelet-probes').spec.networks).toEqual([{ cidr: '10.0.0.0/16' }]);
+    // The Linkerd reader (its L7 layer: kubelet's traffic from the node is not subject to
+    // NetworkPolicy): the probe passes from the node network, the same request without kubelet's
+    // User-Agent, from elsewhere or on another path does not.
+    const reader = new LinkerdEvaluator(objects);
+    const api = inventory(objects).workloads.find((p) => p.labels?.['app.kubernetes.io/name'] === 'api')!;
+    const node = (ip: string): Endpoint => ({ id: `ip:${ip}`, kind: 'ip', ip });
+    const ask = (src: Endpoint, path: string, ua?: string) => reader.evaluate({
+      source: src, destination: api, port: 8080, protocol: 'TCP',
+      http: { method: 'GET', path, ...(ua ? { headers: { 'User-Agent': ua } } : {}) },
+    } as any).allowed;
+    expect(ask(node('10.0.3.4'), '/actuator/health/readiness', 'kube-probe/1.30')).toBe(true);
+    expect(ask(node('10.0.3.4'), '/actuator/health/readiness')).toBe(false);
+    expect(ask(node('192.0.2.1'), '/actuator/health/readiness', 'kube-probe/1.30')).toBe(false);
+    expect(ask(node('10.0.3.4'), '/healthz', 'kube-probe/1.30')).toBe(false);
+  });
+
+  test('no probes: no probe route, no unauthenticated NetworkAuthentication', () => {
+    const objects = build({});
+    expect(objects.filter((o) => o.metadata.name.endsWith('-probes') || o.kind === 'NetworkAuthentication')).toEqual([]);
+  });
+
+  test('a probe on a port the workload does not declare is refused', () => {
+    const app = Testing.app();
+    const c = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh: Mesh.linkerd() });
+    expect(codeOf(() => new SecureWorkload(c, 'api', { image: 'api', ports: [Port.http(8080)], readiness: Probe.fromHttpGet('/r', { port: 9999 }) }))).toBe('INVALID_PROBE');
   });
 });

@@ -12,6 +12,7 @@ import { ZeroTrustChart } from './chart';
 import { checkAdoption, checkWorkloadProps } from './adoption';
 import { MetadataAdditions, PodSpecAdditions } from './render';
 import { compareText } from './collation';
+import { Probe, ProbeModel, probesOfPodSpec } from './probe';
 
 const WORKLOAD_BRAND = Symbol.for('cdk8s-zero-trust.SecureWorkload');
 
@@ -69,6 +70,23 @@ export interface SecureWorkloadProps {
    */
   readonly workload?: IAdoptableWorkload;
   /**
+   * Readiness probe of a created workload's container (cdk8s-plus style:
+   * `Probe.fromHttpGet('/ready')`). With `workload`, set probes on the adopted containers instead:
+   * they are read from its pod template.
+   * @default - none
+   */
+  readonly readiness?: Probe;
+  /**
+   * Liveness probe of a created workload's container.
+   * @default - none
+   */
+  readonly liveness?: Probe;
+  /**
+   * Startup probe of a created workload's container.
+   * @default - none
+   */
+  readonly startup?: Probe;
+  /**
    * Whether to create a Service for the ports: a ClusterIP Service, or for a created StatefulSet
    * its governing headless Service (`clusterIP: None`, named as the workload, the StatefulSet's
    * `serviceName`), which gives the pods their stable DNS names.
@@ -118,8 +136,9 @@ export class SecureWorkload extends Construct implements IPeer {
       throw new ZeroTrustError(`${where}: give exactly one of "image" (create a workload) or "workload" (adopt a cdk8s-plus one)`);
     }
     if (props.workload) {
-      if (props.kind !== undefined || props.replicas !== undefined || props.serviceAccountName !== undefined) {
-        throw new ZeroTrustError(`${where}: "kind", "replicas" and "serviceAccountName" apply only to created workloads; set them on the adopted one`);
+      if (props.kind !== undefined || props.replicas !== undefined || props.serviceAccountName !== undefined
+        || props.readiness !== undefined || props.liveness !== undefined || props.startup !== undefined) {
+        throw new ZeroTrustError(`${where}: "kind", "replicas", "serviceAccountName" and the probes apply only to created workloads; set them on the adopted one`);
       }
       const sa = props.workload.serviceAccount?.name;
       if (!sa || sa === 'default') {
@@ -139,6 +158,14 @@ export class SecureWorkload extends Construct implements IPeer {
       }
     }
     checkUniquePorts(this.ports, where);
+    for (const [key, probe] of [['readiness', props.readiness], ['liveness', props.liveness], ['startup', props.startup]] as const) {
+      if (probe === undefined) continue;
+      if (!(probe instanceof Probe)) throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', message: `${where}: ${key} must be a Probe (Probe.fromHttpGet())` });
+      const port = probe.port ?? this.ports[0]?.number;
+      if (port === undefined || !this.ports.some((p) => p.number === port && p.protocol === 'TCP')) {
+        throw new ZeroTrustError({ code: 'INVALID_PROBE', workload: `${this.namespace}/${this.name}`, message: `${where}: the ${key} probe's port ${port ?? '(none: the workload declares no ports)'} is not a declared TCP port of the workload` });
+      }
+    }
     if (props.service === true && this.ports.length === 0) {
       throw new ZeroTrustError({ code: 'SERVICE_WITHOUT_PORTS', workload: `${this.namespace}/${this.name}`, message: `${where}: service is requested but no ports are declared` });
     }
@@ -229,6 +256,7 @@ export class SecureWorkload extends Construct implements IPeer {
         backend: this.chart._binding.backend,
         service: this.hasService(),
         ...(this.hasService() && this.isStatefulSet() ? { headless: true } : {}),
+        probes: this.probes(),
       };
     }
     return this.model;
@@ -295,14 +323,7 @@ export class SecureWorkload extends Construct implements IPeer {
     }
 
     const kind = this.props.kind ?? WorkloadKind.DEPLOYMENT;
-    const container = {
-      name: this.name,
-      image: this.props.image,
-      ...(this.ports.length ? {
-        ports: this.ports.map((p) => ({ name: p.name, containerPort: p.number, protocol: p.protocol })),
-      } : {}),
-      securityContext: { allowPrivilegeEscalation: false },
-    };
+    const container = this.container();
     const spec: any = {
       replicas: this.props.replicas ?? 1,
       selector: { matchLabels: { ...this.selector } },
@@ -318,6 +339,33 @@ export class SecureWorkload extends Construct implements IPeer {
       },
     };
     new ApiObject(this, kind, { apiVersion: 'apps/v1', kind, metadata: metadata(this.name), spec });
+  }
+
+  /** The httpGet probes of the pod template: the props of a created workload, or the adopted one's containers. */
+  private probes(): ProbeModel[] {
+    if (!this.props.workload) return probesOfPodSpec({ containers: [this.container()] });
+    try {
+      return probesOfPodSpec(ApiObject.of(this.props.workload).toJson()?.spec?.template?.spec);
+    } catch {
+      return [];
+    }
+  }
+
+  /** The container of a created workload. */
+  private container(): any {
+    const p = this.props;
+    const defaultPort = this.ports[0]?.number ?? 0;
+    return {
+      name: this.name,
+      image: p.image,
+      ...(this.ports.length ? {
+        ports: this.ports.map((x) => ({ name: x.name, containerPort: x.number, protocol: x.protocol })),
+      } : {}),
+      ...(p.readiness ? { readinessProbe: p.readiness._toKube(defaultPort) } : {}),
+      ...(p.liveness ? { livenessProbe: p.liveness._toKube(defaultPort) } : {}),
+      ...(p.startup ? { startupProbe: p.startup._toKube(defaultPort) } : {}),
+      securityContext: { allowPrivilegeEscalation: false },
+    };
   }
 
   private isStatefulSet(): boolean {

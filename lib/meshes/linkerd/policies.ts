@@ -37,8 +37,6 @@ export interface LinkerdSettings {
   readonly identityDomain: string;
   /** Namespace of the Linkerd control plane. */
   readonly controlPlaneNamespace: string;
-  /** Paths kubelet probes (GET) on HTTP ports; kept open on Servers that have routes. */
-  readonly probePaths: string[];
   /** Networks kubelet probes come from. */
   readonly probeNetworks: string[];
   /**
@@ -248,6 +246,22 @@ export function checkLinkerd(model: ZeroTrustModel, namespace: string, s: Linker
   for (const plan of serverPlans(model, namespace, s)) {
     checkRoutes(plan, s);
     checkRouteLimits(plan, s, namespace);
+    if (plan.groups.length === 0) continue;
+    const paths = probePathsOf(plan.workload, plan.port);
+    const w = `${plan.workload.namespace}/${plan.workload.name}`;
+    for (const path of paths) {
+      const why = httpRoutePathProblem(path);
+      if (why) {
+        throw new ZeroTrustError({
+          code: 'INVALID_HTTPROUTE_PATH', backend: s.backend, namespace, workload: w,
+          message: `${w}: the probe path ${JSON.stringify(path)} on port ${plan.port.toString()} ${why}, so the API server would reject its probe HTTPRoute (the Server has HTTP rules, so Linkerd no longer authorizes probes itself); normalize the path`,
+        });
+      }
+    }
+    const l = routeLimits(s);
+    if (paths.length > l.rules * l.matchesPerRule) {
+      throw new ZeroTrustError({ code: 'HTTPROUTE_TOO_LARGE', backend: s.backend, namespace, workload: w, message: `${w}: ${paths.length} probe paths on port ${plan.port.toString()}, more than one HTTPRoute holds (${l.rules * l.matchesPerRule})` });
+    }
   }
 }
 
@@ -286,6 +300,11 @@ function checkRoutes(plan: ServerPlan, s: LinkerdSettings): void {
       throw new ZeroTrustError(`[${s.backend}] ${where(root)}: the rule for path "/" with any method ties with the catch-all route that ${plan.plain.flows.map((f) => endpointKey(f.source)).join(', ')} need on ${plan.workload.namespace}/${plan.workload.name} port ${plan.port.toString()}; name the methods of that rule`);
     }
   }
+}
+
+/** The paths kubelet probes with HTTP GET on a workload port (from its pod template), sorted. */
+export function probePathsOf(w: WorkloadModel, p: Port): string[] {
+  return [...new Set((w.probes ?? []).filter((x) => x.port === p.number && x.scheme === 'HTTP' && p.protocol === Protocol.TCP).map((x) => x.path))].sort();
 }
 
 function serverPlans(model: ZeroTrustModel, namespace: string, _s: LinkerdSettings): ServerPlan[] {
@@ -425,11 +444,14 @@ export function linkerdObjects(model: ZeroTrustModel, namespace: string, s: Link
       out.push(httpRoute(namespace, `${name}-any`, name, [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }] }],
         [`every request not matched by another route of ${name}; authorized by the Server-wide AuthorizationPolicy only`], s));
     }
-    if (s.probePaths.length > 0) {
+    // Linkerd authorizes probes itself only on Servers without routes: keep the pod template's own
+    // httpGet probe paths on this port open to kubelet, and nothing where it declares none.
+    const probePaths = probePathsOf(w, p);
+    if (probePaths.length > 0) {
       probes = true;
       const probeRoute = `${name}-probes`;
-      const what = `kubelet probes (GET ${s.probePaths.join(', ')} with User-Agent ${KUBE_PROBE_USER_AGENT}) from ${s.probeNetworks.join(', ')}, unauthenticated`;
-      out.push(httpRoute(namespace, probeRoute, name, routeRules([s.probePaths.map((path) => ({
+      const what = `kubelet probes (GET ${probePaths.join(', ')} with User-Agent ${KUBE_PROBE_USER_AGENT}) from ${s.probeNetworks.join(', ')}, unauthenticated`;
+      out.push(httpRoute(namespace, probeRoute, name, routeRules([probePaths.map((path) => ({
         path: { type: 'Exact', value: path },
         headers: [{ type: 'RegularExpression', name: 'User-Agent', value: KUBE_PROBE_USER_AGENT }],
         method: 'GET',
