@@ -2,7 +2,12 @@
  * Issue 18: the output works in a real cluster (GitOps apply, probes, DNS, namespaces managed
  * elsewhere) and opens nothing beyond the intent.
  */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { App, Testing } from 'cdk8s';
+import * as YAML from 'yaml';
 import * as plus from 'cdk8s-plus-30';
 import { CiliumMutualAuth, IstioMode, LinkerdHttpRoutes, Mesh, Peer, Port, Probe, SecureWorkload, WorkloadKind, ZeroTrustChart } from '../lib';
 import { expectValid } from './support/schema';
@@ -46,7 +51,6 @@ describe('cluster-scoped objects are emitted once per app', () => {
   });
 });
 
-export { App, Peer };
 
 describe('Linkerd HTTPRoutes need no Gateway API CRDs', () => {
   const routesApp = (mesh: Mesh, paths: string[]) => {
@@ -272,5 +276,49 @@ describe('Linkerd probe routes come from the pod template', () => {
     const app = Testing.app();
     const c = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh: Mesh.linkerd() });
     expect(codeOf(() => new SecureWorkload(c, 'api', { image: 'api', ports: [Port.http(8080)], readiness: Probe.fromHttpGet('/r', { port: 9999 }) }))).toBe('INVALID_PROBE');
+  });
+});
+
+describe('every output folder builds with kustomize, with several charts per app', () => {
+  const kubectl = (() => {
+    try {
+      execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+
+  test.each([
+    ['networkpolicy', () => Mesh.networkPolicy()], ['istio', () => Mesh.istio()], ['istio-ambient', () => Mesh.istio({ mode: IstioMode.AMBIENT })],
+    ['linkerd', () => Mesh.linkerd()], ['cilium', () => Mesh.cilium({ spiffeIds: {} })], ['kuma', () => Mesh.kuma()], ['nsm', () => Mesh.networkServiceMesh()],
+  ] as const)('%s', (_id, mesh) => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'zt-kustomize-'));
+    try {
+      const app = new App({ outdir });
+      const m = mesh();
+      const shop = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh: m });
+      const payments = new ZeroTrustChart(app, 'payments', { namespace: 'payments', mesh: m });
+      const data = new ZeroTrustChart(app, 'data', { namespace: 'data', mesh: m });
+      const web = new SecureWorkload(shop, 'web', { image: 'web', ports: [Port.http(8080)], readiness: Probe.fromHttpGet('/ready') });
+      const ledger = new SecureWorkload(payments, 'ledger', { image: 'ledger', ports: [Port.http(8080)] });
+      const db = new SecureWorkload(data, 'db', { image: 'postgres:16', kind: WorkloadKind.STATEFUL_SET, ports: [Port.tcp(5432, 'postgres')] });
+      ledger.allowFrom(web, { ports: [Port.http(8080)] });
+      db.allowFrom(ledger);
+      app.synth();
+      const files = fs.readdirSync(outdir).filter((f) => f.endsWith('.yaml')).sort();
+      expect(files.length).toBe(3);
+      // Objects are unique by group, kind, namespace and name across the folder (what kustomize requires).
+      const ids = files.flatMap((f) => YAML.parseAllDocuments(fs.readFileSync(path.join(outdir, f), 'utf8')).map((d) => d.toJSON()))
+        .filter((o: any) => o).map((o: any) => `${o.apiVersion.split('/').slice(0, -1).join('/')}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`);
+      expect(ids.filter((x, i) => ids.indexOf(x) !== i)).toEqual([]);
+      if (kubectl) {
+        fs.writeFileSync(path.join(outdir, 'kustomization.yaml'), `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${files.map((f) => `  - ${f}`).join('\n')}\n`);
+        const built = execFileSync('kubectl', ['kustomize', outdir], { encoding: 'utf8' });
+        expect(YAML.parseAllDocuments(built).length).toBe(ids.length);
+      }
+    } finally {
+      fs.rmSync(outdir, { recursive: true, force: true });
+    }
   });
 });
