@@ -5,6 +5,7 @@ export * from './intent/port';
 export * from './intent/rules';
 export * from './intent/workload';
 export * from './intent/adopt';
+export { HttpGetProbeOptions, Probe } from './intent/probe';
 export { IMesh } from './intent/render';
 export { ZeroTrustSynthesis } from './intent/synthesis';
 export { ZeroTrustErrorDetails } from './intent/errors';

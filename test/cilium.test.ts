@@ -4,6 +4,8 @@ import { CiliumMutualAuth } from '../lib/meshes/cilium';
 import { ciliumHttpRules, escapeEre, methodRegex, pathRegex } from '../lib/meshes/cilium/http';
 import { heroAndLilDeeBee } from '../apps/story';
 import { expectValid } from './support/schema';
+import { CiliumPolicyEvaluator } from '../lib/verify/cilium';
+import { Endpoint } from '../lib/verify/types';
 import { expectSynthError, find, synthApp, storyYaml } from './support/synth';
 import { expectError } from './support/errors';
 
@@ -180,25 +182,32 @@ describe('peers, L7 and FQDN egress', () => {
     }]);
   });
 
-  test('FQDN egress: toFQDNs plus a DNS rule for exactly those names, and the workload leaves the baseline DNS rule', () => {
+  test('FQDN egress: toFQDNs gates the connections; DNS stays open for every name, so peers and search-list candidates resolve', () => {
     const { app, web } = shop();
     web.allowTo(Peer.fqdn('api.stripe.com'), { ports: [Port.tcp(443)] });
     web.allowTo(Peer.fqdn('*.s3.amazonaws.com'), { ports: [Port.http(80)], http: [{ methods: ['GET'] }] });
     const objects = synthApp(app);
     expectValid(objects);
     const base = find(objects, 'CiliumNetworkPolicy', 'default-deny', 'shop').spec;
-    expect(base.endpointSelector).toEqual({ matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'NotIn', values: ['web'] }] });
-    // Left out of the baseline, web still needs its ingress closed: a rule from "none", never {}.
-    expect(find(objects, 'CiliumNetworkPolicy', 'web', 'shop').spec.ingress).toEqual([{ fromEntities: ['none'] }]);
-    const egress = find(objects, 'CiliumNetworkPolicy', 'web', 'shop').spec.egress;
-    expect(egress[0]).toEqual({
-      toEndpoints: [{ matchLabels: { 'k8s:io.kubernetes.pod.namespace': 'kube-system', 'k8s:k8s-app': 'kube-dns' } }],
-      toPorts: [{ ports: [{ port: '53', protocol: 'UDP' }, { port: '53', protocol: 'TCP' }], rules: { dns: [{ matchName: 'api.stripe.com' }, { matchPattern: '*.s3.amazonaws.com' }] } }],
-    });
-    expect(egress.slice(1)).toEqual([
+    // Every pod, web too: a DNS rule listing only the external names would make the proxy answer
+    // REFUSED to in-cluster names and to the search-list candidates tried first (ndots:5).
+    expect(base.endpointSelector).toEqual({});
+    expect(base.egress[0].toPorts[0].rules).toEqual({ dns: [{ matchPattern: '*' }] });
+    const web0 = find(objects, 'CiliumNetworkPolicy', 'web', 'shop').spec;
+    expect(web0.egress).toEqual([
       { toFQDNs: [{ matchName: 'api.stripe.com' }], toPorts: [{ ports: [{ port: '443', protocol: 'TCP' }] }] },
       { toFQDNs: [{ matchPattern: '*.s3.amazonaws.com' }], toPorts: [{ ports: [{ port: '80', protocol: 'TCP' }], rules: { http: [{ method: '^GET$' }] } }] },
     ]);
+    // The reader's DNS proxy model: web resolves its peers' Service names and the search-list
+    // candidates of the external name; connections to other hosts stay closed.
+    const reader = new CiliumPolicyEvaluator(objects);
+    const webPod: Endpoint = { id: 'shop/web', kind: 'pod', namespace: 'shop', labels: { 'app.kubernetes.io/name': 'web' }, serviceAccount: 'web', namespaceLabels: {} };
+    for (const name of ['api.shop.svc.cluster.local', 'api.stripe.com.shop.svc.cluster.local', 'api.stripe.com.svc.cluster.local', 'api.stripe.com', 'x.s3.amazonaws.com']) {
+      expect([name, reader.resolves(webPod, name)]).toEqual([name, true]);
+    }
+    const to = (host: string) => reader.evaluate({ source: webPod, destination: { id: `fqdn:${host}`, kind: 'fqdn', host }, port: 443, protocol: 'TCP' }).allowed;
+    expect(to('api.stripe.com')).toBe(true);
+    expect(to('evil.example.com')).toBe(false);
   });
 
   test('ip blocks keep their exceptions; port ranges keep endPort', () => {

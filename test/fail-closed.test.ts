@@ -11,7 +11,7 @@ import * as YAML from 'yaml';
 import { heroAndLilDeeBee } from '../apps/story';
 import { STORY_MESHES } from '../apps/main';
 import {
-  CiliumMutualAuth, IstioMode, KumaHttpRules, Mesh, Peer, Port, PortKind, SecureWorkload, ZeroTrustChart, ZeroTrustSynthesis,
+  CiliumMutualAuth, IstioMode, KumaHttpRules, Mesh, Peer, Port, PortKind, Probe, SecureWorkload, ZeroTrustChart, ZeroTrustSynthesis,
 } from '../lib';
 import { ZeroTrustError } from '../lib/intent/errors';
 import { HTTPROUTE_PATH_MAX, httpRoutePathProblem } from '../lib/meshes/linkerd/policies';
@@ -285,14 +285,17 @@ describe('invalid manifests are synth errors', () => {
       expect(problem(app, code)).toMatchObject({ backend: 'linkerd', workload: 'shop/api', rule: 'shop/api.allowFrom(shop/web)' });
     });
 
-    test('probe paths are held to the same rules', () => {
-      expect(thrown(() => Mesh.linkerd({ probePaths: ['/a//b'] })).code).toBe('INVALID_HTTPROUTE_PATH');
+    test('probe paths (read from the pod template) are held to the same rules', () => {
+      const { app, c } = chart(Mesh.linkerd());
+      const api = new SecureWorkload(c, 'api', { image: 'api:1', ports: [Port.http(8080)], readiness: Probe.fromHttpGet('/a//b') });
+      api.allowFrom(new SecureWorkload(c, 'web', { image: 'web:1' }), { http: [{ methods: ['GET'] }] });
+      expect(problem(app, 'INVALID_HTTPROUTE_PATH')).toMatchObject({ backend: 'linkerd', workload: 'shop/api' });
     });
 
     test('too many matches for one HTTPRoute', () => {
       const { app, c } = chart(Mesh.linkerd());
       const api = new SecureWorkload(c, 'api', { image: 'api:1', ports: [Port.http(8080)] });
-      const paths = Array.from({ length: 20 }, (_, i) => `/p${i}`);
+      const paths = Array.from({ length: 40 }, (_, i) => `/p${i}`);
       api.allowFrom(new SecureWorkload(c, 'web', { image: 'web:1' }), { http: [{ methods: ['GET', 'POST', 'PUT', 'DELETE'], paths }] });
       expect(problem(app, 'HTTPROUTE_TOO_LARGE')).toMatchObject({ backend: 'linkerd', workload: 'shop/api' });
     });

@@ -62,7 +62,12 @@ describe('Kuma output for ports and hosts', () => {
     api.allowFrom(web, { ports: [Port.http(8080)] });
     api.allowFrom(Peer.namespace('ops'), { ports: [Port.tcp(9090, 'admin')] });
     const objs = synthApp(app);
-    expect(objs.filter((o) => o.kind === 'MeshTrafficPermission').map((o) => o.metadata.name).sort()).toEqual(['api-admin', 'api-http-8080']);
+    // Per-port allows, after a Dataplane-wide Deny from Mesh that pins each workload's default (web: nobody may reach it).
+    expect(objs.filter((o) => o.kind === 'MeshTrafficPermission').map((o) => o.metadata.name).sort()).toEqual(['api', 'api-admin', 'api-http-8080', 'web']);
+    expect(find(objs, 'MeshTrafficPermission', 'api').spec).toEqual({
+      targetRef: { kind: 'Dataplane', labels: { 'app.kubernetes.io/name': 'api' } },
+      from: [{ targetRef: { kind: 'Mesh' }, default: { action: 'Deny' } }],
+    });
     expect(find(objs, 'MeshTrafficPermission', 'api-admin').spec).toEqual({
       targetRef: { kind: 'Dataplane', labels: { 'app.kubernetes.io/name': 'api' }, sectionName: 'admin' },
       from: [{ targetRef: { kind: 'MeshSubset', tags: { 'k8s.kuma.io/namespace': 'ops' } }, default: { action: 'Allow' } }],

@@ -92,10 +92,13 @@ describe('edited manifests are caught', () => {
   const pods = (objs: Manifest[]) => podsOf(objs);
   const nginx = pod('ingress-nginx/controller', 'ingress-nginx', { app: 'ingress-nginx' }, true);
 
-  test('a Mesh-wide allow-all permission in kuma-system lets ingress-nginx reach the database', () => {
+  test('a Mesh-wide allow-all permission in kuma-system does not widen anything: each destination pins its default with a Deny', () => {
     const objs = base();
     objs.push({ apiVersion: 'kuma.io/v1alpha1', kind: 'MeshTrafficPermission', metadata: { name: 'allow-all', namespace: 'kuma-system', labels: { 'kuma.io/mesh': 'default' } }, spec: { targetRef: { kind: 'Mesh' }, from: [{ targetRef: { kind: 'Mesh' }, default: { action: 'Allow' } }] } });
     const deebee = pods(objs).find((p) => p.id === 'production/lil-deebee')!;
+    expect(new KumaEvaluator(objs).evaluate(tcp(nginx, deebee, 5432)).allowed).toBe(false);
+    // Without the pin, it would.
+    for (const m of objs) if (m.kind === 'MeshTrafficPermission' && m.metadata.namespace === 'production') m.spec.from = m.spec.from.slice(1);
     expect(new KumaEvaluator(objs).evaluate(tcp(nginx, deebee, 5432)).allowed).toBe(true);
   });
 
@@ -114,7 +117,7 @@ describe('edited manifests are caught', () => {
   test('widening a from entry to the whole namespace lets every production pod in', () => {
     const objs = base();
     const mtp = objs.find((o) => o.kind === 'MeshTrafficPermission' && o.metadata.name === 'lil-deebee')!;
-    delete mtp.spec.from[0].targetRef.tags['app.kubernetes.io/name'];
+    delete mtp.spec.from[1].targetRef.tags['app.kubernetes.io/name'];
     const [hero, deebee] = ['production/hero', 'production/lil-deebee'].map((id) => pods(objs).find((p) => p.id === id)!);
     const stranger = { ...hero, id: 'production/stranger', labels: { 'app.kubernetes.io/name': 'stranger' } };
     expect(new KumaEvaluator(objs).evaluate(tcp(stranger, deebee, 5432)).allowed).toBe(true);

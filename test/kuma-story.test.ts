@@ -42,7 +42,8 @@ describe('the story on Kuma', () => {
     expect(mtp.metadata.labels).toEqual({ 'app.kubernetes.io/managed-by': 'cdk8s-zero-trust', 'kuma.io/mesh': 'default' });
     expect(mtp.spec).toEqual({
       targetRef: { kind: 'Dataplane', labels: { 'app.kubernetes.io/name': 'lil-deebee' } },
-      from: [{
+      // The default pinned first: a mesh-wide Allow cannot widen it.
+      from: [{ targetRef: { kind: 'Mesh' }, default: { action: 'Deny' } }, {
         targetRef: { kind: 'MeshSubset', tags: { 'app.kubernetes.io/name': 'hero', 'k8s.kuma.io/namespace': 'production' } },
         default: { action: 'Allow' },
       }],
@@ -53,14 +54,15 @@ describe('the story on Kuma', () => {
   test('Hero admits the ingress-nginx namespace by its namespace tag', () => {
     const mtp = find(objects, 'MeshTrafficPermission', 'hero', 'production');
     expect(mtp.spec.targetRef).toEqual({ kind: 'Dataplane', labels: { 'app.kubernetes.io/name': 'hero' } });
-    expect(mtp.spec.from).toEqual([{ targetRef: { kind: 'MeshSubset', tags: { 'k8s.kuma.io/namespace': 'ingress-nginx' } }, default: { action: 'Allow' } }]);
+    expect(mtp.spec.from).toEqual([{ targetRef: { kind: 'Mesh' }, default: { action: 'Deny' } }, { targetRef: { kind: 'MeshSubset', tags: { 'k8s.kuma.io/namespace': 'ingress-nginx' } }, default: { action: 'Allow' } }]);
   });
 
-  test('only two permissions, no Deny and no Mesh-wide allow', () => {
+  test('only two permissions: each pins its default with a Deny from Mesh first, then allows MeshSubsets only', () => {
     const mtps = objects.filter((o) => o.kind === 'MeshTrafficPermission');
     expect(mtps.map((m) => m.metadata.name).sort()).toEqual(['hero', 'lil-deebee']);
     for (const m of mtps) {
-      for (const f of m.spec.from) {
+      expect(m.spec.from[0]).toEqual({ targetRef: { kind: 'Mesh' }, default: { action: 'Deny' } });
+      for (const f of m.spec.from.slice(1)) {
         expect(f.default.action).toBe('Allow');
         expect(f.targetRef.kind).toBe('MeshSubset');
       }

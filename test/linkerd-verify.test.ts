@@ -1,5 +1,5 @@
 import { Testing } from 'cdk8s';
-import { Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
+import { Mesh, Peer, Port, Probe, SecureWorkload, ZeroTrustChart } from '../lib';
 import { LinkerdEvaluator, LinkerdQuery } from '../lib/verify/linkerd';
 import { Endpoint, PolicyEvaluator, Query, decision } from '../lib/verify/types';
 import { find, synthApp } from './support/synth';
@@ -43,7 +43,7 @@ function l7Objects(): any[] {
   const app = Testing.app();
   const shop = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh: Mesh.linkerd() });
   const ops = new ZeroTrustChart(app, 'ops', { namespace: 'ops', mesh: Mesh.linkerd() });
-  const api = new SecureWorkload(shop, 'api', { image: 'api:1', ports: [Port.http(8080), Port.grpc(9090), Port.tcp(7000)] });
+  const api = new SecureWorkload(shop, 'api', { image: 'api:1', ports: [Port.http(8080), Port.grpc(9090), Port.tcp(7000)], readiness: Probe.fromHttpGet('/healthz') });
   const web = new SecureWorkload(shop, 'web', { image: 'web:1', serviceAccountName: 'web-sa' });
   const admin = new SecureWorkload(shop, 'admin', { image: 'admin:1' });
   const monitor = new SecureWorkload(ops, 'monitor', { image: 'monitor:1' });

@@ -1,5 +1,5 @@
 import { App, Testing } from 'cdk8s';
-import { Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
+import { Mesh, Peer, Port, Probe, SecureWorkload, ZeroTrustChart } from '../lib';
 import { heroAndLilDeeBee } from '../apps/story';
 import { expectValid } from './support/schema';
 import { expectSynthError, find, synthApp, storyYaml } from './support/synth';
@@ -115,7 +115,10 @@ function l7App(): App {
   const app = Testing.app();
   const shop = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh: Mesh.linkerd() });
   const ops = new ZeroTrustChart(app, 'ops', { namespace: 'ops', mesh: Mesh.linkerd() });
-  const api = new SecureWorkload(shop, 'api', { image: 'api:1', ports: [Port.http(8080), Port.grpc(9090), Port.udp(5353, 'dns-ish')] });
+  const api = new SecureWorkload(shop, 'api', {
+    image: 'api:1', ports: [Port.http(8080), Port.grpc(9090), Port.udp(5353, 'dns-ish')],
+    readiness: Probe.fromHttpGet('/readyz'), liveness: Probe.fromHttpGet('/livez', { port: 8080 }),
+  });
   const web = new SecureWorkload(shop, 'web', { image: 'web:1', serviceAccountName: 'web-sa' });
   const admin = new SecureWorkload(shop, 'admin', { image: 'admin:1' });
   const monitor = new SecureWorkload(ops, 'monitor', { image: 'monitor:1' });
@@ -138,11 +141,12 @@ describe('HTTP rules on Linkerd', () => {
 
   test('an HTTP port with rules: the rule group becomes an HTTPRoute on the Server, authorized on the route', () => {
     const route = find(shop, 'HTTPRoute', 'api-http-8080-rules-2');
-    expect(route.apiVersion).toBe('gateway.networking.k8s.io/v1');
+    // Linkerd's own HTTPRoute (linkerd-crds); the Gateway API CRDs are not installed by Linkerd 2.20.
+    expect(route.apiVersion).toBe('policy.linkerd.io/v1beta3');
     expect(route.spec.parentRefs).toEqual([{ group: 'policy.linkerd.io', kind: 'Server', name: 'api-http-8080' }]);
     expect(route.spec.rules).toEqual([{ matches: [{ path: { type: 'Exact', value: '/metrics' }, method: 'GET' }] }]);
     expect(find(shop, 'MeshTLSAuthentication', 'api-http-8080-rules-2').spec).toEqual({ identityRefs: [{ kind: 'ServiceAccount', name: 'monitor', namespace: 'ops' }] });
-    expect(find(shop, 'AuthorizationPolicy', 'api-http-8080-rules-2').spec.targetRef).toEqual({ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'api-http-8080-rules-2' });
+    expect(find(shop, 'AuthorizationPolicy', 'api-http-8080-rules-2').spec.targetRef).toEqual({ group: 'policy.linkerd.io', kind: 'HTTPRoute', name: 'api-http-8080-rules-2' });
 
     const webRoute = find(shop, 'HTTPRoute', 'api-http-8080-rules-1');
     // Prefixes are regular expressions: Gateway API PathPrefix /api/ would also match "/api" itself.
@@ -168,7 +172,8 @@ describe('HTTP rules on Linkerd', () => {
 
   test('kubelet probes keep a route of their own on Servers with routes, outranking every other route', () => {
     const probes = find(shop, 'HTTPRoute', 'api-http-8080-probes');
-    expect(probes.spec.rules[0].matches).toEqual(['/healthz', '/livez', '/readyz'].map((value) => ({
+    // Exactly the pod template's own httpGet probe paths on that port.
+    expect(probes.spec.rules[0].matches).toEqual(['/livez', '/readyz'].map((value) => ({
       path: { type: 'Exact', value },
       headers: [{ type: 'RegularExpression', name: 'User-Agent', value: 'kube-probe/.*' }],
       method: 'GET',
@@ -184,11 +189,11 @@ describe('HTTP rules on Linkerd', () => {
     expect(shop.some((o) => o.metadata.name === 'api-grpc-9090-any')).toBe(false);
   });
 
-  test('UDP is not proxied by Linkerd: no Server, the NetworkPolicy layer alone admits it', () => {
+  test('UDP is not proxied by Linkerd: no Server, the NetworkPolicy layer alone admits it (and no proxy port 4143 for a UDP-only flow)', () => {
     expect(shop.some((o) => o.kind === 'Server' && o.spec.port === 5353)).toBe(false);
     expect(find(shop, 'NetworkPolicy', 'api-ingress').spec.ingress).toContainEqual({
       from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'web' } } }],
-      ports: [{ port: 4143 }, { port: 5353, protocol: 'UDP' }],
+      ports: [{ port: 5353, protocol: 'UDP' }],
     });
   });
 
@@ -201,9 +206,9 @@ describe('HTTP rules on Linkerd', () => {
     expect(out.filter((o) => o.kind === 'AuthorizationPolicy')).toEqual([]);
   });
 
-  test('probePaths: [] emits no probe routes', () => {
+  test('a pod template without probes gets no probe route (nothing unauthenticated is opened)', () => {
     const app = Testing.app();
-    const c = new ZeroTrustChart(app, 'c', { namespace: 'c', mesh: Mesh.linkerd({ probePaths: [] }) });
+    const c = new ZeroTrustChart(app, 'c', { namespace: 'c', mesh: Mesh.linkerd() });
     const a = new SecureWorkload(c, 'a', { image: 'x', ports: [Port.http(80)] });
     const b = new SecureWorkload(c, 'b', { image: 'x' });
     a.allowFrom(b, { http: [{ methods: ['GET'] }] });
@@ -219,7 +224,7 @@ describe('intent Linkerd cannot enforce fails at synth', () => {
     const chart = new ZeroTrustChart(a0, 'p', { namespace: 'p', mesh: Mesh.linkerd() });
     return {
       app: a0,
-      a: new SecureWorkload(chart, 'a', { image: 'x', ports: [Port.http(80)] }),
+      a: new SecureWorkload(chart, 'a', { image: 'x', ports: [Port.http(80)], readiness: Probe.fromHttpGet('/healthz') }),
       b: new SecureWorkload(chart, 'b', { image: 'x' }),
       c: new SecureWorkload(chart, 'c', { image: 'x' }),
     };
@@ -270,7 +275,7 @@ describe('intent Linkerd cannot enforce fails at synth', () => {
   test('bad props fail where they are written', () => {
     expectError(() => Mesh.linkerd({ identityDomain: 'Not A Domain' }), 'INVALID_NAME', /identityDomain/);
     expectError(() => Mesh.linkerd({ controlPlaneNamespace: 'x_y' }), 'INVALID_NAME', /controlPlaneNamespace/);
-    expectError(() => Mesh.linkerd({ probePaths: ['healthz'] }), 'INVALID_HTTP_PATH', /probePaths/);
+    expectError(() => Mesh.linkerd({ probePaths: ['/healthz'] } as any), 'INVALID_MESH_PROPS', /probePaths is gone/);
     expectError(() => Mesh.linkerd({ probeNetworks: [] }), 'INVALID_MESH_PROPS', /probeNetworks/);
   });
 });

@@ -140,7 +140,7 @@ describe.each(CASES.map((c) => [c.name, c]))('reader(synth(intent)) == intent: %
  * nothing else, on every pair of pods of the app's namespaces and of the peer namespaces. Between
  * meshed pods the tunnel port stands for every app port, so there it admits exactly the pairs some
  * flow joins (the mesh above checks the port); with an unmeshed end it admits the declared ports,
- * plus the tunnel port of declared pairs (the layer's documented `meshPorts`).
+ * plus the tunnel port of declared pairs with a TCP port (the layer's documented `meshPorts`).
  */
 const NP_LAYER_CASES: Array<{ name: string; id: BackendId; meshPort?: number; mesh: () => Mesh; features: TopologyFeatures; refusals?: RegExp }> = [
   { name: 'istio (sidecar)', id: 'istio', mesh: () => Mesh.istio({ mode: IstioMode.SIDECAR }), features: { maxWorkloads: SMALL, http: true, serviceAccounts: 'always', externalAnyPort: false, portRanges: false }, refusals: UDP_IDENTITY },
@@ -170,7 +170,9 @@ describe.each(NP_LAYER_CASES.map((c) => [c.name, c]))('the NetworkPolicy layer o
       const layerModel: ZeroTrustModel = { ...model, flows: model.flows.map((f) => ({ ...f, source: noSa(f.source), destination: noSa(f.destination) })) };
       const intent = new IntentEvaluator(layerModel, { dns });
       for (const q of queries({ ...universe, endpoints: pods })) {
-        const pairFlows = layerModel.flows.filter((f) => endpointMatches(f.source, q.source) && endpointMatches(f.destination, q.destination));
+        // The tunnel carries TCP only: a UDP-only flow opens no mesh port.
+        const pairFlows = layerModel.flows.filter((f) => endpointMatches(f.source, q.source) && endpointMatches(f.destination, q.destination)
+          && (f.ports.length === 0 || f.ports.some((p) => p.protocol === 'TCP')));
         const tunnelled = c.meshPort !== undefined && q.protocol === 'TCP' && meshed(q.source) && meshed(q.destination);
         const asked = tunnelled ? { ...q, port: c.meshPort! } : q;
         const unmanagedPair = !managed.has(q.source.namespace!) && !managed.has(q.destination.namespace!);

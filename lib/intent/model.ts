@@ -5,6 +5,7 @@
  */
 import { BackendId } from './backend';
 import { Port } from './port';
+import { ProbeModel } from './probe';
 import { compareEntries, compareText } from './collation';
 
 /** Label every workload is selected by; stable, never hashed. */
@@ -39,6 +40,10 @@ export interface WorkloadModel {
   readonly backend: BackendId;
   /** Whether the workload has a Service of its own; absent when unknown (a model read from a file). */
   readonly service?: boolean;
+  /** Whether its own Service is headless (a created StatefulSet's governing Service); absent: not headless or unknown. */
+  readonly headless?: boolean;
+  /** The kubelet httpGet probes its pod template declares; absent: none or unknown (a model read from a file). */
+  readonly probes?: ProbeModel[];
 }
 
 /** One side of a flow. */

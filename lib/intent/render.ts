@@ -29,6 +29,13 @@ export interface RenderContext {
   readonly namespace: NamespaceModel;
   /** Cluster DNS of this namespace. */
   readonly dns: DnsSpec;
+  /**
+   * Whether the chart emits the Namespace object (with `namespaceMetadata`). When false the
+   * namespace is managed elsewhere and carries none of it: a mesh must enrol the pods themselves
+   * (`podMetadata`) or refuse in `check`.
+   * @default true
+   */
+  readonly createsNamespace?: boolean;
 }
 
 /**

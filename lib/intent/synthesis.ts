@@ -45,6 +45,8 @@ export interface ChartWorkload {
   _render(pod: MetadataAdditions, podSpec: PodSpecAdditions, service: MetadataAdditions): void;
   /** The labels and annotations the user gave its pods (podLabels, or an adopted workload's pod metadata). */
   _declaredPodMetadata?(): MetadataAdditions;
+  /** Problems only the whole app shows (another object of the app clashes with what it would emit). */
+  _appProblems?(): ZeroTrustError[];
 }
 
 /** The outcome of the synth step: the resolved model (when it resolved) and every problem found. */
@@ -133,20 +135,22 @@ export class ZeroTrustSynthesis {
     }
     const plans = this.charts.map((chart) => {
       const namespace = model.namespaces.find((n) => n.name === chart.namespaceName) as NamespaceModel;
-      const ctx: RenderContext = { model, namespace, dns: chart._dns };
+      const ctx: RenderContext = { model, namespace, dns: chart._dns, createsNamespace: chart._emitsNamespace };
       return { chart, ctx, layers: chart._binding.layers() };
     });
     const problems: ZeroTrustError[] = [];
     for (const plan of plans) {
       const context = { backend: plan.chart._binding.backend, namespace: plan.chart.namespaceName };
       problems.push(...reservedMetadataProblems(plan.chart));
+      for (const w of plan.chart._workloadsToRender()) problems.push(...(w._appProblems?.() ?? []).map((p) => p.within(context)));
       for (const layer of plan.layers) problems.push(...checkLayer(layer, plan.ctx).map((p) => p.within(context)));
     }
     if (problems.length > 0) return { model, problems: dedupe(problems) };
     const namespaceMetadata = new Map<SynthesizedChart, MetadataAdditions>();
+    const clusterObjects = new Map<string, { json: string; chart: SynthesizedChart }>();
     for (const plan of plans) {
       try {
-        namespaceMetadata.set(plan.chart, renderChart(plan.chart, plan.ctx, plan.layers));
+        namespaceMetadata.set(plan.chart, renderChart(plan.chart, plan.ctx, plan.layers, clusterObjects));
       } catch (e) {
         // A layer that refuses only while rendering: a problem like any other (the app is not emitted).
         if (!(e instanceof ZeroTrustError)) throw e;
@@ -287,8 +291,14 @@ function reservedMetadataProblems(chart: SynthesizedChart): ZeroTrustError[] {
   return out;
 }
 
-/** Emits one chart: namespace metadata, each workload with its pod and Service metadata, then every layer's objects. */
-function renderChart(chart: SynthesizedChart, ctx: RenderContext, layers: MeshRenderer[]): MetadataAdditions {
+/**
+ * Emits one chart: namespace metadata, each workload with its pod and Service metadata, then every
+ * layer's objects. A cluster-scoped object (Kuma's `Mesh`) is emitted once per app, by the first
+ * chart that renders it: GitOps tools build an app's folder as one set (kustomize refuses "an
+ * already registered id"), and the API server has one such object. Two charts that render
+ * different objects under one cluster-scoped name are refused.
+ */
+function renderChart(chart: SynthesizedChart, ctx: RenderContext, layers: MeshRenderer[], clusterObjects: Map<string, { json: string; chart: SynthesizedChart }>): MetadataAdditions {
   const namespaceMetadata = mergeMetadata(layers.map((l) => l.namespaceMetadata?.(ctx)));
   chart._decorateNamespace(namespaceMetadata);
   for (const w of chart._workloadsToRender()) {
@@ -301,7 +311,23 @@ function renderChart(chart: SynthesizedChart, ctx: RenderContext, layers: MeshRe
     );
   }
   for (const layer of layers) {
-    for (const obj of layer.render(ctx)) emit(chart, ctx.namespace.name, obj);
+    for (const obj of layer.render(ctx)) {
+      if (obj.metadata.namespace === undefined) {
+        const [group] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/') : [''];
+        const key = `${group}/${obj.kind}/${obj.metadata.name}`;
+        const json = JSON.stringify(obj);
+        const first = clusterObjects.get(key);
+        if (first && first.json !== json) {
+          throw new ZeroTrustError({
+            code: 'CLUSTER_OBJECT_CONFLICT', backend: chart._binding.backend, namespace: ctx.namespace.name,
+            message: `the cluster-scoped ${obj.kind} "${obj.metadata.name}" (${obj.apiVersion}) is rendered differently by the charts of namespaces ${first.chart.namespaceName} and ${ctx.namespace.name}, and the cluster holds one; give both charts the same mesh settings, or let only one of them create it`,
+          });
+        }
+        if (first) continue;
+        clusterObjects.set(key, { json, chart });
+      }
+      emit(chart, ctx.namespace.name, obj);
+    }
   }
   return namespaceMetadata;
 }

@@ -1,4 +1,4 @@
-import { ApiObject, JsonPatch } from 'cdk8s';
+import { ApiObject, Chart, JsonPatch } from 'cdk8s';
 import { Construct } from 'constructs';
 import { IAdoptableWorkload } from './adopt';
 import { ZeroTrustError } from './errors';
@@ -12,6 +12,7 @@ import { ZeroTrustChart } from './chart';
 import { checkAdoption, checkWorkloadProps } from './adoption';
 import { MetadataAdditions, PodSpecAdditions } from './render';
 import { compareText } from './collation';
+import { Probe, ProbeModel, probesOfPodSpec } from './probe';
 
 import { brand, isBranded } from './brand';
 
@@ -71,7 +72,26 @@ export interface SecureWorkloadProps {
    */
   readonly workload?: IAdoptableWorkload;
   /**
-   * Whether to create a ClusterIP Service for the ports.
+   * Readiness probe of a created workload's container (cdk8s-plus style:
+   * `Probe.fromHttpGet('/ready')`). With `workload`, set probes on the adopted containers instead:
+   * they are read from its pod template.
+   * @default - none
+   */
+  readonly readiness?: Probe;
+  /**
+   * Liveness probe of a created workload's container.
+   * @default - none
+   */
+  readonly liveness?: Probe;
+  /**
+   * Startup probe of a created workload's container.
+   * @default - none
+   */
+  readonly startup?: Probe;
+  /**
+   * Whether to create a Service for the ports: a ClusterIP Service, or for a created StatefulSet
+   * its governing headless Service (`clusterIP: None`, named as the workload, the StatefulSet's
+   * `serviceName`), which gives the pods their stable DNS names.
    * @default true when the workload has ports
    */
   readonly service?: boolean;
@@ -118,8 +138,9 @@ export class SecureWorkload extends Construct implements IPeer {
       throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', message: `${where}: give exactly one of "image" (create a workload) or "workload" (adopt a cdk8s-plus one)` });
     }
     if (props.workload) {
-      if (props.kind !== undefined || props.replicas !== undefined || props.serviceAccountName !== undefined) {
-        throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', message: `${where}: "kind", "replicas" and "serviceAccountName" apply only to created workloads; set them on the adopted one` });
+      if (props.kind !== undefined || props.replicas !== undefined || props.serviceAccountName !== undefined
+        || props.readiness !== undefined || props.liveness !== undefined || props.startup !== undefined) {
+        throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', message: `${where}: "kind", "replicas", "serviceAccountName" and the probes apply only to created workloads; set them on the adopted one` });
       }
       const sa = props.workload.serviceAccount?.name;
       if (!sa || sa === 'default') {
@@ -139,6 +160,14 @@ export class SecureWorkload extends Construct implements IPeer {
       }
     }
     checkUniquePorts(this.ports, where);
+    for (const [key, probe] of [['readiness', props.readiness], ['liveness', props.liveness], ['startup', props.startup]] as const) {
+      if (probe === undefined) continue;
+      if (!(probe instanceof Probe)) throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', message: `${where}: ${key} must be a Probe (Probe.fromHttpGet())` });
+      const port = probe.port ?? this.ports[0]?.number;
+      if (port === undefined || !this.ports.some((p) => p.number === port && p.protocol === 'TCP')) {
+        throw new ZeroTrustError({ code: 'INVALID_PROBE', workload: `${this.namespace}/${this.name}`, message: `${where}: the ${key} probe's port ${port ?? '(none: the workload declares no ports)'} is not a declared TCP port of the workload` });
+      }
+    }
     if (props.service === true && this.ports.length === 0) {
       throw new ZeroTrustError({ code: 'SERVICE_WITHOUT_PORTS', workload: `${this.namespace}/${this.name}`, message: `${where}: service is requested but no ports are declared` });
     }
@@ -173,6 +202,32 @@ export class SecureWorkload extends Construct implements IPeer {
     return { labels: { ...(meta.labels ?? {}), ...(this.props.podLabels ?? {}) }, annotations: { ...(meta.annotations ?? {}) } };
   }
 
+  /**
+   * An adopted workload that already has a Service of the workload's name (a cdk8s-plus
+   * `exposeViaService()`, or any other object of the app) would get a second Service of that
+   * name from this library: the API server keeps one, kustomize refuses the folder. Refused with
+   * the way out; the library does not reuse the other Service, whose port names, protocols and
+   * selector it does not control (the meshes read them).
+   * @internal
+   */
+  public _appProblems(): ZeroTrustError[] {
+    if (!this.props.workload || !this.hasService()) return [];
+    const clash = this.node.root.node.findAll().find((c) => {
+      if (!ApiObject.isApiObject(c) || c.kind !== 'Service' || c.apiVersion !== 'v1') return false;
+      if (c.node.scope === this) return false;
+      let ns = c.metadata.namespace;
+      if (ns === undefined) {
+        try { ns = Chart.of(c).namespace; } catch { ns = undefined; }
+      }
+      return c.name === this.name && (ns ?? 'default') === this.namespace;
+    });
+    if (!clash) return [];
+    return [new ZeroTrustError({
+      code: 'SERVICE_ALREADY_EXISTS', namespace: this.namespace, workload: `${this.namespace}/${this.name}`,
+      message: `SecureWorkload ${this.namespace}/${this.name}: the app already has a Service "${this.name}" in namespace ${this.namespace} (${clash.node.path}), and this workload would create a second one of that name; pass service: false to keep yours (it must select the pods and name the ports as the mesh needs), or remove it (or give it another name) and let the SecureWorkload create the Service`,
+    })];
+  }
+
   /** Shapes of a rule's arguments, checked where it is declared (plain JavaScript callers). */
   private checkRule(call: string, peer: IPeer, options: AllowOptions | undefined): void {
     const where = `${this.namespace}/${this.name}.${call}(${typeof (peer as any)?.toPeerSpec === 'function' ? '...' : '?'})`;
@@ -202,6 +257,8 @@ export class SecureWorkload extends Construct implements IPeer {
         ports: [...this.ports],
         backend: this.chart._binding.backend,
         service: this.hasService(),
+        ...(this.hasService() && this.isStatefulSet() ? { headless: true } : {}),
+        probes: this.probes(),
       };
     }
     return this.model;
@@ -234,6 +291,9 @@ export class SecureWorkload extends Construct implements IPeer {
         kind: 'Service',
         metadata: { ...serviceMetadata, labels: { ...serviceMetadata.labels, ...(service.labels ?? {}) }, ...(service.annotations ? { annotations: { ...service.annotations } } : {}) },
         spec: {
+          // A created StatefulSet's governing Service (`serviceName`) must be headless: Kubernetes
+          // gives the pods their stable DNS names (`<pod>.<service>.<ns>.svc`) only through one.
+          ...(this.isStatefulSet() ? { clusterIP: 'None' } : {}),
           selector: { ...this.selector },
           ports: this.ports.map((p) => ({
             name: p.name,
@@ -265,14 +325,7 @@ export class SecureWorkload extends Construct implements IPeer {
     }
 
     const kind = this.props.kind ?? WorkloadKind.DEPLOYMENT;
-    const container = {
-      name: this.name,
-      image: this.props.image,
-      ...(this.ports.length ? {
-        ports: this.ports.map((p) => ({ name: p.name, containerPort: p.number, protocol: p.protocol })),
-      } : {}),
-      securityContext: { allowPrivilegeEscalation: false },
-    };
+    const container = this.container();
     const spec: any = {
       replicas: this.props.replicas ?? 1,
       selector: { matchLabels: { ...this.selector } },
@@ -288,6 +341,37 @@ export class SecureWorkload extends Construct implements IPeer {
       },
     };
     new ApiObject(this, kind, { apiVersion: 'apps/v1', kind, metadata: metadata(this.name), spec });
+  }
+
+  /** The httpGet probes of the pod template: the props of a created workload, or the adopted one's containers. */
+  private probes(): ProbeModel[] {
+    if (!this.props.workload) return probesOfPodSpec({ containers: [this.container()] });
+    try {
+      return probesOfPodSpec(ApiObject.of(this.props.workload).toJson()?.spec?.template?.spec);
+    } catch {
+      return [];
+    }
+  }
+
+  /** The container of a created workload. */
+  private container(): any {
+    const p = this.props;
+    const defaultPort = this.ports[0]?.number ?? 0;
+    return {
+      name: this.name,
+      image: p.image,
+      ...(this.ports.length ? {
+        ports: this.ports.map((x) => ({ name: x.name, containerPort: x.number, protocol: x.protocol })),
+      } : {}),
+      ...(p.readiness ? { readinessProbe: p.readiness._toKube(defaultPort) } : {}),
+      ...(p.liveness ? { livenessProbe: p.liveness._toKube(defaultPort) } : {}),
+      ...(p.startup ? { startupProbe: p.startup._toKube(defaultPort) } : {}),
+      securityContext: { allowPrivilegeEscalation: false },
+    };
+  }
+
+  private isStatefulSet(): boolean {
+    return !this.props.workload && (this.props.kind ?? WorkloadKind.DEPLOYMENT) === WorkloadKind.STATEFUL_SET;
   }
 
   private hasService(): boolean {

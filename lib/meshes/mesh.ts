@@ -17,7 +17,7 @@ export { IstioMode, IstioMeshProps } from './istio';
 export { CiliumMeshProps, CiliumMutualAuth } from './cilium';
 export { SpiffeIdRegistration } from './spire';
 export { KumaHttpRules, KumaMeshProps } from './kuma';
-export { LinkerdMeshProps } from './linkerd';
+export { LinkerdHttpRoutes, LinkerdMeshProps } from './linkerd';
 export { NetworkServiceMeshProps } from './nsm';
 
 /**
@@ -71,8 +71,9 @@ export class Mesh implements IMesh {
    * `config.linkerd.io/default-inbound-policy: deny`; one `Server` (policy.linkerd.io/v1beta3)
    * per TCP workload port with `proxyProtocol` from the port kind; `MeshTLSAuthentication`
    * (ServiceAccount or Namespace identityRefs) or `NetworkAuthentication` (IP blocks,
-   * unauthenticated) with an `AuthorizationPolicy` per Server; HTTP rules as Gateway API
-   * `HTTPRoute`s with the authorization on the route, plus a catch-all route and a kubelet probe
+   * unauthenticated) with an `AuthorizationPolicy` per Server; HTTP rules as `HTTPRoute`s
+   * (Linkerd's policy.linkerd.io/v1beta3 by default, see `LinkerdMeshProps.httpRoutes`) with the
+   * authorization on the route, plus a catch-all route and a kubelet probe
    * route; and the NetworkPolicy layer admitting the proxy port 4143 from declared sources, the
    * control plane and DNS.
    *

@@ -189,11 +189,24 @@ export class CiliumPolicyEvaluator implements PolicyEvaluator {
   /** True when a policy selecting `source` lets it resolve the FQDN endpoint's host through Cilium's DNS proxy. */
   private mayResolve(source: Endpoint, peer: Endpoint): boolean {
     if (peer.kind !== 'fqdn' || !peer.host) return false;
-    for (const p of this.selecting(source)) {
+    return this.resolves(source, peer.host);
+  }
+
+  /**
+   * True when Cilium's DNS proxy answers `source`'s query for `name` (a `rules.dns` entry of an
+   * egress rule on port 53 of a policy selecting it matches); false when the proxy answers
+   * REFUSED. A source that no policy puts in egress default deny is not proxied and resolves
+   * anything. Whether the DNS server itself is reachable is the connection's question.
+   */
+  public resolves(source: Endpoint, name: string): boolean {
+    const selecting = this.selecting(source);
+    const closed = selecting.some((p) => ((p.spec.egress?.length ?? 0) > 0 || (p.spec.egressDeny?.length ?? 0) > 0) && p.spec.enableDefaultDeny?.egress !== false);
+    if (!closed) return true;
+    for (const p of selecting) {
       for (const rule of p.spec.egress ?? []) {
         for (const pr of rule.toPorts ?? []) {
           const on53 = (pr.ports ?? []).some((pp: any) => String(pp.port) === '53');
-          if (on53 && (pr.rules?.dns ?? []).some((d: any) => dnsMatches(d, peer.host!))) return true;
+          if (on53 && (pr.rules?.dns ?? []).some((d: any) => dnsMatches(d, name))) return true;
         }
       }
     }

@@ -93,7 +93,8 @@ export interface IntentOptions {
 
   /**
    * Deviation (Linkerd 4143, Istio ambient HBONE 15008: the NetworkPolicy layer's `meshPorts`, in
-   * docs/backends/linkerd.md and docs/backends/istio.md): a flow between two pods also admits TCP
+   * docs/backends/linkerd.md and docs/backends/istio.md): a flow between two pods with a TCP port
+   * (the tunnel carries TCP only) also admits TCP
    * on this port to a destination outside the mesh (a meshed one's proxy refuses the port itself),
    * and when its destination is a meshed pod outside the managed namespaces
    * (`meshedNamespaces`) every TCP port: the network sees only this port, and nothing configures
@@ -339,7 +340,9 @@ function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates
     && [q.source, q.destination].every((e) => e.kind === 'pod' && e.namespaceLabels?.[opts.hboneNamespaceLabel!] === 'true');
   const meshedPeer = (e: Endpoint) => e.kind === 'pod' && !managed(e) && (opts.meshedNamespaces ?? []).includes(e.namespace ?? '');
   const podFlow = (f: FlowModel) => isPodEndpoint(f.source) && isPodEndpoint(f.destination);
-  const viaMeshPort = (f: FlowModel) => opts.meshPort !== undefined && q.protocol === 'TCP' && podFlow(f)
+  // The tunnel carries TCP only: a UDP-only flow opens no mesh port.
+  const tcpFlow = (f: FlowModel) => f.ports.length === 0 || f.ports.some((p) => p.protocol === 'TCP');
+  const viaMeshPort = (f: FlowModel) => opts.meshPort !== undefined && q.protocol === 'TCP' && podFlow(f) && tcpFlow(f)
     && q.source.kind === 'pod' && q.destination.kind === 'pod'
     && ((q.port === opts.meshPort && !managed(q.destination) && !meshedPeer(q.destination)) || (managed(q.source) && meshedPeer(q.destination)));
   const matching = candidates.filter((f) => (hbone || flowPortMatches(f, q) || viaMeshPort(f)) && flowHttpMatches(f, q));

@@ -186,6 +186,12 @@ export class IstioEvaluator implements PolicyEvaluator {
     if (labels['istio.io/dataplane-mode'] === 'ambient' && pod['istio.io/dataplane-mode'] !== 'none') return 'ambient';
     if ((labels['istio-injection'] === 'enabled' || labels['istio.io/rev'] !== undefined) && labels['istio-injection'] !== 'disabled'
       && pod['sidecar.istio.io/inject'] !== 'false') return 'sidecar';
+    // Pod-level enrolment, in a namespace without enrolment labels: ambient by the pod's own
+    // dataplane-mode label; a sidecar by the injector's object selectors (sidecar.istio.io/inject
+    // "true" for the default revision, istio.io/rev for a revision).
+    if (pod['istio.io/dataplane-mode'] === 'ambient') return 'ambient';
+    const nsEnrolment = labels['istio-injection'] !== undefined || labels['istio.io/rev'] !== undefined;
+    if (!nsEnrolment && (pod['sidecar.istio.io/inject'] === 'true' || pod['istio.io/rev'] !== undefined)) return 'sidecar';
     if (!this.namespaces.has(e.namespace)) return this.options.enrolledNamespaces?.[e.namespace];
     return undefined;
   }

@@ -53,6 +53,12 @@ export class CiliumRenderer implements MeshRenderer {
   }
 
   public check(ctx: RenderContext): void {
+    if (this.auth === 'ztunnel' && ctx.createsNamespace === false) {
+      throw new ZeroTrustError({
+        code: 'NAMESPACE_ENROLMENT_NEEDED', backend: this.backend, namespace: ctx.namespace.name,
+        message: `namespace ${ctx.namespace.name} is managed elsewhere (createNamespace: false), and Cilium's ztunnel enrols pods only by the namespace label ${ZTUNNEL_NAMESPACE_LABEL}: "true", so its pods would talk unencrypted; let the chart create the namespace, or use CiliumMutualAuth.SPIRE or NONE`,
+      });
+    }
     checkCilium(ctx.model, ctx.namespace.name, ctx.dns, { backend: this.backend, auth: this.auth });
   }
 

@@ -14,13 +14,14 @@
  *   the pods it selects (`enableDefaultDeny` can only turn that off; set without rules it has no
  *   effect). An empty rule `{}` is NOT "nothing": its L3 is a wildcard, so it allows everything.
  *   The baseline closes ingress with a rule from the entity `none`, which selects nothing.
- * - `toFQDNs` only learns addresses from DNS answers the DNS proxy saw, so every workload with FQDN
- *   egress has a DNS rule (`rules.dns`) listing exactly the names it may resolve.
+ * - `toFQDNs` only learns addresses from DNS answers the DNS proxy saw, so every pod's DNS goes
+ *   through the proxy (`rules.dns`); it may resolve any name (see `baseline`), and connections to
+ *   host names are allowed by `toFQDNs` only.
  */
 import { DnsSpec } from '../../intent/dns';
 import { ZeroTrustError } from '../../intent/errors';
 import {
-  EndpointModel, FlowModel, NAME_LABEL, WorkloadModel, ZeroTrustModel, describeFlow, endpointKey, flowIndex, managedMetadata,
+  EndpointModel, FlowModel, WorkloadModel, ZeroTrustModel, describeFlow, endpointKey, flowIndex, managedMetadata,
 } from '../../intent/model';
 import { Port, Protocol } from '../../intent/port';
 import { byteOrder, ciliumHttpRules, CiliumHttpRule } from './http';
@@ -71,31 +72,30 @@ interface RuleDraft {
 export function ciliumPolicies(model: ZeroTrustModel, namespace: string, dns: DnsSpec, options: CiliumPolicyOptions): CiliumNetworkPolicyObject[] {
   checkCilium(model, namespace, dns, options);
   const workloads = model.workloads.filter((w) => w.namespace === namespace);
-  const resolvesNames = workloads.filter((w) => fqdnFlowsOf(model, w).length > 0);
-
-  const out: CiliumNetworkPolicyObject[] = [baseline(namespace, dns, resolvesNames)];
+  const out: CiliumNetworkPolicyObject[] = [baseline(namespace, dns)];
   for (const w of workloads) {
-    const p = workloadPolicy(model, w, dns, options);
+    const p = workloadPolicy(model, w, options);
     if (p) out.push(p);
   }
   return out;
 }
 
 /**
- * The namespace baseline: every pod in default deny both ways; DNS (any name) open. Workloads
- * with FQDN egress are left out of it, because DNS rules of several policies add up: they get a
- * DNS rule restricted to the names they may resolve in their own policy instead.
+ * The namespace baseline: every pod in default deny both ways; DNS open for any name through
+ * Cilium's DNS proxy. The DNS rule must let a pod resolve everything it may reach: its in-cluster
+ * peers (`ledger.payments.svc.cluster.local`) and, with `ndots:5`, every search-list candidate of
+ * an external name (`api.stripe.com.shop.svc.cluster.local` first). A DNS rule listing only the
+ * external names makes the proxy answer REFUSED to the rest, and resolvers such as musl stop at
+ * the first REFUSED (cilium/cilium#11034). Connections stay gated by `toFQDNs`, which only
+ * learns the addresses of the names allowed there; `matchPattern: "*"` is what upstream's FQDN
+ * examples use on the DNS rule too.
  */
-function baseline(namespace: string, dns: DnsSpec, resolvesNames: WorkloadModel[]): CiliumNetworkPolicyObject {
-  const endpointSelector = resolvesNames.length === 0
-    ? {}
-    : { matchExpressions: [{ key: NAME_LABEL, operator: 'NotIn', values: resolvesNames.map((w) => w.name).sort(compareText) }] };
-  const who = resolvesNames.length === 0 ? 'every pod' : `every pod except ${resolvesNames.map((w) => w.name).sort(compareText).join(', ')} (own DNS rule)`;
+function baseline(namespace: string, dns: DnsSpec): CiliumNetworkPolicyObject {
   return policy(namespace, 'default-deny', [
     'every pod: default deny for ingress and egress (ingress from the entity "none" only, which never exists)',
-    `${who} -> cluster DNS on 53/UDP, 53/TCP (any name)`,
+    'every pod -> cluster DNS on 53/UDP, 53/TCP (any name)',
   ], {
-    endpointSelector,
+    endpointSelector: {},
     enableDefaultDeny: { ingress: true, egress: true },
     // Cilium derives default deny from the rules of a direction: enableDefaultDeny alone, without
     // an ingress rule, does not close ingress (cilium#35558). The entity "none" never exists, so
@@ -106,21 +106,14 @@ function baseline(namespace: string, dns: DnsSpec, resolvesNames: WorkloadModel[
 }
 
 /** The policy of one workload, or none when it has no flows (the baseline closes it). */
-function workloadPolicy(model: ZeroTrustModel, w: WorkloadModel, dns: DnsSpec, options: CiliumPolicyOptions): CiliumNetworkPolicyObject | undefined {
+function workloadPolicy(model: ZeroTrustModel, w: WorkloadModel, options: CiliumPolicyOptions): CiliumNetworkPolicyObject | undefined {
   const inbound = [...(flowIndex(model).inbound.get(w) ?? [])];
   const outbound = [...(flowIndex(model).outbound.get(w) ?? [])];
-  const fqdn = fqdnFlowsOf(model, w);
   if (inbound.length === 0 && outbound.length === 0) return undefined;
 
   const ingress = mergeRules(inbound.map((f) => draft(f, 'ingress', w.namespace, options))).map((r) => render('from', r));
   const egress = mergeRules(outbound.map((f) => draft(f, 'egress', w.namespace, options))).map((r) => render('to', r));
-  if (fqdn.length > 0) {
-    egress.unshift(dnsRule(dns, dnsNamesOf(fqdn)));
-  }
   const allows = [...inbound, ...outbound].map(describeFlow);
-  if (fqdn.length > 0) {
-    allows.push(`${w.namespace}/${w.name} -> cluster DNS on 53/UDP, 53/TCP (names: ${fqdn.map((f) => (f.destination as { host: string }).host).join(', ')})`);
-  }
   return policy(w.namespace, w.name, allows, {
     endpointSelector: { matchLabels: { ...w.selector } },
     enableDefaultDeny: { ingress: true, egress: true },
@@ -128,20 +121,6 @@ function workloadPolicy(model: ZeroTrustModel, w: WorkloadModel, dns: DnsSpec, o
     ingress: ingress.length ? ingress : [{ fromEntities: ['none'] }],
     ...(egress.length ? { egress } : {}),
   });
-}
-
-function fqdnFlowsOf(model: ZeroTrustModel, w: WorkloadModel): FlowModel[] {
-  return (flowIndex(model).outbound.get(w) ?? []).filter((f) => f.destination.type === 'fqdn');
-}
-
-/** The DNS names a workload may resolve: exact names, or one-level wildcards. */
-function dnsNamesOf(flows: FlowModel[]): DnsMatch[] {
-  const seen = new Map<string, DnsMatch>();
-  for (const f of flows) {
-    const m = fqdnMatch((f.destination as { host: string }).host);
-    seen.set(JSON.stringify(m), m);
-  }
-  return [...seen.entries()].sort(([a], [b]) => byteOrder(a, b)).map(([, m]) => m);
 }
 
 /** `api.example.com` -> matchName; `*.example.com` -> matchPattern (one label deep, as in Cilium). */

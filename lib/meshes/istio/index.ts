@@ -4,7 +4,7 @@ import { checkDnsLabel, checkDnsSubdomain } from '../../intent/names';
 import { MetadataAdditions, MeshRenderer, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
 import { NetworkPolicyLayer } from '../networkpolicy';
 import {
-  IstioMode, IstioSettings, USE_WAYPOINT_LABEL, WAYPOINT_NAME, checkIstio, istioObjects, namespaceLabels, needsWaypoint,
+  IstioMode, IstioSettings, USE_WAYPOINT_LABEL, WAYPOINT_NAME, checkIstio, istioObjects, namespaceLabels, needsWaypoint, podEnrolmentLabels,
   networkPolicyOptions,
 } from './policies';
 
@@ -121,6 +121,15 @@ export class IstioRenderer implements MeshRenderer {
 
   public namespaceMetadata(): MetadataAdditions {
     return { labels: namespaceLabels(this.settings) };
+  }
+
+  /**
+   * A namespace managed elsewhere (`createNamespace: false`) carries no enrolment label, so the
+   * pods enrol themselves: `sidecar.istio.io/inject: "true"` (the injector's object selector) or
+   * `istio.io/dataplane-mode: ambient`, with `istio.io/rev` when a revision is set.
+   */
+  public podMetadata(ctx: RenderContext): MetadataAdditions {
+    return ctx.createsNamespace === false ? { labels: podEnrolmentLabels(this.settings) } : {};
   }
 
   /** Only the Services whose workloads have L7 rules go through the waypoint. */

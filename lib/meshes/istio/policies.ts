@@ -87,6 +87,13 @@ export function principal(s: IstioSettings, namespace: string, serviceAccount: s
   return `${s.trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
 }
 
+/** The pod labels that enrol a pod whose namespace carries no enrolment label. */
+export function podEnrolmentLabels(s: IstioSettings): { [key: string]: string } {
+  const rev: { [key: string]: string } = s.revision ? { 'istio.io/rev': s.revision } : {};
+  if (s.mode === IstioMode.AMBIENT) return { 'istio.io/dataplane-mode': 'ambient', ...rev };
+  return s.revision ? rev : { 'sidecar.istio.io/inject': 'true' };
+}
+
 /** The namespace labels that enrol pods in the mesh. */
 export function namespaceLabels(s: IstioSettings): { [key: string]: string } {
   if (s.mode === IstioMode.AMBIENT) {
@@ -111,6 +118,12 @@ export function checkIstio(model: ZeroTrustModel, ns: string, s: IstioSettings):
       const notHttp = f.http.length > 0 ? f.ports.filter((p) => !p.speaksHttp) : [];
       if (notHttp.length > 0) {
         fail(f, `HTTP rules on ${notHttp.map((p) => p.toString()).join(', ')}, which Istio treats as TCP: an ALLOW rule with HTTP fields never matches TCP traffic (everything is denied); declare the port with Port.http()/Port.grpc() or drop the HTTP rule`);
+      }
+      if (s.mode === IstioMode.AMBIENT && f.http.length > 0 && f.destination.type === 'workload' && f.destination.workload.headless) {
+        throw new ZeroTrustError({
+          code: 'AMBIENT_L7_HEADLESS', backend: s.backend, namespace: ns, workload: f.declaredBy, rule: f.declaredAt,
+          message: `${f.declaredAt}: ${endpointKey(f.destination)} is a StatefulSet behind a headless Service, so clients connect to its pod addresses, which the Service's waypoint (istio.io/waypoint-for: service) does not serve; its ztunnel admits only the waypoint, so the HTTP rule would deny every request. Drop the http rule, or use IstioMode.SIDECAR for this namespace`,
+        });
       }
       if (s.mode === IstioMode.AMBIENT && f.http.length > 0 && src.type === 'ip-block') {
         fail(f, 'in ambient mode HTTP rules are enforced by a waypoint, and clients outside the mesh bypass it (their plaintext reaches the destination ztunnel, which only sees L4); drop the HTTP rule for this range or use IstioMode.SIDECAR');

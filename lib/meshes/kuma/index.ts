@@ -29,7 +29,8 @@ export interface KumaMeshProps {
   /**
    * Whether to emit the cluster-scoped `Mesh` (builtin CA, mTLS STRICT). When false the mesh is
    * referenced by name and must already exist with mTLS enabled; without mTLS Kuma ignores every
-   * MeshTrafficPermission. With several charts on one mesh, let one of them create it.
+   * MeshTrafficPermission. With several charts on one mesh the Mesh is emitted once per app (by
+   * the first chart; the synth step emits every cluster-scoped object once).
    * @default true
    */
   readonly createMesh?: boolean;
@@ -80,10 +81,13 @@ export class KumaRenderer implements MeshRenderer {
     return { labels: { [KUMA_INJECTION_LABEL]: 'enabled', [KUMA_MESH_LABEL]: this.options.meshName } };
   }
 
-  public podMetadata(): MetadataAdditions {
+  public podMetadata(ctx: RenderContext): MetadataAdditions {
     // Pods do not mount an API token (automountServiceAccountToken: false); the sidecar gets its
     // own from a projected volume, which the injector mounts into kuma-sidecar only.
-    return { annotations: { [KUMA_TOKEN_VOLUME_ANNOTATION]: KUMA_TOKEN_VOLUME } };
+    const annotations = { [KUMA_TOKEN_VOLUME_ANNOTATION]: KUMA_TOKEN_VOLUME };
+    // A namespace managed elsewhere carries no injection label: the pods join the mesh themselves.
+    if (ctx.createsNamespace !== false) return { annotations };
+    return { annotations, labels: { [KUMA_INJECTION_LABEL]: 'enabled', [KUMA_MESH_LABEL]: this.options.meshName } };
   }
 
   public podSpecAdditions(): PodSpecAdditions {

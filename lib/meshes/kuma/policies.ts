@@ -127,10 +127,21 @@ export function sourceTags(e: EndpointModel): { [key: string]: string } {
   }
 }
 
+/** The entry that pins a destination's default: every client denied unless a later, more specific entry allows it. */
+const DENY_FROM_MESH = { targetRef: { kind: 'Mesh' }, default: { action: 'Deny' } };
+
 /**
  * MeshTrafficPermissions of one destination workload. One policy (`<workload>`) on the whole
  * Dataplane when every TCP port admits the same sources; otherwise one per port
  * (`<workload>-<port name>`, `sectionName` = the container port name = the inbound name).
+ *
+ * MeshTrafficPermissions are allow-only by default, and a mesh-wide `from: Mesh, Allow` (which
+ * Kuma itself creates for a mesh made without `skipCreatingInitialPolicies`, or an operator adds
+ * in kuma-system) would admit every client. So every workload with TCP ports pins its default:
+ * the `<workload>` policy (targetRef Dataplane, more specific than any mesh-wide policy, whose
+ * entries Kuma applies after those of less specific policies) starts with `from: Mesh, Deny`, and
+ * the allows come after it (in the same policy, or in per-port policies, which are more specific
+ * still). A workload nobody may reach gets the Deny alone.
  */
 export function meshTrafficPermissions(model: ZeroTrustModel, w: WorkloadModel, o: KumaOptions): KumaObject[] {
   const inbound = [...(flowIndex(model).inbound.get(w) ?? [])];
@@ -145,9 +156,16 @@ export function meshTrafficPermissions(model: ZeroTrustModel, w: WorkloadModel, 
     const key = [...sources.keys()].sort(compareText).join('|');
     return { port, flows, sources, key };
   }).filter((x) => x.flows.length > 0);
-  if (perPort.length === 0) return [];
+  if (tcpPorts.length === 0) return [];
+  const denyOnly = (why: string): KumaObject => ({
+    apiVersion: 'kuma.io/v1alpha1',
+    kind: 'MeshTrafficPermission',
+    metadata: metadata(w.name, w.namespace, o.meshName, [`nothing by itself: every client of ${w.namespace}/${w.name} is denied ${why} (pins the default against a mesh-wide Allow)`]),
+    spec: { targetRef: { kind: 'Dataplane', labels: { ...w.selector } }, from: [DENY_FROM_MESH] },
+  });
+  if (perPort.length === 0) return [denyOnly('on every port')];
 
-  const policy = (name: string, port: Port | undefined, entries: typeof perPort): KumaObject => {
+  const policy = (name: string, port: Port | undefined, entries: typeof perPort, pin: boolean): KumaObject => {
     const sources = new Map<string, { [key: string]: string }>();
     for (const e of entries) for (const [k, v] of e.sources) sources.set(k, v);
     const flows = [...new Set(entries.flatMap((e) => e.flows))];
@@ -158,17 +176,17 @@ export function meshTrafficPermissions(model: ZeroTrustModel, w: WorkloadModel, 
       metadata: metadata(name, w.namespace, o.meshName, [...flows.map(describeFlow), ...downgraded]),
       spec: {
         targetRef: { kind: 'Dataplane', labels: { ...w.selector }, ...(port ? { sectionName: port.name } : {}) },
-        from: [...sources.entries()].sort(compareEntries).map(([, tags]) => ({
+        from: [...(pin ? [DENY_FROM_MESH] : []), ...[...sources.entries()].sort(compareEntries).map(([, tags]) => ({
           targetRef: { kind: 'MeshSubset', tags },
           default: { action: 'Allow' },
-        })),
+        }))],
       },
     };
   };
 
   const whole = perPort.length === tcpPorts.length && perPort.every((x) => x.key === perPort[0].key);
-  if (whole) return [policy(w.name, undefined, perPort)];
-  return perPort.map((x) => policy(`${w.name}-${x.port.name}`, x.port, [x]));
+  if (whole) return [policy(w.name, undefined, perPort, true)];
+  return [denyOnly('unless a per-port policy allows it'), ...perPort.map((x) => policy(`${w.name}-${x.port.name}`, x.port, [x], false))];
 }
 
 /** `tls` for opaque TCP (the client must send SNI), else the L7 protocol Kuma can read a Host from. */

@@ -5,9 +5,8 @@ import { NetworkPolicyLayer } from '../networkpolicy';
 import { NAMESPACE_NAME_LABEL, NetworkPolicyLayerOptions } from '../networkpolicy/policies';
 import { MetadataAdditions, MeshRenderer, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
 import {
-  HTTPROUTE_LIMITS, LINKERD_CONTROL_PLANE_PORTS, LINKERD_INBOUND_PORT, LinkerdSettings, checkLinkerd, httpRoutePathProblem, linkerdObjects,
+  LINKERD_CONTROL_PLANE_PORTS, LINKERD_INBOUND_PORT, LinkerdSettings, checkLinkerd, linkerdObjects,
 } from './policies';
-import { compareText } from '../../intent/collation';
 
 
 /** Namespace annotation that makes Linkerd inject its proxy. */
@@ -16,6 +15,21 @@ export const LINKERD_INJECT_ANNOTATION = 'linkerd.io/inject';
 export const LINKERD_DEFAULT_POLICY_ANNOTATION = 'config.linkerd.io/default-inbound-policy';
 /** Label every Linkerd control-plane pod carries, with the control-plane namespace as value. */
 export const LINKERD_CONTROL_PLANE_NS_LABEL = 'linkerd.io/control-plane-ns';
+
+/** Which HTTPRoute kind the Linkerd backend emits for HTTP rules. */
+export enum LinkerdHttpRoutes {
+  /**
+   * `policy.linkerd.io/v1beta3` HTTPRoute, installed by linkerd-crds with every Linkerd (the
+   * default). One route rule holds at most 8 matches; larger rule sets are split into rules.
+   */
+  LINKERD = 'policy.linkerd.io',
+  /**
+   * `gateway.networking.k8s.io/v1` HTTPRoute, which Linkerd's docs prefer. Needs the Gateway API
+   * CRDs (v1.x standard channel) in the cluster: Linkerd 2.18+ installs them only with
+   * `installGatewayAPI: true`, and 2.20 defaults to false.
+   */
+  GATEWAY_API = 'gateway.networking.k8s.io',
+}
 
 /** Options of `Mesh.linkerd()`. */
 export interface LinkerdMeshProps {
@@ -33,17 +47,18 @@ export interface LinkerdMeshProps {
    */
   readonly controlPlaneNamespace?: string;
   /**
-   * Paths kubelet probes with GET on HTTP ports. Once a Server has HTTP routes Linkerd stops
-   * authorizing probes itself, so these stay open on a probe route (only for requests carrying
-   * kubelet's `User-Agent: kube-probe/...`). An empty list emits no probe routes.
-   * @default ['/healthz', '/livez', '/readyz']
-   */
-  readonly probePaths?: string[];
-  /**
-   * Networks kubelet probes come from (the node addresses). Linkerd's own default is every address.
+   * Networks kubelet probes come from (the node addresses). Once a Server has HTTP routes Linkerd
+   * stops authorizing probes itself, so the httpGet probe paths the pod template declares on that
+   * port stay open on a probe route, for requests from these networks carrying kubelet's
+   * `User-Agent: kube-probe/...`. Linkerd's own default is every address.
    * @default ['0.0.0.0/0', '::/0']
    */
   readonly probeNetworks?: string[];
+  /**
+   * Which HTTPRoute kind HTTP rules are written as.
+   * @default LinkerdHttpRoutes.LINKERD
+   */
+  readonly httpRoutes?: LinkerdHttpRoutes;
 }
 
 /** Resolves props to settings, validating them. */
@@ -52,27 +67,18 @@ export function linkerdSettings(props: LinkerdMeshProps = {}): LinkerdSettings {
   checkDnsSubdomain(identityDomain, 'Mesh.linkerd identityDomain');
   const controlPlaneNamespace = props.controlPlaneNamespace ?? 'linkerd';
   checkDnsLabel(controlPlaneNamespace, 'Mesh.linkerd controlPlaneNamespace');
-  if (props.probePaths !== undefined && (!Array.isArray(props.probePaths) || props.probePaths.some((p) => typeof p !== 'string'))) {
-    throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', message: 'Mesh.linkerd probePaths must be an array of path strings' });
+  if ((props as any).probePaths !== undefined) {
+    throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', backend: 'linkerd', message: 'Mesh.linkerd: probePaths is gone: the probe routes now authorize exactly the httpGet probe paths of each pod template (SecureWorkload readiness/liveness/startup, or the adopted containers\' probes); remove it' });
   }
-  const probePaths = [...new Set(props.probePaths ?? ['/healthz', '/livez', '/readyz'])].sort(compareText);
-  for (const p of probePaths) {
-    if (!p.startsWith('/') || /[\s*]/.test(p)) {
-      throw new ZeroTrustError({ code: 'INVALID_HTTP_PATH', message: `Mesh.linkerd probePaths: "${p}" must be an exact path starting with '/'` });
-    }
-    const why = httpRoutePathProblem(p);
-    if (why) {
-      throw new ZeroTrustError({ code: 'INVALID_HTTPROUTE_PATH', backend: 'linkerd', message: `Mesh.linkerd probePaths: "${p}" ${why}, so the API server would reject the probe HTTPRoute` });
-    }
-  }
-  if (probePaths.length > HTTPROUTE_LIMITS.matchesPerRule) {
-    throw new ZeroTrustError({ code: 'HTTPROUTE_TOO_LARGE', backend: 'linkerd', message: `Mesh.linkerd probePaths: ${probePaths.length} paths, but one HTTPRoute rule holds at most ${HTTPROUTE_LIMITS.matchesPerRule} matches` });
+  const routeGroup = props.httpRoutes ?? LinkerdHttpRoutes.LINKERD;
+  if (!Object.values(LinkerdHttpRoutes).includes(routeGroup)) {
+    throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', backend: 'linkerd', message: `Mesh.linkerd httpRoutes "${routeGroup}" is not one of ${Object.values(LinkerdHttpRoutes).join(', ')}` });
   }
   const probeNetworks = (props.probeNetworks ?? ['0.0.0.0/0', '::/0']).map((c) => normalizeCidr(parseCidr(c, 'Mesh.linkerd probeNetworks')));
-  if (probePaths.length > 0 && probeNetworks.length === 0) {
-    throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', message: 'Mesh.linkerd: probeNetworks is empty, so probe routes would authorize nothing; give the node networks or set probePaths to []' });
+  if (probeNetworks.length === 0) {
+    throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', backend: 'linkerd', message: 'Mesh.linkerd: probeNetworks is empty, so probe routes would authorize nothing and pods with probes and HTTP rules would never become ready; give the node networks' });
   }
-  return { backend: 'linkerd', identityDomain, controlPlaneNamespace, probePaths, probeNetworks };
+  return { backend: 'linkerd', identityDomain, controlPlaneNamespace, probeNetworks, routeGroup: routeGroup as LinkerdSettings['routeGroup'] };
 }
 
 /** The NetworkPolicy layer under Linkerd: declared flows plus the proxy port and the control plane. */

@@ -1,8 +1,9 @@
 /**
  * Pure functions from the model to Linkerd 2.x policy objects (Linkerd 2.16+, tested against the
  * 2.20 CRDs): `Server` (policy.linkerd.io/v1beta3), `MeshTLSAuthentication`,
- * `NetworkAuthentication`, `AuthorizationPolicy` (policy.linkerd.io/v1alpha1) and Gateway API
- * `HTTPRoute` (gateway.networking.k8s.io/v1) attached to a Server.
+ * `NetworkAuthentication`, `AuthorizationPolicy` (policy.linkerd.io/v1alpha1) and `HTTPRoute`
+ * attached to a Server: Linkerd's own (policy.linkerd.io/v1beta3, installed by linkerd-crds, the
+ * default) or Gateway API's (gateway.networking.k8s.io/v1, which needs the Gateway API CRDs).
  *
  * How Linkerd decides (linkerd2 policy-controller and linkerd2-proxy, read for this file):
  * - a port of a meshed pod that no Server selects falls back to the default inbound policy, which
@@ -36,10 +37,14 @@ export interface LinkerdSettings {
   readonly identityDomain: string;
   /** Namespace of the Linkerd control plane. */
   readonly controlPlaneNamespace: string;
-  /** Paths kubelet probes (GET) on HTTP ports; kept open on Servers that have routes. */
-  readonly probePaths: string[];
   /** Networks kubelet probes come from. */
   readonly probeNetworks: string[];
+  /**
+   * API group of the emitted HTTPRoutes: `policy.linkerd.io` (v1beta3, installed by linkerd-crds)
+   * or `gateway.networking.k8s.io` (v1, needs the Gateway API CRDs, which Linkerd 2.18+ does not
+   * install by default).
+   */
+  readonly routeGroup: 'policy.linkerd.io' | 'gateway.networking.k8s.io';
 }
 
 /** Linkerd's inbound proxy port: meshed pods reach each other on it instead of the app port. */
@@ -159,6 +164,23 @@ function sourcesOf(flows: FlowModel[]): Sources {
 export const HTTPROUTE_PATH_MAX = 1024;
 /** Gateway API's limits on an HTTPRoute: rules, matches per rule, matches in all (HTTPRoute CRD v1.6). */
 export const HTTPROUTE_LIMITS = { rules: 16, matchesPerRule: 64, matches: 128 };
+/** Limits of Linkerd's own HTTPRoute (policy.linkerd.io/v1beta3 CRD of Linkerd 2.20): 16 rules of at most 8 matches. */
+export const LINKERD_HTTPROUTE_LIMITS = { rules: 16, matchesPerRule: 8, matches: 128 };
+
+/** The limits of the HTTPRoute kind the settings emit. */
+export function routeLimits(s: Pick<LinkerdSettings, 'routeGroup'>): typeof HTTPROUTE_LIMITS {
+  return s.routeGroup === POLICY_GROUP ? LINKERD_HTTPROUTE_LIMITS : HTTPROUTE_LIMITS;
+}
+
+/** The rules of a route: one per match list, split into rules of at most `matchesPerRule` matches (same route, same authorization). */
+export function routeRules(matchLists: any[][], s: Pick<LinkerdSettings, 'routeGroup'>): Array<{ matches: any[] }> {
+  const per = routeLimits(s).matchesPerRule;
+  const out: Array<{ matches: any[] }> = [];
+  for (const matches of matchLists) {
+    for (let i = 0; i < matches.length; i += per) out.push({ matches: matches.slice(i, i + per) });
+  }
+  return out;
+}
 const HTTPROUTE_PATH_CHARS = /^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$/;
 
 /**
@@ -224,6 +246,22 @@ export function checkLinkerd(model: ZeroTrustModel, namespace: string, s: Linker
   for (const plan of serverPlans(model, namespace, s)) {
     checkRoutes(plan, s);
     checkRouteLimits(plan, s, namespace);
+    if (plan.groups.length === 0) continue;
+    const paths = probePathsOf(plan.workload, plan.port);
+    const w = `${plan.workload.namespace}/${plan.workload.name}`;
+    for (const path of paths) {
+      const why = httpRoutePathProblem(path);
+      if (why) {
+        throw new ZeroTrustError({
+          code: 'INVALID_HTTPROUTE_PATH', backend: s.backend, namespace, workload: w,
+          message: `${w}: the probe path ${JSON.stringify(path)} on port ${plan.port.toString()} ${why}, so the API server would reject its probe HTTPRoute (the Server has HTTP rules, so Linkerd no longer authorizes probes itself); normalize the path`,
+        });
+      }
+    }
+    const l = routeLimits(s);
+    if (paths.length > l.rules * l.matchesPerRule) {
+      throw new ZeroTrustError({ code: 'HTTPROUTE_TOO_LARGE', backend: s.backend, namespace, workload: w, message: `${w}: ${paths.length} probe paths on port ${plan.port.toString()}, more than one HTTPRoute holds (${l.rules * l.matchesPerRule})` });
+    }
   }
 }
 
@@ -232,12 +270,13 @@ function checkRouteLimits(plan: ServerPlan, s: LinkerdSettings, namespace: strin
   for (const g of plan.groups) {
     const matches = g.rules.map((r) => atomsOf(r).length);
     const total = matches.reduce((a, b) => a + b, 0);
-    const l = HTTPROUTE_LIMITS;
-    if (g.rules.length > l.rules || matches.some((m) => m > l.matchesPerRule) || total > l.matches) {
+    const l = routeLimits(s);
+    const rules = matches.reduce((n, m) => n + Math.ceil(m / l.matchesPerRule), 0);
+    if (rules > l.rules || total > l.matches) {
       const f = g.flows[0];
       throw new ZeroTrustError({
         code: 'HTTPROUTE_TOO_LARGE', backend: s.backend, namespace, workload: f.declaredBy, rule: f.declaredAt,
-        message: `${f.declaredAt}: its ${g.rules.length} HTTP rules make ${total} method/path matches (${matches.join(' + ')}) on ${plan.workload.namespace}/${plan.workload.name} port ${plan.port.toString()}, more than one Gateway API HTTPRoute holds (${l.rules} rules, ${l.matchesPerRule} matches per rule, ${l.matches} in all), so the API server would reject it; use path prefixes or fewer methods and paths`,
+        message: `${f.declaredAt}: its ${g.rules.length} HTTP rules make ${total} method/path matches (${matches.join(' + ')}) on ${plan.workload.namespace}/${plan.workload.name} port ${plan.port.toString()}, more than one ${s.routeGroup} HTTPRoute holds (${l.rules} rules of at most ${l.matchesPerRule} matches, ${l.matches} in all), so the API server would reject it; use path prefixes or fewer methods and paths`,
       });
     }
   }
@@ -261,6 +300,11 @@ function checkRoutes(plan: ServerPlan, s: LinkerdSettings): void {
       throw new ZeroTrustError({ code: 'OVERLAPPING_HTTP_RULES', backend: s.backend, message: `${where(root)}: the rule for path "/" with any method ties with the catch-all route that ${plan.plain.flows.map((f) => endpointKey(f.source)).join(', ')} need on ${plan.workload.namespace}/${plan.workload.name} port ${plan.port.toString()}; name the methods of that rule` });
     }
   }
+}
+
+/** The paths kubelet probes with HTTP GET on a workload port (from its pod template), sorted. */
+export function probePathsOf(w: WorkloadModel, p: Port): string[] {
+  return [...new Set((w.probes ?? []).filter((x) => x.port === p.number && x.scheme === 'HTTP' && p.protocol === Protocol.TCP).map((x) => x.path))].sort();
 }
 
 function serverPlans(model: ZeroTrustModel, namespace: string, _s: LinkerdSettings): ServerPlan[] {
@@ -355,9 +399,9 @@ function authorize(namespace: string, name: string, target: { group: string; kin
   return out;
 }
 
-function httpRoute(namespace: string, name: string, server: string, rules: any[], allows: string[]): LinkerdObject {
+function httpRoute(namespace: string, name: string, server: string, rules: any[], allows: string[], s: LinkerdSettings): LinkerdObject {
   return {
-    apiVersion: `${GATEWAY_GROUP}/v1`,
+    apiVersion: s.routeGroup === POLICY_GROUP ? `${POLICY_GROUP}/v1beta3` : `${GATEWAY_GROUP}/v1`,
     kind: 'HTTPRoute',
     metadata: meta(namespace, name, allows),
     spec: { parentRefs: [{ group: POLICY_GROUP, kind: 'Server', name: server }], rules },
@@ -390,33 +434,34 @@ export function linkerdObjects(model: ZeroTrustModel, namespace: string, s: Link
 
     plan.groups.forEach((g, i) => {
       const routeName = `${name}-rules-${i + 1}`;
-      const rules = g.rules.map((r) => ({ matches: atomsOf(r).map(matchOf) }));
-      out.push(httpRoute(namespace, routeName, name, rules, g.flows.map(describeFlow)));
-      out.push(...authorize(namespace, routeName, { group: GATEWAY_GROUP, kind: 'HTTPRoute', name: routeName }, g, s, ''));
+      const rules = routeRules(g.rules.map((r) => atomsOf(r).map(matchOf)), s);
+      out.push(httpRoute(namespace, routeName, name, rules, g.flows.map(describeFlow), s));
+      out.push(...authorize(namespace, routeName, { group: s.routeGroup, kind: 'HTTPRoute', name: routeName }, g, s, ''));
     });
     if (plan.plain.flows.length > 0) {
       // Without it, requests outside every rule would find no route (404) although the
       // Server-wide authorization allows them.
       out.push(httpRoute(namespace, `${name}-any`, name, [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }] }],
-        [`every request not matched by another route of ${name}; authorized by the Server-wide AuthorizationPolicy only`]));
+        [`every request not matched by another route of ${name}; authorized by the Server-wide AuthorizationPolicy only`], s));
     }
-    if (s.probePaths.length > 0) {
+    // Linkerd authorizes probes itself only on Servers without routes: keep the pod template's own
+    // httpGet probe paths on this port open to kubelet, and nothing where it declares none.
+    const probePaths = probePathsOf(w, p);
+    if (probePaths.length > 0) {
       probes = true;
       const probeRoute = `${name}-probes`;
-      const what = `kubelet probes (GET ${s.probePaths.join(', ')} with User-Agent ${KUBE_PROBE_USER_AGENT}) from ${s.probeNetworks.join(', ')}, unauthenticated`;
-      out.push(httpRoute(namespace, probeRoute, name, [{
-        matches: s.probePaths.map((path) => ({
-          path: { type: 'Exact', value: path },
-          headers: [{ type: 'RegularExpression', name: 'User-Agent', value: KUBE_PROBE_USER_AGENT }],
-          method: 'GET',
-        })),
-      }], [what]));
+      const what = `kubelet probes (GET ${probePaths.join(', ')} with User-Agent ${KUBE_PROBE_USER_AGENT}) from ${s.probeNetworks.join(', ')}, unauthenticated`;
+      out.push(httpRoute(namespace, probeRoute, name, routeRules([probePaths.map((path) => ({
+        path: { type: 'Exact', value: path },
+        headers: [{ type: 'RegularExpression', name: 'User-Agent', value: KUBE_PROBE_USER_AGENT }],
+        method: 'GET',
+      }))], s), [what], s));
       out.push({
         apiVersion: `${POLICY_GROUP}/v1alpha1`,
         kind: 'AuthorizationPolicy',
         metadata: meta(namespace, probeRoute, [what]),
         spec: {
-          targetRef: { group: GATEWAY_GROUP, kind: 'HTTPRoute', name: probeRoute },
+          targetRef: { group: s.routeGroup, kind: 'HTTPRoute', name: probeRoute },
           requiredAuthenticationRefs: [{ group: POLICY_GROUP, kind: 'NetworkAuthentication', name: PROBE_AUTHN }],
         },
       });

@@ -59,8 +59,9 @@ export interface NetworkPolicyLayerOptions {
   /** Backend id for error messages. */
   readonly backend: string;
   /**
-   * Data-plane ports admitted beside the app ports of every flow whose two ends are pods
-   * (Istio ambient HBONE 15008, Linkerd inbound proxy 4143), from the declared sources only.
+   * Data-plane ports admitted beside the app ports of every flow whose two ends are pods and that
+   * has a TCP port (Istio ambient HBONE 15008, Linkerd inbound proxy 4143: both carry TCP only),
+   * from the declared sources only.
    */
   readonly meshPorts?: NetworkPolicyPort[];
   /** Namespace-wide policies the mesh needs (control plane egress, probe sources). */
@@ -198,7 +199,9 @@ function portsOf(f: FlowModel, options: NetworkPolicyLayerOptions): NetworkPolic
   if (f.ports.length === 0) return [];
   const app: NetworkPolicyPort[] = f.ports.map((p) => ({ port: p.number, ...(p.endPort !== undefined ? { endPort: p.endPort } : {}), protocol: p.protocol }));
   const podToPod = isPodEndpoint(f.source) && isPodEndpoint(f.destination);
-  return podToPod && options.meshPorts ? [...app, ...options.meshPorts] : app;
+  // The mesh tunnels (HBONE, Linkerd's inbound proxy) carry TCP only: a UDP-only flow opens no mesh port.
+  const tcp = f.ports.some((p) => p.protocol === 'TCP');
+  return podToPod && tcp && options.meshPorts ? [...app, ...options.meshPorts] : app;
 }
 
 const portKey = (p: NetworkPolicyPort) => `${typeof p.port === 'number' ? String(p.port).padStart(5, '0') : p.port ?? ''}-${p.endPort ?? ''}/${p.protocol}`;
