@@ -177,7 +177,10 @@ export function buildPlain(app: App, topo: Topology): void {
           spec: {
             serviceAccountName: w.name,
             automountServiceAccountToken: false,
-            containers: [{ name: w.name, image: 'registry.example.com/bench:1.0', ports: [{ name: 'app', containerPort: w.port, protocol: 'TCP' }], securityContext: { allowPrivilegeEscalation: false } }],
+            containers: [{
+              name: w.name, image: 'registry.example.com/bench:1.0',
+              ports: [{ name: 'app', containerPort: w.port, protocol: 'TCP' }], securityContext: { allowPrivilegeEscalation: false },
+            }],
           },
         },
       },

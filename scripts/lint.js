@@ -10,8 +10,10 @@
 const path = require('path');
 const ts = require('typescript');
 
-const ROOT = path.join(__dirname, '..');
+const ROOT = process.argv[2] ? path.resolve(process.argv[2]) : path.join(__dirname, '..');
 const MAX_LINE = 200;
+/** Tests hold fixtures (manifests, expected rows) whose lines read best whole. */
+const MAX_TEST_LINE = 280;
 const configFile = ts.readConfigFile(path.join(ROOT, 'tsconfig.json'), ts.sys.readFile);
 const config = ts.parseJsonConfigFileContent(configFile.config, ts.sys, ROOT);
 const program = ts.createProgram(config.fileNames, { ...config.options, noEmit: true });
@@ -23,8 +25,9 @@ const findings = [];
 /** Lines whose length comes from a message or pattern (as ESLint's max-len ignoreStrings/ignoreTemplateLiterals): prose is not wrapped. */
 const LONG_LITERAL = /(`[^`]{60,}`?|'[^']{60,}'|"[^"]{60,}"|\/[^/\n]{60,}\/)/;
 for (const f of ours) {
+  const max = rel(f.fileName).startsWith('test/') ? MAX_TEST_LINE : MAX_LINE;
   f.text.split('\n').forEach((line, i) => {
-    if (line.length > MAX_LINE && !LONG_LITERAL.test(line)) findings.push(`${rel(f.fileName)}:${i + 1}: line of ${line.length} characters (at most ${MAX_LINE})`);
+    if (line.length > max && !LONG_LITERAL.test(line)) findings.push(`${rel(f.fileName)}:${i + 1}: line of ${line.length} characters (at most ${max})`);
   });
 }
 

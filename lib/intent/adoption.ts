@@ -28,7 +28,7 @@ export function checkWorkloadProps(props: any, where: string, workload: string):
 }
 
 /** Throws unless `image` could name a container image: not empty, no whitespace or control characters. */
-export function checkImage(image: string, where: string, workload: string): void {
+function checkImage(image: string, where: string, workload: string): void {
   if (image.length === 0 || /[\s\x00-\x1f\x7f]/.test(image) || image !== image.trim()) {
     throw new ZeroTrustError({
       code: 'INVALID_IMAGE', workload,

@@ -11,7 +11,8 @@ export interface ParsedCidr {
 
 /** Parses `a.b.c.d/n` or an IPv6 CIDR; throws a `ZeroTrustError` naming `what` when malformed. */
 export function parseCidr(cidr: string, what: string): ParsedCidr {
-  const fail = (why: string) => new ZeroTrustError({ code: 'INVALID_CIDR', message: `${what}: ${typeof cidr === 'string' ? `"${cidr}"` : `${cidr === null ? 'null' : typeof cidr} (expected a string)`} ${why}` });
+  const shownValue = typeof cidr === 'string' ? `"${cidr}"` : `${cidr === null ? 'null' : typeof cidr} (expected a string)`;
+  const fail = (why: string) => new ZeroTrustError({ code: 'INVALID_CIDR', message: `${what}: ${shownValue} ${why}` });
   if (typeof cidr !== 'string') throw fail('is not a CIDR (address/prefix)');
   // Written as Go's net.ParseCIDR (which Kubernetes and the meshes use) accepts it: no leading zeros.
   const m = /^([^/]+)\/(0|[1-9]\d{0,2})$/.exec(cidr);

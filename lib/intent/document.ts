@@ -161,7 +161,10 @@ export function parseIntentDocument(doc: unknown, where = INTENT_FILE_NAME): Par
       source: endpoint(o.source, `${f}.source`),
       destination: endpoint(o.destination, `${f}.destination`),
       ports: list(o.ports, `${f}.ports`).map((p, j) => port(p, `${f}.ports[${j}]`)),
-      http: list(o.http ?? [], `${f}.http`).map((h, j) => ({ methods: strings(obj(h, `${f}.http[${j}]`).methods ?? [], `${f}.http[${j}].methods`), paths: strings(h.paths ?? [], `${f}.http[${j}].paths`) })),
+      http: list(o.http ?? [], `${f}.http`).map((h, j) => ({
+        methods: strings(obj(h, `${f}.http[${j}]`).methods ?? [], `${f}.http[${j}].methods`),
+        paths: strings(h.paths ?? [], `${f}.http[${j}].paths`),
+      })),
       declaredAt: typeof o.declaredAt === 'string' ? o.declaredAt : f,
     };
   });

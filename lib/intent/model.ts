@@ -14,7 +14,7 @@ export const NAME_LABEL = 'app.kubernetes.io/name';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'cdk8s-zero-trust';
 /** Annotation that says in words which flows an object allows. */
-export const ALLOWS_ANNOTATION = 'zero-trust.cdk8s.io/allows';
+const ALLOWS_ANNOTATION = 'zero-trust.cdk8s.io/allows';
 
 /** A namespace (one `ZeroTrustChart`). */
 export interface NamespaceModel {

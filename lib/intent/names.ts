@@ -36,7 +36,7 @@ export function checkDnsSubdomain(value: string, what: string): void {
 }
 
 /** Throws unless `key` is a valid Kubernetes label key (optional DNS prefix, then a name of up to 63 characters). */
-export function checkLabelKey(key: string, what: string): void {
+function checkLabelKey(key: string, what: string): void {
   const slash = key.lastIndexOf('/');
   const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
   const name = slash >= 0 ? key.slice(slash + 1) : key;
@@ -51,7 +51,7 @@ export function checkLabelKey(key: string, what: string): void {
 }
 
 /** Throws unless `value` is a valid Kubernetes label value (may be empty). */
-export function checkLabelValue(value: string, what: string): void {
+function checkLabelValue(value: string, what: string): void {
   if (typeof value !== 'string' || value.length > 63 || (value.length > 0 && !LABEL_NAME.test(value))) {
     throw new ZeroTrustError({ code: 'INVALID_LABEL', message: `${what}: label value ${typeof value === 'string' ? `"${value}"` : shown(value)} is invalid (a string of up to 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric)` });
   }

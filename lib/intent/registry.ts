@@ -89,7 +89,7 @@ export class IntentRegistry {
 }
 
 /** Resolves recorded rules into flows: checks ports, peers and meshes, merges duplicates, sorts. */
-export function resolveIntent(namespaces: NamespaceModel[], handles: WorkloadHandle[], rules: RecordedRule[]): { model: ZeroTrustModel; errors: ZeroTrustError[] } {
+function resolveIntent(namespaces: NamespaceModel[], handles: WorkloadHandle[], rules: RecordedRule[]): { model: ZeroTrustModel; errors: ZeroTrustError[] } {
   const byHandle = new Map<WorkloadHandle, WorkloadModel>(handles.map((h) => [h, h._toModel()]));
   const workloads = [...byHandle.values()].sort((a, b) => compareText(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`));
   const errors: ZeroTrustError[] = [...checkWorkloads(workloads)];

@@ -395,7 +395,10 @@ function portsOfContainers(workload: IAdoptableWorkload, where: string): Port[] 
     for (const p of c.ports ?? []) {
       const name = p.name;
       const udp = (p.protocol as string | undefined) === 'UDP';
-      const kind = udp ? PortKind.UDP : name?.startsWith('grpc') ? PortKind.GRPC : name?.startsWith('http2') || name?.startsWith('h2c') ? PortKind.HTTP2 : name?.startsWith('http') ? PortKind.HTTP : PortKind.TCP;
+      const kind = udp ? PortKind.UDP
+        : name?.startsWith('grpc') ? PortKind.GRPC
+          : name?.startsWith('http2') || name?.startsWith('h2c') ? PortKind.HTTP2
+            : name?.startsWith('http') ? PortKind.HTTP : PortKind.TCP;
       if ((p.protocol as string | undefined) === 'SCTP') {
         throw new ZeroTrustError({ code: 'SCTP_NOT_SUPPORTED', message: `${where}: container ${c.name} port ${p.number} is SCTP, which no backend here secures` });
       }

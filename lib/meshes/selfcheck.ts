@@ -42,9 +42,9 @@ export interface SelfCheckProfile {
 }
 
 /** Up to this many probed connections per mesh, the whole probe universe is asked. */
-export const EXHAUSTIVE_QUERIES = 250_000;
+const EXHAUSTIVE_QUERIES = 250_000;
 /** At most this many differences are reported per mesh (the first ones, in a stable order). */
-export const MAX_REPORTED = 10;
+const MAX_REPORTED = 10;
 
 const KUBE_DNS: DnsSpec = { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } };
 
@@ -88,7 +88,7 @@ export interface SelfCheckReport {
 }
 
 /** Runs the self-check of one group of charts. */
-export function selfCheck(check: MeshSelfCheck, input: SelfCheckInput): SelfCheckReport {
+function selfCheck(check: MeshSelfCheck, input: SelfCheckInput): SelfCheckReport {
   const backend = check.backend;
   const mine = new Set(input.charts.map((c) => c.namespace));
   const groupNamespaces = new Set([...input.groups].filter(([, g]) => g === check.group).map(([ns]) => ns));
@@ -269,7 +269,10 @@ function mismatch(backend: string, model: ZeroTrustModel, intent: IntentEvaluato
  * declared flow, and per workload of the checked namespaces a fixed set of parties it must not
  * reach or be reached by.
  */
-function* focusedQueries(model: ZeroTrustModel, pods: Endpoint[], probeEndpoints: Endpoint[], namespaces: NamespaceInfo[], mine: Set<string>, group: Set<string>, dns: ReadonlyMap<string, DnsSpec>): Generator<Query> {
+function* focusedQueries(
+  model: ZeroTrustModel, pods: Endpoint[], probeEndpoints: Endpoint[], namespaces: NamespaceInfo[],
+  mine: Set<string>, group: Set<string>, dns: ReadonlyMap<string, DnsSpec>,
+): Generator<Query> {
   const nsInfo = new Map(namespaces.map((n) => [n.name, n]));
   const info = (ns: string) => nsInfo.get(ns) ?? implicitNamespace(ns);
   const probePod = (ns: string, name: string, labels: { [key: string]: string }): Endpoint => ({

@@ -30,7 +30,10 @@ export function intentBackend(intent: ParsedIntent): string | undefined {
  * (`backendIntentOptions`), on the full probe universe: the manifests' parties and the intent's
  * (with its HTTP requests). At most `limit` mismatches.
  */
-export function verifyAgainstIntent(manifests: readonly SourcedManifest[], backend: string, evaluator: PolicyEvaluator, intent: ParsedIntent, enrolledNamespaces: readonly string[] = [], limit = 50): Verification {
+export function verifyAgainstIntent(
+  manifests: readonly SourcedManifest[], backend: string, evaluator: PolicyEvaluator, intent: ParsedIntent,
+  enrolledNamespaces: readonly string[] = [], limit = 50,
+): Verification {
   const extra = intentProbes(intent.model);
   const universe = reportUniverse(manifests, extra.endpoints, extra.ports, extra.requests);
   const dns = (ns: string): DnsSpec => intent.dns[ns] ?? { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } };

@@ -242,7 +242,7 @@ function checkRule(rule: any, where: string): void {
 }
 
 /** Cilium's identity labels of an endpoint, keyed `source:key`. */
-export function identityLabels(e: Endpoint): Map<string, string> {
+function identityLabels(e: Endpoint): Map<string, string> {
   const out = new Map<string, string>();
   if (e.kind !== 'pod') {
     out.set('reserved:world', '');
@@ -273,7 +273,7 @@ function lookup(labels: Map<string, string>, rawKey: string): string | undefined
 }
 
 /** Matches a label selector (matchLabels and matchExpressions) against identity labels. */
-export function selectorMatches(sel: any, labels: Map<string, string>): boolean {
+function selectorMatches(sel: any, labels: Map<string, string>): boolean {
   for (const [k, v] of Object.entries(sel?.matchLabels ?? {})) {
     if (lookup(labels, k) !== v) return false;
   }
@@ -396,7 +396,7 @@ function portMatches(pp: any, q: Query): boolean {
 }
 
 /** Full match of an extended POSIX regular expression, as Envoy applies Cilium's HTTP fields. */
-export function ereFullMatch(pattern: string, value: string): boolean {
+function ereFullMatch(pattern: string, value: string): boolean {
   return new RegExp(`^(?:${pattern})$`).test(value);
 }
 

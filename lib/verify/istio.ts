@@ -342,7 +342,7 @@ interface Attributes {
 }
 
 /** Evaluates AuthorizationPolicies at one enforcement point: CUSTOM (unsupported: deny), DENY, then ALLOW. */
-export function evaluatePolicies(policies: Manifest[], a: Attributes, where: string): Decision {
+function evaluatePolicies(policies: Manifest[], a: Attributes, where: string): Decision {
   const name = (p: Manifest) => `AuthorizationPolicy ${p.metadata.namespace}/${p.metadata.name}`;
   const action = (p: Manifest) => p.spec?.action ?? 'ALLOW';
   const one = (verdict: 'allow' | 'deny', detail: string, deciding: Manifest[]) => decision(verdict === 'allow', [istioEffect(verdict, `${where}: ${detail}`, deciding.map(objectOf))]);
@@ -404,7 +404,7 @@ function operationMatches(o: any, a: Attributes, action: 'ALLOW' | 'DENY'): bool
 }
 
 /** Istio string match: exact, `*` (any non-empty), prefix `x*`, suffix `*x`. */
-export function stringMatches(pattern: string, value: string): boolean {
+function stringMatches(pattern: string, value: string): boolean {
   if (pattern === '*') return value.length > 0;
   if (pattern.endsWith('*')) return value.startsWith(pattern.slice(0, -1));
   if (pattern.startsWith('*')) return value.endsWith(pattern.slice(1));
@@ -469,7 +469,7 @@ function parseIp(ip: string): { v: bigint; bits: number } | undefined {
 }
 
 /** True when `ip` lies inside `cidr` (same family). */
-export function ipInCidr(ip: string, cidr: string): boolean {
+function ipInCidr(ip: string, cidr: string): boolean {
   const [net, len] = cidr.split('/');
   const a = parseIp(ip);
   const n = parseIp(net);

@@ -121,7 +121,10 @@ export class LinkerdEvaluator implements PolicyEvaluator {
       const ns = m.metadata.namespace ?? 'default';
       const key = `${ns}/${m.metadata.name}`;
       if (group === POLICY_GROUP && m.kind === 'Server') {
-        this.servers.push({ name: m.metadata.name, namespace: ns, podSelector: m.spec?.podSelector, port: m.spec?.port, protocol: m.spec?.proxyProtocol ?? 'unknown', accessPolicy: m.spec?.accessPolicy ?? 'deny' });
+        this.servers.push({
+          name: m.metadata.name, namespace: ns, podSelector: m.spec?.podSelector, port: m.spec?.port,
+          protocol: m.spec?.proxyProtocol ?? 'unknown', accessPolicy: m.spec?.accessPolicy ?? 'deny',
+        });
       } else if (group === POLICY_GROUP && m.kind === 'AuthorizationPolicy') {
         this.authzs.push({ name: m.metadata.name, namespace: ns, target: m.spec?.targetRef ?? {}, refs: m.spec?.requiredAuthenticationRefs ?? [] });
       } else if (group === POLICY_GROUP && m.kind === 'MeshTLSAuthentication') {

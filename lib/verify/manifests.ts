@@ -179,7 +179,8 @@ export function loadManifests(pathOrDir: string, options: LoadManifestsOptions =
     const text = readManifestFile(f, maxFile, maxTotal - total);
     total += Buffer.byteLength(text, 'utf8');
     const known = options.documentsOf?.(f, text);
-    const manifests = known ? manifestsOfDocuments(known, f, options) : parseManifests(text, f, { ...options, maxFullParseBytes: options.maxFullParseBytes ?? Math.max(Math.floor(maxFile / 4), Math.min(maxFile, 1024 * 1024)) });
+    const maxFullParseBytes = options.maxFullParseBytes ?? Math.max(Math.floor(maxFile / 4), Math.min(maxFile, 1024 * 1024));
+    const manifests = known ? manifestsOfDocuments(known, f, options) : parseManifests(text, f, { ...options, maxFullParseBytes });
     for (const m of manifests) out.push(m);
   }
   return out;

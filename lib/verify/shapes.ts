@@ -44,14 +44,14 @@ const WORKLOAD_GROUPS: { [kind: string]: readonly string[] } = {
 export const WORKLOAD_KIND_NAMES: readonly string[] = Object.keys(WORKLOAD_GROUPS);
 
 /** The API group of an apiVersion (`''` for the core group, `v1`). */
-export function groupOf(apiVersion: unknown): string {
+function groupOf(apiVersion: unknown): string {
   if (typeof apiVersion !== 'string') return '';
   const slash = apiVersion.indexOf('/');
   return slash < 0 ? '' : apiVersion.slice(0, slash);
 }
 
 /** True for an object that makes pods: Pod, ReplicationController, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob. */
-export function isWorkloadObject(m: { apiVersion?: unknown; kind?: unknown }): boolean {
+function isWorkloadObject(m: { apiVersion?: unknown; kind?: unknown }): boolean {
   const groups = typeof m.kind === 'string' ? WORKLOAD_GROUPS[m.kind] : undefined;
   return groups !== undefined && Object.prototype.hasOwnProperty.call(WORKLOAD_GROUPS, m.kind as string) && groups.includes(groupOf(m.apiVersion));
 }

@@ -48,7 +48,7 @@ export interface ReadDocumentsOptions {
 }
 
 /** See `ReadDocumentsOptions.maxFullParseBytes`. */
-export const DEFAULT_MAX_FULL_PARSE_BYTES = 16 * 1024 * 1024;
+const DEFAULT_MAX_FULL_PARSE_BYTES = 16 * 1024 * 1024;
 
 /** kubectl's test: the first character that is not a space, tab, CR or LF is `{`. */
 function isJsonText(text: string): boolean {

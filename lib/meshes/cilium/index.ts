@@ -42,7 +42,7 @@ export interface CiliumMeshProps {
 }
 
 /** Cilium: CiliumNetworkPolicy per workload, enforced by Cilium at L3/L4 and L7. */
-export class CiliumRenderer implements MeshRenderer {
+class CiliumRenderer implements MeshRenderer {
   public readonly backend = 'cilium';
   private readonly auth: AuthMode;
   private readonly spiffeIds?: SpiffeIdRegistration;
@@ -79,7 +79,7 @@ export interface CiliumSettings {
 }
 
 /** Resolves and validates the props of `Mesh.cilium()`. */
-export function ciliumSettings(props: CiliumMeshProps = {}): CiliumSettings {
+function ciliumSettings(props: CiliumMeshProps = {}): CiliumSettings {
   const mode = props.mutualAuth ?? CiliumMutualAuth.SPIRE;
   if (!Object.values(CiliumMutualAuth).includes(mode)) {
     throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', backend: 'cilium', message: `mutualAuth "${mode}" is not one of ${Object.values(CiliumMutualAuth).join(', ')}` });

@@ -28,13 +28,13 @@ import { byteOrder, ciliumHttpRules, CiliumHttpRule } from './http';
 import { compareText } from '../../intent/collation';
 
 /** Cilium's label for the pod's namespace (source `k8s`). */
-export const CILIUM_NAMESPACE_LABEL = 'k8s:io.kubernetes.pod.namespace';
+const CILIUM_NAMESPACE_LABEL = 'k8s:io.kubernetes.pod.namespace';
 /** Cilium's label for the pod's ServiceAccount (source `k8s`). */
-export const CILIUM_SERVICE_ACCOUNT_LABEL = 'k8s:io.cilium.k8s.policy.serviceaccount';
+const CILIUM_SERVICE_ACCOUNT_LABEL = 'k8s:io.cilium.k8s.policy.serviceaccount';
 /** Namespace label that enrolls a namespace's pods in Cilium's ztunnel mTLS (Cilium 1.20+). */
 export const ZTUNNEL_NAMESPACE_LABEL = 'io.cilium/mtls-enabled';
 /** The ztunnel HBONE port: between enrolled pods, Cilium sees only this port. */
-export const HBONE_PORT = 15008;
+const HBONE_PORT = 15008;
 
 /** How traffic between pods is authenticated. */
 export type AuthMode = 'spire' | 'ztunnel' | 'none';
@@ -124,7 +124,7 @@ function workloadPolicy(model: ZeroTrustModel, w: WorkloadModel, options: Cilium
 }
 
 /** `api.example.com` -> matchName; `*.example.com` -> matchPattern (one label deep, as in Cilium). */
-export function fqdnMatch(host: string): DnsMatch {
+function fqdnMatch(host: string): DnsMatch {
   return host.startsWith('*.') ? { matchPattern: host } : { matchName: host };
 }
 
@@ -164,7 +164,7 @@ function draft(f: FlowModel, direction: 'ingress' | 'egress', namespace: string,
  * The Cilium endpoint selector of a pod peer. Cross-namespace peers carry the namespace label;
  * peers with a known ServiceAccount are pinned to it.
  */
-export function endpointSelectorOf(e: EndpointModel, policyNamespace: string): { matchLabels: { [key: string]: string } } {
+function endpointSelectorOf(e: EndpointModel, policyNamespace: string): { matchLabels: { [key: string]: string } } {
   const ns = (name: string): { [key: string]: string } => (name === policyNamespace ? {} : { [CILIUM_NAMESPACE_LABEL]: name });
   switch (e.type) {
     case 'workload':

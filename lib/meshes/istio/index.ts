@@ -49,7 +49,7 @@ export interface IstioMeshProps {
 }
 
 /** Resolves and validates the props of `Mesh.istio()`. */
-export function istioSettings(props: IstioMeshProps = {}): IstioSettings {
+function istioSettings(props: IstioMeshProps = {}): IstioSettings {
   const mode = props.mode ?? IstioMode.SIDECAR;
   if (!Object.values(IstioMode).includes(mode)) {
     throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', message: `Mesh.istio: mode "${mode}" is not one of ${Object.values(IstioMode).join(', ')}` });
@@ -75,7 +75,7 @@ export function istioSettings(props: IstioMeshProps = {}): IstioSettings {
  * one ALLOW policy per destination workload naming its sources by SPIFFE principal; Sidecar and
  * ServiceEntry objects for egress (sidecar mode), a waypoint for L7 rules (ambient mode).
  */
-export class IstioRenderer implements MeshRenderer {
+class IstioRenderer implements MeshRenderer {
   public readonly backend: 'istio' | 'istio-ambient';
 
   public constructor(private readonly settings: IstioSettings) {

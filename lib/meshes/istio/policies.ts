@@ -44,15 +44,15 @@ export interface IstioObject {
 /** Name of the waypoint Gateway of a namespace, and of its ServiceAccount (Istio names a waypoint's ServiceAccount after the Gateway). */
 export const WAYPOINT_NAME = 'waypoint';
 /** Label Istio puts on the pods of a Gateway's deployment. */
-export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
+const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 /** Label that sends a Service's traffic through a waypoint. */
 export const USE_WAYPOINT_LABEL = 'istio.io/use-waypoint';
 /** HBONE: the port ambient pods and waypoints receive mesh traffic on. */
-export const HBONE_PORT = 15008;
+const HBONE_PORT = 15008;
 /** istiod's xDS and certificate port. */
-export const ISTIOD_XDS_PORT = 15012;
+const ISTIOD_XDS_PORT = 15012;
 /** Source address of kubelet probes after ambient's redirection. */
-export const AMBIENT_PROBE_CIDR = '169.254.7.127/32';
+const AMBIENT_PROBE_CIDR = '169.254.7.127/32';
 
 // ---------------------------------------------------------------- helpers
 
@@ -63,17 +63,17 @@ function meta(namespace: string, name: string, allows: string[], extraLabels: { 
 const inNamespace = (e: EndpointModel, ns: string) => e.type === 'workload' && e.workload.namespace === ns;
 
 /** Workloads of a namespace, in model order (sorted). */
-export function workloadsOf(model: ZeroTrustModel, ns: string): WorkloadModel[] {
+function workloadsOf(model: ZeroTrustModel, ns: string): WorkloadModel[] {
   return model.workloads.filter((w) => w.namespace === ns);
 }
 
 /** Flows whose destination is `w`. */
-export function inboundFlows(model: ZeroTrustModel, w: WorkloadModel): FlowModel[] {
+function inboundFlows(model: ZeroTrustModel, w: WorkloadModel): FlowModel[] {
   return [...(flowIndex(model).inbound.get(w) ?? [])];
 }
 
 /** Flows whose source is `w`. */
-export function outboundFlows(model: ZeroTrustModel, w: WorkloadModel): FlowModel[] {
+function outboundFlows(model: ZeroTrustModel, w: WorkloadModel): FlowModel[] {
   return [...(flowIndex(model).outbound.get(w) ?? [])];
 }
 
@@ -83,7 +83,7 @@ export function needsWaypoint(model: ZeroTrustModel, w: WorkloadModel, s: IstioS
 }
 
 /** `cluster.local/ns/production/sa/hero`. */
-export function principal(s: IstioSettings, namespace: string, serviceAccount: string): string {
+function principal(s: IstioSettings, namespace: string, serviceAccount: string): string {
   return `${s.trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
 }
 
@@ -192,7 +192,7 @@ function operationsOf(f: FlowModel): { operation: IstioOperation }[] {
 }
 
 /** Builds ALLOW rules: flows with the same `to` share one rule whose `from` lists every source. */
-export function allowRules(flows: FlowModel[], s: IstioSettings, extra: { principal: string; ports: Port[] }[] = []): IstioRule[] {
+function allowRules(flows: FlowModel[], s: IstioSettings, extra: { principal: string; ports: Port[] }[] = []): IstioRule[] {
   const groups = new Map<string, { to: { operation: IstioOperation }[]; principals: Set<string>; namespaces: Set<string>; blocks: Map<string, IstioSource> }>();
   const group = (to: { operation: IstioOperation }[]) => {
     const key = JSON.stringify(to);
@@ -248,7 +248,7 @@ function unionPorts(flows: FlowModel[]): Port[] {
 }
 
 /** The allow-nothing policy and the ALLOW policies of every destination workload of `ns`. */
-export function authorizationPolicies(model: ZeroTrustModel, ns: string, s: IstioSettings): IstioObject[] {
+function authorizationPolicies(model: ZeroTrustModel, ns: string, s: IstioSettings): IstioObject[] {
   const out: IstioObject[] = [
     // An ALLOW policy without rules matches nothing; applied to the whole namespace it denies every
     // request that no other ALLOW policy admits (Istio evaluates CUSTOM, then DENY, then ALLOW).
@@ -285,7 +285,7 @@ export function authorizationPolicies(model: ZeroTrustModel, ns: string, s: Isti
 // ---------------------------------------------------------------- mTLS
 
 /** STRICT mTLS for the namespace; per workload, PERMISSIVE on exactly the ports that admit an address range. */
-export function peerAuthentications(model: ZeroTrustModel, ns: string, s: IstioSettings): IstioObject[] {
+function peerAuthentications(model: ZeroTrustModel, ns: string, s: IstioSettings): IstioObject[] {
   const pa = (namespace: string, name: string, allows: string[], spec: any): IstioObject => ({
     apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: meta(namespace, name, allows), spec,
   });
@@ -313,14 +313,14 @@ export function peerAuthentications(model: ZeroTrustModel, ns: string, s: IstioS
 // ---------------------------------------------------------------- egress (sidecar mode)
 
 /** A DNS-label-ish readable name for a host or CIDR: `api-example-com`, `cidr-203-0-113-0-24`. */
-export function externalName(e: EndpointModel): string {
+function externalName(e: EndpointModel): string {
   if (e.type === 'fqdn') return e.host.replace(/^\*\./, 'wildcard.').replace(/\./g, '-');
   if (e.type === 'ip-block') return `cidr-${e.cidr.replace(/[.:/]/g, '-').replace(/-+/g, '-').replace(/-$/, '')}`;
   throw new Error(`not external: ${endpointKey(e)}`);
 }
 
 /** The placeholder host of an address-range ServiceEntry (Istio matches TCP by address; the host is only a name). */
-export function cidrHost(e: EndpointModel): string {
+function cidrHost(e: EndpointModel): string {
   return `${externalName(e)}.external.invalid`;
 }
 
@@ -335,7 +335,7 @@ function servicePortProtocol(p: Port, external: boolean): string {
 }
 
 /** ServiceEntries for the external hosts and TCP address ranges the workloads of `ns` may reach, visible in `ns` only. */
-export function serviceEntries(model: ZeroTrustModel, ns: string, s: IstioSettings): IstioObject[] {
+function serviceEntries(model: ZeroTrustModel, ns: string, s: IstioSettings): IstioObject[] {
   if (s.mode !== IstioMode.SIDECAR) return [];
   const byName = new Map<string, { dest: EndpointModel; flows: FlowModel[] }>();
   for (const f of model.flows) {
@@ -384,7 +384,7 @@ function egressHost(f: FlowModel, s: IstioSettings): string | undefined {
 }
 
 /** Name and placeholder host of the ServiceEntry for DNS at an address. */
-export const DNS_SERVICE_ENTRY_NAME = 'cluster-dns-tcp';
+const DNS_SERVICE_ENTRY_NAME = 'cluster-dns-tcp';
 const DNS_SERVICE_ENTRY_HOST = `${DNS_SERVICE_ENTRY_NAME}.external.invalid`;
 
 /**
@@ -392,7 +392,7 @@ const DNS_SERVICE_ENTRY_HOST = `${DNS_SERVICE_ENTRY_NAME}.external.invalid`;
  * over TCP to it: this ServiceEntry registers that address on TCP 53 for the namespace. (UDP DNS
  * does not pass through the proxy; DNS pods are imported by namespace instead.)
  */
-export function dnsServiceEntries(ns: string, s: IstioSettings, dns: DnsSpec = {}): IstioObject[] {
+function dnsServiceEntries(ns: string, s: IstioSettings, dns: DnsSpec = {}): IstioObject[] {
   if (s.mode !== IstioMode.SIDECAR || !dns.cidr) return [];
   return [{
     apiVersion: 'networking.istio.io/v1',
@@ -410,7 +410,7 @@ export function dnsServiceEntries(ns: string, s: IstioSettings, dns: DnsSpec = {
 }
 
 /** A namespace default Sidecar that imports nothing, and one per workload importing only what it may reach; all REGISTRY_ONLY. */
-export function sidecars(model: ZeroTrustModel, ns: string, s: IstioSettings, dns: DnsSpec = {}): IstioObject[] {
+function sidecars(model: ZeroTrustModel, ns: string, s: IstioSettings, dns: DnsSpec = {}): IstioObject[] {
   if (s.mode !== IstioMode.SIDECAR) return [];
   // DNS over TCP goes through the sidecar, so every Sidecar imports the DNS pods' namespace, or
   // the ServiceEntry of DNS at an address; the NetworkPolicy layer still admits only DNS on 53.
@@ -438,7 +438,7 @@ export function sidecars(model: ZeroTrustModel, ns: string, s: IstioSettings, dn
 // ---------------------------------------------------------------- waypoint (ambient mode)
 
 /** The namespace's waypoint, when some workload of `ns` has L7 rules. */
-export function waypoints(model: ZeroTrustModel, ns: string, s: IstioSettings): IstioObject[] {
+function waypoints(model: ZeroTrustModel, ns: string, s: IstioSettings): IstioObject[] {
   const l7 = workloadsOf(model, ns).filter((w) => needsWaypoint(model, w, s));
   if (l7.length === 0) return [];
   return [{

@@ -47,7 +47,7 @@ export interface KumaMeshProps {
 }
 
 /** Resolves and validates the props. */
-export function kumaOptions(props: KumaMeshProps): KumaOptions {
+function kumaOptions(props: KumaMeshProps): KumaOptions {
   const meshName = props.meshName ?? 'default';
   checkDnsSubdomain(meshName, 'Mesh.kuma meshName');
   const controlPlaneNamespace = props.controlPlaneNamespace ?? 'kuma-system';
@@ -61,7 +61,7 @@ export function kumaOptions(props: KumaMeshProps): KumaOptions {
 }
 
 /** Kuma 2.x on Kubernetes: sidecars with mTLS STRICT, MeshTrafficPermission, MeshPassthrough. */
-export class KumaRenderer implements MeshRenderer {
+class KumaRenderer implements MeshRenderer {
   public readonly backend = 'kuma';
 
   public constructor(private readonly options: KumaOptions) {}
@@ -100,7 +100,7 @@ export class KumaRenderer implements MeshRenderer {
 }
 
 /** The NetworkPolicy layer under Kuma: declared flows, kuma-cp and DNS. */
-export function kumaLayerOptions(options: KumaOptions): NetworkPolicyLayerOptions {
+function kumaLayerOptions(options: KumaOptions): NetworkPolicyLayerOptions {
   return {
     backend: 'kuma',
     // Sidecar to sidecar traffic keeps the application port as its destination; no extra ports.

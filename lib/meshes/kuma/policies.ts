@@ -11,7 +11,7 @@ import { Port, PortKind } from '../../intent/port';
 import { compareEntries, compareText } from '../../intent/collation';
 
 /** Tag Kuma puts on every Kubernetes data plane proxy: the pod's namespace. */
-export const KUMA_NAMESPACE_TAG = 'k8s.kuma.io/namespace';
+const KUMA_NAMESPACE_TAG = 'k8s.kuma.io/namespace';
 /** Label naming the mesh of a namespace, pod or policy. */
 export const KUMA_MESH_LABEL = 'kuma.io/mesh';
 /** Namespace (or pod) label that makes the injector add the sidecar. */
@@ -21,7 +21,7 @@ export const KUMA_TOKEN_VOLUME_ANNOTATION = 'kuma.io/service-account-token-volum
 /** Name of the projected token volume this backend adds to every pod. */
 export const KUMA_TOKEN_VOLUME = 'kuma-sidecar-token';
 /** Name of the builtin CA backend of an emitted Mesh. */
-export const KUMA_CA_BACKEND = 'ca-1';
+const KUMA_CA_BACKEND = 'ca-1';
 
 /** Resolved options of the Kuma renderer. */
 export interface KumaOptions {
@@ -97,7 +97,7 @@ function metadata(name: string, namespace: string | undefined, meshName: string,
 }
 
 /** The cluster-scoped Mesh: builtin CA, mTLS STRICT, no default policies. */
-export function kumaMesh(o: KumaOptions): KumaObject {
+function kumaMesh(o: KumaOptions): KumaObject {
   return {
     apiVersion: 'kuma.io/v1alpha1',
     kind: 'Mesh',
@@ -116,7 +116,7 @@ export function kumaMesh(o: KumaOptions): KumaObject {
 }
 
 /** The tags that identify a source's data plane proxies (a subset of the tags Kuma derives from the pod). */
-export function sourceTags(e: EndpointModel): { [key: string]: string } {
+function sourceTags(e: EndpointModel): { [key: string]: string } {
   switch (e.type) {
     case 'workload': return sortKeys({ ...e.workload.selector, [KUMA_NAMESPACE_TAG]: e.workload.namespace });
     case 'external-workload': return sortKeys({ ...e.labels, [KUMA_NAMESPACE_TAG]: e.namespace });
@@ -143,7 +143,7 @@ const DENY_FROM_MESH = { targetRef: { kind: 'Mesh' }, default: { action: 'Deny' 
  * the allows come after it (in the same policy, or in per-port policies, which are more specific
  * still). A workload nobody may reach gets the Deny alone.
  */
-export function meshTrafficPermissions(model: ZeroTrustModel, w: WorkloadModel, o: KumaOptions): KumaObject[] {
+function meshTrafficPermissions(model: ZeroTrustModel, w: WorkloadModel, o: KumaOptions): KumaObject[] {
   const inbound = [...(flowIndex(model).inbound.get(w) ?? [])];
   const tcpPorts = [...w.ports].filter((p) => p.kind !== PortKind.UDP).sort(comparePorts);
   const perPort = tcpPorts.map((port) => {
@@ -203,7 +203,7 @@ function passthroughProtocol(p: Port): string {
 const MAX_LISTED_RANGE = 64;
 
 /** The MeshPassthrough matches of one source workload's egress to addresses and host names. */
-export function passthroughMatches(model: ZeroTrustModel, w: WorkloadModel): { matches: any[]; flows: FlowModel[] } {
+function passthroughMatches(model: ZeroTrustModel, w: WorkloadModel): { matches: any[]; flows: FlowModel[] } {
   const flows = (flowIndex(model).outbound.get(w) ?? []).filter((f) => (f.destination.type === 'fqdn' || f.destination.type === 'ip-block'));
   const matches = new Map<string, any>();
   const add = (m: any) => matches.set(JSON.stringify([m.type, m.value, String(m.port ?? '').padStart(5, '0'), m.protocol]), m);
@@ -254,7 +254,7 @@ export function passthroughMatches(model: ZeroTrustModel, w: WorkloadModel): { m
 }
 
 /** MeshPassthrough objects of one namespace: `None` for every proxy, `Matched` for workloads with external egress. */
-export function meshPassthroughs(model: ZeroTrustModel, ns: string, o: KumaOptions): KumaObject[] {
+function meshPassthroughs(model: ZeroTrustModel, ns: string, o: KumaOptions): KumaObject[] {
   const out: KumaObject[] = [{
     apiVersion: 'kuma.io/v1alpha1',
     kind: 'MeshPassthrough',

@@ -10,11 +10,11 @@ import {
 
 
 /** Namespace annotation that makes Linkerd inject its proxy. */
-export const LINKERD_INJECT_ANNOTATION = 'linkerd.io/inject';
+const LINKERD_INJECT_ANNOTATION = 'linkerd.io/inject';
 /** Namespace/pod annotation with the default inbound policy (read when a pod starts). */
-export const LINKERD_DEFAULT_POLICY_ANNOTATION = 'config.linkerd.io/default-inbound-policy';
+const LINKERD_DEFAULT_POLICY_ANNOTATION = 'config.linkerd.io/default-inbound-policy';
 /** Label every Linkerd control-plane pod carries, with the control-plane namespace as value. */
-export const LINKERD_CONTROL_PLANE_NS_LABEL = 'linkerd.io/control-plane-ns';
+const LINKERD_CONTROL_PLANE_NS_LABEL = 'linkerd.io/control-plane-ns';
 
 /** Which HTTPRoute kind the Linkerd backend emits for HTTP rules. */
 export enum LinkerdHttpRoutes {
@@ -62,7 +62,7 @@ export interface LinkerdMeshProps {
 }
 
 /** Resolves props to settings, validating them. */
-export function linkerdSettings(props: LinkerdMeshProps = {}): LinkerdSettings {
+function linkerdSettings(props: LinkerdMeshProps = {}): LinkerdSettings {
   const identityDomain = props.identityDomain ?? 'cluster.local';
   checkDnsSubdomain(identityDomain, 'Mesh.linkerd identityDomain');
   const controlPlaneNamespace = props.controlPlaneNamespace ?? 'linkerd';
@@ -82,7 +82,7 @@ export function linkerdSettings(props: LinkerdMeshProps = {}): LinkerdSettings {
 }
 
 /** The NetworkPolicy layer under Linkerd: declared flows plus the proxy port and the control plane. */
-export function linkerdLayerOptions(s: LinkerdSettings): NetworkPolicyLayerOptions {
+function linkerdLayerOptions(s: LinkerdSettings): NetworkPolicyLayerOptions {
   return {
     backend: s.backend,
     // Between meshed pods the client proxy dials the server proxy's inbound port instead of the
@@ -110,7 +110,7 @@ export function linkerdLayerOptions(s: LinkerdSettings): NetworkPolicyLayerOptio
  * `Server` per workload port, identities as `MeshTLSAuthentication`, `AuthorizationPolicy` per
  * Server or HTTPRoute, HTTP rules as Gateway API `HTTPRoute`s.
  */
-export class LinkerdRenderer implements MeshRenderer {
+class LinkerdRenderer implements MeshRenderer {
   public readonly backend = 'linkerd';
 
   public constructor(private readonly settings: LinkerdSettings) {}

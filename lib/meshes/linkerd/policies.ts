@@ -52,9 +52,9 @@ export const LINKERD_INBOUND_PORT = 4143;
 /** Control-plane ports every meshed proxy dials: destination, identity, policy. */
 export const LINKERD_CONTROL_PLANE_PORTS = [{ port: 8086, what: 'destination' }, { port: 8080, what: 'identity' }, { port: 8090, what: 'policy' }];
 /** User-Agent kubelet sends on HTTP probes (`kube-probe/1.30`). */
-export const KUBE_PROBE_USER_AGENT = 'kube-probe/.*';
+const KUBE_PROBE_USER_AGENT = 'kube-probe/.*';
 /** Name of the per-namespace NetworkAuthentication of kubelet probes. */
-export const PROBE_AUTHN = 'kubelet-probes';
+const PROBE_AUTHN = 'kubelet-probes';
 
 const POLICY_GROUP = 'policy.linkerd.io';
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
@@ -68,12 +68,12 @@ export interface LinkerdObject {
 }
 
 /** `hero.production.serviceaccount.identity.linkerd.cluster.local`. */
-export function serviceAccountIdentity(sa: string, namespace: string, s: LinkerdSettings): string {
+function serviceAccountIdentity(sa: string, namespace: string, s: LinkerdSettings): string {
   return `${sa}.${namespace}.serviceaccount.identity.${s.controlPlaneNamespace}.${s.identityDomain}`;
 }
 
 /** The Server `proxyProtocol` of a port kind; gRPC ports with HTTP rules are served as HTTP/2 so HTTPRoutes apply. */
-export function proxyProtocolOf(kind: PortKind, hasRoutes: boolean): string {
+function proxyProtocolOf(kind: PortKind, hasRoutes: boolean): string {
   switch (kind) {
     case PortKind.HTTP: return 'HTTP/1';
     case PortKind.HTTP2: return 'HTTP/2';
@@ -83,7 +83,7 @@ export function proxyProtocolOf(kind: PortKind, hasRoutes: boolean): string {
 }
 
 /** The Server name of a workload port: `hero-http-8080`, `lil-deebee-postgres`. */
-export function serverName(w: WorkloadModel, p: Port): string {
+function serverName(w: WorkloadModel, p: Port): string {
   return `${w.name}-${p.name}`;
 }
 
@@ -116,7 +116,7 @@ function atomsOverlap(a: Atom, b: Atom): boolean {
 }
 
 /** Escapes a literal for a (Rust) regular expression. */
-export function regexLiteral(s: string): string {
+function regexLiteral(s: string): string {
   return s.replace(/[\\.+*?()|[\]{}^$#&~-]/g, (c) => `\\${c}`);
 }
 
@@ -163,17 +163,17 @@ function sourcesOf(flows: FlowModel[]): Sources {
 /** Gateway API's limit on an HTTPRoute path value (`maxLength` in the HTTPRoute CRD). */
 export const HTTPROUTE_PATH_MAX = 1024;
 /** Gateway API's limits on an HTTPRoute: rules, matches per rule, matches in all (HTTPRoute CRD v1.6). */
-export const HTTPROUTE_LIMITS = { rules: 16, matchesPerRule: 64, matches: 128 };
+const HTTPROUTE_LIMITS = { rules: 16, matchesPerRule: 64, matches: 128 };
 /** Limits of Linkerd's own HTTPRoute (policy.linkerd.io/v1beta3 CRD of Linkerd 2.20): 16 rules of at most 8 matches. */
-export const LINKERD_HTTPROUTE_LIMITS = { rules: 16, matchesPerRule: 8, matches: 128 };
+const LINKERD_HTTPROUTE_LIMITS = { rules: 16, matchesPerRule: 8, matches: 128 };
 
 /** The limits of the HTTPRoute kind the settings emit. */
-export function routeLimits(s: Pick<LinkerdSettings, 'routeGroup'>): typeof HTTPROUTE_LIMITS {
+function routeLimits(s: Pick<LinkerdSettings, 'routeGroup'>): typeof HTTPROUTE_LIMITS {
   return s.routeGroup === POLICY_GROUP ? LINKERD_HTTPROUTE_LIMITS : HTTPROUTE_LIMITS;
 }
 
 /** The rules of a route: one per match list, split into rules of at most `matchesPerRule` matches (same route, same authorization). */
-export function routeRules(matchLists: any[][], s: Pick<LinkerdSettings, 'routeGroup'>): Array<{ matches: any[] }> {
+function routeRules(matchLists: any[][], s: Pick<LinkerdSettings, 'routeGroup'>): Array<{ matches: any[] }> {
   const per = routeLimits(s).matchesPerRule;
   const out: Array<{ matches: any[] }> = [];
   for (const matches of matchLists) {
@@ -303,7 +303,7 @@ function checkRoutes(plan: ServerPlan, s: LinkerdSettings): void {
 }
 
 /** The paths kubelet probes with HTTP GET on a workload port (from its pod template), sorted. */
-export function probePathsOf(w: WorkloadModel, p: Port): string[] {
+function probePathsOf(w: WorkloadModel, p: Port): string[] {
   return [...new Set((w.probes ?? []).filter((x) => x.port === p.number && x.scheme === 'HTTP' && p.protocol === Protocol.TCP).map((x) => x.path))].sort();
 }
 

@@ -210,7 +210,7 @@ const portKey = (p: NetworkPolicyPort) => `${typeof p.port === 'number' ? String
  * Merges rules with the same port set into one rule, de-duplicates and sorts peers and ports, and
  * folds peers that name pods by one label in the same namespace into one `In` peer (see foldPeers).
  */
-export function mergeRules(rules: NetworkPolicyRule[]): NetworkPolicyRule[] {
+function mergeRules(rules: NetworkPolicyRule[]): NetworkPolicyRule[] {
   const byPorts = new Map<string, { ports: NetworkPolicyPort[]; peers: Map<string, NetworkPolicyPeer> }>();
   for (const r of rules) {
     const { ports, key } = dedupePorts(r.ports);
@@ -270,7 +270,13 @@ function dedupePorts(ports: NetworkPolicyPort[]): { ports: NetworkPolicyPort[]; 
 function renderRule(key: 'from' | 'to', r: NetworkPolicyRule): any {
   // TCP is what Kubernetes assumes without a protocol, and the allows annotation names it in
   // words: a TCP port number stands alone. UDP, and "every TCP port" (no number), are written out.
-  const ports = r.ports.length ? { ports: r.ports.map((p) => ({ ...(p.port !== undefined ? { port: p.port } : {}), ...(p.endPort !== undefined ? { endPort: p.endPort } : {}), ...(p.protocol !== 'TCP' || p.port === undefined ? { protocol: p.protocol } : {}) })) } : {};
+  const ports = r.ports.length ? {
+    ports: r.ports.map((p) => ({
+      ...(p.port !== undefined ? { port: p.port } : {}),
+      ...(p.endPort !== undefined ? { endPort: p.endPort } : {}),
+      ...(p.protocol !== 'TCP' || p.port === undefined ? { protocol: p.protocol } : {}),
+    })),
+  } : {};
   return { [key]: r.peers, ...ports };
 }
 

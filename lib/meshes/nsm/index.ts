@@ -13,7 +13,7 @@ import {
 export { NetworkServiceMeshProps } from './props';
 
 /** Resolves and validates the props (eagerly, so a bad pool fails where the mesh is created). */
-export function nsmSettings(props: NetworkServiceMeshProps): NsmSettings {
+function nsmSettings(props: NetworkServiceMeshProps): NsmSettings {
   const settings: NsmSettings = {
     endpointImage: props.endpointImage ?? DEFAULT_ENDPOINT_IMAGE,
     cidrPool: props.cidrPool ?? DEFAULT_CIDR_POOL,
@@ -35,7 +35,7 @@ export function nsmSettings(props: NetworkServiceMeshProps): NsmSettings {
  * its sources); the primary pod network stays in default deny and carries only flows with
  * external peers (namespaces, IP blocks, workloads outside the app) and DNS.
  */
-export class NetworkServiceMeshRenderer implements MeshRenderer {
+class NetworkServiceMeshRenderer implements MeshRenderer {
   public readonly backend = 'nsm';
 
   public constructor(private readonly settings: NsmSettings) {}

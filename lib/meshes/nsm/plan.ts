@@ -18,19 +18,19 @@ export const DEFAULT_CIDR_POOL = '172.16.0.0/16';
 /** Default prefix length of each endpoint's prefix: 128 point-to-point connections per endpoint pod. */
 export const DEFAULT_PREFIX_LENGTH = 24;
 /** Name of the endpoint container added to a destination's pods. */
-export const ENDPOINT_CONTAINER = 'nse';
+const ENDPOINT_CONTAINER = 'nse';
 /** Volume with the SPIRE agent socket (SPIFFE CSI driver). */
-export const SPIRE_SOCKET_VOLUME = 'nsm-spire-agent-socket';
+const SPIRE_SOCKET_VOLUME = 'nsm-spire-agent-socket';
 /** Volume with the NSM manager socket (NSM CSI driver). */
-export const NSM_SOCKET_VOLUME = 'nsm-socket';
+const NSM_SOCKET_VOLUME = 'nsm-socket';
 /** CSI driver of the SPIFFE workload API socket. */
-export const SPIFFE_CSI_DRIVER = 'csi.spiffe.io';
+const SPIFFE_CSI_DRIVER = 'csi.spiffe.io';
 /** CSI driver of the NSM API socket. */
-export const NSM_CSI_DRIVER = 'csi.networkservicemesh.io';
+const NSM_CSI_DRIVER = 'csi.networkservicemesh.io';
 /** Where the SPIRE agent socket is mounted. */
-export const SPIRE_SOCKET_DIR = '/run/spire/sockets';
+const SPIRE_SOCKET_DIR = '/run/spire/sockets';
 /** Where the NSM manager socket is mounted. */
-export const NSM_SOCKET_DIR = '/var/lib/networkservicemesh';
+const NSM_SOCKET_DIR = '/var/lib/networkservicemesh';
 
 /** The resolved settings of the NSM backend. */
 export interface NsmSettings {
@@ -48,7 +48,7 @@ export interface NsmSettings {
  * namespaces (flows between charts of different meshes are refused earlier, so the destination's
  * mesh decides; workloads of other meshes in the same app are not NSM clients).
  */
-export function isNsmFlow(f: FlowModel): f is FlowModel & { source: { type: 'workload'; workload: WorkloadModel }; destination: { type: 'workload'; workload: WorkloadModel } } {
+function isNsmFlow(f: FlowModel): f is FlowModel & { source: { type: 'workload'; workload: WorkloadModel }; destination: { type: 'workload'; workload: WorkloadModel } } {
   return f.source.type === 'workload' && f.destination.type === 'workload' && f.destination.workload.backend === 'nsm';
 }
 
@@ -62,7 +62,7 @@ export function primaryNetworkModel(model: ZeroTrustModel): ZeroTrustModel {
  * looks services up by name across all namespaces, so the name carries the namespace; the dot
  * cannot occur in either part, so two workloads never share a name.
  */
-export function networkServiceName(w: WorkloadModel): string {
+function networkServiceName(w: WorkloadModel): string {
   return `${w.name}.${w.namespace}`;
 }
 
@@ -225,7 +225,7 @@ export function checkNsmFlows(model: ZeroTrustModel, namespace: string, settings
 }
 
 /** Words for the allows annotation of a connection: what NSM really opens. */
-export function describeConnection(c: NsmConnectionPlan): string[] {
+function describeConnection(c: NsmConnectionPlan): string[] {
   return [
     ...c.flows.map((f) => `declared: ${describeFlow(f)}`),
     `opened: ${c.client.namespace}/${c.client.name} <-> ${c.endpoint.namespace}/${c.endpoint.name} at L3 over NSM interface ${c.interfaceName} (every port, both directions once connected)`,

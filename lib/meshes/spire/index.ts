@@ -5,7 +5,7 @@ import { NAMESPACE_NAME_LABEL } from '../networkpolicy/policies';
 import { compareText } from '../../intent/collation';
 
 /** SPIFFE ID template of the Istio/SPIRE convention: trust domain, namespace, ServiceAccount. */
-export const SERVICE_ACCOUNT_ID_TEMPLATE = 'spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}';
+const SERVICE_ACCOUNT_ID_TEMPLATE = 'spiffe://{{ .TrustDomain }}/ns/{{ .PodMeta.Namespace }}/sa/{{ .PodSpec.ServiceAccountName }}';
 
 /** Trust domain of Network Service Mesh's own SPIRE deployment (deployments-k8s). */
 export const NSM_TRUST_DOMAIN = 'k8s.nsm';
