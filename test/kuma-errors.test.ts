@@ -107,7 +107,7 @@ describe('Kuma output for ports and hosts', () => {
 });
 
 describe('regression: a port range to an address beside host-name egress', () => {
-  // Found by test/property-backends: host-name egress opens NetworkPolicy to every address on its
+  // Found by test/backends-property: host-name egress opens NetworkPolicy to every address on its
   // ports, and a range entry without a port let the range's address through on those ports too.
   test('the range is listed port by port, so the address is not reachable on the host-name port', () => {
     const { Testing } = require('cdk8s');

@@ -148,7 +148,7 @@ describe('Linkerd reader(synth(intent)) == intent', () => {
         }
       }
     }), { seed: 20260627, numRuns: 50 });
-    // Not vacuous: allowed connections, requests allowed and refused by HTTP rules all occur (synth refusals of overlapping rules are rare here; see test/linkerd.test.ts).
+    // Not vacuous: allowed connections, requests allowed and refused by HTTP rules all occur (synth refusals of overlapping rules are rare here; see test/linkerd-render.test.ts).
     expect(checked).toBeGreaterThan(1000);
     expect(seen.allowed).toBeGreaterThan(50);
     expect(seen.l7Allowed).toBeGreaterThan(10);

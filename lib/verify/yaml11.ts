@@ -336,7 +336,7 @@ function set(out: { [key: string]: unknown }, key: string, value: unknown) {
  * on lines of their own or after plain values): the same value as the full parser and converter,
  * an order of magnitude sooner. Anything else (anchors, aliases, tags, merge keys, flow
  * collections with content, multi-line or folded scalars, tabs, escapes beyond JSON's) returns
- * undefined and goes the full way. `test/yaml11.test.ts` checks both agree.
+ * undefined and goes the full way. `test/verify-yaml11.test.ts` checks both agree.
  */
 export function fastBlockDocument(text: string): { value: unknown } | undefined {
   try {

@@ -1,6 +1,6 @@
 /**
  * Istio: edited or widened manifests are caught by the reader. The random-topology property
- * (reader(synth(intent)) == intent) now lives in test/property-backends.test.ts with the shared
+ * (reader(synth(intent)) == intent) now lives in test/backends-property.test.ts with the shared
  * generator and expected semantics.
  */
 import { Testing } from 'cdk8s';
