@@ -11,6 +11,7 @@ import { FastYaml, Mesh, Peer, Port, SecureWorkload, ZeroTrustChart, ZeroTrustRe
 import { ZeroTrustError } from '../lib/intent/errors';
 import { tempDir } from './support/stories';
 import { compareText } from '../lib/intent/collation';
+import { bindMesh } from '../lib/intent/render';
 import { BackendDetectionError, detectBackend } from '../lib/verify/readers';
 
 function storyApp(mesh: Mesh, outdir?: string): App {
@@ -207,5 +208,17 @@ describe('review fixes', () => {
     const chart = app.charts.find((c) => ZeroTrustChart.isZeroTrustChart(c))!;
     new ApiObject(chart, 'late', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'late' } });
     expect(app.synthYaml()).toContain('name: late');
+  });
+
+  test('a namespaced object rendered without a namespace is refused, not applied wherever kubectl points', () => {
+    const app = Testing.app();
+    const mesh = { id: 'networkpolicy' };
+    bindMesh(mesh, {
+      backend: 'networkpolicy',
+      layers: () => [{ backend: 'networkpolicy', check: () => undefined, render: () => [{ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'stray' } }] }],
+    });
+    new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh });
+    const problems = ZeroTrustSynthesis.problemsOf(errorOf(() => app.synthYaml()));
+    expect(problems.map((p) => p.code)).toEqual(['RENDERED_WITHOUT_NAMESPACE']);
   });
 });

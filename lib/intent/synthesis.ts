@@ -314,6 +314,13 @@ function renderChart(chart: SynthesizedChart, ctx: RenderContext, layers: MeshRe
     for (const obj of layer.render(ctx)) {
       if (obj.metadata.namespace === undefined) {
         const [group] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/') : [''];
+        if (!CLUSTER_SCOPED_KINDS.has(`${group}/${obj.kind}`)) {
+          // A namespaced object without a namespace would land in whatever namespace kubectl is pointed at.
+          throw new ZeroTrustError({
+            code: 'RENDERED_WITHOUT_NAMESPACE', backend: chart._binding.backend, namespace: ctx.namespace.name,
+            message: `the ${chart._binding.backend} renderer emitted ${obj.kind} "${obj.metadata.name}" (${obj.apiVersion}) without a namespace, and it is not a cluster-scoped kind this library emits; this is a bug of the renderer, please report it`,
+          });
+        }
         const key = `${group}/${obj.kind}/${obj.metadata.name}`;
         const json = JSON.stringify(obj);
         const first = clusterObjects.get(key);
@@ -331,6 +338,15 @@ function renderChart(chart: SynthesizedChart, ctx: RenderContext, layers: MeshRe
   }
   return namespaceMetadata;
 }
+
+/** The cluster-scoped kinds renderers emit (`group/Kind`); any other object must name its namespace. */
+const CLUSTER_SCOPED_KINDS = new Set([
+  'kuma.io/Mesh',
+  'spire.spiffe.io/ClusterSPIFFEID',
+  'cilium.io/CiliumClusterwideNetworkPolicy',
+  'admissionregistration.k8s.io/ValidatingAdmissionPolicy',
+  'admissionregistration.k8s.io/ValidatingAdmissionPolicyBinding',
+]);
 
 function emit(chart: IConstruct, namespace: string, obj: RenderedObject): void {
   const ns = obj.metadata.namespace;
