@@ -58,15 +58,4 @@ export function lastReadBeforeFailure(manifests: readonly SourcedManifest[], run
   }
 }
 
-/** `a list`, `the number 42`, ... */
-export function describeValue(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  switch (typeof v) {
-    case 'object': return 'a map';
-    case 'string': return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)}`;
-    case 'number': return `the number ${v}`;
-    case 'boolean': return `${v}`;
-    default: return typeof v;
-  }
-}
+export { describeValue } from '../verify/shapes';

@@ -74,7 +74,8 @@ export function podTemplateOf(m: any): { metadata?: any; spec?: any } | undefine
 
 const MAX_DEPTH = 200;
 
-function describe(v: unknown): string {
+/** How a value reads in a message: `a list`, `the number 42`, `true (a boolean)`, ... */
+export function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   switch (typeof v) {
@@ -95,7 +96,7 @@ class Checker {
   constructor(private readonly options: ShapeOptions) {}
 
   private fail(path: string, expected: string, v: unknown, hint = ''): never {
-    throw new ShapeError(`${path} must be ${expected}, not ${describe(v)}${hint}`);
+    throw new ShapeError(`${path} must be ${expected}, not ${describeValue(v)}${hint}`);
   }
 
   private map(v: unknown, path: string): { [key: string]: any } | undefined {
