@@ -19,3 +19,8 @@ export function mtlsOf(backend: string, manifests: readonly AnyManifest[]): Mtls
   // mTLS needs a proxy at both ends: an address source (an ipBlock peer, the ambient kubelet probe address) is plaintext.
   return (q, effects) => q.source.kind === 'pod' && q.destination.kind === 'pod' && q.protocol === 'TCP' && answer(q, effects);
 }
+
+/** Whether a backend's mTLS column reads the decision's effects at all (the others ignore them). */
+export function mtlsReadsEffects(backend: string): boolean {
+  return isBackendId(backend) && readerBackend(backend).mtlsReadsEffects;
+}

@@ -1,6 +1,6 @@
 import { CiliumPolicyEvaluator } from '../cilium';
-import { DecisionEffect, Endpoint, Manifest, Query } from '../types';
-import { CLUSTER_NAMESPACES, ReaderBackend, allowingObjects, apiGroup, describeObject, findManifest, isNamespace } from './descriptor';
+import { DecisionEffect, Endpoint, Query } from '../types';
+import { CLUSTER_NAMESPACES, ReaderBackend, ManifestIndex, allowingObjects, apiGroup, describeObject, findManifest, isNamespace } from './descriptor';
 
 const ZTUNNEL_LABEL = 'io.cilium/mtls-enabled';
 
@@ -22,7 +22,11 @@ export const ciliumBackend: ReaderBackend = {
   enrol: (endpoint) => endpoint,
   intentOptions: () => ({ hboneNamespaceLabel: ZTUNNEL_LABEL }),
   infrastructureNamespaces: [...CLUSTER_NAMESPACES, 'cilium', 'cilium-spire', 'spire', 'spire-system'],
-  mtls: (objects) => (q, effects) => ciliumAuthRequired(objects, q, effects),
+  mtlsReadsEffects: true,
+  mtls: (objects) => {
+    const index = new ManifestIndex(objects);
+    return (q, effects) => ciliumAuthRequired(index, q, effects);
+  },
 };
 
 /**
@@ -30,7 +34,7 @@ export const ciliumBackend: ReaderBackend = {
  * `authentication.mode: required`, or when both ends' namespaces are enrolled in ztunnel
  * (`io.cilium/mtls-enabled: "true"`).
  */
-function ciliumAuthRequired(objects: Manifest[], q: Query, effects: readonly DecisionEffect[]): boolean {
+function ciliumAuthRequired(objects: ManifestIndex, q: Query, effects: readonly DecisionEffect[]): boolean {
   const ztunnel = (e: Endpoint) => e.kind === 'pod' && e.namespaceLabels?.['io.cilium/mtls-enabled'] === 'true';
   if (ztunnel(q.source) && ztunnel(q.destination)) return true;
   return allowingObjects(effects, 'cilium').some((o) => {

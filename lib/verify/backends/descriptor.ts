@@ -83,6 +83,8 @@ export interface ReaderBackend {
    * authenticates says so explicitly (`neverMtls`).
    */
   mtls(objects: Manifest[]): MtlsOf;
+  /** Whether the mTLS answer reads the decision's effects (the others ignore them, so the report need not keep them). */
+  readonly mtlsReadsEffects: boolean;
 }
 
 /** Whether an allowed query requires mTLS, given the effects of the reader's decision that allowed it. */
@@ -91,9 +93,35 @@ export type MtlsOf = (q: Query, effects: readonly DecisionEffect[]) => boolean;
 /** The mTLS answer of a backend that never authenticates connections (NetworkPolicy, NSM). */
 export const neverMtls = (): MtlsOf => () => false;
 
-/** The manifest of `apiGroup` an effect names, if it is among `objects` (a cluster-scoped reference matches by name). */
-export function findManifest(objects: Manifest[], ref: DecidingObject, apiGroup: string): Manifest | undefined {
-  return objects.find((o) => o.kind === ref.kind && o.apiVersion.startsWith(`${apiGroup}/`) && o.metadata.name === ref.name
+/** The manifests, indexed by kind and name and by kind and namespace (the mTLS column is asked once per row). */
+export class ManifestIndex {
+  private readonly byName = new Map<string, Manifest[]>();
+  private readonly byNamespace = new Map<string, Manifest[]>();
+
+  public constructor(public readonly all: Manifest[]) {
+    for (const o of all) {
+      for (const [m, key] of [[this.byName, `${o.kind}\0${o.metadata.name}`], [this.byNamespace, `${o.kind}\0${o.metadata.namespace}`]] as const) {
+        const l = m.get(key);
+        if (l) l.push(o);
+        else m.set(key, [o]);
+      }
+    }
+  }
+
+  /** Objects of a kind named `name`, in manifest order. */
+  public named(kind: string, name: string): readonly Manifest[] {
+    return this.byName.get(`${kind}\0${name}`) ?? [];
+  }
+
+  /** Objects of a kind in a namespace, in manifest order. */
+  public inNamespace(kind: string, namespace: string | undefined): readonly Manifest[] {
+    return this.byNamespace.get(`${kind}\0${namespace}`) ?? [];
+  }
+}
+
+/** The manifest of `apiGroup` an effect names, if it is among the objects (a cluster-scoped reference matches by name). */
+export function findManifest(objects: ManifestIndex, ref: DecidingObject, apiGroup: string): Manifest | undefined {
+  return objects.named(ref.kind, ref.name).find((o) => o.apiVersion.startsWith(`${apiGroup}/`)
     && (ref.namespace === undefined || o.metadata.namespace === ref.namespace));
 }
 

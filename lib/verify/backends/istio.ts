@@ -19,6 +19,7 @@ const istioCommon = {
   recognise: recogniseIstio,
   keepsNetworkLayer: true,
   infrastructureNamespaces: [...CLUSTER_NAMESPACES, 'istio-system'],
+  mtlsReadsEffects: false,
   // Required when the destination is in the data plane and its PeerAuthentication is STRICT for the port.
   mtls: (objects: Manifest[]): MtlsOf => {
     const istio = new IstioEvaluator(objects);

@@ -26,6 +26,7 @@ export const kumaBackend: ReaderBackend = {
   intentOptions: ({ enrolledNamespaces }) => ({ meshedNamespaces: [...enrolledNamespaces], tcpDnsBlocked: true, meshWideStrictMtls: true }),
   infrastructureNamespaces: [...CLUSTER_NAMESPACES, 'kuma-system'],
   // Required when the destination is a member of a mesh whose mTLS is STRICT.
+  mtlsReadsEffects: false,
   mtls: (objects) => {
     const kuma = new KumaEvaluator(objects);
     return (q) => {

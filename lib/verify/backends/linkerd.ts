@@ -1,7 +1,7 @@
 import { LinkerdEvaluator } from '../linkerd';
 import { selectorMatches } from '../networkpolicy';
 import { DecisionEffect, Manifest, Query } from '../types';
-import { CLUSTER_NAMESPACES, ReaderBackend, allowingObjects, apiGroup, describeObject, findManifest, isNamespace } from './descriptor';
+import { CLUSTER_NAMESPACES, ReaderBackend, ManifestIndex, allowingObjects, apiGroup, describeObject, findManifest, isNamespace } from './descriptor';
 
 /** Linkerd: `policy.linkerd.io` objects or the injection annotation on a Namespace. */
 export const linkerdBackend: ReaderBackend = {
@@ -25,10 +25,12 @@ export const linkerdBackend: ReaderBackend = {
     };
   },
   infrastructureNamespaces: [...CLUSTER_NAMESPACES, 'linkerd', 'linkerd-viz'],
+  mtlsReadsEffects: true,
   mtls: (objects) => {
     const linkerd = new LinkerdEvaluator(objects);
+    const index = new ManifestIndex(objects);
     const namespaces = new Map(objects.filter(isNamespace).map((n) => [n.metadata.name, n.metadata.annotations]));
-    return (q, effects) => linkerd.meshed(q.destination) && linkerdAuthenticated(objects, q, effects, namespaces.get(q.destination.namespace ?? ''));
+    return (q, effects) => linkerd.meshed(q.destination) && linkerdAuthenticated(index, q, effects, namespaces.get(q.destination.namespace ?? ''));
   },
 };
 
@@ -38,7 +40,7 @@ export const linkerdBackend: ReaderBackend = {
  * admitted it), every authorization of the port's Server does, or the default inbound policy is
  * an authenticated one.
  */
-function linkerdAuthenticated(objects: Manifest[], q: Query, effects: readonly DecisionEffect[], nsAnnotations: { [key: string]: string } | undefined): boolean {
+function linkerdAuthenticated(objects: ManifestIndex, q: Query, effects: readonly DecisionEffect[], nsAnnotations: { [key: string]: string } | undefined): boolean {
   const d = q.destination;
   const requiresMtls = (a: Manifest) => (a.spec?.requiredAuthenticationRefs ?? []).some((r: any) => r?.kind === 'MeshTLSAuthentication');
   const named = allowingObjects(effects, 'linkerd')
@@ -46,7 +48,7 @@ function linkerdAuthenticated(objects: Manifest[], q: Query, effects: readonly D
     .map((o) => findManifest(objects, o, 'policy.linkerd.io'))
     .filter((a): a is Manifest => a !== undefined);
   if (named.length > 0) return named.every(requiresMtls);
-  const servers = objects.filter((m) => m.kind === 'Server' && m.apiVersion.startsWith('policy.linkerd.io/') && m.metadata.namespace === d.namespace
+  const servers = objects.inNamespace('Server', d.namespace).filter((m) => m.kind === 'Server' && m.apiVersion.startsWith('policy.linkerd.io/') && m.metadata.namespace === d.namespace
     && selectorMatches(m.spec?.podSelector ?? { matchLabels: { 'zt-never': 'x' } }, d.labels)
     && (m.spec?.port === q.port || (d.ports ?? []).some((p) => p.name === m.spec?.port && p.number === q.port)));
   if (servers.length === 0) {
@@ -54,7 +56,7 @@ function linkerdAuthenticated(objects: Manifest[], q: Query, effects: readonly D
     return policy === 'all-authenticated' || policy === 'cluster-authenticated';
   }
   const names = new Set(servers.map((s) => s.metadata.name));
-  const authz = objects.filter((m) => m.kind === 'AuthorizationPolicy' && m.apiVersion.startsWith('policy.linkerd.io/') && m.metadata.namespace === d.namespace
+  const authz = objects.inNamespace('AuthorizationPolicy', d.namespace).filter((m) => m.apiVersion.startsWith('policy.linkerd.io/')
     && ((m.spec?.targetRef?.kind === 'Server' && names.has(m.spec.targetRef.name)) || m.spec?.targetRef?.kind === 'Namespace' || m.spec?.targetRef?.kind === 'HTTPRoute'));
   return authz.length > 0 && authz.every(requiresMtls);
 }

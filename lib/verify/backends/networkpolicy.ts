@@ -11,5 +11,6 @@ export const networkPolicyBackend: ReaderBackend = {
   enrol: (endpoint) => endpoint,
   intentOptions: () => ({}),
   infrastructureNamespaces: CLUSTER_NAMESPACES,
+  mtlsReadsEffects: false,
   mtls: neverMtls,
 };

@@ -23,5 +23,6 @@ export const nsmBackend: ReaderBackend = {
   intentOptions: () => ({ nsmConnections: true }),
   infrastructureNamespaces: [...CLUSTER_NAMESPACES, 'nsm-system', 'spire', 'spire-system'],
   // Connections are encrypted by the forwarders (WireGuard), not mutually authenticated end to end.
+  mtlsReadsEffects: false,
   mtls: neverMtls,
 };
