@@ -8,11 +8,12 @@
 import { ParsedCidr, cidrContains, parseCidr } from '../intent/cidr';
 import { NAMESPACE_NAME_LABEL, compareStrings, inventory } from '../verify/inventory';
 import { endpointIp } from '../verify/networkpolicy';
-import { OUTSIDER_NAMESPACE, Universe, portsFor } from '../verify/universe';
+import { OpenPrefilter, prefilterOf } from '../verify/prefilter';
+import { OUTSIDER_NAMESPACE, Universe, UniversePorts, portsFor } from '../verify/universe';
 import { DecisionEffect, Endpoint, PolicyEvaluator, Query, SourcedManifest } from '../verify/types';
 import { readerOf } from './backend';
-import { l7Of } from './l7';
-import { mtlsOf } from './mtls';
+import { L7Answer, l7Of } from './l7';
+import { MtlsOf, mtlsOf } from './mtls';
 import { mentions, reportUniverse } from './universe';
 
 /** One row of the matrix. */
@@ -93,27 +94,115 @@ export function flowMatrix(manifests: readonly SourcedManifest[], options: FlowM
   return { backend: chosen.backend, rows: matrixRows(manifests, chosen.backend, chosen.evaluator, universe) };
 }
 
-/** What allowed one port of a group: the first query, the reasons and effects of every allowing decision, the L7 rule. */
-interface Allowed {
+/** One allowed port of a row being built. */
+interface Hit {
   query: Query;
   reasons: string[];
   effects: DecisionEffect[];
   rule: string;
 }
 
-interface Group {
+/** The allowed ports of one (source name, destination name, protocol), in the order they were found. */
+interface Cell {
   readonly source: string;
   readonly destination: string;
   readonly protocol: 'TCP' | 'UDP';
-  readonly asked: Set<number>;
-  readonly allowed: Map<number, Allowed>;
+  readonly allowed: Map<number, Hit>;
 }
 
-/** Rows of the matrix over a universe. */
+/**
+ * Rows of the matrix over a universe. The reader is asked only the connections its prefilter
+ * (`lib/verify/prefilter.ts`) says it may allow, destination by destination, sources and ports in
+ * universe order: exactly the allowed queries the former all-pairs probing met, in the same order,
+ * so the rows (reasons and effects merged in that order) are the same. A reader without a
+ * prefilter is asked every pair.
+ */
 export function matrixRows(manifests: readonly SourcedManifest[], backend: string, evaluator: PolicyEvaluator, universe: Universe): FlowRow[] {
   const namer = new EndpointNamer(manifests);
+  const endpoints = universe.endpoints;
+  const focus = new Uint8Array(endpoints.length);
+  endpoints.forEach((e, i) => { focus[i] = namer.isWorkload(e) ? 1 : 0; });
+  const scope = { endpoints, focus };
+  const prefilter = prefilterOf(evaluator, scope) ?? new OpenPrefilter(scope);
+  const names: string[] = endpoints.map((e) => namer.name(e));
+  const ports = new UniversePorts(universe);
+  const l7 = l7Of(backend, manifests, evaluator);
+  const cells = new Map<string, Cell>();
+  const mark = new Int32Array(endpoints.length).fill(-1);
+  for (let d = 0; d < endpoints.length; d++) {
+    const destination = endpoints[d];
+    const dName = names[d];
+    const sources: number[] = [];
+    for (const s of prefilter.sources(d)) {
+      if (mark[s] === d || s === d) continue;
+      mark[s] = d;
+      if (!focus[s] && !focus[d]) continue;
+      if (names[s] === dName || endpoints[s].id === destination.id) continue;
+      sources.push(s);
+    }
+    sources.sort((a, b) => a - b);
+    for (const s of sources) {
+      const set = prefilter.ports(s, d);
+      if (set.empty) continue;
+      const source = endpoints[s];
+      for (const p of ports.within(destination, set)) {
+        const query: Query = { source, destination, port: p.number, protocol: p.protocol };
+        const answer = l7(query, evaluator.evaluate(query));
+        if (!answer.allowed) continue;
+        const key = `${names[s]}\u0000${dName}\u0000${p.protocol}`;
+        let cell = cells.get(key);
+        if (!cell) { cell = { source: names[s], destination: dName, protocol: p.protocol, allowed: new Map() }; cells.set(key, cell); }
+        const seen = cell.allowed.get(p.number);
+        if (seen) merge(seen, answer);
+        else cell.allowed.set(p.number, { query, reasons: [...answer.reasons], effects: [...answer.effects], rule: answer.rule });
+      }
+    }
+  }
+  // A cell is `any` when every port asked of its destinations (every pair with a workload end was) is allowed.
+  const byName = new Map<string, Endpoint[]>();
+  endpoints.forEach((e, i) => { const l = byName.get(names[i]); if (l) l.push(e); else byName.set(names[i], [e]); });
+  const mtls = mtlsOf(backend, manifests);
+  const rows: FlowRow[] = [];
+  for (const cell of cells.values()) {
+    const asked = ports.count(byName.get(cell.destination)!, cell.protocol);
+    rows.push(...cellRows(cell, asked.size, asked.hasOne, mtls));
+  }
+  return rows.sort(compareRows);
+}
+
+function merge(seen: Hit, answer: L7Answer): void {
+  seen.reasons.push(...answer.reasons.filter((r) => !seen.reasons.includes(r)));
+  seen.effects.push(...answer.effects);
+  if (answer.rule !== seen.rule) seen.rule = [seen.rule, answer.rule].includes('') ? '' : [...new Set([...seen.rule.split('; '), ...answer.rule.split('; ')])].sort().join('; ');
+}
+
+/** The rows of a cell: one `any` row when every asked port is allowed under one L7 rule, else one per port. */
+function cellRows(cell: Cell, askedSize: number, askedOne: boolean, mtls: MtlsOf): FlowRow[] {
+  const row = (port: string, hit: Hit): FlowRow => ({
+    source: cell.source,
+    destination: cell.destination,
+    port,
+    protocol: cell.protocol,
+    l7: hit.rule,
+    mtls: mtls(hit.query, hit.effects),
+    reasons: hit.reasons,
+  });
+  const allowed = [...cell.allowed.entries()].sort(([a], [b]) => a - b);
+  const rules = new Set(allowed.map(([, h]) => h.rule));
+  if (cell.allowed.size === askedSize && askedOne && rules.size === 1) {
+    return [row('any', { query: allowed[0][1].query, reasons: [...new Set(allowed.flatMap(([, h]) => h.reasons))], effects: allowed.flatMap(([, h]) => h.effects), rule: allowed[0][1].rule })];
+  }
+  return allowed.map(([port, hit]) => row(String(port), hit));
+}
+
+/**
+ * The former way to the same rows: every (source, destination, port) triple of the universe
+ * asked. Quadratic in the endpoints times the ports; kept for the test that compares the two.
+ */
+export function matrixRowsByProbing(manifests: readonly SourcedManifest[], backend: string, evaluator: PolicyEvaluator, universe: Universe): FlowRow[] {
+  const namer = new EndpointNamer(manifests);
   const names = new Map(universe.endpoints.map((e) => [e, namer.name(e)]));
-  const groups = new Map<string, Group>();
+  const groups = new Map<string, Cell & { asked: Set<number> }>();
   const l7 = l7Of(backend, manifests, evaluator);
   for (const destination of universe.endpoints) {
     const ports = portsFor(universe, destination);
@@ -132,13 +221,8 @@ export function matrixRows(manifests: readonly SourcedManifest[], backend: strin
         const answer = l7(query, evaluator.evaluate(query));
         if (!answer.allowed) continue;
         const seen = g.allowed.get(p.number);
-        if (seen) {
-          seen.reasons.push(...answer.reasons.filter((r) => !seen.reasons.includes(r)));
-          seen.effects.push(...answer.effects);
-          if (answer.rule !== seen.rule) seen.rule = [seen.rule, answer.rule].includes('') ? '' : [...new Set([...seen.rule.split('; '), ...answer.rule.split('; ')])].sort().join('; ');
-        } else {
-          g.allowed.set(p.number, { query, reasons: [...answer.reasons], effects: [...answer.effects], rule: answer.rule });
-        }
+        if (seen) merge(seen, answer);
+        else g.allowed.set(p.number, { query, reasons: [...answer.reasons], effects: [...answer.effects], rule: answer.rule });
       }
     }
   }
@@ -146,22 +230,7 @@ export function matrixRows(manifests: readonly SourcedManifest[], backend: strin
   const mtls = mtlsOf(backend, manifests);
   for (const g of groups.values()) {
     if (g.allowed.size === 0) continue;
-    const row = (port: string, hit: Allowed): FlowRow => ({
-      source: g.source,
-      destination: g.destination,
-      port,
-      protocol: g.protocol,
-      l7: hit.rule,
-      mtls: mtls(hit.query, hit.effects),
-      reasons: hit.reasons,
-    });
-    const allowed = [...g.allowed.entries()].sort(([a], [b]) => a - b);
-    const rules = new Set(allowed.map(([, h]) => h.rule));
-    if (g.allowed.size === g.asked.size && g.asked.has(1) && rules.size === 1) {
-      rows.push(row('any', { query: allowed[0][1].query, reasons: [...new Set(allowed.flatMap(([, h]) => h.reasons))], effects: allowed.flatMap(([, h]) => h.effects), rule: allowed[0][1].rule }));
-    } else {
-      for (const [port, hit] of allowed) rows.push(row(String(port), hit));
-    }
+    rows.push(...cellRows(g, g.asked.size, g.asked.has(1), mtls));
   }
   return rows.sort(compareRows);
 }

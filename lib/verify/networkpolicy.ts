@@ -12,6 +12,7 @@
 import { ParsedCidr, cidrContains, parseCidr, parseIp } from '../intent/cidr';
 import { NAMESPACE_NAME_LABEL, NamespaceInfo, implicitNamespace, inventory, namespaceOfObject } from './inventory';
 import { AnyManifest, ManifestError, manifestOf, originOf } from './manifests';
+import { EndpointIndex, PortSet, PrefilterScope, RulePorts, SideRule, SidedLayer, SidedPrefilter } from './prefilter';
 import { Decision, DecidingObject, DecisionEffect, Endpoint, PolicyEvaluator, Query, decision, objectName } from './types';
 
 /** A Kubernetes label selector. */
@@ -198,6 +199,14 @@ function unrestricted(detail: string): DecisionEffect {
   return { layer: 'networkpolicy', verdict: 'allow', objects: NO_OBJECTS, detail };
 }
 
+/** The policies of one namespace, indexed by what their podSelector requires. */
+interface NamespacePolicies {
+  /** Policies whose podSelector has a matchLabels entry, by its first `key NUL value`. */
+  readonly byLabel: Map<string, CompiledPolicy[]>;
+  /** The others (empty selectors, expressions only). */
+  readonly rest: CompiledPolicy[];
+}
+
 /** NetworkPolicy semantics over the NetworkPolicies (and Namespaces) of a set of manifests. */
 export class NetworkPolicyEvaluator implements PolicyEvaluator {
   public readonly backend = 'networkpolicy';
@@ -205,27 +214,59 @@ export class NetworkPolicyEvaluator implements PolicyEvaluator {
   public readonly policies: CompiledPolicy[];
   private readonly namespaces: Map<string, NamespaceInfo>;
   private readonly selecting = new WeakMap<Endpoint, { ingress: CompiledPolicy[]; egress: CompiledPolicy[] }>();
-  /** The policies of each namespace, in manifest order (built on first use). */
-  private byNamespace?: Map<string, CompiledPolicy[]>;
+  /** The policies of each namespace, indexed by selector (built on first use). */
+  private byNamespace?: Map<string, NamespacePolicies>;
+  private readonly order = new Map<CompiledPolicy, number>();
 
   public constructor(manifests: readonly AnyManifest[]) {
     this.policies = compileNetworkPolicies(manifests);
     this.namespaces = new Map(inventory(manifests).namespaces.map((n) => [n.name, n]));
+    this.policies.forEach((p, i) => this.order.set(p, i));
   }
 
-  /** Policies that select `pod` with Ingress / Egress in their types (empty for non-pods). */
+  /** Policies that select `pod` with Ingress / Egress in their types (empty for non-pods), in manifest order. */
   public isolation(e: Endpoint): { ingress: CompiledPolicy[]; egress: CompiledPolicy[] } {
     let s = this.selecting.get(e);
     if (!s) {
-      if (!this.byNamespace) {
-        this.byNamespace = new Map();
-        for (const p of this.policies) (this.byNamespace.get(p.namespace) ?? this.byNamespace.set(p.namespace, []).get(p.namespace)!).push(p);
-      }
-      const mine = e.kind === 'pod' ? (this.byNamespace.get(e.namespace!) ?? []).filter((p) => selectorMatches(p.podSelector, e.labels)) : [];
+      const mine = e.kind === 'pod' ? this.selectingPolicies(e) : [];
       s = { ingress: mine.filter((p) => p.ingressType), egress: mine.filter((p) => p.egressType) };
       this.selecting.set(e, s);
     }
     return s;
+  }
+
+  /** The policies of the pod's namespace whose podSelector matches it, in manifest order; found through the selector index. */
+  private selectingPolicies(e: Endpoint): CompiledPolicy[] {
+    if (!this.byNamespace) {
+      this.byNamespace = new Map();
+      for (const p of this.policies) {
+        let ns = this.byNamespace.get(p.namespace);
+        if (!ns) { ns = { byLabel: new Map(), rest: [] }; this.byNamespace.set(p.namespace, ns); }
+        const first = Object.entries(p.podSelector?.matchLabels ?? {})[0];
+        if (first) {
+          const key = `${first[0]}\0${first[1]}`;
+          (ns.byLabel.get(key) ?? ns.byLabel.set(key, []).get(key)!).push(p);
+        } else {
+          ns.rest.push(p);
+        }
+      }
+    }
+    const ns = this.byNamespace.get(e.namespace!);
+    if (!ns) return [];
+    let out = ns.rest.filter((p) => selectorMatches(p.podSelector, e.labels));
+    let more = false;
+    for (const [k, v] of Object.entries(e.labels ?? {})) {
+      const hit = ns.byLabel.get(`${k}\0${v}`);
+      if (!hit) continue;
+      for (const p of hit) if (selectorMatches(p.podSelector, e.labels)) { out.push(p); more = true; }
+    }
+    if (more && out.length > 1) out = out.sort((a, b) => this.order.get(a)! - this.order.get(b)!);
+    return out;
+  }
+
+  /** This layer's prefilter over a list of endpoints: the sources each destination's ingress and their egress may admit, and on which ports. */
+  public prefilter(scope: PrefilterScope): SidedPrefilter {
+    return new SidedPrefilter(new NetworkPolicyLayer(this, scope), scope);
   }
 
   public evaluate(q: Query): Decision {
@@ -290,4 +331,118 @@ function portMatches(p: CompiledPort, q: Query): boolean {
   const d = q.destination;
   if (d.kind !== 'pod') return false;
   return (d.ports ?? []).some((cp) => cp.name === p.port && cp.protocol === p.protocol && cp.number === q.port);
+}
+
+/** The ports of a rule's `ports` list, named ports kept for each destination. */
+const rulePortsCache = new WeakMap<CompiledRule, RulePorts>();
+
+function rulePorts(r: CompiledRule): RulePorts {
+  let out = rulePortsCache.get(r);
+  if (!out) {
+    if (!r.ports) {
+      out = { set: PortSet.ALL };
+    } else {
+      const ranges: Array<{ protocol: string; lo: number; hi?: number }> = [];
+      const named: Array<{ name: string; protocol: 'TCP' | 'UDP' }> = [];
+      for (const p of r.ports) {
+        if (p.protocol !== 'TCP' && p.protocol !== 'UDP') continue;
+        if (p.port === undefined || p.port === null) ranges.push({ protocol: p.protocol, lo: 1, hi: 65535 });
+        else if (typeof p.port === 'number') ranges.push({ protocol: p.protocol, lo: p.port, hi: p.endPort ?? p.port });
+        else named.push({ name: String(p.port), protocol: p.protocol });
+      }
+      out = { set: PortSet.of(ranges), ...(named.length ? { named } : {}) };
+    }
+    rulePortsCache.set(r, out);
+  }
+  return out;
+}
+
+/**
+ * The NetworkPolicy layer over a list of endpoints, as a `SidedLayer`: each peer of each rule is
+ * matched once (identical peers once) through label indexes.
+ */
+class NetworkPolicyLayer implements SidedLayer {
+  private readonly index: EndpointIndex;
+  private readonly endpoints: readonly Endpoint[];
+  private readonly nsLabels: Array<{ [key: string]: string } | undefined> = [];
+  private readonly peerSets = new Map<string, Set<number>>();
+  private readonly rules = new WeakMap<CompiledPolicy, { ingress: SideRule[]; egress: SideRule[] }>();
+  private readonly sides: { ingress: Array<SideRule[] | null | undefined>; egress: Array<SideRule[] | null | undefined> } = { ingress: [], egress: [] };
+
+  public constructor(private readonly layer: NetworkPolicyEvaluator, scope: PrefilterScope) {
+    this.endpoints = scope.endpoints;
+    this.index = new EndpointIndex(scope.endpoints);
+  }
+
+  public side(i: number, direction: 'ingress' | 'egress'): readonly SideRule[] | undefined {
+    const cache = this.sides[direction];
+    let out = cache[i];
+    if (out === undefined) {
+      const e = this.endpoints[i];
+      const isolating = e.kind === 'pod' ? this.layer.isolation(e)[direction] : [];
+      out = isolating.length === 0 ? null : isolating.flatMap((p) => this.rulesOf(p)[direction]);
+      cache[i] = out;
+    }
+    return out ?? undefined;
+  }
+
+  public *egressPolicies(): Iterable<{ subjects: readonly number[]; rules: readonly SideRule[] }> {
+    for (const p of this.layer.policies) {
+      if (p.egressType && p.egress.length > 0) yield { subjects: this.index.select(p.podSelector, p.namespace), rules: this.rulesOf(p).egress };
+    }
+  }
+
+  private rulesOf(p: CompiledPolicy): { ingress: SideRule[]; egress: SideRule[] } {
+    let out = this.rules.get(p);
+    if (!out) {
+      const rule = (r: CompiledRule): SideRule => ({ ports: rulePorts(r), ...(r.peers ? { peers: this.peersOf(r.peers, p.namespace) } : {}) });
+      out = { ingress: p.ingress.map(rule), egress: p.egress.map(rule) };
+      this.rules.set(p, out);
+    }
+    return out;
+  }
+
+  /** The endpoints any of the peers (of a policy of `namespace`) matches. */
+  private peersOf(peers: CompiledPeer[], namespace: string): Set<number> {
+    if (peers.length === 1) return this.peerSet(peers[0], namespace);
+    const out = new Set<number>();
+    for (const p of peers) for (const i of this.peerSet(p, namespace)) out.add(i);
+    return out;
+  }
+
+  private peerSet(peer: CompiledPeer, namespace: string): Set<number> {
+    const cidr = (c: ParsedCidr) => `${c.family}/${c.address}/${c.prefix}`;
+    const key = peer.ipBlock
+      ? `ip ${cidr(peer.ipBlock.cidr)} ${peer.ipBlock.except.map(cidr).join(' ')}`
+      : JSON.stringify([peer.namespaceSelector ? '' : namespace, peer.namespaceSelector ?? null, peer.podSelector ?? null]);
+    let set = this.peerSets.get(key);
+    if (!set) {
+      set = new Set(this.match(peer, namespace));
+      this.peerSets.set(key, set);
+    }
+    return set;
+  }
+
+  private match(peer: CompiledPeer, namespace: string): number[] {
+    if (peer.ipBlock) {
+      const out: number[] = [];
+      if (peer.ipBlock.cidr.prefix === 0 && peer.ipBlock.except.length === 0) out.push(...this.index.fqdns);
+      for (const i of this.index.ips) {
+        const ip = endpointIp(this.endpoints[i]);
+        if (ip && ipInBlock(ip, peer.ipBlock.cidr, peer.ipBlock.except)) out.push(i);
+      }
+      return out;
+    }
+    if (!peer.namespaceSelector) return this.index.select(peer.podSelector, namespace);
+    // The name label of a pod's namespace is always its namespace's name.
+    const byName = peer.namespaceSelector.matchLabels?.[NAMESPACE_NAME_LABEL];
+    return this.index.candidates(peer.podSelector, byName).filter((i) => selectorMatches(peer.namespaceSelector, this.namespaceLabels(i))
+      && (!peer.podSelector || selectorMatches(peer.podSelector, this.endpoints[i].labels)));
+  }
+
+  private namespaceLabels(i: number): { [key: string]: string } {
+    let l = this.nsLabels[i];
+    if (!l) { l = this.layer.namespaceLabels(this.endpoints[i]); this.nsLabels[i] = l; }
+    return l;
+  }
 }

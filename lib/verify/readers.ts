@@ -9,6 +9,7 @@ import { IntentOptions } from './expected';
 import { inventory } from './inventory';
 import { AnyManifest, manifestOf } from './manifests';
 import { NetworkPolicyEvaluator, isNetworkPolicy } from './networkpolicy';
+import { FlowPrefilter, PrefilterScope, prefilterOf } from './prefilter';
 import { OUTSIDER_NAMESPACE } from './universe';
 import { Decision, Endpoint, Manifest, PolicyEvaluator, Query } from './types';
 import { compareText } from '../intent/collation';
@@ -168,6 +169,11 @@ class EnrollingEvaluator implements PolicyEvaluator {
 
   public evaluate(q: Query): Decision {
     return this.inner.evaluate({ ...q, source: this.enrol(q.source), destination: this.enrol(q.destination) });
+  }
+
+  /** The inner reader's prefilter over the endpoints as it sees them (enrolled). */
+  public prefilter(scope: PrefilterScope): FlowPrefilter | undefined {
+    return prefilterOf(this.inner, { ...scope, endpoints: scope.endpoints.map((e) => this.enrol(e)) });
   }
 
   private enrol(e: Endpoint): Endpoint {

@@ -7,6 +7,7 @@ import { ParsedCidr, cidrContains, formatIp } from '../intent/cidr';
 import { NAMESPACE_NAME_LABEL, NamespaceInfo, compareStrings, implicitNamespace, inventory } from './inventory';
 import { AnyManifest } from './manifests';
 import { CompiledPolicy, LabelSelector, compileNetworkPolicies, ipInBlock, selectorMatches } from './networkpolicy';
+import { PortSet } from './prefilter';
 import { Endpoint, Query } from './types';
 import { compareEntries, compareText } from '../intent/collation';
 
@@ -268,4 +269,67 @@ export function queries(universe: Universe): Query[] {
     }
   }
   return out;
+}
+
+/**
+ * The ports `portsFor` gives each destination, without building the list per destination: the
+ * universe's ports once, by protocol, plus each destination's own; `within` gives those inside a
+ * port set, in `portsFor` order.
+ */
+export class UniversePorts {
+  private readonly tcp: number[] = [];
+  private readonly udp: number[] = [];
+  private readonly shared: Set<string>;
+
+  public constructor(universe: Universe) {
+    for (const p of universe.ports) (p.protocol === 'TCP' ? this.tcp : this.udp).push(p.number);
+    this.tcp.sort((a, b) => a - b);
+    this.udp.sort((a, b) => a - b);
+    this.shared = new Set(universe.ports.map((p) => `${p.number}/${p.protocol}`));
+  }
+
+  /** The ports of `portsFor(universe, destination)` that lie in `set`, in the same order. */
+  public within(destination: Endpoint, set: PortSet): UniversePort[] {
+    if (set.empty) return [];
+    const keys: number[] = [];
+    const collect = (list: number[], intervals: readonly number[], protocol: number) => {
+      for (let i = 0; i < intervals.length; i += 2) {
+        for (let k = lowerBound(list, intervals[i]); k < list.length && list[k] <= intervals[i + 1]; k++) keys.push(list[k] * 2 + protocol);
+      }
+    };
+    collect(this.tcp, set.tcp, 0);
+    collect(this.udp, set.udp, 1);
+    for (const p of destination.ports ?? []) {
+      if (this.shared.has(`${p.number}/${p.protocol}`) || !set.has(p.protocol, p.number)) continue;
+      keys.push(p.number * 2 + (p.protocol === 'TCP' ? 0 : 1));
+    }
+    keys.sort((a, b) => a - b);
+    const out: UniversePort[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      if (i > 0 && keys[i] === keys[i - 1]) continue;
+      out.push({ number: keys[i] >> 1, protocol: keys[i] & 1 ? 'UDP' : 'TCP' });
+    }
+    return out;
+  }
+
+  /** How many ports of `protocol` `portsFor` gives the union of these destinations, and whether port 1 is among them. */
+  public count(destinations: readonly Endpoint[], protocol: 'TCP' | 'UDP'): { size: number; hasOne: boolean } {
+    const base = protocol === 'TCP' ? this.tcp : this.udp;
+    const extra = new Set<number>();
+    for (const d of destinations) {
+      for (const p of d.ports ?? []) if (p.protocol === protocol && !this.shared.has(`${p.number}/${p.protocol}`)) extra.add(p.number);
+    }
+    return { size: base.length + extra.size, hasOne: base.includes(1) || extra.has(1) };
+  }
+}
+
+function lowerBound(list: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid] < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
