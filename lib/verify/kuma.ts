@@ -41,6 +41,7 @@
  */
 import { Decision, DecidingObject, DecisionEffect, Endpoint, Manifest, PolicyEvaluator, Query, decision } from './types';
 import { cidrContains, parseCidr, parseIp } from '../intent/cidr';
+import { FlowPrefilter, OpenPrefilter, PrefilterScope, SelectorIndex, prefilterOf } from './prefilter';
 
 /** What to assume about a mesh whose `Mesh` object is not among the manifests. */
 export enum KumaMtls {
@@ -79,6 +80,9 @@ export class KumaEvaluator implements PolicyEvaluator {
   private readonly services: Manifest[];
   private readonly mtps: Manifest[];
   private readonly passthroughs: Manifest[];
+  private readonly serviceIndex: SelectorIndex<Manifest>;
+  private readonly byNamespace = new Map<Manifest[], Map<string, Manifest[]>>();
+  private readonly tagsCache = new WeakMap<Endpoint, Tags>();
 
   public constructor(manifests: Manifest[], private readonly options: KumaEvaluatorOptions = {}) {
     this.system = options.systemNamespace ?? 'kuma-system';
@@ -89,6 +93,16 @@ export class KumaEvaluator implements PolicyEvaluator {
     this.services = manifests.filter((m) => m.kind === 'Service' && m.apiVersion === 'v1');
     this.mtps = manifests.filter((m) => m.kind === 'MeshTrafficPermission' && m.apiVersion === 'kuma.io/v1alpha1');
     this.passthroughs = manifests.filter((m) => m.kind === 'MeshPassthrough' && m.apiVersion === 'kuma.io/v1alpha1');
+    this.serviceIndex = new SelectorIndex(this.services, (svc) => svc.metadata.namespace,
+      (svc) => (svc.spec?.selector && Object.keys(svc.spec.selector).length > 0 ? svc.spec.selector : null));
+    for (const list of [this.mtps, this.passthroughs]) {
+      const m = new Map<string, Manifest[]>();
+      for (const p of list) {
+        const ns = p.metadata.namespace ?? '';
+        (m.get(ns) ?? m.set(ns, []).get(ns)!).push(p);
+      }
+      this.byNamespace.set(list, m);
+    }
     for (const p of this.mtps) {
       if (p.spec?.rules !== undefined) throw new Error(`MeshTrafficPermission ${p.metadata.namespace}/${p.metadata.name}: rules[] (SPIFFE matching) is not modelled by this reader`);
     }
@@ -99,6 +113,27 @@ export class KumaEvaluator implements PolicyEvaluator {
     if (below && !below.allowed) return below;
     const kuma = this.kumaLayer(q);
     return decision(kuma.allowed, [...(below?.effects ?? []), ...kuma.effects]);
+  }
+
+  /**
+   * The prefilter of this reader: the network layer's (asked with the same connection), without
+   * TCP from outside the mesh to a pod of a STRICT mesh.
+   */
+  public prefilter(scope: PrefilterScope): FlowPrefilter | undefined {
+    const below = this.options.networkPolicy ? prefilterOf(this.options.networkPolicy, scope) : new OpenPrefilter(scope);
+    if (!below) return undefined;
+    const endpoints = scope.endpoints;
+    return {
+      sources: (d) => below.sources(d),
+      ports: (s, d) => {
+        const network = below.ports(s, d);
+        const destination = endpoints[d];
+        const dst = destination.kind === 'pod' ? this.membership(destination) : undefined;
+        if (network.empty || !dst || this.mtls(dst.mesh) !== KumaMtls.STRICT) return network;
+        const source = endpoints[s];
+        return source.kind === 'pod' && this.membership(source) ? network : network.only('UDP');
+      },
+    };
   }
 
   /** The Kuma layer alone. */
@@ -146,7 +181,7 @@ export class KumaEvaluator implements PolicyEvaluator {
 
   /** Services in the pod's namespace that select it. */
   private servicesOf(e: Endpoint): Manifest[] {
-    return this.services.filter((s) => s.metadata.namespace === e.namespace && s.spec?.selector
+    return this.serviceIndex.candidates([e.namespace], e.labels).filter((s) => s.metadata.namespace === e.namespace && s.spec?.selector
       && Object.keys(s.spec.selector).length > 0 && subset(s.spec.selector, e.labels ?? {}));
   }
 
@@ -167,6 +202,15 @@ export class KumaEvaluator implements PolicyEvaluator {
 
   /** Tags of a client's data plane proxy. */
   public tags(e: Endpoint): Tags {
+    let cached = this.tagsCache.get(e);
+    if (!cached) {
+      cached = this.computeTags(e);
+      this.tagsCache.set(e, cached);
+    }
+    return cached;
+  }
+
+  private computeTags(e: Endpoint): Tags {
     const tags: Tags = new Map();
     const add = (k: string, v: string) => { if (!tags.has(k)) tags.set(k, new Set()); tags.get(k)!.add(v); };
     for (const [k, v] of Object.entries(e.labels ?? {})) if (v !== '' && !k.includes('kuma.io/')) add(k, v);
@@ -192,7 +236,12 @@ export class KumaEvaluator implements PolicyEvaluator {
     const cached = cache.get(key);
     if (cached) return cached;
     const out: Policy[] = [];
-    for (const p of list) {
+    const byNs = this.byNamespace.get(list);
+    // The pod's namespace's and the system namespace's, in the list's order.
+    const own = byNs?.get(e.namespace ?? '') ?? [];
+    const system = e.namespace === this.system ? [] : byNs?.get(this.system) ?? [];
+    const mine = !byNs ? list : own.length && system.length ? list.filter((p) => p.metadata.namespace === e.namespace || p.metadata.namespace === this.system) : [...own, ...system];
+    for (const p of mine) {
       const ns = p.metadata.namespace;
       if (ns !== e.namespace && ns !== this.system) continue;
       if ((p.metadata.labels?.['kuma.io/mesh'] ?? 'default') !== mesh) continue;
