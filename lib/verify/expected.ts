@@ -19,6 +19,7 @@ import { parseCidr } from '../intent/cidr';
 import { endpointIp, ipInBlock } from './networkpolicy';
 import { NAMESPACE_NAME_LABEL } from './inventory';
 import { PROBE_LABEL, Universe, UniversePort, UniverseRequest, mergePorts, mergeRequests, probeIps, queries as allQueries } from './universe';
+import { EndpointIndex, FlowPrefilter, PortSet, PrefilterScope } from './prefilter';
 import { Decision, DecisionEffect, Endpoint, PolicyEvaluator, Query, decision } from './types';
 import { compareEntries } from '../intent/collation';
 
@@ -216,6 +217,16 @@ export class IntentEvaluator implements PolicyEvaluator {
     return decide(this.model, q, this.opts, between(q.source, q.destination), between);
   }
 
+  /**
+   * What the intent may allow over a list of endpoints, as sets: the parties of the flows that
+   * reach each endpoint (each side of each flow matched once), cluster DNS, the deviations'
+   * parties (NSM pairs both ways, probe addresses, control planes); every port of a flow's pair
+   * when a deviation widens it (HBONE, a mesh port).
+   */
+  public prefilter(scope: PrefilterScope): FlowPrefilter {
+    return new IntentPrefilter(this.model, this.opts, scope);
+  }
+
   /** The flows whose source matches `a` and destination matches `b` (any port), in model order. */
   public flowsBetween(a: Endpoint, b: Endpoint): FlowModel[] {
     return this.between(a, b);
@@ -290,6 +301,128 @@ function candidatesTo(index: FlowsByDestination, e: Endpoint): FlowModel[] {
   if (b.length === 0) return a;
   if (a.length === 0) return b;
   return [...a, ...b].sort((x, y) => index.order.get(x)! - index.order.get(y)!);
+}
+
+/** The ports of a flow (every port when it lists none). */
+function flowPorts(f: FlowModel): PortSet {
+  if (f.ports.length === 0) return PortSet.ALL;
+  return PortSet.of(f.ports.map((p) => ({ protocol: p.protocol, lo: p.number, hi: p.endPort ?? p.number })));
+}
+
+/** The intent's `decide` as sets over a list of endpoints (supersets; the evaluator still decides). */
+class IntentPrefilter implements FlowPrefilter {
+  private readonly endpoints: readonly Endpoint[];
+  private readonly index: EndpointIndex;
+  private readonly managed: Set<string>;
+  private readonly matched = new Map<string, Set<number>>();
+  /** Per destination, the flows whose destination matches it. */
+  private readonly flowsTo = new Map<number, FlowModel[]>();
+  /** Both ends of every NSM connection, each to the other. */
+  private readonly nsm = new Map<number, Set<number>>();
+  /** Per destination, the managed namespaces whose cluster DNS it is. */
+  private readonly dnsOf = new Map<number, string[]>();
+  private readonly podsByNamespace: Map<string, number[]>;
+  private readonly probeIps: number[] = [];
+  private readonly unmanaged: number[] = [];
+  private readonly widened: boolean;
+
+  public constructor(model: ZeroTrustModel, private readonly opts: IntentOptions, scope: PrefilterScope) {
+    this.endpoints = scope.endpoints;
+    this.index = new EndpointIndex(scope.endpoints);
+    this.podsByNamespace = this.index.byNamespace;
+    this.managed = new Set(model.namespaces.map((n) => n.name));
+    this.widened = opts.hboneNamespaceLabel !== undefined || opts.meshPort !== undefined;
+    for (const f of model.flows) {
+      for (const d of this.match(f.destination)) (this.flowsTo.get(d) ?? this.flowsTo.set(d, []).get(d)!).push(f);
+      if (opts.nsmConnections && f.source.type === 'workload' && f.destination.type === 'workload') {
+        for (const a of this.match(f.source)) {
+          for (const b of this.match(f.destination)) {
+            (this.nsm.get(a) ?? this.nsm.set(a, new Set()).get(a)!).add(b);
+            (this.nsm.get(b) ?? this.nsm.set(b, new Set()).get(b)!).add(a);
+          }
+        }
+      }
+    }
+    for (const ns of this.managed) {
+      const dns = typeof opts.dns === 'function' ? opts.dns(ns) : opts.dns ?? KUBE_DNS;
+      const targets = dns.cidr ? this.index.ips : this.podsByNamespace.get(dns.namespace ?? '') ?? [];
+      for (const d of targets) if (dnsMatches(dns, this.endpoints[d])) (this.dnsOf.get(d) ?? this.dnsOf.set(d, []).get(d)!).push(ns);
+    }
+    scope.endpoints.forEach((e, i) => {
+      if (!this.isManaged(i) && (!scope.focus || scope.focus[i])) this.unmanaged.push(i);
+      const ip = endpointIp(e);
+      if (ip && (opts.probeSources ?? []).some((c) => ipInBlock(ip, cidr(c), []))) this.probeIps.push(i);
+    });
+  }
+
+  public sources(d: number): Iterable<number> {
+    const out: number[] = [...(this.nsm.get(d) ?? [])];
+    for (const f of this.flowsTo.get(d) ?? []) out.push(...this.match(f.source));
+    if (this.isManaged(d)) {
+      out.push(...this.probeIps);
+    } else {
+      out.push(...this.unmanaged);
+      for (const ns of this.dnsOf.get(d) ?? []) out.push(...this.podsByNamespace.get(ns) ?? []);
+      const e = this.endpoints[d];
+      for (const c of this.opts.controlPlane ?? []) {
+        if (e.kind === 'pod' && e.namespace === c.namespace && subset(c.labels, e.labels)) {
+          for (const ns of this.managed) out.push(...this.podsByNamespace.get(ns) ?? []);
+        }
+      }
+    }
+    return out;
+  }
+
+  public ports(s: number, d: number): PortSet {
+    if (this.nsm.get(d)?.has(s)) return PortSet.ALL;
+    let flows = PortSet.NONE;
+    for (const f of this.flowsTo.get(d) ?? []) {
+      if (!this.match(f.source).has(s)) continue;
+      flows = flows.union(flowPorts(f));
+      if (this.widened) flows = flows.union(PortSet.ALL_TCP);
+    }
+    let egress = PortSet.ALL;
+    if (this.isManaged(s)) {
+      egress = flows;
+      const ns = this.endpoints[s].namespace!;
+      if ((this.dnsOf.get(d) ?? []).includes(ns)) egress = egress.union(this.opts.tcpDnsBlocked ? PortSet.single('UDP', 53) : PortSet.of([{ protocol: 'TCP', lo: 53 }, { protocol: 'UDP', lo: 53 }]));
+      const e = this.endpoints[d];
+      for (const c of this.opts.controlPlane ?? []) {
+        if (e.kind === 'pod' && e.namespace === c.namespace && subset(c.labels, e.labels)) egress = egress.union(PortSet.of(c.ports.map((n) => ({ protocol: 'TCP', lo: n }))));
+      }
+    }
+    if (egress.empty || !this.isManaged(d)) return egress;
+    const ingress = this.probeIps.includes(s) ? flows.union(PortSet.ALL_TCP) : flows;
+    return egress.intersect(ingress);
+  }
+
+  private isManaged(i: number): boolean {
+    const e = this.endpoints[i];
+    return e.kind === 'pod' && this.managed.has(e.namespace ?? '');
+  }
+
+  /** The endpoints an end of a flow matches (each distinct end matched once). */
+  private match(m: EndpointModel): Set<number> {
+    const key = JSON.stringify(m);
+    let set = this.matched.get(key);
+    if (!set) {
+      let candidates: readonly number[];
+      switch (m.type) {
+        case 'workload': {
+          const name = m.workload.selector[NAME_LABEL];
+          candidates = this.index.candidates(name !== undefined ? { matchLabels: { [NAME_LABEL]: name } } : {}, m.workload.namespace);
+          break;
+        }
+        case 'external-workload': candidates = this.index.candidates({ matchLabels: m.labels }, m.namespace); break;
+        case 'namespace': candidates = this.podsByNamespace.get(m.namespace) ?? []; break;
+        case 'ip-block': candidates = [...this.index.ips, ...this.index.fqdns]; break;
+        case 'fqdn': candidates = this.index.fqdns; break;
+      }
+      set = new Set(candidates.filter((i) => endpointMatches(m, this.endpoints[i])));
+      this.matched.set(key, set);
+    }
+    return set;
+  }
 }
 
 const HTTP_NAMESPACES = new WeakMap<ZeroTrustModel, Set<string>>();
