@@ -169,6 +169,8 @@ export class CiliumPolicyEvaluator implements PolicyEvaluator {
         const hbone = ingress.has('TCP', HBONE_PORT) && egress.has('TCP', HBONE_PORT);
         return ingress.only('UDP').intersect(egress.only('UDP')).union(hbone ? PortSet.ALL_TCP : PortSet.NONE);
       },
+      // Between two ztunnel pods every TCP port is HBONE's to Cilium: one decision, which names no port.
+      uniform: (s, d) => (isEnrolled(endpoints[s]) && isEnrolled(endpoints[d]) ? PortSet.ALL_TCP : PortSet.NONE),
     };
   }
 

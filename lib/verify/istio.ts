@@ -49,7 +49,7 @@ export class IstioEvaluator implements PolicyEvaluator {
 
   private index?: Map<string, Manifest[]>;
   private selectorIndexes?: { policies: SelectorIndex<Manifest>; sidecars: SelectorIndex<Manifest>; services: SelectorIndex<Manifest> };
-  private readonly serviceCache = new WeakMap<Endpoint, Map<string, { svc: Manifest; port: ServicePort } | undefined>>();
+  private readonly serviceCache = new WeakMap<Endpoint, Map<number, { svc: Manifest; port: ServicePort }>>();
   private readonly selectorPolicyCache = new WeakMap<Endpoint, Map<string, Manifest[]>>();
   private readonly sidecarCache = new WeakMap<Endpoint, Map<string, Manifest | undefined>>();
   private readonly authorizedPortsCache = new WeakMap<Endpoint, Map<string, PortSet>>();
@@ -213,7 +213,8 @@ export class IstioEvaluator implements PolicyEvaluator {
       const label = `${layer.backend} ${hop.source.id} -> ${hop.destination.id}:${hop.port}/${hop.protocol}`;
       if (!d.allowed) return decision(false, [...effects, istioEffect('deny', `${label}: denied`), ...d.effects]);
       // A hop that passed is one line of prose; the layer's effects stay, folded, for whoever reads them.
-      effects.push(istioEffect('allow', `${label}: allowed`), ...d.effects.map((e) => ({ ...e, folded: true })));
+      effects.push(istioEffect('allow', `${label}: allowed`));
+      for (const e of d.effects) effects.push({ layer: e.layer, verdict: e.verdict, objects: e.objects, detail: e.detail, folded: true });
     }
     return decision(true, effects);
   }
@@ -273,17 +274,21 @@ export class IstioEvaluator implements PolicyEvaluator {
 
   /** The Service in the destination's namespace that selects it and exposes `port` as target port. */
   private serviceOf(e: Endpoint, port: number): { svc: Manifest; port: ServicePort } | undefined {
-    return this.cached(this.serviceCache, e, String(port), () => this.findService(e, port));
-  }
-
-  private findService(e: Endpoint, port: number): { svc: Manifest; port: ServicePort } | undefined {
-    for (const svc of this.selectors().services.candidates([e.namespace], e.labels)) {
-      const selector: { [key: string]: string } = svc.spec?.selector ?? {};
-      if (Object.keys(selector).length === 0 || !matches(selector, e.labels)) continue;
-      const p = (svc.spec?.ports ?? []).find((sp: ServicePort) => targetNumber(sp, e) === port);
-      if (p) return { svc, port: p };
+    let byPort = this.serviceCache.get(e);
+    if (!byPort) {
+      // Every target port of the pod's Services, once per pod: the first Service (and its first port) wins.
+      byPort = new Map();
+      for (const svc of this.selectors().services.candidates([e.namespace], e.labels)) {
+        const selector: { [key: string]: string } = svc.spec?.selector ?? {};
+        if (Object.keys(selector).length === 0 || !matches(selector, e.labels)) continue;
+        for (const sp of svc.spec?.ports ?? []) {
+          const n = targetNumber(sp, e);
+          if (n !== undefined && !byPort.has(n)) byPort.set(n, { svc, port: sp });
+        }
+      }
+      this.serviceCache.set(e, byPort);
     }
-    return undefined;
+    return byPort.get(port);
   }
 
   /**

@@ -153,8 +153,16 @@ function compilePeer(p: any, where: string): CompiledPeer {
 /** The address of an `ip` endpoint (`ip` field, else the id after `ip:`). */
 export function endpointIp(e: Endpoint): { family: 4 | 6; value: bigint } | undefined {
   if (e.kind !== 'ip') return undefined;
-  return parseIp(e.ip ?? e.id.replace(/^ip:/, ''));
+  // Parsed once per endpoint: readers ask about the same endpoints again and again.
+  let ip = ipCache.get(e);
+  if (ip === undefined) {
+    ip = parseIp(e.ip ?? e.id.replace(/^ip:/, '')) ?? null;
+    ipCache.set(e, ip);
+  }
+  return ip ?? undefined;
 }
+
+const ipCache = new WeakMap<Endpoint, { family: 4 | 6; value: bigint } | null>();
 
 /** True when the address lies in the CIDR and in none of the excepted ranges. */
 export function ipInBlock(ip: { family: 4 | 6; value: bigint }, cidr: ParsedCidr, except: ParsedCidr[]): boolean {

@@ -207,6 +207,8 @@ export class NsmEvaluator implements PolicyEvaluator {
         return mine ? [...primary.sources(d), ...mine] : primary.sources(d);
       },
       ports: (s, d) => (joined.get(d)?.has(s) ? PortSet.ALL : primary ? primary.ports(s, d) : PortSet.NONE),
+      // A connection decides every port and request alike, and says so without naming the port.
+      uniform: (s, d) => (joined.get(d)?.has(s) ? PortSet.ALL : PortSet.NONE),
     };
   }
 

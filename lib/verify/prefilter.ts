@@ -80,6 +80,15 @@ export class PortSet {
     return new PortSet(unionOf(this.tcp, o.tcp), unionOf(this.udp, o.udp));
   }
 
+  /** The ports of this set that are not in `o`. */
+  public minus(o: PortSet): PortSet {
+    if (o.empty || this.empty) return this;
+    if (o === PortSet.ALL || o === this) return PortSet.NONE;
+    const tcp = differenceOf(this.tcp, o.tcp);
+    const udp = differenceOf(this.udp, o.udp);
+    return tcp.length === 0 && udp.length === 0 ? PortSet.NONE : new PortSet(tcp, udp);
+  }
+
   public intersect(o: PortSet): PortSet {
     if (o === PortSet.ALL || o === this) return this;
     if (this === PortSet.ALL) return o;
@@ -108,6 +117,25 @@ function unionOf(a: readonly number[], b: readonly number[]): readonly number[] 
   for (let i = 0; i < a.length; i += 2) ranges.push([a[i], a[i + 1]]);
   for (let i = 0; i < b.length; i += 2) ranges.push([b[i], b[i + 1]]);
   return normalize(ranges);
+}
+
+function differenceOf(a: readonly number[], b: readonly number[]): readonly number[] {
+  if (b.length === 0) return a;
+  const out: number[] = [];
+  let j = 0;
+  for (let i = 0; i < a.length; i += 2) {
+    let lo = a[i];
+    const hi = a[i + 1];
+    while (j < b.length && b[j + 1] < lo) j += 2;
+    let k = j;
+    while (k < b.length && b[k] <= hi) {
+      if (b[k] > lo) out.push(lo, b[k] - 1);
+      lo = Math.max(lo, b[k + 1] + 1);
+      k += 2;
+    }
+    if (lo <= hi) out.push(lo, hi);
+  }
+  return out;
 }
 
 function intersectionOf(a: readonly number[], b: readonly number[]): readonly number[] {
@@ -155,6 +183,13 @@ export interface FlowPrefilter {
   sources(d: number): Iterable<number>;
   /** The destination ports on which `s` may reach `d` (`PortSet.NONE` when it surely may not). */
   ports(s: number, d: number): PortSet;
+  /**
+   * Ports on which the reader's decision on `s` to `d` does not depend on the port: every query
+   * on them, with a request or without, gets the same decision (allowed, effects and reasons
+   * alike) as the same query on any other of them (an NSM connection, every TCP port Cilium sees
+   * as HBONE). Asking one of them answers for all. @default none
+   */
+  uniform?(s: number, d: number): PortSet;
 }
 
 /** The endpoints a prefilter is about. */

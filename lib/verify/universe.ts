@@ -83,7 +83,18 @@ export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly
     pods.push(dns);
     add(dns);
   }
-  const realPodMatches = (ns: string, sel: LabelSelector) => pods.some((w) => w.namespace === ns && selectorMatches(sel, w.labels));
+  // Pods by namespace and by each of their labels: a selector's pods are among those of its first matchLabels entry.
+  const podIndex = new Map<string, Endpoint[]>();
+  for (const w of pods) {
+    for (const key of [`${w.namespace}`, ...Object.entries(w.labels ?? {}).map(([k, v]) => `${w.namespace}\0${k}\0${v}`)]) {
+      (podIndex.get(key) ?? podIndex.set(key, []).get(key)!).push(w);
+    }
+  }
+  const realPodMatches = (ns: string, sel: LabelSelector) => {
+    const first = Object.entries(sel.matchLabels ?? {})[0];
+    const candidates = podIndex.get(first ? `${ns}\0${first[0]}\0${first[1]}` : ns) ?? [];
+    return candidates.some((w) => selectorMatches(sel, w.labels));
+  };
   // A probe with the selector's labels, unless a real workload there already has them (it would
   // be indistinguishable from it).
   const selectorProbe = (ns: NamespaceInfo, sel: LabelSelector) => {
@@ -310,6 +321,27 @@ export class UniversePorts {
       out.push({ number: keys[i] >> 1, protocol: keys[i] & 1 ? 'UDP' : 'TCP' });
     }
     return out;
+  }
+
+  /** How many ports of `portsFor(universe, destination)` lie in `set` (one protocol's), and the first of them. */
+  public summary(destination: Endpoint, set: PortSet, protocol: 'TCP' | 'UDP'): { count: number; first?: number } {
+    const list = protocol === 'TCP' ? this.tcp : this.udp;
+    const intervals = set.of(protocol);
+    let count = 0;
+    let first: number | undefined;
+    for (let i = 0; i < intervals.length; i += 2) {
+      const lo = lowerBound(list, intervals[i]);
+      const hi = lowerBound(list, intervals[i + 1] + 1);
+      count += hi - lo;
+      if (hi > lo && first === undefined) first = list[lo];
+    }
+    const extra = new Set<number>();
+    for (const p of destination.ports ?? []) {
+      if (p.protocol !== protocol || this.shared.has(`${p.number}/${p.protocol}`) || !set.has(protocol, p.number)) continue;
+      extra.add(p.number);
+    }
+    for (const n of extra) if (first === undefined || n < first) first = n;
+    return { count: count + extra.size, ...(first !== undefined ? { first } : {}) };
   }
 
   /** How many ports of `protocol` `portsFor` gives the union of these destinations, and whether port 1 is among them. */
