@@ -5,7 +5,7 @@
  * `cidr:203.0.113.0/24`, `world` (an address outside every range the policies name),
  * `fqdn:api.example.com`. A row whose every probed port is allowed says `any`.
  */
-import { ParsedCidr, cidrContains, parseCidr } from '../intent/cidr';
+import { parseCidr } from '../intent/cidr';
 import { NAMESPACE_NAME_LABEL, compareStrings, inventory } from '../verify/inventory';
 import { endpointIp } from '../verify/networkpolicy';
 import { FlowPrefilter, OpenPrefilter, PortSet, prefilterOf } from '../verify/prefilter';
@@ -50,11 +50,27 @@ export interface FlowMatrixOptions {
 /** Names endpoints for rows. */
 export class EndpointNamer {
   private readonly workloads: Set<string>;
-  private readonly cidrs: Array<{ text: string; parsed: ParsedCidr }>;
+  /**
+   * The mentioned CIDRs by family and prefix length (longest first), each by its network: an
+   * address is named after the longest CIDR that holds it, the first mentioned among equals.
+   */
+  private readonly cidrs: Array<{ family: 4 | 6; prefix: number; shift: bigint; byNetwork: Map<bigint, string> }> = [];
 
   public constructor(manifests: readonly SourcedManifest[]) {
     this.workloads = new Set(inventory(manifests).workloads.map((w) => w.id));
-    this.cidrs = mentions(manifests).cidrs.map((text) => ({ text, parsed: parseCidr(text, 'cidr') }));
+    const groups = new Map<string, { family: 4 | 6; prefix: number; shift: bigint; byNetwork: Map<bigint, string> }>();
+    for (const text of mentions(manifests).cidrs) {
+      const c = parseCidr(text, 'cidr');
+      const key = `${c.family}/${c.prefix}`;
+      let g = groups.get(key);
+      if (!g) {
+        g = { family: c.family, prefix: c.prefix, shift: BigInt((c.family === 4 ? 32 : 128) - c.prefix), byNetwork: new Map() };
+        groups.set(key, g);
+      }
+      const network = c.address >> g.shift;
+      if (!g.byNetwork.has(network)) g.byNetwork.set(network, text);
+    }
+    this.cidrs = [...groups.values()].sort((a, b) => b.prefix - a.prefix);
   }
 
   /** True for a workload object of the manifests (not a probe). */
@@ -67,10 +83,12 @@ export class EndpointNamer {
     if (e.kind === 'fqdn') return `fqdn:${e.host ?? e.id.replace(/^fqdn:/, '')}`;
     if (e.kind === 'ip') {
       const ip = endpointIp(e);
-      const containing = this.cidrs
-        .filter((c) => ip && c.parsed.family === ip.family && cidrContains(c.parsed, ip.value))
-        .sort((a, b) => b.parsed.prefix - a.parsed.prefix);
-      return containing.length > 0 ? `cidr:${containing[0].text}` : 'world';
+      for (const g of this.cidrs) {
+        if (!ip || g.family !== ip.family) continue;
+        const text = g.byNetwork.get(ip.value >> g.shift);
+        if (text !== undefined) return `cidr:${text}`;
+      }
+      return 'world';
     }
     if (this.workloads.has(e.id)) return e.id;
     const ns = e.namespace ?? 'default';

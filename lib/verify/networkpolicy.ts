@@ -225,6 +225,7 @@ export class NetworkPolicyEvaluator implements PolicyEvaluator {
   /** The policies of each namespace, indexed by selector (built on first use). */
   private byNamespace?: Map<string, NamespacePolicies>;
   private readonly order = new Map<CompiledPolicy, number>();
+  private readonly nsLabels = new WeakMap<Endpoint, { [key: string]: string }>();
 
   public constructor(manifests: readonly AnyManifest[]) {
     this.policies = compileNetworkPolicies(manifests);
@@ -325,9 +326,15 @@ export class NetworkPolicyEvaluator implements PolicyEvaluator {
 
   /** The endpoint's namespace labels: its own, else the Namespace object's, always with the name label. */
   public namespaceLabels(e: Endpoint): { [key: string]: string } {
-    const ns = e.namespace ?? 'default';
-    const base = e.namespaceLabels ?? (this.namespaces.get(ns) ?? implicitNamespace(ns)).labels;
-    return { ...base, [NAMESPACE_NAME_LABEL]: ns };
+    // Made once per endpoint: every peer with a namespaceSelector asks.
+    let labels = this.nsLabels.get(e);
+    if (!labels) {
+      const ns = e.namespace ?? 'default';
+      const base = e.namespaceLabels ?? (this.namespaces.get(ns) ?? implicitNamespace(ns)).labels;
+      labels = { ...base, [NAMESPACE_NAME_LABEL]: ns };
+      this.nsLabels.set(e, labels);
+    }
+    return labels;
   }
 }
 
