@@ -148,7 +148,7 @@ export function matrixRows(manifests: readonly SourcedManifest[], backend: strin
   const endpoints = universe.endpoints;
   const focus = new Uint8Array(endpoints.length);
   endpoints.forEach((e, i) => { focus[i] = namer.isWorkload(e) ? 1 : 0; });
-  const scope = { endpoints, focus };
+  const scope = { endpoints, focus, destinationOrder: true };
   const prefilter: FlowPrefilter = prefilterOf(evaluator, scope) ?? new OpenPrefilter(scope);
   const names: string[] = endpoints.map((e) => namer.name(e));
   const ports = new UniversePorts(universe);
@@ -265,7 +265,8 @@ function anyRow(cell: Cell, singles: readonly UniversePort[], ask: (port: number
   const add = (hit: Hit): boolean => {
     if (!first) first = hit;
     else if (hit.rule !== first.rule) return false;
-    for (const r of hit.reasons) reasons.add(r);
+    // Flat first (see `flat`): hashing a string still in pieces costs more than making it flat.
+    for (const r of hit.reasons) { r.charCodeAt(0); reasons.add(r); }
     if (readsEffects) effects.push(...hit.effects);
     return true;
   };

@@ -7,7 +7,7 @@ import { DnsSpec } from '../intent/dns';
 import { ParsedIntent } from '../intent/document';
 import { IntentEvaluator, Mismatch, describeMismatch, intentProbes } from '../verify/expected';
 import { backendIntentOptions } from '../verify/readers';
-import { OpenPrefilter, PortSet, prefilterOf } from '../verify/prefilter';
+import { OpenPrefilter, PortSet, prefilterOf, verdictsOf } from '../verify/prefilter';
 import { UniversePort, UniversePorts, UniverseRequest, queries } from '../verify/universe';
 import { Endpoint, PolicyEvaluator, Query, SourcedManifest } from '../verify/types';
 import { reportUniverse } from './universe';
@@ -39,11 +39,12 @@ export function verifyAgainstIntent(manifests: readonly SourcedManifest[], backe
   const { universe, expected, inScope } = verification(manifests, backend, intent, enrolledNamespaces);
   const endpoints = universe.endpoints;
   const focus = new Uint8Array(endpoints.map((e) => (inScope(e) ? 1 : 0)));
-  const scope = { endpoints, focus };
+  const scope = { endpoints, focus, destinationOrder: true };
   const open = new OpenPrefilter(scope);
   const readerSide = prefilterOf(evaluator, scope) ?? open;
   const intentSide = expected.prefilter(scope);
   const ports = new UniversePorts(universe);
+  const readerAllows = verdictsOf(evaluator);
   const requests = new Map<number, UniverseRequest[]>();
   for (const r of universe.requests ?? []) requests.set(r.port, [...(requests.get(r.port) ?? []), r]);
   const requestsOn = (p: UniversePort) => (p.protocol === 'TCP' ? requests.get(p.number) ?? [] : []);
@@ -73,6 +74,8 @@ export function verifyAgainstIntent(manifests: readonly SourcedManifest[], backe
       for (const p of ports.within(destination, set)) {
         const plain: Query = { source: endpoints[s], destination, port: p.number, protocol: p.protocol };
         for (const query of [plain, ...requestsOn(p).map((r) => ({ ...plain, http: { method: r.method, path: r.path } }))]) {
+          // Verdicts first; the reasons of both only where they differ.
+          if (readerAllows(query) === expected.allows(query)) continue;
           const actual = evaluator.evaluate(query);
           const want = expected.evaluate(query);
           if (actual.allowed !== want.allowed && mismatches.length < limit) mismatches.push({ query, actual, expected: want });

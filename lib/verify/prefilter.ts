@@ -15,7 +15,7 @@
  * prune rather than to answer.
  */
 import { LabelSelector, selectorMatches } from './networkpolicy';
-import { Endpoint } from './types';
+import { Endpoint, PolicyEvaluator, Query } from './types';
 
 /** A set of destination ports, as disjoint sorted intervals per protocol. */
 export class PortSet {
@@ -198,6 +198,11 @@ export interface PrefilterScope {
   readonly endpoints: readonly Endpoint[];
   /** Pairs where neither end is focused are not asked about. @default every endpoint is focused */
   readonly focus?: Uint8Array;
+  /**
+   * The caller asks about one destination after the other, each once (sources, then their ports),
+   * so a prefilter need keep only what it knows of the current one. @default false
+   */
+  readonly destinationOrder?: boolean;
 }
 
 /** A reader that can prefilter. */
@@ -214,6 +219,17 @@ export function isPrefiltering(x: unknown): x is Prefiltering {
 /** The prefilter of a reader over a scope, if it has one. */
 export function prefilterOf(reader: unknown, scope: PrefilterScope): FlowPrefilter | undefined {
   return isPrefiltering(reader) ? reader.prefilter(scope) : undefined;
+}
+
+/** A reader that can say whether it allows a query without saying why (cheaper than `evaluate`). */
+export interface Verdicts {
+  allows(q: Query): boolean;
+}
+
+/** The reader's verdicts: its `allows` when it has one, else `evaluate(q).allowed`. */
+export function verdictsOf(reader: PolicyEvaluator): (q: Query) => boolean {
+  const fast = (reader as Partial<Verdicts>).allows;
+  return typeof fast === 'function' ? (q) => fast.call(reader, q) : (q) => reader.evaluate(q).allowed;
 }
 
 /** Every endpoint (or every focused one) reaches every endpoint on every port: no pruning. */
@@ -342,10 +358,14 @@ export class SidedPrefilter implements FlowPrefilter {
   /** Sources open for egress. */
   private readonly open: number[] = [];
   private last?: { d: number; side: IngressSide };
+  /** Sides kept for callers that come back to a destination (those that go in destination order need only the last). */
+  private readonly sides = new Map<number, IngressSide>();
+  private readonly destinationOrder: boolean;
   private reverse?: { byDestination: Map<number, Array<readonly number[]>>; everywhere: Array<readonly number[]> };
 
   public constructor(private readonly layer: SidedLayer, scope: PrefilterScope) {
     this.endpoints = scope.endpoints;
+    this.destinationOrder = scope.destinationOrder === true;
     for (let i = 0; i < scope.endpoints.length; i++) if (!layer.side(i, 'egress')) this.open.push(i);
   }
 
@@ -382,9 +402,11 @@ export class SidedPrefilter implements FlowPrefilter {
     return out;
   }
 
-  /** What `d`'s ingress admits; the last destination asked is kept, as callers go destination by destination. */
+  /** What `d`'s ingress admits (kept: callers ask about each destination's sources in turn). */
   private ingress(d: number): IngressSide {
     if (this.last?.d === d) return this.last.side;
+    const known = this.sides.get(d);
+    if (known) { this.last = { d, side: known }; return known; }
     const rules = this.layer.side(d, 'ingress');
     let side = OPEN_INGRESS;
     if (rules) {
@@ -399,6 +421,7 @@ export class SidedPrefilter implements FlowPrefilter {
       side = { all, some };
     }
     this.last = { d, side };
+    if (!this.destinationOrder) this.sides.set(d, side);
     return side;
   }
 
