@@ -27,6 +27,11 @@ export interface SelfCheckRun {
   /** How the self-check asked (`exhaustive` or `focused`) and how many connections. */
   readonly mode?: string;
   readonly queries: number;
+  /** The self-check's own wall and CPU time (reading back and asking), ms. */
+  readonly checkMs: number;
+  readonly checkCpuMs: number;
+  /** CPU time of the whole synth, ms. */
+  readonly synthCpuMs: number;
 }
 
 function build(app: App, topo: Topology, backend: string, selfCheck: boolean): void {
@@ -48,10 +53,15 @@ export function runOnce(backend: string, w: number, e: number, selfCheck: boolea
   const app = new App({ outdir: '/nonexistent-bench-output' });
   build(app, topo, backend, selfCheck);
   const t1 = performance.now();
+  const cpu = process.cpuUsage();
   for (const c of app.charts) c.toJson();
+  const used = process.cpuUsage(cpu);
   const t2 = performance.now();
   const stats = selfCheckStats();
-  return { backend, workloads: w, edges: e, selfCheck, buildMs: t1 - t0, synthMs: t2 - t1, mode: stats.last?.mode, queries: stats.queries };
+  return {
+    backend, workloads: w, edges: e, selfCheck, buildMs: t1 - t0, synthMs: t2 - t1, mode: stats.last?.mode, queries: stats.queries,
+    checkMs: stats.ms, checkCpuMs: stats.cpuMs, synthCpuMs: (used.user + used.system) / 1000,
+  };
 }
 
 function child(backend: string, w: number, e: number, selfCheck: boolean): SelfCheckRun {

@@ -446,6 +446,18 @@ class IntentPrefilter implements FlowPrefilter {
   }
 }
 
+const MANAGED_NAMESPACES = new WeakMap<ZeroTrustModel, Set<string>>();
+
+/** The names of the model's namespaces (made once per model: every query asks). */
+function managedNamespaces(model: ZeroTrustModel): Set<string> {
+  let set = MANAGED_NAMESPACES.get(model);
+  if (!set) {
+    set = new Set(model.namespaces.map((n) => n.name));
+    MANAGED_NAMESPACES.set(model, set);
+  }
+  return set;
+}
+
 const HTTP_NAMESPACES = new WeakMap<ZeroTrustModel, Set<string>>();
 
 /** Namespaces where some flow to one of their workloads has HTTP rules. */
@@ -473,7 +485,8 @@ function describeRequest(q: Query): string {
  * find the flows between any two endpoints.
  */
 function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates: FlowModel[], between: (a: Endpoint, b: Endpoint) => FlowModel[], explain = true): Decision {
-  const managed = (e: Endpoint) => e.kind === 'pod' && model.namespaces.some((n) => n.name === e.namespace);
+  const managedNames = managedNamespaces(model);
+  const managed = (e: Endpoint) => e.kind === 'pod' && managedNames.has(e.namespace ?? '');
   const conn = () => `${q.source.id} -> ${q.destination.id} on ${q.port}/${q.protocol}${describeRequest(q)}`;
 
   // Deviation: NSM connections (both directions, every port, any request).
