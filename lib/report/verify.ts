@@ -7,7 +7,7 @@ import { DnsSpec } from '../intent/dns';
 import { ParsedIntent } from '../intent/document';
 import { IntentEvaluator, Mismatch, describeMismatch, intentProbes } from '../verify/expected';
 import { backendIntentOptions } from '../verify/readers';
-import { OpenPrefilter, PortSet, prefilterOf, verdictsOf } from '../verify/prefilter';
+import { OpenPrefilter, prefilterOf, verdictsOf } from '../verify/prefilter';
 import { UniversePort, UniversePorts, UniverseRequest, queries } from '../verify/universe';
 import { Endpoint, PolicyEvaluator, Query, SourcedManifest } from '../verify/types';
 import { reportUniverse } from './universe';
@@ -48,15 +48,16 @@ export function verifyAgainstIntent(manifests: readonly SourcedManifest[], backe
   const requests = new Map<number, UniverseRequest[]>();
   for (const r of universe.requests ?? []) requests.set(r.port, [...(requests.get(r.port) ?? []), r]);
   const requestsOn = (p: UniversePort) => (p.protocol === 'TCP' ? requests.get(p.number) ?? [] : []);
+  const sharedQueries = universe.ports.reduce((n, p) => n + 1 + requestsOn(p).length, 0);
   const inScopeCount = endpoints.reduce((n, e) => n + (inScope(e) ? 1 : 0), 0);
   const mismatches: Mismatch[] = [];
   let probes = 0;
   const mark = new Int32Array(endpoints.length).fill(-1);
   for (let d = 0; d < endpoints.length; d++) {
     const destination = endpoints[d];
-    // Every query of this destination is counted, asked or not.
-    const all = ports.within(destination, PortSet.ALL);
-    const perPair = all.reduce((n, p) => n + 1 + requestsOn(p).length, 0);
+    // Every query of this destination is counted, asked or not: its ports, and the requests on its TCP ports.
+    let perPair = sharedQueries;
+    for (const p of ports.extra(destination)) perPair += 1 + requestsOn(p).length;
     probes += perPair * (focus[d] ? endpoints.length - 1 : inScopeCount);
     if (mismatches.length >= limit) continue;
     const sources: number[] = [];

@@ -20,7 +20,7 @@
 import { parseCidr, parseIp, cidrContains, ParsedCidr } from '../intent/cidr';
 import { Decision, DecidingObject, DecisionEffect, Endpoint, Manifest, PolicyEvaluator, Query, SourcedManifest, decision, objectName } from './types';
 import { selectorMatches } from './networkpolicy';
-import { FlowPrefilter, OpenPrefilter, PortSet, PrefilterScope, prefilterOf } from './prefilter';
+import { FlowPrefilter, OpenPrefilter, PortSet, PrefilterScope, SelectorIndex, prefilterOf } from './prefilter';
 
 /** A query with optional request headers (kubelet probes send `User-Agent: kube-probe/...`). */
 export interface LinkerdQuery extends Query {
@@ -114,8 +114,10 @@ export class LinkerdEvaluator implements PolicyEvaluator {
   private readonly meshtls = new Map<string, any>();
   private readonly network = new Map<string, any>();
   private readonly opts: Required<Omit<LinkerdEvaluatorOptions, 'l4'>> & { l4?: PolicyEvaluator };
-  private readonly serversByNs = new Map<string, ServerObj[]>();
-  private readonly authzsByNs = new Map<string, Authz[]>();
+  private readonly authzsByTarget = new Map<string, Authz[]>();
+  private readonly authzOrder = new Map<Authz, number>();
+  private readonly serverIndex: SelectorIndex<ServerObj>;
+  private readonly serversCache = new WeakMap<Endpoint, ServerObj[]>();
   private readonly routesByNs = new Map<string, RouteObj[]>();
 
   public constructor(manifests: ReadonlyArray<Manifest | SourcedManifest>, options: LinkerdEvaluatorOptions = {}) {
@@ -146,8 +148,8 @@ export class LinkerdEvaluator implements PolicyEvaluator {
       }
     }
     this.servers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const server of this.servers) pushTo(this.serversByNs, server.namespace, server);
-    for (const a of this.authzs) pushTo(this.authzsByNs, a.namespace, a);
+    this.serverIndex = new SelectorIndex(this.servers, (server) => server.namespace, (server) => (server.podSelector ? server.podSelector.matchLabels ?? undefined : null));
+    this.authzs.forEach((a, i) => { this.authzOrder.set(a, i); pushTo(this.authzsByTarget, `${a.namespace}\0${a.target.kind}\0${a.target.name}`, a); });
     for (const r of this.routes) pushTo(this.routesByNs, r.namespace, r);
   }
 
@@ -176,8 +178,7 @@ export class LinkerdEvaluator implements PolicyEvaluator {
           let ports = serverPorts.get(d);
           if (!ports) {
             const ranges: Array<{ protocol: string; lo: number }> = [];
-            for (const server of this.serversByNs.get(destination.namespace ?? '') ?? []) {
-              if (!selects(server.podSelector, destination.labels)) continue;
+            for (const server of this.serversOf(destination)) {
               for (const p of destination.ports ?? []) if (p.protocol === 'TCP' && this.portMatches(server.port, destination, p.number)) ranges.push({ protocol: 'TCP', lo: p.number });
               if (typeof server.port === 'number' || /^\d+$/.test(String(server.port))) ranges.push({ protocol: 'TCP', lo: Number(server.port) });
             }
@@ -233,12 +234,12 @@ export class LinkerdEvaluator implements PolicyEvaluator {
     const conn = `${q.source.id} -> ${d.id} on ${q.port}/TCP`;
     const result = (allowed: boolean, detail: string, objects: DecidingObject[] = []) => linkerdEffect(allowed ? 'allow' : 'deny', detail, objects);
     if (PROXY_PORTS.has(q.port)) return result(false, `${q.port} is a Linkerd proxy port of ${d.id}; the proxy refuses to forward to it (${conn})`);
-    const candidates = (this.serversByNs.get(d.namespace ?? '') ?? []).filter((s) => s.namespace === d.namespace && selects(s.podSelector, d.labels) && this.portMatches(s.port, d, q.port));
+    const candidates = this.serversOf(d).filter((s) => this.portMatches(s.port, d, q.port));
     if (candidates.length === 0) return this.defaultPolicy(q, conn);
     const server = candidates[0];
     const serverObject: DecidingObject = { kind: 'Server', namespace: server.namespace, name: server.name };
     const serverName = `${objectName(serverObject)}${candidates.length > 1 ? ` (conflicting with ${candidates.slice(1).map((s) => s.name).join(', ')})` : ''}`;
-    const serverAuthz = (this.authzsByNs.get(server.namespace) ?? []).filter((a) => a.namespace === server.namespace && (
+    const serverAuthz = this.authzsTargeting(server.namespace, ['Server', server.name], ['Namespace', server.namespace]).filter((a) => a.namespace === server.namespace && (
       (a.target.kind === 'Server' && (a.target.group ?? POLICY_GROUP) === POLICY_GROUP && a.target.name === server.name) || (a.target.kind === 'Namespace' && a.target.name === server.namespace)));
     /** One authorization checked: an AuthorizationPolicy (its object) or the Server's accessPolicy (no object). */
     type Check = { name: string; object?: DecidingObject; ok: boolean };
@@ -251,7 +252,7 @@ export class LinkerdEvaluator implements PolicyEvaluator {
 
     const http = ['HTTP/1', 'HTTP/2', 'unknown'].includes(server.protocol);
     const routes = http ? (this.routesByNs.get(server.namespace) ?? []).filter((r) => r.namespace === server.namespace && r.servers.includes(server.name)) : [];
-    const routeOk = (r: RouteObj) => (this.authzsByNs.get(r.namespace) ?? [])
+    const routeOk = (r: RouteObj) => this.authzsTargeting(r.namespace, ['HTTPRoute', r.name])
       .filter((a) => a.namespace === r.namespace && a.target.kind === 'HTTPRoute' && (a.target.group ?? POLICY_GROUP) === r.group && a.target.name === r.name)
       .map(authzCheck);
     /** `where` names the Server, and the route when one decides. */
@@ -290,6 +291,23 @@ export class LinkerdEvaluator implements PolicyEvaluator {
       return result(false, `ambiguous: ${best.map((b) => b.route.id).join(' and ')} tie for ${req} and decide differently; Linkerd picks the oldest (${conn})`, best.map((b) => routeObject(b.route)));
     }
     return decisions[0];
+  }
+
+  /** The Servers of a pod's namespace that select it, in name order (once per pod). */
+  private serversOf(d: Endpoint): ServerObj[] {
+    let out = this.serversCache.get(d);
+    if (!out) {
+      out = this.serverIndex.candidates([d.namespace ?? ''], d.labels).filter((s) => s.namespace === d.namespace && selects(s.podSelector, d.labels));
+      this.serversCache.set(d, out);
+    }
+    return out;
+  }
+
+  /** The AuthorizationPolicies of a namespace whose targetRef is one of these kinds and names, in manifest order. */
+  private authzsTargeting(namespace: string, ...targets: Array<[string, string]>): Authz[] {
+    const lists = targets.map(([kind, name]) => this.authzsByTarget.get(`${namespace}\0${kind}\0${name}`) ?? []).filter((l) => l.length > 0);
+    if (lists.length <= 1) return lists[0] ?? [];
+    return [...new Set(lists.flat())].sort((a, b) => this.authzOrder.get(a)! - this.authzOrder.get(b)!);
   }
 
   private portMatches(port: number | string, d: Endpoint, n: number): boolean {

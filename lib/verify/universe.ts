@@ -323,6 +323,16 @@ export class UniversePorts {
     return out;
   }
 
+  /** The destination's own ports that are not among the universe's (each once): what `portsFor` adds for it. */
+  public extra(destination: Endpoint): UniversePort[] {
+    const out = new Map<string, UniversePort>();
+    for (const p of destination.ports ?? []) {
+      const key = `${p.number}/${p.protocol}`;
+      if (!this.shared.has(key)) out.set(key, { number: p.number, protocol: p.protocol });
+    }
+    return [...out.values()];
+  }
+
   /** How many ports of `portsFor(universe, destination)` lie in `set` (one protocol's), and the first of them. */
   public summary(destination: Endpoint, set: PortSet, protocol: 'TCP' | 'UDP'): { count: number; first?: number } {
     const list = protocol === 'TCP' ? this.tcp : this.udp;
