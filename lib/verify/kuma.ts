@@ -81,7 +81,7 @@ export class KumaEvaluator implements PolicyEvaluator {
   private readonly mtps: Manifest[];
   private readonly passthroughs: Manifest[];
   private readonly serviceIndex: SelectorIndex<Manifest>;
-  private readonly byNamespace = new Map<Manifest[], Map<string, Manifest[]>>();
+  private readonly targetIndex = new Map<Manifest[], { order: Map<Manifest, number>; always: Map<string, Manifest[]>; byEntry: Map<string, Manifest[]> }>();
   private readonly tagsCache = new WeakMap<Endpoint, Tags>();
 
   public constructor(manifests: Manifest[], private readonly options: KumaEvaluatorOptions = {}) {
@@ -95,14 +95,6 @@ export class KumaEvaluator implements PolicyEvaluator {
     this.passthroughs = manifests.filter((m) => m.kind === 'MeshPassthrough' && m.apiVersion === 'kuma.io/v1alpha1');
     this.serviceIndex = new SelectorIndex(this.services, (svc) => svc.metadata.namespace,
       (svc) => (svc.spec?.selector && Object.keys(svc.spec.selector).length > 0 ? svc.spec.selector : null));
-    for (const list of [this.mtps, this.passthroughs]) {
-      const m = new Map<string, Manifest[]>();
-      for (const p of list) {
-        const ns = p.metadata.namespace ?? '';
-        (m.get(ns) ?? m.set(ns, []).get(ns)!).push(p);
-      }
-      this.byNamespace.set(list, m);
-    }
     for (const p of this.mtps) {
       if (p.spec?.rules !== undefined) throw new Error(`MeshTrafficPermission ${p.metadata.namespace}/${p.metadata.name}: rules[] (SPIFFE matching) is not modelled by this reader`);
     }
@@ -236,12 +228,7 @@ export class KumaEvaluator implements PolicyEvaluator {
     const cached = cache.get(key);
     if (cached) return cached;
     const out: Policy[] = [];
-    const byNs = this.byNamespace.get(list);
-    // The pod's namespace's and the system namespace's, in the list's order.
-    const own = byNs?.get(e.namespace ?? '') ?? [];
-    const system = e.namespace === this.system ? [] : byNs?.get(this.system) ?? [];
-    const mine = !byNs ? list : own.length && system.length ? list.filter((p) => p.metadata.namespace === e.namespace || p.metadata.namespace === this.system) : [...own, ...system];
-    for (const p of mine) {
+    for (const p of this.candidatePolicies(list, e, mesh)) {
       const ns = p.metadata.namespace;
       if (ns !== e.namespace && ns !== this.system) continue;
       if ((p.metadata.labels?.['kuma.io/mesh'] ?? 'default') !== mesh) continue;
@@ -272,6 +259,43 @@ export class KumaEvaluator implements PolicyEvaluator {
     out.sort((a, b) => a.specificity - b.specificity || a.manifest.metadata.name.localeCompare(b.manifest.metadata.name));
     cache.set(key, out);
     return out;
+  }
+
+  /**
+   * The policies of `list` in the pod's and the system namespace that may apply to it, in the
+   * list's order: a superset (`applicable` checks each), found through an index by namespace and
+   * by the first label or tag their targetRef asks for.
+   */
+  private candidatePolicies(list: Manifest[], e: Endpoint, mesh: string): Manifest[] {
+    let index = this.targetIndex.get(list);
+    if (!index) {
+      index = { order: new Map(), always: new Map(), byEntry: new Map() };
+      list.forEach((p, i) => {
+        index!.order.set(p, i);
+        const ns = p.metadata.namespace ?? '';
+        const ref = p.spec?.targetRef;
+        const wanted = ref?.kind === 'Dataplane' && ref.name === undefined ? ref.labels : ref?.kind === 'MeshSubset' ? ref.tags : undefined;
+        const first = Object.entries(wanted ?? {})[0];
+        if (first) pushTo(index!.byEntry, `${ns}\0${first[0]}\0${first[1]}`, p);
+        else pushTo(index!.always, ns, p);
+      });
+      this.targetIndex.set(list, index);
+    }
+    const keys = new Set<string>();
+    const namespaces = e.namespace === this.system ? [e.namespace ?? ''] : [e.namespace ?? '', this.system];
+    const pairs: Array<[string, string]> = [...Object.entries(e.labels ?? {}), [NS_TAG, e.namespace ?? ''], ['kuma.io/mesh', mesh]];
+    for (const [k, values] of this.tags(e)) for (const v of values) pairs.push([k, v]);
+    const out = new Set<Manifest>();
+    for (const ns of namespaces) {
+      for (const p of index.always.get(ns) ?? []) out.add(p);
+      for (const [k, v] of pairs) {
+        const key = `${ns}\0${k}\0${v}`;
+        if (keys.has(key)) continue;
+        keys.add(key);
+        for (const p of index.byEntry.get(key) ?? []) out.add(p);
+      }
+    }
+    return [...out].sort((a, b) => index!.order.get(a)! - index!.order.get(b)!);
   }
 
   private permission(source: Endpoint, destination: Endpoint, mesh: string, port: number): Decision {
@@ -312,6 +336,12 @@ export class KumaEvaluator implements PolicyEvaluator {
     const hit = matches.find((m) => (m.port === undefined || m.port === port) && passthroughMatches(m, destination));
     return hit ? allow(`${why} ${hit.type} ${hit.value}${hit.port ? `:${hit.port}` : ''}`, deciding) : deny(`${why}, no appendMatch covers ${destination.id}:${port}`, deciding);
   }
+}
+
+function pushTo<V>(m: Map<string, V[]>, k: string, v: V): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
 }
 
 function passthroughMatches(m: any, d: Endpoint): boolean {
