@@ -174,7 +174,8 @@ export function reviewCosts(sizes: [number, number][], options: { backends?: str
         out.push(cost);
         log(`review ${backend.padEnd(14)} ${`${w}/${e}`.padEnd(11)} synth ${ms(cost.synthMs).padStart(7)}  flows ${ms(cost.flows.ms).padStart(7)} ${Math.round(cost.flows.rssMiB)} MiB`
           + `  diff ${ms(cost.diff.ms).padStart(7)} ${Math.round(cost.diff.rssMiB)} MiB  verify ${ms(cost.verify.ms).padStart(7)} ${Math.round(cost.verify.rssMiB)} MiB`
-          + `  FLOWS.md +${pct(cost.write.ms, cost.write.synthMs)} (fast +${pct(cost.writeFast.ms, cost.writeFast.synthMs)})${old ? `  old ${ms(old.oldMs)} ${old.same ? 'same rows' : 'ROWS DIFFER'}` : ''}`);
+          + `  FLOWS.md +${pct(cost.write.ms, cost.write.synthMs)} (fast +${pct(cost.writeFast.ms, cost.writeFast.synthMs)})`
+          + `${old ? `  old ${ms(old.oldMs)} ${old.same ? 'same rows' : 'ROWS DIFFER'}` : ''}`);
         for (const d of [dir, before, fastDir]) fs.rmSync(d, { recursive: true, force: true });
       }
     }
@@ -228,7 +229,8 @@ export function reviewSection(costs: ReviewCost[]): string {
       if (!ca || !cz) continue;
       const k = (f: (c: ReviewCost) => number) => (Math.log(f(cz) / f(ca)) / Math.log(n(z) / n(a))).toFixed(2);
       const rss = (f: (c: ReviewCost) => number) => k((c) => Math.max(1, f(c) - 40));
-      lines.push(`| ${backend} | ${k((c) => c.flows.ms)} | ${rss((c) => c.flows.rssMiB)} | ${k((c) => c.diff.ms)} | ${rss((c) => c.diff.rssMiB)} | ${k((c) => c.verify.ms)} | ${rss((c) => c.verify.rssMiB)} | ${k((c) => c.synthMs)} |`);
+      lines.push(`| ${backend} | ${k((c) => c.flows.ms)} | ${rss((c) => c.flows.rssMiB)} | ${k((c) => c.diff.ms)} | ${rss((c) => c.diff.rssMiB)} `
+        + `| ${k((c) => c.verify.ms)} | ${rss((c) => c.verify.rssMiB)} | ${k((c) => c.synthMs)} |`);
     }
     lines.push('');
   }

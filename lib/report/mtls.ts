@@ -109,7 +109,7 @@ function linkerdAuthenticated(objects: Objects, q: Query, effects: readonly Deci
     .map((o) => find(objects, o, 'policy.linkerd.io'))
     .filter((a): a is Manifest => a !== undefined);
   if (named.length > 0) return named.every(requiresMtls);
-  const servers = objects.inNamespace('Server', d.namespace).filter((m) => m.kind === 'Server' && m.apiVersion.startsWith('policy.linkerd.io/') && m.metadata.namespace === d.namespace
+  const servers = objects.inNamespace('Server', d.namespace).filter((m) => m.apiVersion.startsWith('policy.linkerd.io/') && m.metadata.namespace === d.namespace
     && selectorMatches(m.spec?.podSelector ?? { matchLabels: { 'zt-never': 'x' } }, d.labels)
     && (m.spec?.port === q.port || (d.ports ?? []).some((p) => p.name === m.spec?.port && p.number === q.port)));
   if (servers.length === 0) {
@@ -117,7 +117,7 @@ function linkerdAuthenticated(objects: Objects, q: Query, effects: readonly Deci
     return policy === 'all-authenticated' || policy === 'cluster-authenticated';
   }
   const names = new Set(servers.map((s) => s.metadata.name));
-  const authz = objects.inNamespace('AuthorizationPolicy', d.namespace).filter((m) => m.kind === 'AuthorizationPolicy' && m.apiVersion.startsWith('policy.linkerd.io/') && m.metadata.namespace === d.namespace
+  const authz = objects.inNamespace('AuthorizationPolicy', d.namespace).filter((m) => m.apiVersion.startsWith('policy.linkerd.io/') && m.metadata.namespace === d.namespace
     && ((m.spec?.targetRef?.kind === 'Server' && names.has(m.spec.targetRef.name)) || m.spec?.targetRef?.kind === 'Namespace' || m.spec?.targetRef?.kind === 'HTTPRoute'));
   return authz.length > 0 && authz.every(requiresMtls);
 }

@@ -35,7 +35,8 @@ export function intentBackend(intent: ParsedIntent): string | undefined {
  * `lib/verify/prefilter.ts`): elsewhere both deny, so nothing can differ there. The connections
  * probed are counted as if every one had been asked, and the mismatches come in the same order.
  */
-export function verifyAgainstIntent(manifests: readonly SourcedManifest[], backend: string, evaluator: PolicyEvaluator, intent: ParsedIntent, enrolledNamespaces: readonly string[] = [], limit = 50): Verification {
+export function verifyAgainstIntent(manifests: readonly SourcedManifest[], backend: string, evaluator: PolicyEvaluator, intent: ParsedIntent,
+  enrolledNamespaces: readonly string[] = [], limit = 50): Verification {
   const { universe, expected, inScope } = verification(manifests, backend, intent, enrolledNamespaces);
   const endpoints = universe.endpoints;
   const focus = new Uint8Array(endpoints.map((e) => (inScope(e) ? 1 : 0)));
@@ -100,7 +101,8 @@ function verification(manifests: readonly SourcedManifest[], backend: string, in
 }
 
 /** The former way to the same verification: every query of the universe asked of both. Kept for the test that compares the two. */
-export function verifyAgainstIntentByProbing(manifests: readonly SourcedManifest[], backend: string, evaluator: PolicyEvaluator, intent: ParsedIntent, enrolledNamespaces: readonly string[] = [], limit = 50): Verification {
+export function verifyAgainstIntentByProbing(manifests: readonly SourcedManifest[], backend: string, evaluator: PolicyEvaluator, intent: ParsedIntent,
+  enrolledNamespaces: readonly string[] = [], limit = 50): Verification {
   const { universe, expected, inScope } = verification(manifests, backend, intent, enrolledNamespaces);
   const mismatches: Mismatch[] = [];
   let probes = 0;

@@ -173,7 +173,8 @@ export class LinkerdEvaluator implements PolicyEvaluator {
         const udp = network.only('UDP');
         let tcp = this.meshed(source) ? (network.has('TCP', INBOUND_PORT) ? PortSet.ALL_TCP : PortSet.NONE) : network.only('TCP');
         if (tcp.empty) return udp;
-        const policy = destination.annotations?.['config.linkerd.io/default-inbound-policy'] ?? destination.namespaceAnnotations?.['config.linkerd.io/default-inbound-policy'] ?? this.opts.clusterDefaultPolicy;
+        const key = 'config.linkerd.io/default-inbound-policy';
+        const policy = destination.annotations?.[key] ?? destination.namespaceAnnotations?.[key] ?? this.opts.clusterDefaultPolicy;
         if (!this.policyAllows(policy, source)) {
           let ports = serverPorts.get(d);
           if (!ports) {

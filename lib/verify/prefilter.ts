@@ -160,7 +160,7 @@ export interface RulePorts {
 }
 
 /** The ports a rule admits on a given destination. */
-export function resolvePorts(p: RulePorts, destination: Endpoint): PortSet {
+function resolvePorts(p: RulePorts, destination: Endpoint): PortSet {
   if (!p.named || p.named.length === 0) return p.set;
   const extra: Array<{ protocol: string; lo: number }> = [];
   for (const n of p.named) {
@@ -212,7 +212,7 @@ export interface Prefiltering {
 }
 
 /** True when the reader offers a prefilter. */
-export function isPrefiltering(x: unknown): x is Prefiltering {
+function isPrefiltering(x: unknown): x is Prefiltering {
   return typeof (x as Prefiltering | undefined)?.prefilter === 'function';
 }
 
@@ -314,7 +314,7 @@ function push<K>(m: Map<K, number[]>, k: K, v: number): void {
 }
 
 /** Union of ascending lists, ascending, without repeats. */
-export function mergeSorted(lists: ReadonlyArray<readonly number[]>): number[] {
+function mergeSorted(lists: ReadonlyArray<readonly number[]>): number[] {
   const out = lists.flatMap((l) => l as number[]).sort((a, b) => a - b);
   let n = 0;
   for (let i = 0; i < out.length; i++) if (i === 0 || out[i] !== out[i - 1]) out[n++] = out[i];
