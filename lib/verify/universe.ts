@@ -97,10 +97,18 @@ export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly
   };
   // A probe with the selector's labels, unless a real workload there already has them (it would
   // be indistinguishable from it).
+  // Each distinct selector's label sets and probe names are worked out once: many policies name the same peer.
+  const labelSets = new Map<string, Array<{ labels: { [key: string]: string }; name: string }>>();
   const selectorProbe = (ns: NamespaceInfo, sel: LabelSelector) => {
-    for (const labels of labelSetsSatisfying(sel)) {
-      if (realPodMatches(ns.name, { matchLabels: labels })) continue;
-      add(probe(ns, `{${Object.entries(labels).sort(compareEntries).map(([k, v]) => `${k}=${v}`).join(',')}}`, labels));
+    const key = JSON.stringify([sel.matchLabels ?? null, sel.matchExpressions ?? null]);
+    let sets = labelSets.get(key);
+    if (!sets) {
+      sets = labelSetsSatisfying(sel).map((labels) => ({ labels, name: `{${Object.entries(labels).sort(compareEntries).map(([k, v]) => `${k}=${v}`).join(',')}}` }));
+      labelSets.set(key, sets);
+    }
+    for (const { labels, name } of sets) {
+      if (byId.has(`${ns.name}/${name}`) || realPodMatches(ns.name, { matchLabels: labels })) continue;
+      add(probe(ns, name, labels));
     }
   };
 
