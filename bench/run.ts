@@ -9,7 +9,8 @@
  * (scenario names); `--no-verify`; `--no-self-check` (skips measuring the self-check's cost,
  * bench/selfcheck.ts, below 8000 workloads); `--no-review` (skips the review at scale,
  * bench/review.ts: flows, diff, verify and FLOWS.md per backend and size); `--review-only` (runs
- * only the review and replaces its section of the existing RESULTS.md); `--review-old N` (also
+ * only the review and replaces its section of the existing RESULTS.md; `--self-check-only`
+ * likewise for the self-check's section); `--review-old N` (also
  * runs the former all-pairs flows up to N workloads, default 100); `--out FILE`. The scenarios'
  * synth column includes the self-check, which is on by default.
  */
@@ -36,6 +37,8 @@ interface Options {
   review: boolean;
   /** Only the review, its section replaced in the existing results. */
   reviewOnly: boolean;
+  /** Only the self-check's cost, its section replaced in the existing results. */
+  selfCheckOnly: boolean;
   /** Run the former all-pairs flows up to this many workloads. */
   reviewOld: number;
   out: string;
@@ -51,6 +54,7 @@ function parseArgs(argv: string[]): Options {
     selfCheck: true,
     review: true,
     reviewOnly: false,
+    selfCheckOnly: false,
     reviewOld: 100,
     out: path.join(__dirname, 'RESULTS.md'),
   };
@@ -66,6 +70,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--no-self-check') opt.selfCheck = false;
     else if (a === '--no-review') opt.review = false;
     else if (a === '--review-only') opt.reviewOnly = true;
+    else if (a === '--self-check-only') opt.selfCheckOnly = true;
     else if (a === '--review-old') opt.reviewOld = Number(argv[++i]);
     else if (a === '--out') opt.out = path.resolve(argv[++i]);
     else throw new Error(`unknown flag ${a}`);
@@ -168,11 +173,15 @@ function reviewOf(opt: Options): string {
 
 function main(): void {
   const opt = parseArgs(process.argv.slice(2));
-  if (opt.reviewOnly) {
-    const section = reviewOf(opt);
-    const before = fs.existsSync(opt.out) ? fs.readFileSync(opt.out, 'utf8') : '# Benchmark results\n';
-    fs.writeFileSync(opt.out, replaceSection(before, '## Review at scale', section));
-    process.stderr.write(`wrote the review section of ${path.relative(process.cwd(), opt.out)}\n`);
+  if (opt.reviewOnly || opt.selfCheckOnly) {
+    let text = fs.existsSync(opt.out) ? fs.readFileSync(opt.out, 'utf8') : '# Benchmark results\n';
+    if (opt.selfCheckOnly) {
+      const costs = selfCheckCosts(opt.sizes.filter(([w]) => w < 8000), opt.reps, (l) => process.stderr.write(`${l}\n`));
+      text = replaceSection(text, '## Cost of the self-check', selfCheckSection(costs, opt.reps));
+    }
+    if (opt.reviewOnly) text = replaceSection(text, '## Review at scale', reviewOf(opt));
+    fs.writeFileSync(opt.out, text);
+    process.stderr.write(`wrote ${path.relative(process.cwd(), opt.out)}\n`);
     return;
   }
   const meshes = benchMeshes().map((m) => m.id);

@@ -230,6 +230,7 @@ export class NetworkPolicyEvaluator implements PolicyEvaluator {
   private byNamespace?: Map<string, NamespacePolicies>;
   private readonly order = new Map<CompiledPolicy, number>();
   private readonly nsLabels = new WeakMap<Endpoint, { [key: string]: string }>();
+  private readonly unrestrictedEffects = new WeakMap<Endpoint, { ingress?: DecisionEffect; egress?: DecisionEffect }>();
 
   public constructor(manifests: readonly AnyManifest[]) {
     this.policies = compileNetworkPolicies(manifests);
@@ -305,16 +306,23 @@ export class NetworkPolicyEvaluator implements PolicyEvaluator {
     return isolating.some((p) => (dir === 'egress' ? p.egress : p.ingress).some((r) => this.ruleMatches(r, p.namespace, other, q)));
   }
 
+  /** The effect that nothing restricts an endpoint in a direction: the same for every query, made once. */
+  private unrestrictedFor(e: Endpoint, dir: 'ingress' | 'egress', detail: () => string): DecisionEffect {
+    let known = this.unrestrictedEffects.get(e);
+    if (!known) { known = {}; this.unrestrictedEffects.set(e, known); }
+    return known[dir] ?? (known[dir] = unrestricted(detail()));
+  }
+
   private side(q: Query, dir: 'ingress' | 'egress'): DecisionEffect {
     const self = dir === 'egress' ? q.source : q.destination;
     const other = dir === 'egress' ? q.destination : q.source;
     const conn = `${q.source.id} -> ${q.destination.id} on ${portText(q)}`;
     if (self.kind !== 'pod') {
-      return unrestricted(`${self.id} is not a pod; NetworkPolicy does not restrict its ${dir}`);
+      return this.unrestrictedFor(self, dir, () => `${self.id} is not a pod; NetworkPolicy does not restrict its ${dir}`);
     }
     const isolating = this.isolation(self)[dir];
     if (isolating.length === 0) {
-      return unrestricted(`no NetworkPolicy selects ${self.id} for ${dir}`);
+      return this.unrestrictedFor(self, dir, () => `no NetworkPolicy selects ${self.id} for ${dir}`);
     }
     const allowing = isolating.filter((p) => (dir === 'egress' ? p.egress : p.ingress).some((r) => this.ruleMatches(r, p.namespace, other, q)));
     if (allowing.length > 0) {
