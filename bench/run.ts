@@ -7,8 +7,12 @@
  * Flags: `--large` adds 8000/40000 (run `--large-reps` times, default 1: one run of every scenario
  * there takes minutes); `--reps N`; `--sizes 100/300,500/2000`; `--only a,b`
  * (scenario names); `--no-verify`; `--no-self-check` (skips measuring the self-check's cost,
- * bench/selfcheck.ts, below 8000 workloads); `--out FILE`. The scenarios' synth column includes
- * the self-check, which is on by default.
+ * bench/selfcheck.ts, below 8000 workloads); `--no-review` (skips the review at scale,
+ * bench/review.ts: flows, diff, verify and FLOWS.md per backend and size); `--review-only` (runs
+ * only the review and replaces its section of the existing RESULTS.md; `--self-check-only`
+ * likewise for the self-check's section); `--review-old N` (also
+ * runs the former all-pairs flows up to N workloads, default 100); `--out FILE`. The scenarios'
+ * synth column includes the self-check, which is on by default.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -16,6 +20,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { benchMeshes } from './meshes';
 import type { ScenarioResult } from './scenario';
+import { reviewCosts, reviewSection } from './review';
 import { selfCheckCosts, selfCheckSection } from './selfcheck';
 
 interface Options {
@@ -28,6 +33,14 @@ interface Options {
   synthTime: boolean;
   /** Measure the self-check's cost (bench/selfcheck.ts). */
   selfCheck: boolean;
+  /** Measure the review at scale (bench/review.ts). */
+  review: boolean;
+  /** Only the review, its section replaced in the existing results. */
+  reviewOnly: boolean;
+  /** Only the self-check's cost, its section replaced in the existing results. */
+  selfCheckOnly: boolean;
+  /** Run the former all-pairs flows up to this many workloads. */
+  reviewOld: number;
   out: string;
 }
 
@@ -39,6 +52,10 @@ function parseArgs(argv: string[]): Options {
     verify: true,
     synthTime: true,
     selfCheck: true,
+    review: true,
+    reviewOnly: false,
+    selfCheckOnly: false,
+    reviewOld: 100,
     out: path.join(__dirname, 'RESULTS.md'),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -51,6 +68,10 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--no-verify') opt.verify = false;
     else if (a === '--no-synth-time') opt.synthTime = false;
     else if (a === '--no-self-check') opt.selfCheck = false;
+    else if (a === '--no-review') opt.review = false;
+    else if (a === '--review-only') opt.reviewOnly = true;
+    else if (a === '--self-check-only') opt.selfCheckOnly = true;
+    else if (a === '--review-old') opt.reviewOld = Number(argv[++i]);
     else if (a === '--out') opt.out = path.resolve(argv[++i]);
     else throw new Error(`unknown flag ${a}`);
   }
@@ -137,8 +158,32 @@ function repsFor(opt: Options, workloads: number): number {
   return workloads >= 8000 ? opt.largeReps : opt.reps;
 }
 
+/** The review section of `text` (from its heading to the next section of the same level) replaced by `section`, or appended. */
+export function replaceSection(text: string, heading: string, section: string): string {
+  const start = text.indexOf(`\n${heading}\n`);
+  if (start < 0) return `${text.replace(/\n*$/, '\n')}\n${section}`;
+  const next = text.indexOf('\n## ', start + heading.length + 2);
+  return `${text.slice(0, start + 1)}${section}${next < 0 ? '' : `\n${text.slice(next + 1)}`}`;
+}
+
+function reviewOf(opt: Options): string {
+  const costs = reviewCosts(opt.sizes, { oldUpTo: opt.reviewOld }, (l) => process.stderr.write(`${l}\n`));
+  return reviewSection(costs);
+}
+
 function main(): void {
   const opt = parseArgs(process.argv.slice(2));
+  if (opt.reviewOnly || opt.selfCheckOnly) {
+    let text = fs.existsSync(opt.out) ? fs.readFileSync(opt.out, 'utf8') : '# Benchmark results\n';
+    if (opt.selfCheckOnly) {
+      const costs = selfCheckCosts(opt.sizes.filter(([w]) => w < 8000), opt.reps, (l) => process.stderr.write(`${l}\n`));
+      text = replaceSection(text, '## Cost of the self-check', selfCheckSection(costs, opt.reps));
+    }
+    if (opt.reviewOnly) text = replaceSection(text, '## Review at scale', reviewOf(opt));
+    fs.writeFileSync(opt.out, text);
+    process.stderr.write(`wrote ${path.relative(process.cwd(), opt.out)}\n`);
+    return;
+  }
   const meshes = benchMeshes().map((m) => m.id);
   const scenarios = [...meshes.map((id) => `zt:${id}`), ...(meshes.length > 1 ? ['zt:all'] : []), 'plain', 'cdk8s-plus']
     .filter((sc) => !opt.only || opt.only.includes(sc));
@@ -156,8 +201,9 @@ function main(): void {
   }
   const synth = opt.synthTime ? synthTimes() : undefined;
   const selfCheck = opt.selfCheck ? selfCheckSection(selfCheckCosts(opt.sizes.filter(([w]) => w < 8000), opt.reps, (l) => process.stderr.write(`${l}\n`)), opt.reps) : '';
+  const review = opt.review ? reviewOf(opt) : '';
   const elapsed = (Date.now() - started) / 1000;
-  const md = report(opt, scenarios, meshes, results, { elapsed, load0, load1: os.loadavg()[0] }, synth) + (selfCheck ? `\n${selfCheck}` : '');
+  const md = report(opt, scenarios, meshes, results, { elapsed, load0, load1: os.loadavg()[0] }, synth) + (selfCheck ? `\n${selfCheck}` : '') + (review ? `\n${review}` : '');
   fs.writeFileSync(opt.out, md);
   process.stderr.write(`wrote ${path.relative(process.cwd(), opt.out)} (${elapsed.toFixed(0)} s)\n`);
   const failed = [...results.values()].filter((r) => !r.fastYamlIdentical || (r.verify && r.verify.mismatches.length > 0));

@@ -27,6 +27,11 @@ export interface SelfCheckRun {
   /** How the self-check asked (`exhaustive` or `focused`) and how many connections. */
   readonly mode?: string;
   readonly queries: number;
+  /** The self-check's own wall and CPU time (reading back and asking), ms. */
+  readonly checkMs: number;
+  readonly checkCpuMs: number;
+  /** CPU time of the whole synth, ms. */
+  readonly synthCpuMs: number;
 }
 
 function build(app: App, topo: Topology, backend: string, selfCheck: boolean): void {
@@ -48,10 +53,15 @@ export function runOnce(backend: string, w: number, e: number, selfCheck: boolea
   const app = new App({ outdir: '/nonexistent-bench-output' });
   build(app, topo, backend, selfCheck);
   const t1 = performance.now();
+  const cpu = process.cpuUsage();
   for (const c of app.charts) c.toJson();
+  const used = process.cpuUsage(cpu);
   const t2 = performance.now();
   const stats = selfCheckStats();
-  return { backend, workloads: w, edges: e, selfCheck, buildMs: t1 - t0, synthMs: t2 - t1, mode: stats.last?.mode, queries: stats.queries };
+  return {
+    backend, workloads: w, edges: e, selfCheck, buildMs: t1 - t0, synthMs: t2 - t1, mode: stats.last?.mode, queries: stats.queries,
+    checkMs: stats.ms, checkCpuMs: stats.cpuMs, synthCpuMs: (used.user + used.system) / 1000,
+  };
 }
 
 function child(backend: string, w: number, e: number, selfCheck: boolean): SelfCheckRun {
@@ -75,6 +85,11 @@ export interface SelfCheckCost {
   readonly edges: number;
   readonly offMs: number;
   readonly onMs: number;
+  /** CPU time of the synth, off and on (medians), ms: less sensitive to a busy machine than wall time. */
+  readonly offCpuMs: number;
+  readonly onCpuMs: number;
+  /** The self-check's own CPU time (reading back and asking; median), ms. */
+  readonly checkCpuMs: number;
   readonly mode?: string;
   readonly queries: number;
 }
@@ -87,17 +102,20 @@ export function selfCheckCosts(sizes: [number, number][], reps: number, log: (li
   const out: SelfCheckCost[] = [];
   for (const [w, e] of sizes) {
     for (const backend of benchMeshes().map((m) => m.id)) {
-      const off: number[] = [];
+      const off: SelfCheckRun[] = [];
       const on: SelfCheckRun[] = [];
       for (let i = 0; i < reps; i++) {
-        off.push(child(backend, w, e, false).synthMs);
+        off.push(child(backend, w, e, false));
         on.push(child(backend, w, e, true));
       }
       const cost: SelfCheckCost = {
-        backend, workloads: w, edges: e, offMs: median(off), onMs: median(on.map((r) => r.synthMs)), mode: on[0].mode, queries: on[0].queries,
+        backend, workloads: w, edges: e, offMs: median(off.map((r) => r.synthMs)), onMs: median(on.map((r) => r.synthMs)),
+        offCpuMs: median(off.map((r) => r.synthCpuMs)), onCpuMs: median(on.map((r) => r.synthCpuMs)), checkCpuMs: median(on.map((r) => r.checkCpuMs)),
+        mode: on[0].mode, queries: on[0].queries,
       };
       out.push(cost);
-      log(`self-check ${backend.padEnd(14)} ${`${w}/${e}`.padEnd(11)} synth off ${ms(cost.offMs).padStart(7)}  on ${ms(cost.onMs).padStart(7)}  +${Math.round((cost.onMs / cost.offMs - 1) * 100)}%  ${cost.mode} ${cost.queries.toLocaleString('en-US')} connections`);
+      log(`self-check ${backend.padEnd(14)} ${`${w}/${e}`.padEnd(11)} synth off ${ms(cost.offMs).padStart(7)}  on ${ms(cost.onMs).padStart(7)}  +${Math.round((cost.onMs / cost.offMs - 1) * 100)}%`
+        + `  CPU +${Math.round((cost.onCpuMs / cost.offCpuMs - 1) * 100)}% (check ${ms(cost.checkCpuMs)})  ${cost.mode} ${cost.queries.toLocaleString('en-US')} connections`);
     }
   }
   return out;
@@ -106,14 +124,17 @@ export function selfCheckCosts(sizes: [number, number][], reps: number, log: (li
 /** The RESULTS.md section. */
 export function selfCheckSection(costs: SelfCheckCost[], reps: number): string {
   const lines = ['## Cost of the self-check', ''];
-  lines.push(`Synth time (every chart's \`toJson()\`: resolution, checks, rendering, and with the self-check on, reading the output back) with \`selfCheck: false\` and with the default \`selfCheck: true\`, median of ${reps} runs each in a fresh process. Exhaustive: the whole probe universe; focused: every declared flow plus a fixed set of parties per workload (see lib/meshes/selfcheck.ts). Goal: at most +30% at 2000/10000 on networkpolicy.`, '');
-  lines.push('| backend | W/E | synth, off | synth, on | cost | mode | connections asked |');
-  lines.push('|---|---|--:|--:|--:|---|--:|');
+  lines.push(`Synth time (every chart's \`toJson()\`: resolution, checks, rendering, and with the self-check on, reading the output back) with \`selfCheck: false\` and with the default \`selfCheck: true\`, median of ${reps} runs each in a fresh process; wall time, and CPU time (user and system, less sensitive to a busy machine), with the self-check's own CPU time (reading back and asking; it shares the rendering with the synth). Exhaustive: the whole probe universe, asked only where the objects' or the intent's prefilter may allow; focused: every declared flow plus a fixed set of parties per workload (see lib/meshes/selfcheck.ts), verdicts first and reasons only for a difference. Goal: at most +30% at 2000/10000 on networkpolicy.`, '');
+  lines.push('| backend | W/E | synth, off | synth, on | cost | CPU, off | CPU, on | CPU cost | self-check CPU | mode | connections asked |');
+  lines.push('|---|---|--:|--:|--:|--:|--:|--:|--:|---|--:|');
+  const pct = (on: number, off: number) => `+${Math.round((on / off - 1) * 100)}%`;
   for (const c of costs) {
-    lines.push(`| ${c.backend} | ${c.workloads}/${c.edges} | ${ms(c.offMs)} | ${ms(c.onMs)} | +${Math.round((c.onMs / c.offMs - 1) * 100)}% | ${c.mode ?? '—'} | ${c.queries.toLocaleString('en-US')} |`);
+    lines.push(`| ${c.backend} | ${c.workloads}/${c.edges} | ${ms(c.offMs)} | ${ms(c.onMs)} | ${pct(c.onMs, c.offMs)} | ${ms(c.offCpuMs)} | ${ms(c.onCpuMs)} | ${pct(c.onCpuMs, c.offCpuMs)} | ${ms(c.checkCpuMs)} | ${c.mode ?? '—'} | ${c.queries.toLocaleString('en-US')} |`);
   }
   const goal = costs.find((c) => c.backend === 'networkpolicy' && c.workloads === 2000 && c.edges === 10000);
-  if (goal) lines.push('', `Goal at 2000/10000 on networkpolicy: +${Math.round((goal.onMs / goal.offMs - 1) * 100)}% — ${goal.onMs <= goal.offMs * 1.3 ? 'met' : '**missed**'}.`);
+  if (goal) {
+    lines.push('', `Goal at 2000/10000 on networkpolicy: ${pct(goal.onMs, goal.offMs)} wall, ${pct(goal.onCpuMs, goal.offCpuMs)} CPU — ${goal.onCpuMs <= goal.offCpuMs * 1.3 ? 'met' : '**missed**'}.`);
+  }
   lines.push('');
   return lines.join('\n');
 }

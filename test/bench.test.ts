@@ -64,3 +64,26 @@ describe('the benchmark check reads the output back and catches a wrong answer',
     expect(r.mismatches.some((m) => /is allowed, declared denied/.test(m))).toBe(true);
   });
 });
+
+describe('the review benchmark', () => {
+  test('the "after" topology moves 1% of the edges, seeded, to pairs that had none', () => {
+    // Imported here: bench/review loads the CLI and the report.
+    const { movedEdges } = require('../bench/review') as typeof import('../bench/review');
+    const before = topology(200, 1000);
+    const after = movedEdges(before);
+    expect(movedEdges(before)).toEqual(after);
+    expect(after.edges.length).toBe(1000);
+    const key = (e: { from: number; to: number }) => `${e.from}>${e.to}`;
+    const old = new Set(before.edges.map(key));
+    expect(new Set(after.edges.map(key)).size).toBe(1000);
+    expect(after.edges.filter((e) => !old.has(key(e))).length).toBe(10);
+    expect(after.edges.every((e) => e.from !== e.to)).toBe(true);
+  });
+
+  test('--review-only replaces its section of RESULTS.md and keeps the others', () => {
+    const { replaceSection } = require('../bench/run') as typeof import('../bench/run');
+    const text = '# Benchmark results\n\n## A\n\na\n\n## Review at scale\n\nold\n\n## B\n\nb\n';
+    expect(replaceSection(text, '## Review at scale', '## Review at scale\n\nnew\n')).toBe('# Benchmark results\n\n## A\n\na\n\n## Review at scale\n\nnew\n\n## B\n\nb\n');
+    expect(replaceSection('# Benchmark results\n\n## A\n\na\n', '## Review at scale', '## Review at scale\n\nnew\n')).toBe('# Benchmark results\n\n## A\n\na\n\n## Review at scale\n\nnew\n');
+  });
+});

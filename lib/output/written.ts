@@ -7,9 +7,10 @@
  * A file's documents are handed out only while its bytes on disk are the ones written (same
  * SHA-1), so a reader still sees exactly what is in the folder; any other file is parsed.
  *
- * Only small outputs are remembered: there the parser's start-up is what a re-read costs. A large
- * one would keep every chart's documents alive through the synth (cdk8s lets each go once its
- * file is written), so past `DEFAULT_MAX_BYTES` of YAML the record is dropped and files are parsed.
+ * Outputs up to `DEFAULT_MAX_BYTES` of YAML are remembered: parsing is what a re-read costs, a
+ * few hundred milliseconds for a small folder and seconds for a large one. Remembering keeps every
+ * chart's documents alive through the synth (cdk8s lets each go once its file is written), so past
+ * that size the record is dropped and files are parsed.
  */
 import { createHash } from 'crypto';
 import * as path from 'path';
@@ -20,8 +21,12 @@ interface WrittenFile {
   readonly documents: readonly unknown[];
 }
 
-/** YAML bytes of an app's output beyond which nothing is remembered. */
-const DEFAULT_MAX_BYTES = 4 * 1024 * 1024;
+/**
+ * YAML bytes of an app's output beyond which nothing is remembered: 64 MiB, several times the
+ * 2000-workload benchmark app's 8-14 MB, whose documents take well under 100 MiB of heap and
+ * whose parse would cost seconds.
+ */
+const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 
 /** An app's record; `files` is undefined once the output outgrew the limit. */
 interface AppRecord {

@@ -46,11 +46,21 @@ export function l7Of(_backend: string, manifests: readonly AnyManifest[], evalua
     if (atoms.length === 0) continue;
     atomsByNs.set(ns, [...(atomsByNs.get(ns) ?? []), ...atoms]);
   }
+  // The HTTP conditions near each destination namespace, gathered once per namespace.
+  const near = new Map<string, HttpAtom[]>();
+  const candidatesOf = (ns: string): HttpAtom[] => {
+    let list = near.get(ns);
+    if (!list) {
+      list = [...(atomsByNs.get(ns) ?? []), ...[...ROOT_NAMESPACES].flatMap((n) => atomsByNs.get(n) ?? [])];
+      near.set(ns, list);
+    }
+    return list;
+  };
   return (q, plain) => {
     const asPlain = (allowed: boolean, rule: string): L7Answer => ({ allowed, rule, reasons: plain.reasons, effects: plain.effects });
     const denied = asPlain(false, '');
     if (q.protocol !== 'TCP') return plain.allowed ? asPlain(true, '') : denied;
-    const candidates = [...(atomsByNs.get(q.destination.namespace ?? '') ?? []), ...[...ROOT_NAMESPACES].flatMap((n) => atomsByNs.get(n) ?? [])];
+    const candidates = candidatesOf(q.destination.namespace ?? '');
     // No HTTP condition anywhere near: a refusal of the canary is not about HTTP (a DNS proxy on 53, say).
     if (candidates.length === 0) return plain.allowed ? asPlain(true, '') : denied;
     if (plain.allowed && evaluator.evaluate({ ...q, http: CANARY }).allowed) return asPlain(true, '');

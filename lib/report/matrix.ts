@@ -5,15 +5,16 @@
  * `cidr:203.0.113.0/24`, `world` (an address outside every range the policies name),
  * `fqdn:api.example.com`. A row whose every probed port is allowed says `any`.
  */
-import { ParsedCidr, parseCidr } from '../intent/cidr';
+import { parseCidr } from '../intent/cidr';
 import { NAMESPACE_NAME_LABEL, compareStrings, inventory } from '../verify/inventory';
 import { endpointIp } from '../verify/networkpolicy';
-import { OUTSIDER_NAMESPACE, Universe, portsFor } from '../verify/universe';
+import { FlowPrefilter, OpenPrefilter, PortSet, prefilterOf } from '../verify/prefilter';
+import { OUTSIDER_NAMESPACE, Universe, UniversePort, UniversePorts, portsFor } from '../verify/universe';
 import { DecisionEffect, Endpoint, PolicyEvaluator, Query, SourcedManifest } from '../verify/types';
 import { readerOf } from './backend';
-import { l7Of } from './l7';
-import { mtlsOf } from './mtls';
-import { addressName } from './names';
+import { L7Answer, l7Of } from './l7';
+import { MtlsOf, mtlsOf, mtlsReadsEffects } from './mtls';
+import { NamedRange, addressName } from './names';
 import { mentions, reportUniverse } from './universe';
 
 /** One row of the matrix. */
@@ -50,11 +51,14 @@ export interface FlowMatrixOptions {
 /** Names endpoints for rows. */
 export class EndpointNamer {
   private readonly workloads: Set<string>;
-  private readonly cidrs: Array<{ text: string; parsed: ParsedCidr }>;
+  /** The address ranges the manifests mention, for naming addresses (lib/report/names.ts). */
+  private readonly ranges: NamedRange[];
+  /** Row names of the addresses named so far (rows ask the same few addresses again and again). */
+  private readonly addressNames = new Map<string, string>();
 
   public constructor(manifests: readonly SourcedManifest[]) {
     this.workloads = new Set(inventory(manifests).workloads.map((w) => w.id));
-    this.cidrs = mentions(manifests).cidrs.map((text) => ({ text, parsed: parseCidr(text, 'cidr') }));
+    this.ranges = mentions(manifests).cidrs.map((text) => ({ text, parsed: parseCidr(text, 'cidr') }));
   }
 
   /** True for a workload object of the manifests (not a probe). */
@@ -65,7 +69,14 @@ export class EndpointNamer {
   /** The row name of an endpoint. */
   public name(e: Endpoint): string {
     if (e.kind === 'fqdn') return `fqdn:${e.host ?? e.id.replace(/^fqdn:/, '')}`;
-    if (e.kind === 'ip') return addressName(endpointIp(e), this.cidrs);
+    if (e.kind === 'ip') {
+      let name = this.addressNames.get(e.id);
+      if (name === undefined) {
+        name = addressName(endpointIp(e), this.ranges);
+        this.addressNames.set(e.id, name);
+      }
+      return name;
+    }
     if (this.workloads.has(e.id)) return e.id;
     const ns = e.namespace ?? 'default';
     const probeName = e.id.slice(ns.length + 1);
@@ -88,27 +99,253 @@ export function flowMatrix(manifests: readonly SourcedManifest[], options: FlowM
   return { backend: chosen.backend, rows: matrixRows(manifests, chosen.backend, chosen.evaluator, universe) };
 }
 
-/** What allowed one port of a group: the first query, the reasons and effects of every allowing decision, the L7 rule. */
-interface Allowed {
+/** One allowed port of a row being built. */
+interface Hit {
   query: Query;
-  reasons: string[];
-  effects: DecisionEffect[];
+  reasons: readonly string[];
+  effects: readonly DecisionEffect[];
   rule: string;
+  /** True once `reasons` and `effects` are this hit's own arrays (they are the decision's until a merge). */
+  owned?: boolean;
 }
 
-interface Group {
+/** The allowed ports of one (source name, destination name, protocol), in the order they were found. */
+interface Cell {
   readonly source: string;
   readonly destination: string;
   readonly protocol: 'TCP' | 'UDP';
-  readonly asked: Set<number>;
-  readonly allowed: Map<number, Allowed>;
+  readonly allowed: Map<number, Hit>;
+  /**
+   * Ports allowed with one decision, asked once (`FlowPrefilter.uniform`): `count` ports of `set`,
+   * the first of them `first`, whose query is the hit's. Only in cells of one source and one
+   * destination endpoint, disjoint from `allowed`.
+   */
+  block?: { readonly set: PortSet; readonly first: number; readonly count: number; readonly hit: Hit; readonly destination: Endpoint };
 }
 
-/** Rows of the matrix over a universe. */
+/**
+ * Rows of the matrix over a universe. The reader is asked only the connections its prefilter
+ * (`lib/verify/prefilter.ts`) says it may allow, destination by destination, sources and ports in
+ * universe order: exactly the allowed queries the former all-pairs probing met, in the same order,
+ * so the rows (reasons and effects merged in that order) are the same. A reader without a
+ * prefilter is asked every pair.
+ */
 export function matrixRows(manifests: readonly SourcedManifest[], backend: string, evaluator: PolicyEvaluator, universe: Universe): FlowRow[] {
   const namer = new EndpointNamer(manifests);
+  const endpoints = universe.endpoints;
+  const focus = new Uint8Array(endpoints.length);
+  endpoints.forEach((e, i) => { focus[i] = namer.isWorkload(e) ? 1 : 0; });
+  const scope = { endpoints, focus, destinationOrder: true };
+  const prefilter: FlowPrefilter = prefilterOf(evaluator, scope) ?? new OpenPrefilter(scope);
+  const names: string[] = endpoints.map((e) => namer.name(e));
+  const ports = new UniversePorts(universe);
+  const l7 = l7Of(backend, manifests, evaluator);
+  const cells = new Map<string, Cell>();
+  // Destinations by row name: a cell is complete once every destination of its name was asked.
+  const byName = new Map<string, number[]>();
+  names.forEach((n, i) => { const l = byName.get(n); if (l) l.push(i); else byName.set(n, [i]); });
+  const mtls = mtlsOf(backend, manifests);
+  const readsEffects = mtlsReadsEffects(backend);
+  const rows: FlowRow[] = [];
+  const finish = (cell: Cell) => {
+    const asked = ports.count(byName.get(cell.destination)!.map((i) => endpoints[i]), cell.protocol);
+    rows.push(...cellRows(cell, asked.size, asked.hasOne, mtls, readsEffects, ports));
+  };
+  const mark = new Int32Array(endpoints.length).fill(-1);
+  for (let d = 0; d < endpoints.length; d++) {
+    const destination = endpoints[d];
+    const dName = names[d];
+    const sources: number[] = [];
+    for (const s of prefilter.sources(d)) {
+      if (mark[s] === d || s === d) continue;
+      mark[s] = d;
+      if (!focus[s] && !focus[d]) continue;
+      if (names[s] === dName || endpoints[s].id === destination.id) continue;
+      sources.push(s);
+    }
+    sources.sort((a, b) => a - b);
+    const opened: Cell[] = [];
+    for (const s of sources) {
+      let set = prefilter.ports(s, d);
+      if (set.empty) continue;
+      const source = endpoints[s];
+      const ask = (port: number, protocol: 'TCP' | 'UDP'): { query: Query; answer: L7Answer } => {
+        const query: Query = { source, destination, port, protocol };
+        return { query, answer: l7(query, evaluator.evaluate(query)) };
+      };
+      if (byName.get(names[s])!.length === 1 && byName.get(dName)!.length === 1) {
+        // A cell of this pair alone: no other pair's decisions merge into it, so its rows are made now.
+        const uniform = prefilter.uniform ? prefilter.uniform(s, d).intersect(set) : PortSet.NONE;
+        for (const protocol of ['TCP', 'UDP'] as const) {
+          const cell: Cell = { source: names[s], destination: dName, protocol, allowed: new Map() };
+          let blockPorts = 0;
+          const blockSet = uniform.only(protocol);
+          let mine = set.only(protocol);
+          if (!blockSet.empty) {
+            // Ports with one decision: asked once, for all.
+            const { count, first } = ports.summary(destination, blockSet, protocol);
+            if (count >= 2 && first !== undefined) {
+              mine = mine.minus(blockSet);
+              blockPorts = count;
+              const { query, answer } = ask(first, protocol);
+              if (answer.allowed) cell.block = { set: blockSet, first, count, destination, hit: { query, reasons: answer.reasons, effects: answer.effects, rule: answer.rule } };
+            }
+          }
+          const singles = ports.within(destination, mine);
+          if (singles.length === 0 && !cell.block) continue;
+          const asked = ports.count([destination], protocol);
+          if (singles.length + blockPorts === asked.size && asked.hasOne && (blockPorts === 0 || cell.block)) {
+            const any = anyRow(cell, singles, ask, mtls, readsEffects);
+            if (any) { rows.push(any); continue; }
+          }
+          for (const p of singles) {
+            const { query, answer } = ask(p.number, protocol);
+            if (answer.allowed) cell.allowed.set(p.number, { query, reasons: answer.reasons, effects: answer.effects, rule: answer.rule });
+          }
+          if (cell.allowed.size > 0 || cell.block) rows.push(...cellRows(cell, asked.size, asked.hasOne, mtls, readsEffects, ports));
+        }
+        continue;
+      }
+      const cellOf = (protocol: 'TCP' | 'UDP'): Cell => {
+        const key = `${names[s]}\u0000${dName}\u0000${protocol}`;
+        let cell = cells.get(key);
+        if (!cell) {
+          cell = { source: names[s], destination: dName, protocol, allowed: new Map() };
+          cells.set(key, cell);
+          opened.push(cell);
+        }
+        return cell;
+      };
+      for (const p of ports.within(destination, set)) {
+        const { query, answer } = ask(p.number, p.protocol);
+        if (!answer.allowed) continue;
+        const cell = cellOf(p.protocol);
+        const seen = cell.allowed.get(p.number);
+        if (seen) merge(seen, answer);
+        else cell.allowed.set(p.number, { query, reasons: answer.reasons, effects: answer.effects, rule: answer.rule });
+      }
+    }
+    // The only destination of its name: its cells are complete, their rows can be made and the decisions let go.
+    if (byName.get(dName)!.length === 1) {
+      for (const cell of opened) { finish(cell); cells.delete(`${cell.source}\u0000${cell.destination}\u0000${cell.protocol}`); }
+    }
+  }
+  // A cell is `any` when every port asked of its destinations (every pair with a workload end was) is allowed.
+  for (const cell of cells.values()) finish(cell);
+  return rows.sort(compareRows);
+}
+
+/**
+ * The `any` row of a cell of one pair whose every asked port may be allowed, asking its ports in
+ * order and keeping only what the row needs (the reasons of every port, each once, in port order;
+ * the effects where the mTLS column reads them); undefined as soon as a port is denied or another
+ * L7 rule appears, and the caller asks again port by port. The cell may hold a block of ports
+ * already asked, which stands at its first port.
+ */
+function anyRow(cell: Cell, singles: readonly UniversePort[], ask: (port: number, protocol: 'TCP' | 'UDP') => { query: Query; answer: L7Answer },
+  mtls: MtlsOf, readsEffects: boolean): FlowRow | undefined {
+  const block = cell.block;
+  const reasons = new Set<string>();
+  const effects: DecisionEffect[] = [];
+  let first: Hit | undefined;
+  /** False when the hit's L7 rule is not the first's: then the cell has no `any` row. */
+  const add = (hit: Hit): boolean => {
+    if (!first) first = hit;
+    else if (hit.rule !== first.rule) return false;
+    // Flat first (see `flat`): hashing a string still in pieces costs more than making it flat.
+    for (const r of hit.reasons) { r.charCodeAt(0); reasons.add(r); }
+    if (readsEffects) effects.push(...hit.effects);
+    return true;
+  };
+  let blockAdded = !block;
+  for (const p of singles) {
+    if (!blockAdded && block!.first < p.number) {
+      blockAdded = true;
+      if (!add(block!.hit)) return undefined;
+    }
+    const { query, answer } = ask(p.number, p.protocol);
+    if (!answer.allowed || !add({ query, reasons: answer.reasons, effects: answer.effects, rule: answer.rule })) return undefined;
+  }
+  if (!blockAdded && !add(block!.hit)) return undefined;
+  const hit = first!;
+  return {
+    source: cell.source,
+    destination: cell.destination,
+    port: 'any',
+    protocol: cell.protocol,
+    l7: hit.rule,
+    mtls: mtls(hit.query, readsEffects ? effects : hit.effects),
+    reasons: flat([...reasons]),
+  };
+}
+
+function merge(seen: Hit, answer: L7Answer): void {
+  if (!seen.owned) { seen.reasons = [...seen.reasons]; seen.effects = [...seen.effects]; seen.owned = true; }
+  (seen.reasons as string[]).push(...answer.reasons.filter((r) => !seen.reasons.includes(r)));
+  (seen.effects as DecisionEffect[]).push(...answer.effects);
+  if (answer.rule !== seen.rule) seen.rule = [seen.rule, answer.rule].includes('') ? '' : [...new Set([...seen.rule.split('; '), ...answer.rule.split('; ')])].sort().join('; ');
+}
+
+/**
+ * The rows of a cell: one `any` row when every asked port is allowed under one L7 rule (reasons of
+ * every port, in port order, each once; the effects of all), else one per port. A block of ports
+ * with one decision stands at its first port; its ports' effects are the same, given once (the
+ * mTLS column reads which objects decided, not how often).
+ */
+function cellRows(cell: Cell, askedSize: number, askedOne: boolean, mtls: MtlsOf, readsEffects: boolean, ports: UniversePorts): FlowRow[] {
+  const row = (port: string, hit: Hit): FlowRow => ({
+    source: cell.source,
+    destination: cell.destination,
+    port,
+    protocol: cell.protocol,
+    l7: hit.rule,
+    mtls: mtls(hit.query, hit.effects),
+    reasons: flat(hit.reasons),
+  });
+  const block = cell.block;
+  const entries = [...cell.allowed.entries()];
+  if (block) entries.push([block.first, block.hit]);
+  entries.sort(([a], [b]) => a - b);
+  const rules = new Set(entries.map(([, h]) => h.rule));
+  if (cell.allowed.size + (block?.count ?? 0) === askedSize && askedOne && rules.size === 1) {
+    const reasons = new Set<string>();
+    for (const [, h] of entries) for (const r of h.reasons) reasons.add(r);
+    // Only the backends whose mTLS column reads the effects get them all.
+    const effects = readsEffects ? entries.flatMap(([, h]) => h.effects) : entries[0][1].effects;
+    return [row('any', { query: entries[0][1].query, reasons: [...reasons], effects, rule: entries[0][1].rule })];
+  }
+  if (!block) return entries.map(([port, hit]) => row(String(port), hit));
+  const out = [...cell.allowed.entries()].map(([port, hit]) => row(String(port), hit));
+  for (const p of ports.within(block.destination, block.set)) {
+    out.push(row(String(p.number), p.number === block.first ? block.hit : { ...block.hit, query: { ...block.hit.query, port: p.number } }));
+  }
+  return out.sort((a, b) => Number(a.port) - Number(b.port));
+}
+
+/**
+ * A copy of the reasons, each string made flat: readers build their sentences by concatenation,
+ * which V8 keeps as a tree of pieces until a character is read; a row keeps its reasons, and an
+ * `any` row over a thousand ports keeps a thousand, so each is read once to keep it in a third
+ * of the memory.
+ */
+function flat(reasons: readonly string[]): string[] {
+  const out = new Array<string>(reasons.length);
+  for (let i = 0; i < reasons.length; i++) {
+    const r = reasons[i];
+    r.charCodeAt(0);
+    out[i] = r;
+  }
+  return out;
+}
+
+/**
+ * The former way to the same rows: every (source, destination, port) triple of the universe
+ * asked. Quadratic in the endpoints times the ports; kept for the test that compares the two.
+ */
+export function matrixRowsByProbing(manifests: readonly SourcedManifest[], backend: string, evaluator: PolicyEvaluator, universe: Universe): FlowRow[] {
+  const namer = new EndpointNamer(manifests);
   const names = new Map(universe.endpoints.map((e) => [e, namer.name(e)]));
-  const groups = new Map<string, Group>();
+  const groups = new Map<string, Cell & { asked: Set<number> }>();
   const l7 = l7Of(backend, manifests, evaluator);
   for (const destination of universe.endpoints) {
     const ports = portsFor(universe, destination);
@@ -127,13 +364,8 @@ export function matrixRows(manifests: readonly SourcedManifest[], backend: strin
         const answer = l7(query, evaluator.evaluate(query));
         if (!answer.allowed) continue;
         const seen = g.allowed.get(p.number);
-        if (seen) {
-          seen.reasons.push(...answer.reasons.filter((r) => !seen.reasons.includes(r)));
-          seen.effects.push(...answer.effects);
-          if (answer.rule !== seen.rule) seen.rule = [seen.rule, answer.rule].includes('') ? '' : [...new Set([...seen.rule.split('; '), ...answer.rule.split('; ')])].sort().join('; ');
-        } else {
-          g.allowed.set(p.number, { query, reasons: [...answer.reasons], effects: [...answer.effects], rule: answer.rule });
-        }
+        if (seen) merge(seen, answer);
+        else g.allowed.set(p.number, { query, reasons: answer.reasons, effects: answer.effects, rule: answer.rule });
       }
     }
   }
@@ -141,22 +373,7 @@ export function matrixRows(manifests: readonly SourcedManifest[], backend: strin
   const mtls = mtlsOf(backend, manifests);
   for (const g of groups.values()) {
     if (g.allowed.size === 0) continue;
-    const row = (port: string, hit: Allowed): FlowRow => ({
-      source: g.source,
-      destination: g.destination,
-      port,
-      protocol: g.protocol,
-      l7: hit.rule,
-      mtls: mtls(hit.query, hit.effects),
-      reasons: hit.reasons,
-    });
-    const allowed = [...g.allowed.entries()].sort(([a], [b]) => a - b);
-    const rules = new Set(allowed.map(([, h]) => h.rule));
-    if (g.allowed.size === g.asked.size && g.asked.has(1) && rules.size === 1) {
-      rows.push(row('any', { query: allowed[0][1].query, reasons: [...new Set(allowed.flatMap(([, h]) => h.reasons))], effects: allowed.flatMap(([, h]) => h.effects), rule: allowed[0][1].rule }));
-    } else {
-      for (const [port, hit] of allowed) rows.push(row(String(port), hit));
-    }
+    rows.push(...cellRows(g, g.asked.size, g.asked.has(1), mtls, mtlsReadsEffects(backend), new UniversePorts(universe)));
   }
   return rows.sort(compareRows);
 }

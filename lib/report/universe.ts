@@ -42,6 +42,18 @@ export interface Mentions {
 
 /** Namespaces, CIDRs and host names the specs of the manifests mention, sorted. */
 export function mentions(manifests: readonly AnyManifest[]): Mentions {
+  // The report asks several times about one list of manifests (the reader's enrolment, the universe, the row names).
+  let found = mentionsCache.get(manifests);
+  if (!found) {
+    found = findMentions(manifests);
+    mentionsCache.set(manifests, found);
+  }
+  return found;
+}
+
+const mentionsCache = new WeakMap<readonly AnyManifest[], Mentions>();
+
+function findMentions(manifests: readonly AnyManifest[]): Mentions {
   const namespaces = new Set<string>();
   const cidrs = new Set<string>();
   const hosts = new Set<string>();

@@ -34,6 +34,7 @@
  * Fields the reader does not model (toServices, toGroups, toNodes, headers, Kafka, ...) raise an
  * error instead of being ignored, and so do Kubernetes NetworkPolicy objects beside Cilium ones.
  */
+import { FlowPrefilter, PortSet, PrefilterScope, RulePorts, SideRule, SidedLayer, SidedPrefilter } from './prefilter';
 import { Decision, DecidingObject, DecisionEffect, DecisionVerdict, Endpoint, Manifest, PolicyEvaluator, Query, decision } from './types';
 
 const NS_KEY = 'io.kubernetes.pod.namespace';
@@ -87,6 +88,7 @@ export class CiliumPolicyEvaluator implements PolicyEvaluator {
   private readonly policies: Policy[] = [];
   /** Policies selecting each pod, computed once per endpoint object (queries reuse endpoints). */
   private readonly selectingCache = new WeakMap<Endpoint, Policy[]>();
+  private policyIndex?: IdentityIndex<Policy>;
 
   public constructor(manifests: Manifest[]) {
     for (const m of manifests) {
@@ -127,13 +129,54 @@ export class CiliumPolicyEvaluator implements PolicyEvaluator {
     return decision(true, effects);
   }
 
-  private selecting(subject: Endpoint): Policy[] {
+  /** The policies that select a pod, in manifest order (found through an index of their endpointSelectors). */
+  public selecting(subject: Endpoint): Policy[] {
     let s = this.selectingCache.get(subject);
     if (!s) {
-      s = this.policies.filter((p) => selectsSubject(p, subject));
+      if (subject.kind !== 'pod') {
+        s = [];
+      } else {
+        const labels = identityLabels(subject);
+        s = this.selectorIndex().candidates(labels)
+          .filter((p) => (p.namespace === undefined || subject.namespace === p.namespace) && selectorMatches(p.spec.endpointSelector, labels));
+      }
       this.selectingCache.set(subject, s);
     }
     return s;
+  }
+
+  private selectorIndex(): IdentityIndex<Policy> {
+    if (!this.policyIndex) this.policyIndex = new IdentityIndex(this.policies, (p) => p.spec.endpointSelector);
+    return this.policyIndex;
+  }
+
+  /**
+   * The prefilter of this reader, over its own policies: each direction of a pod is open or
+   * closed but for the rules of the policies that select it (deny rules only take away); peers
+   * are matched through an index of identity labels, and between two pods in ztunnel the TCP
+   * port Cilium sees is HBONE's.
+   */
+  public prefilter(scope: PrefilterScope): FlowPrefilter {
+    const layer = new CiliumLayer(this, scope);
+    const sided = new SidedPrefilter(layer, scope);
+    const endpoints = scope.endpoints;
+    return {
+      sources: (d) => sided.sources(d),
+      ports: (s, d) => {
+        if (!(isEnrolled(endpoints[s]) && isEnrolled(endpoints[d]))) return sided.ports(s, d);
+        const ingress = sided.ingressPorts(s, d);
+        const egress = sided.egressPorts(s, d);
+        const hbone = ingress.has('TCP', HBONE_PORT) && egress.has('TCP', HBONE_PORT);
+        return ingress.only('UDP').intersect(egress.only('UDP')).union(hbone ? PortSet.ALL_TCP : PortSet.NONE);
+      },
+      // Between two ztunnel pods every TCP port is HBONE's to Cilium: one decision, which names no port.
+      uniform: (s, d) => (isEnrolled(endpoints[s]) && isEnrolled(endpoints[d]) ? PortSet.ALL_TCP : PortSet.NONE),
+    };
+  }
+
+  /** @internal The policies, for the prefilter. */
+  public get allPolicies(): readonly Policy[] {
+    return this.policies;
   }
 
   /** One side: `subject` is the pod whose policies apply, `peer` the other end. */
@@ -290,11 +333,6 @@ function selectorMatches(sel: any, labels: Map<string, string>): boolean {
   return true;
 }
 
-function selectsSubject(p: Policy, e: Endpoint): boolean {
-  if (e.kind !== 'pod') return false;
-  if (p.namespace !== undefined && e.namespace !== p.namespace) return false;
-  return selectorMatches(p.spec.endpointSelector, identityLabels(e));
-}
 
 /** True when a peer selector names a namespace itself (so Cilium adds none). */
 function hasNamespaceKey(sel: any): boolean {
@@ -303,7 +341,10 @@ function hasNamespaceKey(sel: any): boolean {
 }
 
 function peerSelectorMatches(sel: any, peer: Endpoint, p: Policy): boolean {
-  const labels = identityLabels(peer);
+  return peerSelectorMatchesLabels(sel, peer, identityLabels(peer), p);
+}
+
+function peerSelectorMatchesLabels(sel: any, peer: Endpoint, labels: Map<string, string>, p: Policy): boolean {
   if (!selectorMatches(sel, labels)) return false;
   if (parseKeyReserved(sel)) return true;
   // Cilium adds the policy's namespace (CNP), or "any namespace" (CCNP: pods only), when absent.
@@ -454,4 +495,175 @@ function parseAddress(text: string): { family: 4 | 6; value: bigint } | undefine
   const groups = [...head, ...Array(halves.length === 2 ? 8 - head.length - tail.length : 0).fill('0'), ...tail];
   if (groups.length !== 8) return undefined;
   return { family: 6, value: groups.reduce((acc, g) => (acc << 16n) + BigInt(parseInt(g || '0', 16)), 0n) };
+}
+
+/**
+ * Things with a label selector (policies' endpointSelectors), indexed by the first matchLabels
+ * entry (key without its source prefix, and value), so that the candidates for an endpoint come
+ * from its identity labels; selectors without matchLabels are candidates for everyone.
+ */
+class IdentityIndex<T> {
+  private readonly order = new Map<T, number>();
+  private readonly everyone: T[] = [];
+  private readonly byEntry = new Map<string, T[]>();
+
+  public constructor(items: readonly T[], selectorOf: (t: T) => any) {
+    items.forEach((t, i) => {
+      this.order.set(t, i);
+      const first = Object.entries(selectorOf(t)?.matchLabels ?? {})[0];
+      if (!first) { this.everyone.push(t); return; }
+      const key = `${parseKey(first[0]).key}\0${first[1]}`;
+      (this.byEntry.get(key) ?? this.byEntry.set(key, []).get(key)!).push(t);
+    });
+  }
+
+  /** Items whose selector may match these identity labels (check it), in item order. */
+  public candidates(labels: Map<string, string>): T[] {
+    const out = [...this.everyone];
+    let extra = false;
+    for (const [k, v] of labels) {
+      const hit = this.byEntry.get(`${parseKey(k).key}\0${v}`);
+      if (hit) { out.push(...hit); extra = true; }
+    }
+    return extra ? [...new Set(out)].sort((a, b) => this.order.get(a)! - this.order.get(b)!) : out;
+  }
+}
+
+/** The ports of a rule's `toPorts` (every port when absent or empty). */
+function toPortsOf(rule: any): RulePorts {
+  const portRules: any[] = rule.toPorts ?? [];
+  if (portRules.length === 0) return { set: PortSet.ALL };
+  const ranges: Array<{ protocol: string; lo: number; hi?: number }> = [];
+  const named: Array<{ name: string; protocol: 'TCP' | 'UDP' | 'ANY' }> = [];
+  for (const pr of portRules) {
+    const ports: any[] = pr.ports ?? [];
+    if (ports.length === 0) return { set: PortSet.ALL };
+    for (const pp of ports) {
+      const proto = String(pp.protocol ?? 'ANY').toUpperCase();
+      const protocols = proto === 'ANY' ? ['TCP', 'UDP'] : [proto];
+      const raw = pp.port === undefined ? '0' : String(pp.port);
+      if (/^\d+$/.test(raw)) {
+        const n = Number(raw);
+        const hi = n === 0 ? 65535 : pp.endPort && pp.endPort >= n ? pp.endPort : n;
+        for (const protocol of protocols) ranges.push({ protocol, lo: n === 0 ? 1 : n, hi });
+      } else if (proto === 'ANY' || proto === 'TCP' || proto === 'UDP') {
+        named.push({ name: raw, protocol: proto });
+      }
+    }
+  }
+  return { set: PortSet.of(ranges), ...(named.length ? { named } : {}) };
+}
+
+/** Cilium's policies over a list of endpoints, as a `SidedLayer`. */
+class CiliumLayer implements SidedLayer {
+  private readonly endpoints: readonly Endpoint[];
+  private readonly labels: Array<Map<string, string> | undefined> = [];
+  private readonly byLabel = new Map<string, number[]>();
+  private readonly pods: number[] = [];
+  private readonly others: number[] = [];
+  private readonly ips: number[] = [];
+  private readonly fqdns: number[] = [];
+  private readonly sides: { ingress: Array<SideRule[] | null | undefined>; egress: Array<SideRule[] | null | undefined> } = { ingress: [], egress: [] };
+  private readonly rules = new Map<Policy, { ingress: SideRule[]; egress: SideRule[] }>();
+
+  public constructor(private readonly reader: CiliumPolicyEvaluator, scope: PrefilterScope) {
+    this.endpoints = scope.endpoints;
+    scope.endpoints.forEach((e, i) => {
+      (e.kind === 'pod' ? this.pods : this.others).push(i);
+      if (e.kind === 'ip') this.ips.push(i);
+      if (e.kind === 'fqdn') this.fqdns.push(i);
+      for (const [k, v] of this.identity(i)) {
+        const key = `${parseKey(k).key}\0${v}`;
+        (this.byLabel.get(key) ?? this.byLabel.set(key, []).get(key)!).push(i);
+      }
+    });
+  }
+
+  public side(i: number, direction: Direction): readonly SideRule[] | undefined {
+    const cache = this.sides[direction];
+    let out = cache[i];
+    if (out === undefined) {
+      out = null;
+      const e = this.endpoints[i];
+      if (e.kind === 'pod') {
+        const selecting = this.reader.selecting(e);
+        const denyKey = direction === 'ingress' ? 'ingressDeny' : 'egressDeny';
+        // What the reader would refuse to read when asked about this pod, refused here too.
+        for (const p of selecting) {
+          for (const key of [denyKey, direction]) (p.spec[key] ?? []).forEach((rule: any, k: number) => checkRule(rule, `${p.id} ${key}[${k}]`));
+        }
+        const closed = selecting.some((p) => ((p.spec[direction]?.length ?? 0) > 0 || (p.spec[denyKey]?.length ?? 0) > 0) && p.spec.enableDefaultDeny?.[direction] !== false);
+        if (closed) out = selecting.flatMap((p) => this.rulesOf(p)[direction]);
+      }
+      cache[i] = out;
+    }
+    return out ?? undefined;
+  }
+
+  public *egressPolicies(): Iterable<{ subjects: readonly number[]; rules: readonly SideRule[] }> {
+    for (const p of this.reader.allPolicies) {
+      if ((p.spec.egress?.length ?? 0) === 0) continue;
+      const subjects = this.select(p.spec.endpointSelector, (i) => this.endpoints[i].kind === 'pod'
+        && (p.namespace === undefined || this.endpoints[i].namespace === p.namespace)
+        && selectorMatches(p.spec.endpointSelector, this.identity(i)));
+      yield { subjects, rules: this.rulesOf(p).egress };
+    }
+  }
+
+  private identity(i: number): Map<string, string> {
+    let l = this.labels[i];
+    if (!l) { l = identityLabels(this.endpoints[i]); this.labels[i] = l; }
+    return l;
+  }
+
+  /** Endpoints that satisfy `check`, among the candidates of a selector's first matchLabels entry. */
+  private select(sel: any, check: (i: number) => boolean): number[] {
+    const first = Object.entries(sel?.matchLabels ?? {})[0];
+    const candidates = first ? this.byLabel.get(`${parseKey(first[0]).key}\0${first[1]}`) ?? [] : this.endpoints.map((_, i) => i);
+    return candidates.filter(check);
+  }
+
+  private rulesOf(p: Policy): { ingress: SideRule[]; egress: SideRule[] } {
+    let out = this.rules.get(p);
+    if (!out) {
+      const of = (dir: Direction): SideRule[] => (p.spec[dir] ?? []).map((rule: any) => {
+        const peers = this.peers(rule, dir, p);
+        return { ports: toPortsOf(rule), ...(peers ? { peers } : {}) };
+      });
+      out = { ingress: of('ingress'), egress: of('egress') };
+      this.rules.set(p, out);
+    }
+    return out;
+  }
+
+  /** The endpoints a rule's L3 fields admit; undefined when it has none (every peer). */
+  private peers(rule: any, dir: Direction, p: Policy): Set<number> | undefined {
+    const fields = dir === 'ingress' ? INGRESS_L3 : EGRESS_L3;
+    const present = fields.filter((f) => rule[f] !== undefined && rule[f] !== null);
+    if (present.length === 0) return undefined;
+    const out = new Set<number>();
+    const add = (list: readonly number[], check: (i: number) => boolean) => { for (const i of list) if (check(i)) out.add(i); };
+    const pre = dir === 'ingress' ? 'from' : 'to';
+    for (const f of present) {
+      const list: any[] = rule[f];
+      switch (f.slice(pre.length)) {
+        case 'Endpoints':
+          for (const sel of list) add(this.select(sel, () => true), (i) => peerSelectorMatchesLabels(sel, this.endpoints[i], this.identity(i), p));
+          break;
+        case 'Entities':
+          for (const ent of list) add(ent === 'all' ? [...this.pods, ...this.others] : ent === 'world' ? this.others : ent === 'cluster' ? this.pods : [], () => true);
+          break;
+        case 'CIDR':
+          for (const c of list) add([...this.ips, ...this.fqdns], (i) => cidrMatches(c, [], this.endpoints[i]));
+          break;
+        case 'CIDRSet':
+          for (const c of list) add([...this.ips, ...this.fqdns], (i) => cidrMatches(c.cidr, c.except ?? [], this.endpoints[i]));
+          break;
+        case 'FQDNs':
+          add(this.fqdns, (i) => { const e = this.endpoints[i]; return !!e.host && list.some((m) => dnsMatches(m, e.host!)); });
+          break;
+      }
+    }
+    return out;
+  }
 }

@@ -19,6 +19,7 @@ import { parseCidr } from '../intent/cidr';
 import { endpointIp, ipInBlock } from './networkpolicy';
 import { NAMESPACE_NAME_LABEL } from './inventory';
 import { PROBE_LABEL, Universe, UniversePort, UniverseRequest, mergePorts, mergeRequests, probeIps, queries as allQueries } from './universe';
+import { EndpointIndex, FlowPrefilter, PortSet, PrefilterScope } from './prefilter';
 import { Decision, DecisionEffect, Endpoint, PolicyEvaluator, Query, decision } from './types';
 import { compareEntries } from '../intent/collation';
 
@@ -217,6 +218,22 @@ export class IntentEvaluator implements PolicyEvaluator {
     return decide(this.model, q, this.opts, between(q.source, q.destination), between);
   }
 
+  /** `evaluate(q).allowed`, without writing the reasons (for callers that explain only the exceptions). */
+  public allows(q: Query): boolean {
+    const between = (a: Endpoint, b: Endpoint) => this.between(a, b);
+    return decide(this.model, q, this.opts, between(q.source, q.destination), between, false).allowed;
+  }
+
+  /**
+   * What the intent may allow over a list of endpoints, as sets: the parties of the flows that
+   * reach each endpoint (each side of each flow matched once), cluster DNS, the deviations'
+   * parties (NSM pairs both ways, probe addresses, control planes); every port of a flow's pair
+   * when a deviation widens it (HBONE, a mesh port).
+   */
+  public prefilter(scope: PrefilterScope): FlowPrefilter {
+    return new IntentPrefilter(this.model, this.opts, scope);
+  }
+
   /** The flows whose source matches `a` and destination matches `b` (any port), in model order. */
   public flowsBetween(a: Endpoint, b: Endpoint): FlowModel[] {
     return this.between(a, b);
@@ -293,6 +310,155 @@ function candidatesTo(index: FlowsByDestination, e: Endpoint): FlowModel[] {
   return [...a, ...b].sort((x, y) => index.order.get(x)! - index.order.get(y)!);
 }
 
+/** The ports of a flow (every port when it lists none). */
+function flowPorts(f: FlowModel): PortSet {
+  if (f.ports.length === 0) return PortSet.ALL;
+  return PortSet.of(f.ports.map((p) => ({ protocol: p.protocol, lo: p.number, hi: p.endPort ?? p.number })));
+}
+
+/** The intent's `decide` as sets over a list of endpoints (supersets; the evaluator still decides). */
+class IntentPrefilter implements FlowPrefilter {
+  private readonly endpoints: readonly Endpoint[];
+  private readonly index: EndpointIndex;
+  private readonly managed: Set<string>;
+  private readonly matched = new Map<string, Set<number>>();
+  private readonly matchedByModel = new WeakMap<EndpointModel, Set<number>>();
+  /** Per destination, the flows whose destination matches it. */
+  private readonly flowsTo = new Map<number, FlowModel[]>();
+  /** Both ends of every NSM connection, each to the other. */
+  private readonly nsm = new Map<number, Set<number>>();
+  /** Per destination, the managed namespaces whose cluster DNS it is. */
+  private readonly dnsOf = new Map<number, string[]>();
+  private readonly podsByNamespace: Map<string, number[]>;
+  private readonly probeIps: number[] = [];
+  private readonly unmanaged: number[] = [];
+
+  public constructor(model: ZeroTrustModel, private readonly opts: IntentOptions, scope: PrefilterScope) {
+    this.endpoints = scope.endpoints;
+    this.index = new EndpointIndex(scope.endpoints);
+    this.podsByNamespace = this.index.byNamespace;
+    this.managed = new Set(model.namespaces.map((n) => n.name));
+    for (const f of model.flows) {
+      for (const d of this.match(f.destination)) (this.flowsTo.get(d) ?? this.flowsTo.set(d, []).get(d)!).push(f);
+      if (opts.nsmConnections && f.source.type === 'workload' && f.destination.type === 'workload') {
+        for (const a of this.match(f.source)) {
+          for (const b of this.match(f.destination)) {
+            (this.nsm.get(a) ?? this.nsm.set(a, new Set()).get(a)!).add(b);
+            (this.nsm.get(b) ?? this.nsm.set(b, new Set()).get(b)!).add(a);
+          }
+        }
+      }
+    }
+    for (const ns of this.managed) {
+      const dns = typeof opts.dns === 'function' ? opts.dns(ns) : opts.dns ?? KUBE_DNS;
+      const targets = dns.cidr ? this.index.ips : this.podsByNamespace.get(dns.namespace ?? '') ?? [];
+      for (const d of targets) if (dnsMatches(dns, this.endpoints[d])) (this.dnsOf.get(d) ?? this.dnsOf.set(d, []).get(d)!).push(ns);
+    }
+    scope.endpoints.forEach((e, i) => {
+      if (!this.isManaged(i) && (!scope.focus || scope.focus[i])) this.unmanaged.push(i);
+      const ip = endpointIp(e);
+      if (ip && (opts.probeSources ?? []).some((c) => ipInBlock(ip, cidr(c), []))) this.probeIps.push(i);
+    });
+  }
+
+  public sources(d: number): Iterable<number> {
+    const out: number[] = [...(this.nsm.get(d) ?? [])];
+    for (const f of this.flowsTo.get(d) ?? []) out.push(...this.match(f.source));
+    if (this.isManaged(d)) {
+      out.push(...this.probeIps);
+    } else {
+      out.push(...this.unmanaged);
+      for (const ns of this.dnsOf.get(d) ?? []) out.push(...this.podsByNamespace.get(ns) ?? []);
+      const e = this.endpoints[d];
+      for (const c of this.opts.controlPlane ?? []) {
+        if (e.kind === 'pod' && e.namespace === c.namespace && subset(c.labels, e.labels)) {
+          for (const ns of this.managed) out.push(...this.podsByNamespace.get(ns) ?? []);
+        }
+      }
+    }
+    return out;
+  }
+
+  public ports(s: number, d: number): PortSet {
+    if (this.nsm.get(d)?.has(s)) return PortSet.ALL;
+    let flows = PortSet.NONE;
+    const source = this.endpoints[s];
+    const destination = this.endpoints[d];
+    const pods = source.kind === 'pod' && destination.kind === 'pod';
+    const opts = this.opts;
+    // The deviations that widen a flow's ports, as `decide` applies them.
+    const hbone = opts.hboneNamespaceLabel !== undefined && pods
+      && source.namespaceLabels?.[opts.hboneNamespaceLabel] === 'true' && destination.namespaceLabels?.[opts.hboneNamespaceLabel] === 'true';
+    const meshedPeer = (i: number) => this.endpoints[i].kind === 'pod' && !this.isManaged(i) && (opts.meshedNamespaces ?? []).includes(this.endpoints[i].namespace ?? '');
+    const meshPort = opts.meshPort === undefined || !pods ? PortSet.NONE
+      : this.isManaged(s) && meshedPeer(d) ? PortSet.ALL_TCP
+        : !this.isManaged(d) && !meshedPeer(d) ? PortSet.single('TCP', opts.meshPort) : PortSet.NONE;
+    for (const f of this.flowsTo.get(d) ?? []) {
+      if (!this.match(f.source).has(s)) continue;
+      flows = flows.union(flowPorts(f));
+      if (hbone) flows = flows.union(PortSet.ALL_TCP);
+      const podFlow = f.source.type !== 'ip-block' && f.source.type !== 'fqdn' && f.destination.type !== 'ip-block' && f.destination.type !== 'fqdn';
+      if (podFlow) flows = flows.union(meshPort);
+    }
+    let egress = PortSet.ALL;
+    if (this.isManaged(s)) {
+      egress = flows;
+      const ns = this.endpoints[s].namespace!;
+      if ((this.dnsOf.get(d) ?? []).includes(ns)) egress = egress.union(this.opts.tcpDnsBlocked ? PortSet.single('UDP', 53) : PortSet.of([{ protocol: 'TCP', lo: 53 }, { protocol: 'UDP', lo: 53 }]));
+      const e = this.endpoints[d];
+      for (const c of this.opts.controlPlane ?? []) {
+        if (e.kind === 'pod' && e.namespace === c.namespace && subset(c.labels, e.labels)) egress = egress.union(PortSet.of(c.ports.map((n) => ({ protocol: 'TCP', lo: n }))));
+      }
+    }
+    if (egress.empty || !this.isManaged(d)) return egress;
+    const ingress = this.probeIps.includes(s) ? flows.union(PortSet.ALL_TCP) : flows;
+    return egress.intersect(ingress);
+  }
+
+  private isManaged(i: number): boolean {
+    const e = this.endpoints[i];
+    return e.kind === 'pod' && this.managed.has(e.namespace ?? '');
+  }
+
+  /** The endpoints an end of a flow matches (each distinct end matched once). */
+  private match(m: EndpointModel): Set<number> {
+    const known = this.matchedByModel.get(m);
+    if (known) return known;
+    const key = JSON.stringify(m);
+    let set = this.matched.get(key);
+    if (!set) {
+      let candidates: readonly number[];
+      switch (m.type) {
+        case 'workload': {
+          const name = m.workload.selector[NAME_LABEL];
+          candidates = this.index.candidates(name !== undefined ? { matchLabels: { [NAME_LABEL]: name } } : {}, m.workload.namespace);
+          break;
+        }
+        case 'external-workload': candidates = this.index.candidates({ matchLabels: m.labels }, m.namespace); break;
+        case 'namespace': candidates = this.podsByNamespace.get(m.namespace) ?? []; break;
+        case 'ip-block': candidates = [...this.index.ips, ...this.index.fqdns]; break;
+        case 'fqdn': candidates = this.index.fqdns; break;
+      }
+      set = new Set(candidates.filter((i) => endpointMatches(m, this.endpoints[i])));
+      this.matched.set(key, set);
+    }
+    this.matchedByModel.set(m, set);
+    return set;
+  }
+}
+
+const MANAGED_NAMESPACES = new WeakMap<ZeroTrustModel, Set<string>>();
+
+/** The names of the model's namespaces (made once per model: every query asks). */
+function managedNamespaces(model: ZeroTrustModel): Set<string> {
+  let set = MANAGED_NAMESPACES.get(model);
+  if (!set) {
+    set = new Set(model.namespaces.map((n) => n.name));
+    MANAGED_NAMESPACES.set(model, set);
+  }
+  return set;
+}
+
 const HTTP_NAMESPACES = new WeakMap<ZeroTrustModel, Set<string>>();
 
 /** Namespaces where some flow to one of their workloads has HTTP rules. */
@@ -319,9 +485,10 @@ function describeRequest(q: Query): string {
  * Decides a query given the flows whose two ends match it (ports not yet checked) and a way to
  * find the flows between any two endpoints.
  */
-function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates: FlowModel[], between: (a: Endpoint, b: Endpoint) => FlowModel[]): Decision {
-  const managed = (e: Endpoint) => e.kind === 'pod' && model.namespaces.some((n) => n.name === e.namespace);
-  const conn = `${q.source.id} -> ${q.destination.id} on ${q.port}/${q.protocol}${describeRequest(q)}`;
+function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates: FlowModel[], between: (a: Endpoint, b: Endpoint) => FlowModel[], explain = true): Decision {
+  const managedNames = managedNamespaces(model);
+  const managed = (e: Endpoint) => e.kind === 'pod' && managedNames.has(e.namespace ?? '');
+  const conn = () => `${q.source.id} -> ${q.destination.id} on ${q.port}/${q.protocol}${describeRequest(q)}`;
 
   // Deviation: NSM connections (both directions, every port, any request).
   if (opts.nsmConnections) {
@@ -329,6 +496,7 @@ function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates
     const forward = candidates.find(pair);
     const reverse = forward ? undefined : between(q.destination, q.source).find(pair);
     if (forward || reverse) {
+      if (!explain) return UNEXPLAINED_ALLOW;
       const f = (forward ?? reverse)!;
       const detail = `flow ${describeFlow(f)} (${f.declaredAt}) is an NSM L3 connection: every port, any request${reverse ? ', and the reverse path' : ''} (deviation nsmConnections)`;
       return decision(true, [{ layer: 'intent', verdict: 'allow', objects: [], detail }]);
@@ -348,9 +516,9 @@ function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates
   const matching = candidates.filter((f) => (hbone || flowPortMatches(f, q) || viaMeshPort(f)) && flowHttpMatches(f, q));
   const flowReason = (dir: string) => matching.map((f) => `flow ${describeFlow(f)} (${f.declaredAt}) allows ${dir}${hbone ? ' on every TCP port: both ends are in ztunnel, the network sees HBONE 15008 (deviation hboneNamespaceLabel)' : ''}`);
 
-  let egress: { ok: boolean; reasons: string[] };
+  let egress: { ok: boolean; reasons: () => string[] };
   if (!managed(q.source)) {
-    egress = { ok: true, reasons: [`${q.source.id} is not in a managed namespace; its egress is unrestricted`] };
+    egress = { ok: true, reasons: () => [`${q.source.id} is not in a managed namespace; its egress is unrestricted`] };
   } else {
     const ns = q.source.namespace!;
     const dns = typeof opts.dns === 'function' ? opts.dns(ns) : opts.dns ?? KUBE_DNS;
@@ -359,46 +527,51 @@ function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates
       && (!c.onlyWithHttpRules || namespacesWithHttpRules(model).has(ns))
       && subset(c.labels, q.destination.labels) && c.ports.includes(q.port)) : undefined;
     if (q.port === 53 && dnsMatches(dns, q.destination) && !(opts.tcpDnsBlocked && q.protocol === 'TCP')) {
-      egress = { ok: true, reasons: [`every pod of ${ns} may reach cluster DNS on 53/${q.protocol}`] };
+      egress = { ok: true, reasons: () => [`every pod of ${ns} may reach cluster DNS on 53/${q.protocol}`] };
     } else if (matching.length > 0) {
-      egress = { ok: true, reasons: flowReason('egress') };
+      egress = { ok: true, reasons: () => flowReason('egress') };
     } else if (cp) {
-      egress = { ok: true, reasons: [`every pod of ${ns} may reach the ${cp.description} on ${q.port}/TCP (deviation controlPlane)`] };
+      egress = { ok: true, reasons: () => [`every pod of ${ns} may reach the ${cp.description} on ${q.port}/TCP (deviation controlPlane)`] };
     } else {
-      egress = { ok: false, reasons: [`${q.source.id} is in managed namespace ${ns} and no flow from it allows ${conn}`] };
+      egress = { ok: false, reasons: () => [`${q.source.id} is in managed namespace ${ns} and no flow from it allows ${conn()}`] };
     }
   }
-  let ingress: { ok: boolean; reasons: string[] };
+  let ingress: { ok: boolean; reasons: () => string[] };
   const probeIp = endpointIp(q.source);
   const meshed = (e: Endpoint) => managed(e) || (e.kind === 'pod' && (opts.meshedNamespaces ?? []).includes(e.namespace ?? ''));
   const unmeshedSource = q.protocol === 'TCP' && q.source.kind === 'pod' && opts.meshedNamespaces !== undefined && !meshed(q.source);
   if (q.protocol === 'TCP' && (opts.proxyPorts ?? []).includes(q.port) && meshed(q.destination)) {
-    ingress = { ok: false, reasons: [`${q.port} is a proxy port of ${q.destination.id}; its proxy refuses it (deviation proxyPorts)`] };
+    ingress = { ok: false, reasons: () => [`${q.port} is a proxy port of ${q.destination.id}; its proxy refuses it (deviation proxyPorts)`] };
   } else if (opts.meshWideStrictMtls && q.protocol === 'TCP' && !meshed(q.source) && meshed(q.destination)) {
-    ingress = { ok: false, reasons: [`${q.source.id} is not in the mesh and the mesh's STRICT mTLS rejects its plaintext at ${q.destination.id} (deviation meshWideStrictMtls)`] };
+    ingress = { ok: false, reasons: () => [`${q.source.id} is not in the mesh and the mesh's STRICT mTLS rejects its plaintext at ${q.destination.id} (deviation meshWideStrictMtls)`] };
   } else if (!managed(q.destination)) {
-    ingress = { ok: true, reasons: [`${q.destination.id} is not in a managed namespace; its ingress is unrestricted`] };
+    ingress = { ok: true, reasons: () => [`${q.destination.id} is not in a managed namespace; its ingress is unrestricted`] };
   } else if (unmeshedSource) {
-    ingress = { ok: false, reasons: [`${q.source.id} is not in the mesh and STRICT mTLS rejects its plaintext (deviation meshedNamespaces)`] };
+    ingress = { ok: false, reasons: () => [`${q.source.id} is not in the mesh and STRICT mTLS rejects its plaintext (deviation meshedNamespaces)`] };
   } else if (matching.length > 0) {
-    ingress = { ok: true, reasons: flowReason('ingress') };
+    ingress = { ok: true, reasons: () => flowReason('ingress') };
   } else if (probeIp && q.protocol === 'TCP' && (opts.probeSources ?? []).some((c) => ipInBlock(probeIp, cidr(c), []))) {
-    ingress = { ok: true, reasons: [`${q.source.id} is the kubelet probe address, admitted to every TCP port (deviation probeSources)`] };
+    ingress = { ok: true, reasons: () => [`${q.source.id} is the kubelet probe address, admitted to every TCP port (deviation probeSources)`] };
   } else {
-    ingress = { ok: false, reasons: [`${q.destination.id} is in managed namespace ${q.destination.namespace} and no flow to it allows ${conn}`] };
+    ingress = { ok: false, reasons: () => [`${q.destination.id} is in managed namespace ${q.destination.namespace} and no flow to it allows ${conn()}`] };
   }
   const allowed = egress.ok && ingress.ok;
+  if (!explain) return allowed ? UNEXPLAINED_ALLOW : UNEXPLAINED_DENY;
   const sides = [egress, ingress];
   const ordered = allowed ? sides : [...sides.filter((s) => !s.ok), ...sides.filter((s) => s.ok)];
   // The intent's effects name flows of the model, not objects of the manifests; a sentence both sides give is said once.
   const effects: DecisionEffect[] = [];
   for (const side of ordered) {
-    for (const detail of side.reasons) {
+    for (const detail of side.reasons()) {
       if (!effects.some((e) => e.detail === detail)) effects.push({ layer: 'intent', verdict: side.ok ? 'allow' : 'deny', objects: [], detail });
     }
   }
   return decision(allowed, effects);
 }
+
+/** What `decide` answers when asked for the verdict alone. */
+const UNEXPLAINED_ALLOW: Decision = decision(true, []);
+const UNEXPLAINED_DENY: Decision = decision(false, []);
 
 /**
  * Probes where the intent draws its lines, independent of any backend's output: a pod in every

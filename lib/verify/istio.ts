@@ -10,6 +10,7 @@
  * NetworkPolicy reader) is consulted with what it really sees: the app port in sidecar mode, HBONE
  * 15008 between ambient pods, and the two hops through a waypoint.
  */
+import { FlowPrefilter, OpenPrefilter, PortSet, PrefilterScope, SelectorIndex, prefilterOf } from './prefilter';
 import { Decision, DecidingObject, DecisionEffect, DecisionVerdict, Endpoint, Manifest, PolicyEvaluator, Query, decision } from './types';
 
 /** Options of the Istio reader. */
@@ -47,9 +48,11 @@ export class IstioEvaluator implements PolicyEvaluator {
   private readonly namespaces = new Map<string, { [key: string]: string }>();
 
   private index?: Map<string, Manifest[]>;
-  private readonly serviceCache = new WeakMap<Endpoint, Map<string, { svc: Manifest; port: ServicePort } | undefined>>();
+  private selectorIndexes?: { policies: SelectorIndex<Manifest>; sidecars: SelectorIndex<Manifest>; services: SelectorIndex<Manifest> };
+  private readonly serviceCache = new WeakMap<Endpoint, Map<number, { svc: Manifest; port: ServicePort }>>();
   private readonly selectorPolicyCache = new WeakMap<Endpoint, Map<string, Manifest[]>>();
   private readonly sidecarCache = new WeakMap<Endpoint, Map<string, Manifest | undefined>>();
+  private readonly authorizedPortsCache = new WeakMap<Endpoint, Map<string, PortSet>>();
 
   public constructor(private readonly manifests: Manifest[], private readonly options: IstioEvaluatorOptions = {}) {
     this.root = options.rootNamespace ?? 'istio-system';
@@ -144,6 +147,63 @@ export class IstioEvaluator implements PolicyEvaluator {
     return this.network([mtls ? { ...q, port: HBONE, protocol: 'TCP', http: undefined } : q], effects);
   }
 
+  /**
+   * The prefilter of this reader: the network layer's (asked as the packets look: the app port,
+   * or HBONE 15008 between ambient pods), narrowed on TCP to the ports the destination's ALLOW
+   * policies name. Every connection this reader allows passes the network layer on the way, so
+   * its sources are the network layer's; without a network layer every pair is a candidate.
+   */
+  public prefilter(scope: PrefilterScope): FlowPrefilter | undefined {
+    const layer = this.options.networkLayer;
+    const below = layer ? prefilterOf(layer, scope) : new OpenPrefilter(scope);
+    if (!below) return undefined;
+    const endpoints = scope.endpoints;
+    const open = new OpenPrefilter(scope);
+    const waypoints = new Set(this.of('Gateway').filter((g) => g.spec?.gatewayClassName === 'istio-waypoint').map((g) => g.metadata.namespace));
+    // Behind a waypoint the network layer sees two hops to and from it, not this pair: every source is a candidate.
+    const viaWaypoint = (d: Endpoint) => d.kind === 'pod' && this.dataPlane(d) === 'ambient' && waypoints.has(d.namespace);
+    return {
+      sources: (d) => (viaWaypoint(endpoints[d]) ? open.sources(d) : below.sources(d)),
+      ports: (s, d) => {
+        const source = endpoints[s];
+        const destination = endpoints[d];
+        const network = below.ports(s, d);
+        const udp = network.only('UDP');
+        const dstPlane = this.dataPlane(destination);
+        if (destination.kind !== 'pod' || !dstPlane) return network;
+        if (dstPlane === 'ambient' && source.kind === 'ip' && source.ip === AMBIENT_PROBE_ADDRESS) return network;
+        const authorized = this.authorizedPorts(destination);
+        let tcp: PortSet;
+        if (dstPlane === 'sidecar' || this.dataPlane(source) === undefined) tcp = network.only('TCP');
+        else if (viaWaypoint(destination)) tcp = PortSet.ALL_TCP;
+        else tcp = network.has('TCP', HBONE) ? PortSet.ALL_TCP : PortSet.NONE;
+        return udp.union(tcp.intersect(authorized));
+      },
+    };
+  }
+
+  /** TCP ports the ALLOW policies of a meshed pod may admit (every port when none applies; none with a CUSTOM one). */
+  private authorizedPorts(e: Endpoint): PortSet {
+    return this.cached(this.authorizedPortsCache, e, '', () => {
+      const policies = this.selectorPolicies(e);
+      if (policies.some((p) => (p.spec?.action ?? 'ALLOW') === 'CUSTOM')) return PortSet.NONE;
+      const allow = policies.filter((p) => (p.spec?.action ?? 'ALLOW') === 'ALLOW');
+      if (allow.length === 0) return PortSet.ALL_TCP;
+      const ranges: Array<{ protocol: string; lo: number }> = [];
+      for (const p of allow) {
+        for (const rule of p.spec?.rules ?? []) {
+          if (!rule?.to) return PortSet.ALL_TCP;
+          for (const t of rule.to) {
+            const ports = t?.operation?.ports;
+            if (!Array.isArray(ports)) return PortSet.ALL_TCP;
+            for (const n of ports) if (/^\d+$/.test(String(n))) ranges.push({ protocol: 'TCP', lo: Number(n) });
+          }
+        }
+      }
+      return PortSet.of(ranges);
+    });
+  }
+
   /** Asks the network layer about each hop; its effects follow the line that sums the hop up. */
   private network(hops: Query[], effects: DecisionEffect[]): Decision {
     const layer = this.options.networkLayer;
@@ -153,7 +213,8 @@ export class IstioEvaluator implements PolicyEvaluator {
       const label = `${layer.backend} ${hop.source.id} -> ${hop.destination.id}:${hop.port}/${hop.protocol}`;
       if (!d.allowed) return decision(false, [...effects, istioEffect('deny', `${label}: denied`), ...d.effects]);
       // A hop that passed is one line of prose; the layer's effects stay, folded, for whoever reads them.
-      effects.push(istioEffect('allow', `${label}: allowed`), ...d.effects.map((e) => ({ ...e, folded: true })));
+      effects.push(istioEffect('allow', `${label}: allowed`));
+      for (const e of d.effects) effects.push({ layer: e.layer, verdict: e.verdict, objects: e.objects, detail: e.detail, folded: true });
     }
     return decision(true, effects);
   }
@@ -169,6 +230,23 @@ export class IstioEvaluator implements PolicyEvaluator {
       }
     }
     return this.index.get(namespace === undefined ? kind : `${kind} ${namespace}`) ?? [];
+  }
+
+  /** The objects that select pods by labels, indexed by namespace and label (built once). */
+  private selectors(): { policies: SelectorIndex<Manifest>; sidecars: SelectorIndex<Manifest>; services: SelectorIndex<Manifest> } {
+    if (!this.selectorIndexes) {
+      const byNamespace = (m: Manifest) => m.metadata.namespace;
+      this.selectorIndexes = {
+        // Policies a sidecar or ztunnel applies by selector (not those attached by targetRef).
+        policies: new SelectorIndex(this.of('AuthorizationPolicy'), byNamespace,
+          (ap) => (ap.spec?.targetRefs || ap.spec?.targetRef ? null : ap.spec?.selector?.matchLabels ?? undefined)),
+        // Only Sidecars with a workloadSelector: the namespace default is looked up apart.
+        sidecars: new SelectorIndex(this.of('Sidecar'), byNamespace, (s) => (s.spec?.workloadSelector?.labels ? s.spec.workloadSelector.labels : null)),
+        // A Service without a selector selects no pod.
+        services: new SelectorIndex(this.of('Service'), byNamespace, (svc) => (Object.keys(svc.spec?.selector ?? {}).length > 0 ? svc.spec.selector : null)),
+      };
+    }
+    return this.selectorIndexes;
   }
 
   /** Caches a per-endpoint answer: queries reuse endpoint objects, and recomputing grows with the app squared. */
@@ -202,17 +280,21 @@ export class IstioEvaluator implements PolicyEvaluator {
 
   /** The Service in the destination's namespace that selects it and exposes `port` as target port. */
   private serviceOf(e: Endpoint, port: number): { svc: Manifest; port: ServicePort } | undefined {
-    return this.cached(this.serviceCache, e, String(port), () => this.findService(e, port));
-  }
-
-  private findService(e: Endpoint, port: number): { svc: Manifest; port: ServicePort } | undefined {
-    for (const svc of this.of('Service', e.namespace)) {
-      const selector: { [key: string]: string } = svc.spec?.selector ?? {};
-      if (Object.keys(selector).length === 0 || !matches(selector, e.labels)) continue;
-      const p = (svc.spec?.ports ?? []).find((sp: ServicePort) => targetNumber(sp, e) === port);
-      if (p) return { svc, port: p };
+    let byPort = this.serviceCache.get(e);
+    if (!byPort) {
+      // Every target port of the pod's Services, once per pod: the first Service (and its first port) wins.
+      byPort = new Map();
+      for (const svc of this.selectors().services.candidates([e.namespace], e.labels)) {
+        const selector: { [key: string]: string } = svc.spec?.selector ?? {};
+        if (Object.keys(selector).length === 0 || !matches(selector, e.labels)) continue;
+        for (const sp of svc.spec?.ports ?? []) {
+          const n = targetNumber(sp, e);
+          if (n !== undefined && !byPort.has(n)) byPort.set(n, { svc, port: sp });
+        }
+      }
+      this.serviceCache.set(e, byPort);
     }
-    return undefined;
+    return byPort.get(port);
   }
 
   /**
@@ -238,9 +320,7 @@ export class IstioEvaluator implements PolicyEvaluator {
 
   /** Policies a sidecar or ztunnel applies to a pod: its namespace's and the root namespace's, by selector. */
   private selectorPolicies(e: Endpoint): Manifest[] {
-    return this.cached(this.selectorPolicyCache, e, '', () => this.of('AuthorizationPolicy').filter((ap) => {
-      if (ap.metadata.namespace !== e.namespace && ap.metadata.namespace !== this.root) return false;
-      if (ap.spec?.targetRefs || ap.spec?.targetRef) return false;
+    return this.cached(this.selectorPolicyCache, e, '', () => this.selectors().policies.candidates([e.namespace, this.root], e.labels).filter((ap) => {
       const sel = ap.spec?.selector?.matchLabels;
       return !sel || matches(sel, e.labels);
     }));
@@ -284,7 +364,7 @@ export class IstioEvaluator implements PolicyEvaluator {
     const src = q.source;
     const sidecar = this.cached(this.sidecarCache, src, '', () => {
       const own = this.of('Sidecar', src.namespace);
-      return own.find((s) => s.spec?.workloadSelector?.labels && matches(s.spec.workloadSelector.labels, src.labels))
+      return this.selectors().sidecars.candidates([src.namespace], src.labels).find((s) => matches(s.spec.workloadSelector.labels, src.labels))
         ?? own.find((s) => !s.spec?.workloadSelector)
         ?? this.of('Sidecar', this.root).find((s) => !s.spec?.workloadSelector);
     });

@@ -42,6 +42,7 @@
 import { Decision, DecidingObject, DecisionEffect, Endpoint, Manifest, PolicyEvaluator, Query, decision } from './types';
 import { compareText } from '../intent/collation';
 import { cidrContains, parseCidr, parseIp } from '../intent/cidr';
+import { FlowPrefilter, OpenPrefilter, PrefilterScope, SelectorIndex, prefilterOf } from './prefilter';
 
 /** What to assume about a mesh whose `Mesh` object is not among the manifests. */
 export enum KumaMtls {
@@ -80,6 +81,9 @@ export class KumaEvaluator implements PolicyEvaluator {
   private readonly services: Manifest[];
   private readonly mtps: Manifest[];
   private readonly passthroughs: Manifest[];
+  private readonly serviceIndex: SelectorIndex<Manifest>;
+  private readonly targetIndex = new Map<Manifest[], { order: Map<Manifest, number>; always: Map<string, Manifest[]>; byEntry: Map<string, Manifest[]> }>();
+  private readonly tagsCache = new WeakMap<Endpoint, Tags>();
 
   public constructor(manifests: Manifest[], private readonly options: KumaEvaluatorOptions = {}) {
     this.system = options.systemNamespace ?? 'kuma-system';
@@ -90,6 +94,8 @@ export class KumaEvaluator implements PolicyEvaluator {
     this.services = manifests.filter((m) => m.kind === 'Service' && m.apiVersion === 'v1');
     this.mtps = manifests.filter((m) => m.kind === 'MeshTrafficPermission' && m.apiVersion === 'kuma.io/v1alpha1');
     this.passthroughs = manifests.filter((m) => m.kind === 'MeshPassthrough' && m.apiVersion === 'kuma.io/v1alpha1');
+    this.serviceIndex = new SelectorIndex(this.services, (svc) => svc.metadata.namespace,
+      (svc) => (svc.spec?.selector && Object.keys(svc.spec.selector).length > 0 ? svc.spec.selector : null));
     for (const p of this.mtps) {
       if (p.spec?.rules !== undefined) throw new Error(`MeshTrafficPermission ${p.metadata.namespace}/${p.metadata.name}: rules[] (SPIFFE matching) is not modelled by this reader`);
     }
@@ -100,6 +106,27 @@ export class KumaEvaluator implements PolicyEvaluator {
     if (below && !below.allowed) return below;
     const kuma = this.kumaLayer(q);
     return decision(kuma.allowed, [...(below?.effects ?? []), ...kuma.effects]);
+  }
+
+  /**
+   * The prefilter of this reader: the network layer's (asked with the same connection), without
+   * TCP from outside the mesh to a pod of a STRICT mesh.
+   */
+  public prefilter(scope: PrefilterScope): FlowPrefilter | undefined {
+    const below = this.options.networkPolicy ? prefilterOf(this.options.networkPolicy, scope) : new OpenPrefilter(scope);
+    if (!below) return undefined;
+    const endpoints = scope.endpoints;
+    return {
+      sources: (d) => below.sources(d),
+      ports: (s, d) => {
+        const network = below.ports(s, d);
+        const destination = endpoints[d];
+        const dst = destination.kind === 'pod' ? this.membership(destination) : undefined;
+        if (network.empty || !dst || this.mtls(dst.mesh) !== KumaMtls.STRICT) return network;
+        const source = endpoints[s];
+        return source.kind === 'pod' && this.membership(source) ? network : network.only('UDP');
+      },
+    };
   }
 
   /** The Kuma layer alone. */
@@ -147,7 +174,7 @@ export class KumaEvaluator implements PolicyEvaluator {
 
   /** Services in the pod's namespace that select it. */
   private servicesOf(e: Endpoint): Manifest[] {
-    return this.services.filter((s) => s.metadata.namespace === e.namespace && s.spec?.selector
+    return this.serviceIndex.candidates([e.namespace], e.labels).filter((s) => s.metadata.namespace === e.namespace && s.spec?.selector
       && Object.keys(s.spec.selector).length > 0 && subset(s.spec.selector, e.labels ?? {}));
   }
 
@@ -168,6 +195,15 @@ export class KumaEvaluator implements PolicyEvaluator {
 
   /** Tags of a client's data plane proxy. */
   public tags(e: Endpoint): Tags {
+    let cached = this.tagsCache.get(e);
+    if (!cached) {
+      cached = this.computeTags(e);
+      this.tagsCache.set(e, cached);
+    }
+    return cached;
+  }
+
+  private computeTags(e: Endpoint): Tags {
     const tags: Tags = new Map();
     const add = (k: string, v: string) => { if (!tags.has(k)) tags.set(k, new Set()); tags.get(k)!.add(v); };
     for (const [k, v] of Object.entries(e.labels ?? {})) if (v !== '' && !k.includes('kuma.io/')) add(k, v);
@@ -193,7 +229,7 @@ export class KumaEvaluator implements PolicyEvaluator {
     const cached = cache.get(key);
     if (cached) return cached;
     const out: Policy[] = [];
-    for (const p of list) {
+    for (const p of this.candidatePolicies(list, e, mesh)) {
       const ns = p.metadata.namespace;
       if (ns !== e.namespace && ns !== this.system) continue;
       if ((p.metadata.labels?.['kuma.io/mesh'] ?? 'default') !== mesh) continue;
@@ -224,6 +260,43 @@ export class KumaEvaluator implements PolicyEvaluator {
     out.sort((a, b) => a.specificity - b.specificity || compareText(a.manifest.metadata.name, b.manifest.metadata.name));
     cache.set(key, out);
     return out;
+  }
+
+  /**
+   * The policies of `list` in the pod's and the system namespace that may apply to it, in the
+   * list's order: a superset (`applicable` checks each), found through an index by namespace and
+   * by the first label or tag their targetRef asks for.
+   */
+  private candidatePolicies(list: Manifest[], e: Endpoint, mesh: string): Manifest[] {
+    let index = this.targetIndex.get(list);
+    if (!index) {
+      index = { order: new Map(), always: new Map(), byEntry: new Map() };
+      list.forEach((p, i) => {
+        index!.order.set(p, i);
+        const ns = p.metadata.namespace ?? '';
+        const ref = p.spec?.targetRef;
+        const wanted = ref?.kind === 'Dataplane' && ref.name === undefined ? ref.labels : ref?.kind === 'MeshSubset' ? ref.tags : undefined;
+        const first = Object.entries(wanted ?? {})[0];
+        if (first) pushTo(index!.byEntry, `${ns}\0${first[0]}\0${first[1]}`, p);
+        else pushTo(index!.always, ns, p);
+      });
+      this.targetIndex.set(list, index);
+    }
+    const keys = new Set<string>();
+    const namespaces = e.namespace === this.system ? [e.namespace ?? ''] : [e.namespace ?? '', this.system];
+    const pairs: Array<[string, string]> = [...Object.entries(e.labels ?? {}), [NS_TAG, e.namespace ?? ''], ['kuma.io/mesh', mesh]];
+    for (const [k, values] of this.tags(e)) for (const v of values) pairs.push([k, v]);
+    const out = new Set<Manifest>();
+    for (const ns of namespaces) {
+      for (const p of index.always.get(ns) ?? []) out.add(p);
+      for (const [k, v] of pairs) {
+        const key = `${ns}\0${k}\0${v}`;
+        if (keys.has(key)) continue;
+        keys.add(key);
+        for (const p of index.byEntry.get(key) ?? []) out.add(p);
+      }
+    }
+    return [...out].sort((a, b) => index!.order.get(a)! - index!.order.get(b)!);
   }
 
   private permission(source: Endpoint, destination: Endpoint, mesh: string, port: number): Decision {
@@ -264,6 +337,12 @@ export class KumaEvaluator implements PolicyEvaluator {
     const hit = matches.find((m) => (m.port === undefined || m.port === port) && passthroughMatches(m, destination));
     return hit ? allow(`${why} ${hit.type} ${hit.value}${hit.port ? `:${hit.port}` : ''}`, deciding) : deny(`${why}, no appendMatch covers ${destination.id}:${port}`, deciding);
   }
+}
+
+function pushTo<V>(m: Map<string, V[]>, k: string, v: V): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
 }
 
 function passthroughMatches(m: any, d: Endpoint): boolean {

@@ -20,6 +20,7 @@
 import { parseCidr, parseIp, cidrContains, ParsedCidr } from '../intent/cidr';
 import { Decision, DecidingObject, DecisionEffect, Endpoint, Manifest, PolicyEvaluator, Query, SourcedManifest, decision, objectName } from './types';
 import { selectorMatches } from './networkpolicy';
+import { FlowPrefilter, OpenPrefilter, PortSet, PrefilterScope, SelectorIndex, prefilterOf } from './prefilter';
 
 /** A query with optional request headers (kubelet probes send `User-Agent: kube-probe/...`). */
 export interface LinkerdQuery extends Query {
@@ -46,6 +47,12 @@ interface Selector { matchLabels?: { [k: string]: string }; matchExpressions?: A
 interface ServerObj { name: string; namespace: string; podSelector?: Selector; port: number | string; protocol: string; accessPolicy: string }
 interface RouteObj { id: string; name: string; namespace: string; group: string; servers: string[]; rules: Array<{ matches: any[] }> }
 interface Authz { name: string; namespace: string; target: { group: string; kind: string; name: string }; refs: Array<{ group?: string; kind: string; name: string; namespace?: string }> }
+
+function pushTo<V>(m: Map<string, V[]>, k: string, v: V): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
+}
 
 /** A Server's podSelector (Kubernetes label-selector semantics); a Server without one selects nothing. */
 function selects(sel: Selector | undefined, labels: { [k: string]: string } | undefined): boolean {
@@ -107,6 +114,11 @@ export class LinkerdEvaluator implements PolicyEvaluator {
   private readonly meshtls = new Map<string, any>();
   private readonly network = new Map<string, any>();
   private readonly opts: Required<Omit<LinkerdEvaluatorOptions, 'l4'>> & { l4?: PolicyEvaluator };
+  private readonly authzsByTarget = new Map<string, Authz[]>();
+  private readonly authzOrder = new Map<Authz, number>();
+  private readonly serverIndex: SelectorIndex<ServerObj>;
+  private readonly serversCache = new WeakMap<Endpoint, ServerObj[]>();
+  private readonly routesByNs = new Map<string, RouteObj[]>();
 
   public constructor(manifests: ReadonlyArray<Manifest | SourcedManifest>, options: LinkerdEvaluatorOptions = {}) {
     this.opts = {
@@ -139,6 +151,49 @@ export class LinkerdEvaluator implements PolicyEvaluator {
       }
     }
     this.servers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    this.serverIndex = new SelectorIndex(this.servers, (server) => server.namespace, (server) => (server.podSelector ? server.podSelector.matchLabels ?? undefined : null));
+    this.authzs.forEach((a, i) => { this.authzOrder.set(a, i); pushTo(this.authzsByTarget, `${a.namespace}\0${a.target.kind}\0${a.target.name}`, a); });
+    for (const r of this.routes) pushTo(this.routesByNs, r.namespace, r);
+  }
+
+  /**
+   * The prefilter of this reader: the L4 layer's, asked as the packets look (the proxy port 4143
+   * between meshed pods, the app port otherwise), narrowed on TCP to a meshed destination to the
+   * ports of the Servers that select it, unless its default inbound policy may admit the source.
+   */
+  public prefilter(scope: PrefilterScope): FlowPrefilter | undefined {
+    const below = this.opts.l4 ? prefilterOf(this.opts.l4, scope) : new OpenPrefilter(scope);
+    if (!below) return undefined;
+    const endpoints = scope.endpoints;
+    const serverPorts = new Map<number, PortSet>();
+    return {
+      sources: (d) => below.sources(d),
+      ports: (s, d) => {
+        const source = endpoints[s];
+        const destination = endpoints[d];
+        const network = below.ports(s, d);
+        if (network.empty || !this.meshed(destination)) return network;
+        const udp = network.only('UDP');
+        let tcp = this.meshed(source) ? (network.has('TCP', INBOUND_PORT) ? PortSet.ALL_TCP : PortSet.NONE) : network.only('TCP');
+        if (tcp.empty) return udp;
+        const key = 'config.linkerd.io/default-inbound-policy';
+        const policy = destination.annotations?.[key] ?? destination.namespaceAnnotations?.[key] ?? this.opts.clusterDefaultPolicy;
+        if (!this.policyAllows(policy, source)) {
+          let ports = serverPorts.get(d);
+          if (!ports) {
+            const ranges: Array<{ protocol: string; lo: number }> = [];
+            for (const server of this.serversOf(destination)) {
+              for (const p of destination.ports ?? []) if (p.protocol === 'TCP' && this.portMatches(server.port, destination, p.number)) ranges.push({ protocol: 'TCP', lo: p.number });
+              if (typeof server.port === 'number' || /^\d+$/.test(String(server.port))) ranges.push({ protocol: 'TCP', lo: Number(server.port) });
+            }
+            ports = PortSet.of(ranges);
+            serverPorts.set(d, ports);
+          }
+          tcp = tcp.intersect(ports);
+        }
+        return udp.union(tcp);
+      },
+    };
   }
 
   /** True when the endpoint is a pod with the Linkerd proxy injected (pod annotation, else namespace). */
@@ -183,12 +238,12 @@ export class LinkerdEvaluator implements PolicyEvaluator {
     const conn = `${q.source.id} -> ${d.id} on ${q.port}/TCP`;
     const result = (allowed: boolean, detail: string, objects: DecidingObject[] = []) => linkerdEffect(allowed ? 'allow' : 'deny', detail, objects);
     if (PROXY_PORTS.has(q.port)) return result(false, `${q.port} is a Linkerd proxy port of ${d.id}; the proxy refuses to forward to it (${conn})`);
-    const candidates = this.servers.filter((s) => s.namespace === d.namespace && selects(s.podSelector, d.labels) && this.portMatches(s.port, d, q.port));
+    const candidates = this.serversOf(d).filter((s) => this.portMatches(s.port, d, q.port));
     if (candidates.length === 0) return this.defaultPolicy(q, conn);
     const server = candidates[0];
     const serverObject: DecidingObject = { kind: 'Server', namespace: server.namespace, name: server.name };
     const serverName = `${objectName(serverObject)}${candidates.length > 1 ? ` (conflicting with ${candidates.slice(1).map((s) => s.name).join(', ')})` : ''}`;
-    const serverAuthz = this.authzs.filter((a) => a.namespace === server.namespace && (
+    const serverAuthz = this.authzsTargeting(server.namespace, ['Server', server.name], ['Namespace', server.namespace]).filter((a) => a.namespace === server.namespace && (
       (a.target.kind === 'Server' && (a.target.group ?? POLICY_GROUP) === POLICY_GROUP && a.target.name === server.name) || (a.target.kind === 'Namespace' && a.target.name === server.namespace)));
     /** One authorization checked: an AuthorizationPolicy (its object) or the Server's accessPolicy (no object). */
     type Check = { name: string; object?: DecidingObject; ok: boolean };
@@ -200,8 +255,8 @@ export class LinkerdEvaluator implements PolicyEvaluator {
     const serverOk = [...serverAuthz.map(authzCheck), ...extra];
 
     const http = ['HTTP/1', 'HTTP/2', 'unknown'].includes(server.protocol);
-    const routes = http ? this.routes.filter((r) => r.namespace === server.namespace && r.servers.includes(server.name)) : [];
-    const routeOk = (r: RouteObj) => this.authzs
+    const routes = http ? (this.routesByNs.get(server.namespace) ?? []).filter((r) => r.namespace === server.namespace && r.servers.includes(server.name)) : [];
+    const routeOk = (r: RouteObj) => this.authzsTargeting(r.namespace, ['HTTPRoute', r.name])
       .filter((a) => a.namespace === r.namespace && a.target.kind === 'HTTPRoute' && (a.target.group ?? POLICY_GROUP) === r.group && a.target.name === r.name)
       .map(authzCheck);
     /** `where` names the Server, and the route when one decides. */
@@ -240,6 +295,23 @@ export class LinkerdEvaluator implements PolicyEvaluator {
       return result(false, `ambiguous: ${best.map((b) => b.route.id).join(' and ')} tie for ${req} and decide differently; Linkerd picks the oldest (${conn})`, best.map((b) => routeObject(b.route)));
     }
     return decisions[0];
+  }
+
+  /** The Servers of a pod's namespace that select it, in name order (once per pod). */
+  private serversOf(d: Endpoint): ServerObj[] {
+    let out = this.serversCache.get(d);
+    if (!out) {
+      out = this.serverIndex.candidates([d.namespace ?? ''], d.labels).filter((s) => s.namespace === d.namespace && selects(s.podSelector, d.labels));
+      this.serversCache.set(d, out);
+    }
+    return out;
+  }
+
+  /** The AuthorizationPolicies of a namespace whose targetRef is one of these kinds and names, in manifest order. */
+  private authzsTargeting(namespace: string, ...targets: Array<[string, string]>): Authz[] {
+    const lists = targets.map(([kind, name]) => this.authzsByTarget.get(`${namespace}\0${kind}\0${name}`) ?? []).filter((l) => l.length > 0);
+    if (lists.length <= 1) return lists[0] ?? [];
+    return [...new Set(lists.flat())].sort((a, b) => this.authzOrder.get(a)! - this.authzOrder.get(b)!);
   }
 
   private portMatches(port: number | string, d: Endpoint, n: number): boolean {

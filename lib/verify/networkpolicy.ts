@@ -12,6 +12,7 @@
 import { ParsedCidr, cidrContains, parseCidr, parseIp } from '../intent/cidr';
 import { NAMESPACE_NAME_LABEL, NamespaceInfo, implicitNamespace, inventory, namespaceOfObject } from './inventory';
 import { AnyManifest, ManifestError, manifestOf, originOf } from './manifests';
+import { EndpointIndex, PortSet, PrefilterScope, RulePorts, SideRule, SidedLayer, SidedPrefilter } from './prefilter';
 import { Decision, DecidingObject, DecisionEffect, Endpoint, PolicyEvaluator, Query, decision, objectName } from './types';
 
 /** A Kubernetes label selector. */
@@ -23,8 +24,12 @@ export interface LabelSelector {
 /** True when `labels` satisfy the selector (`{}` matches everything; both parts must hold). */
 export function selectorMatches(selector: LabelSelector | null | undefined, labels: { [key: string]: string } | undefined): boolean {
   const l = labels ?? {};
-  for (const [k, v] of Object.entries(selector?.matchLabels ?? {})) {
-    if (l[k] !== v) return false;
+  const matchLabels = selector?.matchLabels;
+  // A loop over the keys, not Object.entries: readers match selectors millions of times.
+  if (matchLabels) {
+    for (const k in matchLabels) {
+      if (Object.prototype.hasOwnProperty.call(matchLabels, k) && l[k] !== matchLabels[k]) return false;
+    }
   }
   for (const e of selector?.matchExpressions ?? []) {
     const has = Object.prototype.hasOwnProperty.call(l, e.key);
@@ -152,8 +157,16 @@ function compilePeer(p: any, where: string): CompiledPeer {
 /** The address of an `ip` endpoint (`ip` field, else the id after `ip:`). */
 export function endpointIp(e: Endpoint): { family: 4 | 6; value: bigint } | undefined {
   if (e.kind !== 'ip') return undefined;
-  return parseIp(e.ip ?? e.id.replace(/^ip:/, ''));
+  // Parsed once per endpoint: readers ask about the same endpoints again and again.
+  let ip = ipCache.get(e);
+  if (ip === undefined) {
+    ip = parseIp(e.ip ?? e.id.replace(/^ip:/, '')) ?? null;
+    ipCache.set(e, ip);
+  }
+  return ip ?? undefined;
 }
+
+const ipCache = new WeakMap<Endpoint, { family: 4 | 6; value: bigint } | null>();
 
 /** True when the address lies in the CIDR and in none of the excepted ranges. */
 export function ipInBlock(ip: { family: 4 | 6; value: bigint }, cidr: ParsedCidr, except: ParsedCidr[]): boolean {
@@ -198,6 +211,14 @@ function unrestricted(detail: string): DecisionEffect {
   return { layer: 'networkpolicy', verdict: 'allow', objects: NO_OBJECTS, detail };
 }
 
+/** The policies of one namespace, indexed by what their podSelector requires. */
+interface NamespacePolicies {
+  /** Policies whose podSelector has a matchLabels entry, by its first `key NUL value`. */
+  readonly byLabel: Map<string, CompiledPolicy[]>;
+  /** The others (empty selectors, expressions only). */
+  readonly rest: CompiledPolicy[];
+}
+
 /** NetworkPolicy semantics over the NetworkPolicies (and Namespaces) of a set of manifests. */
 export class NetworkPolicyEvaluator implements PolicyEvaluator {
   public readonly backend = 'networkpolicy';
@@ -205,27 +226,61 @@ export class NetworkPolicyEvaluator implements PolicyEvaluator {
   public readonly policies: CompiledPolicy[];
   private readonly namespaces: Map<string, NamespaceInfo>;
   private readonly selecting = new WeakMap<Endpoint, { ingress: CompiledPolicy[]; egress: CompiledPolicy[] }>();
-  /** The policies of each namespace, in manifest order (built on first use). */
-  private byNamespace?: Map<string, CompiledPolicy[]>;
+  /** The policies of each namespace, indexed by selector (built on first use). */
+  private byNamespace?: Map<string, NamespacePolicies>;
+  private readonly order = new Map<CompiledPolicy, number>();
+  private readonly nsLabels = new WeakMap<Endpoint, { [key: string]: string }>();
+  private readonly unrestrictedEffects = new WeakMap<Endpoint, { ingress?: DecisionEffect; egress?: DecisionEffect }>();
 
   public constructor(manifests: readonly AnyManifest[]) {
     this.policies = compileNetworkPolicies(manifests);
     this.namespaces = new Map(inventory(manifests).namespaces.map((n) => [n.name, n]));
+    this.policies.forEach((p, i) => this.order.set(p, i));
   }
 
-  /** Policies that select `pod` with Ingress / Egress in their types (empty for non-pods). */
+  /** Policies that select `pod` with Ingress / Egress in their types (empty for non-pods), in manifest order. */
   public isolation(e: Endpoint): { ingress: CompiledPolicy[]; egress: CompiledPolicy[] } {
     let s = this.selecting.get(e);
     if (!s) {
-      if (!this.byNamespace) {
-        this.byNamespace = new Map();
-        for (const p of this.policies) (this.byNamespace.get(p.namespace) ?? this.byNamespace.set(p.namespace, []).get(p.namespace)!).push(p);
-      }
-      const mine = e.kind === 'pod' ? (this.byNamespace.get(e.namespace!) ?? []).filter((p) => selectorMatches(p.podSelector, e.labels)) : [];
+      const mine = e.kind === 'pod' ? this.selectingPolicies(e) : [];
       s = { ingress: mine.filter((p) => p.ingressType), egress: mine.filter((p) => p.egressType) };
       this.selecting.set(e, s);
     }
     return s;
+  }
+
+  /** The policies of the pod's namespace whose podSelector matches it, in manifest order; found through the selector index. */
+  private selectingPolicies(e: Endpoint): CompiledPolicy[] {
+    if (!this.byNamespace) {
+      this.byNamespace = new Map();
+      for (const p of this.policies) {
+        let ns = this.byNamespace.get(p.namespace);
+        if (!ns) { ns = { byLabel: new Map(), rest: [] }; this.byNamespace.set(p.namespace, ns); }
+        const first = Object.entries(p.podSelector?.matchLabels ?? {})[0];
+        if (first) {
+          const key = `${first[0]}\0${first[1]}`;
+          (ns.byLabel.get(key) ?? ns.byLabel.set(key, []).get(key)!).push(p);
+        } else {
+          ns.rest.push(p);
+        }
+      }
+    }
+    const ns = this.byNamespace.get(e.namespace!);
+    if (!ns) return [];
+    let out = ns.rest.filter((p) => selectorMatches(p.podSelector, e.labels));
+    let more = false;
+    for (const [k, v] of Object.entries(e.labels ?? {})) {
+      const hit = ns.byLabel.get(`${k}\0${v}`);
+      if (!hit) continue;
+      for (const p of hit) if (selectorMatches(p.podSelector, e.labels)) { out.push(p); more = true; }
+    }
+    if (more && out.length > 1) out = out.sort((a, b) => this.order.get(a)! - this.order.get(b)!);
+    return out;
+  }
+
+  /** This layer's prefilter over a list of endpoints: the sources each destination's ingress and their egress may admit, and on which ports. */
+  public prefilter(scope: PrefilterScope): SidedPrefilter {
+    return new SidedPrefilter(new NetworkPolicyLayer(this, scope), scope);
   }
 
   public evaluate(q: Query): Decision {
@@ -237,16 +292,37 @@ export class NetworkPolicyEvaluator implements PolicyEvaluator {
     return decision(allowed, allowed ? sides : [...sides.filter((s) => s.verdict !== 'allow'), ...sides.filter((s) => s.verdict === 'allow')]);
   }
 
+  /** `evaluate(q).allowed`, without writing the reasons. */
+  public allows(q: Query): boolean {
+    return this.sideAllows(q, 'egress') && this.sideAllows(q, 'ingress');
+  }
+
+  private sideAllows(q: Query, dir: 'ingress' | 'egress'): boolean {
+    const self = dir === 'egress' ? q.source : q.destination;
+    if (self.kind !== 'pod') return true;
+    const isolating = this.isolation(self)[dir];
+    if (isolating.length === 0) return true;
+    const other = dir === 'egress' ? q.destination : q.source;
+    return isolating.some((p) => (dir === 'egress' ? p.egress : p.ingress).some((r) => this.ruleMatches(r, p.namespace, other, q)));
+  }
+
+  /** The effect that nothing restricts an endpoint in a direction: the same for every query, made once. */
+  private unrestrictedFor(e: Endpoint, dir: 'ingress' | 'egress', detail: () => string): DecisionEffect {
+    let known = this.unrestrictedEffects.get(e);
+    if (!known) { known = {}; this.unrestrictedEffects.set(e, known); }
+    return known[dir] ?? (known[dir] = unrestricted(detail()));
+  }
+
   private side(q: Query, dir: 'ingress' | 'egress'): DecisionEffect {
     const self = dir === 'egress' ? q.source : q.destination;
     const other = dir === 'egress' ? q.destination : q.source;
     const conn = `${q.source.id} -> ${q.destination.id} on ${portText(q)}`;
     if (self.kind !== 'pod') {
-      return unrestricted(`${self.id} is not a pod; NetworkPolicy does not restrict its ${dir}`);
+      return this.unrestrictedFor(self, dir, () => `${self.id} is not a pod; NetworkPolicy does not restrict its ${dir}`);
     }
     const isolating = this.isolation(self)[dir];
     if (isolating.length === 0) {
-      return unrestricted(`no NetworkPolicy selects ${self.id} for ${dir}`);
+      return this.unrestrictedFor(self, dir, () => `no NetworkPolicy selects ${self.id} for ${dir}`);
     }
     const allowing = isolating.filter((p) => (dir === 'egress' ? p.egress : p.ingress).some((r) => this.ruleMatches(r, p.namespace, other, q)));
     if (allowing.length > 0) {
@@ -256,8 +332,9 @@ export class NetworkPolicyEvaluator implements PolicyEvaluator {
   }
 
   private ruleMatches(rule: CompiledRule, policyNamespace: string, peer: Endpoint, q: Query): boolean {
-    if (rule.peers && !rule.peers.some((p) => this.peerMatches(p, policyNamespace, peer))) return false;
+    // Ports first: the cheaper test, and most rules of a policy are for other ports.
     if (rule.ports && !rule.ports.some((p) => portMatches(p, q))) return false;
+    if (rule.peers && !rule.peers.some((p) => this.peerMatches(p, policyNamespace, peer))) return false;
     return true;
   }
 
@@ -276,9 +353,15 @@ export class NetworkPolicyEvaluator implements PolicyEvaluator {
 
   /** The endpoint's namespace labels: its own, else the Namespace object's, always with the name label. */
   public namespaceLabels(e: Endpoint): { [key: string]: string } {
-    const ns = e.namespace ?? 'default';
-    const base = e.namespaceLabels ?? (this.namespaces.get(ns) ?? implicitNamespace(ns)).labels;
-    return { ...base, [NAMESPACE_NAME_LABEL]: ns };
+    // Made once per endpoint: every peer with a namespaceSelector asks.
+    let labels = this.nsLabels.get(e);
+    if (!labels) {
+      const ns = e.namespace ?? 'default';
+      const base = e.namespaceLabels ?? (this.namespaces.get(ns) ?? implicitNamespace(ns)).labels;
+      labels = { ...base, [NAMESPACE_NAME_LABEL]: ns };
+      this.nsLabels.set(e, labels);
+    }
+    return labels;
   }
 }
 
@@ -290,4 +373,118 @@ function portMatches(p: CompiledPort, q: Query): boolean {
   const d = q.destination;
   if (d.kind !== 'pod') return false;
   return (d.ports ?? []).some((cp) => cp.name === p.port && cp.protocol === p.protocol && cp.number === q.port);
+}
+
+/** The ports of a rule's `ports` list, named ports kept for each destination. */
+const rulePortsCache = new WeakMap<CompiledRule, RulePorts>();
+
+function rulePorts(r: CompiledRule): RulePorts {
+  let out = rulePortsCache.get(r);
+  if (!out) {
+    if (!r.ports) {
+      out = { set: PortSet.ALL };
+    } else {
+      const ranges: Array<{ protocol: string; lo: number; hi?: number }> = [];
+      const named: Array<{ name: string; protocol: 'TCP' | 'UDP' }> = [];
+      for (const p of r.ports) {
+        if (p.protocol !== 'TCP' && p.protocol !== 'UDP') continue;
+        if (p.port === undefined || p.port === null) ranges.push({ protocol: p.protocol, lo: 1, hi: 65535 });
+        else if (typeof p.port === 'number') ranges.push({ protocol: p.protocol, lo: p.port, hi: p.endPort ?? p.port });
+        else named.push({ name: String(p.port), protocol: p.protocol });
+      }
+      out = { set: PortSet.of(ranges), ...(named.length ? { named } : {}) };
+    }
+    rulePortsCache.set(r, out);
+  }
+  return out;
+}
+
+/**
+ * The NetworkPolicy layer over a list of endpoints, as a `SidedLayer`: each peer of each rule is
+ * matched once (identical peers once) through label indexes.
+ */
+class NetworkPolicyLayer implements SidedLayer {
+  private readonly index: EndpointIndex;
+  private readonly endpoints: readonly Endpoint[];
+  private readonly nsLabels: Array<{ [key: string]: string } | undefined> = [];
+  private readonly peerSets = new Map<string, Set<number>>();
+  private readonly rules = new WeakMap<CompiledPolicy, { ingress: SideRule[]; egress: SideRule[] }>();
+  private readonly sides: { ingress: Array<SideRule[] | null | undefined>; egress: Array<SideRule[] | null | undefined> } = { ingress: [], egress: [] };
+
+  public constructor(private readonly layer: NetworkPolicyEvaluator, scope: PrefilterScope) {
+    this.endpoints = scope.endpoints;
+    this.index = new EndpointIndex(scope.endpoints);
+  }
+
+  public side(i: number, direction: 'ingress' | 'egress'): readonly SideRule[] | undefined {
+    const cache = this.sides[direction];
+    let out = cache[i];
+    if (out === undefined) {
+      const e = this.endpoints[i];
+      const isolating = e.kind === 'pod' ? this.layer.isolation(e)[direction] : [];
+      out = isolating.length === 0 ? null : isolating.flatMap((p) => this.rulesOf(p)[direction]);
+      cache[i] = out;
+    }
+    return out ?? undefined;
+  }
+
+  public *egressPolicies(): Iterable<{ subjects: readonly number[]; rules: readonly SideRule[] }> {
+    for (const p of this.layer.policies) {
+      if (p.egressType && p.egress.length > 0) yield { subjects: this.index.select(p.podSelector, p.namespace), rules: this.rulesOf(p).egress };
+    }
+  }
+
+  private rulesOf(p: CompiledPolicy): { ingress: SideRule[]; egress: SideRule[] } {
+    let out = this.rules.get(p);
+    if (!out) {
+      const rule = (r: CompiledRule): SideRule => ({ ports: rulePorts(r), ...(r.peers ? { peers: this.peersOf(r.peers, p.namespace) } : {}) });
+      out = { ingress: p.ingress.map(rule), egress: p.egress.map(rule) };
+      this.rules.set(p, out);
+    }
+    return out;
+  }
+
+  /** The endpoints any of the peers (of a policy of `namespace`) matches. */
+  private peersOf(peers: CompiledPeer[], namespace: string): Set<number> {
+    if (peers.length === 1) return this.peerSet(peers[0], namespace);
+    const out = new Set<number>();
+    for (const p of peers) for (const i of this.peerSet(p, namespace)) out.add(i);
+    return out;
+  }
+
+  private peerSet(peer: CompiledPeer, namespace: string): Set<number> {
+    const cidr = (c: ParsedCidr) => `${c.family}/${c.address}/${c.prefix}`;
+    const key = peer.ipBlock
+      ? `ip ${cidr(peer.ipBlock.cidr)} ${peer.ipBlock.except.map(cidr).join(' ')}`
+      : JSON.stringify([peer.namespaceSelector ? '' : namespace, peer.namespaceSelector ?? null, peer.podSelector ?? null]);
+    let set = this.peerSets.get(key);
+    if (!set) {
+      set = new Set(this.match(peer, namespace));
+      this.peerSets.set(key, set);
+    }
+    return set;
+  }
+
+  private match(peer: CompiledPeer, namespace: string): number[] {
+    if (peer.ipBlock) {
+      const out: number[] = [];
+      if (peer.ipBlock.cidr.prefix === 0 && peer.ipBlock.except.length === 0) out.push(...this.index.fqdns);
+      for (const i of this.index.ips) {
+        const ip = endpointIp(this.endpoints[i]);
+        if (ip && ipInBlock(ip, peer.ipBlock.cidr, peer.ipBlock.except)) out.push(i);
+      }
+      return out;
+    }
+    if (!peer.namespaceSelector) return this.index.select(peer.podSelector, namespace);
+    // The name label of a pod's namespace is always its namespace's name.
+    const byName = peer.namespaceSelector.matchLabels?.[NAMESPACE_NAME_LABEL];
+    return this.index.candidates(peer.podSelector, byName).filter((i) => selectorMatches(peer.namespaceSelector, this.namespaceLabels(i))
+      && (!peer.podSelector || selectorMatches(peer.podSelector, this.endpoints[i].labels)));
+  }
+
+  private namespaceLabels(i: number): { [key: string]: string } {
+    let l = this.nsLabels[i];
+    if (!l) { l = this.layer.namespaceLabels(this.endpoints[i]); this.nsLabels[i] = l; }
+    return l;
+  }
 }

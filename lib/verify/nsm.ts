@@ -20,6 +20,7 @@
  * - Pod traffic over NSM interfaces bypasses NetworkPolicy; all other traffic is decided by the
  *   primary network evaluator (denied when none is given).
  */
+import { FlowPrefilter, PortSet, PrefilterScope, prefilterOf } from './prefilter';
 import { Decision, DecidingObject, Endpoint, Manifest, PolicyEvaluator, Query, SourcedManifest, decision } from './types';
 
 /** Pod annotation with the client's network services. */
@@ -172,6 +173,43 @@ export class NsmEvaluator implements PolicyEvaluator {
     if (!this.primary) return nsm(false, 'no NSM connection; no primary network evaluator');
     const d = this.primary.evaluate(q);
     return decision(d.allowed, d.effects.map((e) => ({ ...e, detail: `primary network: ${e.detail}` })));
+  }
+
+  /**
+   * The prefilter of this reader: the pairs an NSM connection joins (either way, every port),
+   * and the primary network's prefilter for the rest (nothing without one).
+   */
+  public prefilter(scope: PrefilterScope): FlowPrefilter | undefined {
+    const primary = this.primary ? prefilterOf(this.primary, scope) : undefined;
+    if (this.primary && !primary) return undefined;
+    const endpoints = scope.endpoints;
+    const byWorkload = new Map<string, number[]>();
+    endpoints.forEach((e, i) => {
+      if (e.kind !== 'pod' || !e.workload) return;
+      const key = `${e.namespace}/${e.workload}`;
+      (byWorkload.get(key) ?? byWorkload.set(key, []).get(key)!).push(i);
+    });
+    // Both ends of every connection, each to the other.
+    const joined = new Map<number, Set<number>>();
+    const join = (a: number, b: number) => (joined.get(a) ?? joined.set(a, new Set()).get(a)!).add(b);
+    endpoints.forEach((client, c) => {
+      if (client.kind !== 'pod') return;
+      for (const r of parseClientAnnotation(client.annotations?.[NSM_CLIENT_ANNOTATION])) {
+        for (const e of this.endpointsOf(r.service)) {
+          for (const i of byWorkload.get(`${e.namespace}/${e.workload}`) ?? []) { join(i, c); join(c, i); }
+        }
+      }
+    });
+    return {
+      sources: (d) => {
+        const mine = joined.get(d);
+        if (!primary) return mine ?? [];
+        return mine ? [...primary.sources(d), ...mine] : primary.sources(d);
+      },
+      ports: (s, d) => (joined.get(d)?.has(s) ? PortSet.ALL : primary ? primary.ports(s, d) : PortSet.NONE),
+      // A connection decides every port and request alike, and says so without naming the port.
+      uniform: (s, d) => (joined.get(d)?.has(s) ? PortSet.ALL : PortSet.NONE),
+    };
   }
 
   /** The connection `client` opens to `endpoint`, described, with the NetworkService object that registers it; or undefined. */

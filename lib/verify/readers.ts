@@ -9,6 +9,7 @@ import { IntentOptions } from './expected';
 import { inventory } from './inventory';
 import { AnyManifest, manifestOf } from './manifests';
 import { NetworkPolicyEvaluator, isNetworkPolicy } from './networkpolicy';
+import { FlowPrefilter, PrefilterScope, prefilterOf, verdictsOf } from './prefilter';
 import { OUTSIDER_NAMESPACE } from './universe';
 import { Decision, Endpoint, Manifest, PolicyEvaluator, Query } from './types';
 import { compareText } from '../intent/collation';
@@ -165,6 +166,7 @@ export function undeclaredNamespaces(manifests: readonly AnyManifest[], endpoint
 class EnrollingEvaluator implements PolicyEvaluator {
   public readonly backend: BackendId;
   private readonly cache = new WeakMap<Endpoint, Endpoint>();
+  private innerVerdicts?: (q: Query) => boolean;
 
   constructor(private readonly inner: PolicyEvaluator, private readonly descriptor: ReaderBackend, private readonly namespaces: Set<string>, private readonly manifests: Manifest[]) {
     this.backend = descriptor.id;
@@ -172,6 +174,21 @@ class EnrollingEvaluator implements PolicyEvaluator {
 
   public evaluate(q: Query): Decision {
     return this.inner.evaluate({ ...q, source: this.enrol(q.source), destination: this.enrol(q.destination) });
+  }
+
+  /** The inner reader's verdict, without its reasons when it can. */
+  public allows(q: Query): boolean {
+    return this.verdicts({ ...q, source: this.enrol(q.source), destination: this.enrol(q.destination) });
+  }
+
+  private get verdicts(): (q: Query) => boolean {
+    if (!this.innerVerdicts) this.innerVerdicts = verdictsOf(this.inner);
+    return this.innerVerdicts;
+  }
+
+  /** The inner reader's prefilter over the endpoints as it sees them (enrolled). */
+  public prefilter(scope: PrefilterScope): FlowPrefilter | undefined {
+    return prefilterOf(this.inner, { ...scope, endpoints: scope.endpoints.map((e) => this.enrol(e)) });
   }
 
   private enrol(e: Endpoint): Endpoint {

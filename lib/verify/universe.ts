@@ -7,6 +7,7 @@ import { ParsedCidr, cidrContains, formatIp } from '../intent/cidr';
 import { NAMESPACE_NAME_LABEL, NamespaceInfo, compareStrings, implicitNamespace, inventory } from './inventory';
 import { AnyManifest } from './manifests';
 import { CompiledPolicy, LabelSelector, compileNetworkPolicies, ipInBlock, selectorMatches } from './networkpolicy';
+import { PortSet } from './prefilter';
 import { Endpoint, Query } from './types';
 import { compareEntries, compareText } from '../intent/collation';
 
@@ -82,13 +83,32 @@ export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly
     pods.push(dns);
     add(dns);
   }
-  const realPodMatches = (ns: string, sel: LabelSelector) => pods.some((w) => w.namespace === ns && selectorMatches(sel, w.labels));
+  // Pods by namespace and by each of their labels: a selector's pods are among those of its first matchLabels entry.
+  const podIndex = new Map<string, Endpoint[]>();
+  for (const w of pods) {
+    for (const key of [`${w.namespace}`, ...Object.entries(w.labels ?? {}).map(([k, v]) => `${w.namespace}\0${k}\0${v}`)]) {
+      (podIndex.get(key) ?? podIndex.set(key, []).get(key)!).push(w);
+    }
+  }
+  const realPodMatches = (ns: string, sel: LabelSelector) => {
+    const first = Object.entries(sel.matchLabels ?? {})[0];
+    const candidates = podIndex.get(first ? `${ns}\0${first[0]}\0${first[1]}` : ns) ?? [];
+    return candidates.some((w) => selectorMatches(sel, w.labels));
+  };
   // A probe with the selector's labels, unless a real workload there already has them (it would
   // be indistinguishable from it).
+  // Each distinct selector's label sets and probe names are worked out once: many policies name the same peer.
+  const labelSets = new Map<string, Array<{ labels: { [key: string]: string }; name: string }>>();
   const selectorProbe = (ns: NamespaceInfo, sel: LabelSelector) => {
-    for (const labels of labelSetsSatisfying(sel)) {
-      if (realPodMatches(ns.name, { matchLabels: labels })) continue;
-      add(probe(ns, `{${Object.entries(labels).sort(compareEntries).map(([k, v]) => `${k}=${v}`).join(',')}}`, labels));
+    const key = JSON.stringify([sel.matchLabels ?? null, sel.matchExpressions ?? null]);
+    let sets = labelSets.get(key);
+    if (!sets) {
+      sets = labelSetsSatisfying(sel).map((labels) => ({ labels, name: `{${Object.entries(labels).sort(compareEntries).map(([k, v]) => `${k}=${v}`).join(',')}}` }));
+      labelSets.set(key, sets);
+    }
+    for (const { labels, name } of sets) {
+      if (byId.has(`${ns.name}/${name}`) || realPodMatches(ns.name, { matchLabels: labels })) continue;
+      add(probe(ns, name, labels));
     }
   };
 
@@ -268,4 +288,98 @@ export function queries(universe: Universe): Query[] {
     }
   }
   return out;
+}
+
+/**
+ * The ports `portsFor` gives each destination, without building the list per destination: the
+ * universe's ports once, by protocol, plus each destination's own; `within` gives those inside a
+ * port set, in `portsFor` order.
+ */
+export class UniversePorts {
+  private readonly tcp: number[] = [];
+  private readonly udp: number[] = [];
+  private readonly shared: Set<string>;
+
+  public constructor(universe: Universe) {
+    for (const p of universe.ports) (p.protocol === 'TCP' ? this.tcp : this.udp).push(p.number);
+    this.tcp.sort((a, b) => a - b);
+    this.udp.sort((a, b) => a - b);
+    this.shared = new Set(universe.ports.map((p) => `${p.number}/${p.protocol}`));
+  }
+
+  /** The ports of `portsFor(universe, destination)` that lie in `set`, in the same order. */
+  public within(destination: Endpoint, set: PortSet): UniversePort[] {
+    if (set.empty) return [];
+    const keys: number[] = [];
+    const collect = (list: number[], intervals: readonly number[], protocol: number) => {
+      for (let i = 0; i < intervals.length; i += 2) {
+        for (let k = lowerBound(list, intervals[i]); k < list.length && list[k] <= intervals[i + 1]; k++) keys.push(list[k] * 2 + protocol);
+      }
+    };
+    collect(this.tcp, set.tcp, 0);
+    collect(this.udp, set.udp, 1);
+    for (const p of destination.ports ?? []) {
+      if (this.shared.has(`${p.number}/${p.protocol}`) || !set.has(p.protocol, p.number)) continue;
+      keys.push(p.number * 2 + (p.protocol === 'TCP' ? 0 : 1));
+    }
+    keys.sort((a, b) => a - b);
+    const out: UniversePort[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      if (i > 0 && keys[i] === keys[i - 1]) continue;
+      out.push({ number: keys[i] >> 1, protocol: keys[i] & 1 ? 'UDP' : 'TCP' });
+    }
+    return out;
+  }
+
+  /** The destination's own ports that are not among the universe's (each once): what `portsFor` adds for it. */
+  public extra(destination: Endpoint): UniversePort[] {
+    const out = new Map<string, UniversePort>();
+    for (const p of destination.ports ?? []) {
+      const key = `${p.number}/${p.protocol}`;
+      if (!this.shared.has(key)) out.set(key, { number: p.number, protocol: p.protocol });
+    }
+    return [...out.values()];
+  }
+
+  /** How many ports of `portsFor(universe, destination)` lie in `set` (one protocol's), and the first of them. */
+  public summary(destination: Endpoint, set: PortSet, protocol: 'TCP' | 'UDP'): { count: number; first?: number } {
+    const list = protocol === 'TCP' ? this.tcp : this.udp;
+    const intervals = set.of(protocol);
+    let count = 0;
+    let first: number | undefined;
+    for (let i = 0; i < intervals.length; i += 2) {
+      const lo = lowerBound(list, intervals[i]);
+      const hi = lowerBound(list, intervals[i + 1] + 1);
+      count += hi - lo;
+      if (hi > lo && first === undefined) first = list[lo];
+    }
+    const extra = new Set<number>();
+    for (const p of destination.ports ?? []) {
+      if (p.protocol !== protocol || this.shared.has(`${p.number}/${p.protocol}`) || !set.has(protocol, p.number)) continue;
+      extra.add(p.number);
+    }
+    for (const n of extra) if (first === undefined || n < first) first = n;
+    return { count: count + extra.size, ...(first !== undefined ? { first } : {}) };
+  }
+
+  /** How many ports of `protocol` `portsFor` gives the union of these destinations, and whether port 1 is among them. */
+  public count(destinations: readonly Endpoint[], protocol: 'TCP' | 'UDP'): { size: number; hasOne: boolean } {
+    const base = protocol === 'TCP' ? this.tcp : this.udp;
+    const extra = new Set<number>();
+    for (const d of destinations) {
+      for (const p of d.ports ?? []) if (p.protocol === protocol && !this.shared.has(`${p.number}/${p.protocol}`)) extra.add(p.number);
+    }
+    return { size: base.length + extra.size, hasOne: base.includes(1) || extra.has(1) };
+  }
+}
+
+function lowerBound(list: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid] < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
