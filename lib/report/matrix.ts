@@ -4,6 +4,12 @@
  * `ns:ingress-nginx` (any pod of a namespace), `ns:*` (a pod of any other namespace),
  * `cidr:203.0.113.0/24`, `world` (an address outside every range the policies name),
  * `fqdn:api.example.com`. A row whose every probed port is allowed says `any`.
+ *
+ * The rows are those of asking the reader every (source, destination, port) of the universe with
+ * a workload at one end, but only the connections the reader's prefilter (lib/verify/prefilter.ts)
+ * says it may allow are asked: time and memory grow with the policies and the allowed rows, not
+ * with the square of the endpoints times the ports. `matrixRowsByProbing` is the former way, kept
+ * for the test that compares the two.
  */
 import { parseCidr } from '../intent/cidr';
 import { NAMESPACE_NAME_LABEL, compareStrings, inventory } from '../verify/inventory';

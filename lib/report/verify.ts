@@ -7,7 +7,7 @@ import { DnsSpec } from '../intent/dns';
 import { ParsedIntent } from '../intent/document';
 import { IntentEvaluator, Mismatch, describeMismatch, intentProbes } from '../verify/expected';
 import { backendIntentOptions } from '../verify/readers';
-import { OpenPrefilter, prefilterOf, verdictsOf } from '../verify/prefilter';
+import { FlowPrefilter, OpenPrefilter, PortSet, prefilterOf, verdictsOf } from '../verify/prefilter';
 import { UniversePort, UniversePorts, UniverseRequest, queries } from '../verify/universe';
 import { Endpoint, PolicyEvaluator, Query, SourcedManifest } from '../verify/types';
 import { reportUniverse } from './universe';
@@ -42,7 +42,7 @@ export function verifyAgainstIntent(manifests: readonly SourcedManifest[], backe
   const focus = new Uint8Array(endpoints.map((e) => (inScope(e) ? 1 : 0)));
   const scope = { endpoints, focus, destinationOrder: true };
   const open = new OpenPrefilter(scope);
-  const readerSide = prefilterOf(evaluator, scope) ?? open;
+  const readerSide: FlowPrefilter = prefilterOf(evaluator, scope) ?? open;
   const intentSide = expected.prefilter(scope);
   const ports = new UniversePorts(universe);
   const readerAllows = verdictsOf(evaluator);
@@ -50,6 +50,23 @@ export function verifyAgainstIntent(manifests: readonly SourcedManifest[], backe
   for (const r of universe.requests ?? []) requests.set(r.port, [...(requests.get(r.port) ?? []), r]);
   const requestsOn = (p: UniversePort) => (p.protocol === 'TCP' ? requests.get(p.number) ?? [] : []);
   const sharedQueries = universe.ports.reduce((n, p) => n + 1 + requestsOn(p).length, 0);
+  /**
+   * True when the reader and the intent agree, on one port of each protocol of `uniform`, on the
+   * plain connection and on every request asked on any of its ports: then they agree on all of them.
+   */
+  const agreeOn = (source: Endpoint, destination: Endpoint, uniform: PortSet): boolean => {
+    for (const protocol of ['TCP', 'UDP'] as const) {
+      const within = ports.within(destination, uniform.only(protocol));
+      if (within.length === 0) continue;
+      const kinds = new Map<string, Query['http']>([['', undefined]]);
+      for (const p of within) for (const r of requestsOn(p)) kinds.set(`${r.method} ${r.path}`, { method: r.method, path: r.path });
+      for (const http of kinds.values()) {
+        const query: Query = { source, destination, port: within[0].number, protocol, ...(http ? { http } : {}) };
+        if (readerAllows(query) !== expected.allows(query)) return false;
+      }
+    }
+    return true;
+  };
   const inScopeCount = endpoints.reduce((n, e) => n + (inScope(e) ? 1 : 0), 0);
   const mismatches: Mismatch[] = [];
   let probes = 0;
@@ -72,7 +89,10 @@ export function verifyAgainstIntent(manifests: readonly SourcedManifest[], backe
     sources.sort((a, b) => a - b);
     for (const s of sources) {
       if (mismatches.length >= limit) break;
-      const set = readerSide.ports(s, d).union(intentSide.ports(s, d));
+      let set = readerSide.ports(s, d).union(intentSide.ports(s, d));
+      // Ports on which both decide alike whatever the port (an NSM connection): where both agree on one, they agree on all.
+      const uniform = set.intersect(readerSide.uniform?.(s, d) ?? PortSet.NONE).intersect(intentSide.uniform?.(s, d) ?? PortSet.NONE);
+      if (!uniform.empty && agreeOn(endpoints[s], destination, uniform)) set = set.minus(uniform);
       for (const p of ports.within(destination, set)) {
         const plain: Query = { source: endpoints[s], destination, port: p.number, protocol: p.protocol };
         for (const query of [plain, ...requestsOn(p).map((r) => ({ ...plain, http: { method: r.method, path: r.path } }))]) {

@@ -378,6 +378,11 @@ class IntentPrefilter implements FlowPrefilter {
     return out;
   }
 
+  /** An NSM connection's pair: the same decision on every port and request, in words that name neither. */
+  public uniform(s: number, d: number): PortSet {
+    return this.nsm.get(d)?.has(s) ? PortSet.ALL : PortSet.NONE;
+  }
+
   public ports(s: number, d: number): PortSet {
     if (this.nsm.get(d)?.has(s)) return PortSet.ALL;
     let flows = PortSet.NONE;
