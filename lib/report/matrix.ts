@@ -20,7 +20,7 @@ import { DecisionEffect, Endpoint, PolicyEvaluator, Query, SourcedManifest } fro
 import { readerOf } from './backend';
 import { L7Answer, l7Of } from './l7';
 import { MtlsOf, mtlsOf, mtlsReadsEffects } from './mtls';
-import { mentions, reportUniverse } from './universe';
+import { mentions, onceFor, reportUniverse } from './universe';
 
 /** One row of the matrix. */
 export interface FlowRow {
@@ -111,6 +111,10 @@ export class EndpointNamer {
 
 /** The matrix of a set of manifests. */
 export function flowMatrix(manifests: readonly SourcedManifest[], options: FlowMatrixOptions = {}): FlowMatrix {
+  return onceFor(manifests, () => matrixOf(manifests, options));
+}
+
+function matrixOf(manifests: readonly SourcedManifest[], options: FlowMatrixOptions): FlowMatrix {
   const chosen = options.evaluator
     ? { backend: options.backend ?? options.evaluator.backend, evaluator: options.evaluator }
     : readerOf(manifests, options.backend);

@@ -10,7 +10,7 @@ import { backendIntentOptions } from '../verify/readers';
 import { FlowPrefilter, OpenPrefilter, PortSet, prefilterOf, verdictsOf } from '../verify/prefilter';
 import { UniversePort, UniversePorts, UniverseRequest, queries } from '../verify/universe';
 import { Endpoint, PolicyEvaluator, Query, SourcedManifest } from '../verify/types';
-import { reportUniverse } from './universe';
+import { onceFor, reportUniverse } from './universe';
 
 /** The result of a verification. */
 export interface Verification {
@@ -37,6 +37,11 @@ export function intentBackend(intent: ParsedIntent): string | undefined {
  */
 export function verifyAgainstIntent(manifests: readonly SourcedManifest[], backend: string, evaluator: PolicyEvaluator, intent: ParsedIntent,
   enrolledNamespaces: readonly string[] = [], limit = 50): Verification {
+  return onceFor(manifests, () => verifyPrefiltered(manifests, backend, evaluator, intent, enrolledNamespaces, limit));
+}
+
+function verifyPrefiltered(manifests: readonly SourcedManifest[], backend: string, evaluator: PolicyEvaluator, intent: ParsedIntent,
+  enrolledNamespaces: readonly string[], limit: number): Verification {
   const { universe, expected, inScope } = verification(manifests, backend, intent, enrolledNamespaces);
   const endpoints = universe.endpoints;
   const focus = new Uint8Array(endpoints.map((e) => (inScope(e) ? 1 : 0)));
