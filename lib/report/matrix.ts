@@ -218,6 +218,12 @@ export function matrixRows(manifests: readonly SourcedManifest[], backend: strin
           if (singles.length === 0 && !cell.block) continue;
           const asked = ports.count([destination], protocol);
           if (singles.length + blockPorts === asked.size && asked.hasOne && (blockPorts === 0 || cell.block)) {
+            // Every asked port allowed, known without asking (exact sets, no HTTP condition near, the mTLS
+            // column reading no effects): the row now, its reasons when read.
+            if (blockPorts === 0 && !readsEffects && l7.plain(destination) && mine.minus(prefilter.exact?.(s, d) ?? PortSet.NONE).empty) {
+              rows.push(lazyAnyRow(cell, singles, { source, destination, port: singles[0].number, protocol }, ask, mtls));
+              continue;
+            }
             const any = anyRow(cell, singles, ask, mtls, readsEffects);
             if (any) { rows.push(any); continue; }
           }
@@ -300,6 +306,27 @@ function anyRow(cell: Cell, singles: readonly UniversePort[], ask: (port: number
     mtls: mtls(hit.query, readsEffects ? effects : hit.effects),
     reasons: flat([...reasons]),
   };
+}
+
+/**
+ * The `any` row of a cell of one pair whose every asked port the reader allows, as its prefilter
+ * knows exactly: made without asking; its reasons (every port's, in port order, each once) are
+ * asked for when first read (a JSON output reads them, a table, a diagram or a diff's rows do not).
+ */
+function lazyAnyRow(cell: Cell, singles: readonly UniversePort[], first: Query, ask: (port: number, protocol: 'TCP' | 'UDP') => { query: Query; answer: L7Answer },
+  mtls: MtlsOf): FlowRow {
+  const row: FlowRow = { source: cell.source, destination: cell.destination, port: 'any', protocol: cell.protocol, l7: '', mtls: mtls(first, []), reasons: [] };
+  Object.defineProperty(row, 'reasons', {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      const made = anyRow({ ...cell, allowed: new Map() }, singles, ask, mtls, false);
+      if (!made || made.l7 !== '') throw new Error(`internal error: the prefilter said every port of ${cell.source} -> ${cell.destination} ${cell.protocol} is allowed`);
+      Object.defineProperty(row, 'reasons', { value: made.reasons, enumerable: true, writable: true, configurable: true });
+      return made.reasons;
+    },
+  });
+  return row;
 }
 
 function merge(seen: Hit, answer: L7Answer): void {
