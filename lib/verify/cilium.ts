@@ -248,7 +248,20 @@ function isEnrolled(e: Endpoint): boolean {
   return e.kind === 'pod' && e.namespaceLabels?.[MTLS_LABEL] === 'true';
 }
 
+/** Rules already checked: every query reads the rules of the policies that select its ends. */
+const checkedRules = new WeakSet<object>();
+
 function checkRule(rule: any, where: string): void {
+  if (rule && typeof rule === 'object') {
+    if (checkedRules.has(rule)) return;
+    checkRuleFields(rule, where);
+    checkedRules.add(rule);
+    return;
+  }
+  checkRuleFields(rule, where);
+}
+
+function checkRuleFields(rule: any, where: string): void {
   for (const k of Object.keys(rule ?? {})) {
     if (!RULE_FIELDS.has(k)) throw new Error(`${where}: ${k} is not modelled by the Cilium reader`);
   }
@@ -273,6 +286,18 @@ function checkRule(rule: any, where: string): void {
 
 /** Cilium's identity labels of an endpoint, keyed `source:key`. */
 export function identityLabels(e: Endpoint): Map<string, string> {
+  // Once per endpoint: every rule's peer selector asks. Callers read the map, never change it.
+  let labels = identityCache.get(e);
+  if (!labels) {
+    labels = computeIdentityLabels(e);
+    identityCache.set(e, labels);
+  }
+  return labels;
+}
+
+const identityCache = new WeakMap<Endpoint, Map<string, string>>();
+
+function computeIdentityLabels(e: Endpoint): Map<string, string> {
   const out = new Map<string, string>();
   if (e.kind !== 'pod') {
     out.set('reserved:world', '');
@@ -296,11 +321,24 @@ function parseKey(key: string): { source: string; key: string } {
 function lookup(labels: Map<string, string>, rawKey: string): string | undefined {
   const { source, key } = parseKey(rawKey);
   if (source !== 'any') return labels.get(`${source}:${key}`);
-  for (const [k, v] of labels) {
-    if (parseKey(k).key === key) return v;
-  }
-  return undefined;
+  return anySource(labels).get(key);
 }
+
+/** The first value of each key whatever its source, in the labels' order (what an `any` key reads), made once per map. */
+function anySource(labels: Map<string, string>): Map<string, string> {
+  let out = anySourceCache.get(labels);
+  if (!out) {
+    out = new Map();
+    for (const [k, v] of labels) {
+      const key = parseKey(k).key;
+      if (!out.has(key)) out.set(key, v);
+    }
+    anySourceCache.set(labels, out);
+  }
+  return out;
+}
+
+const anySourceCache = new WeakMap<Map<string, string>, Map<string, string>>();
 
 /** Matches a label selector (matchLabels and matchExpressions) against identity labels. */
 export function selectorMatches(sel: any, labels: Map<string, string>): boolean {
