@@ -185,7 +185,7 @@ export class CiliumPolicyEvaluator implements PolicyEvaluator {
     const denyKey = dir === 'ingress' ? 'ingressDeny' : 'egressDeny';
     for (const p of selecting) {
       (p.spec[denyKey] ?? []).forEach((rule: any, i: number) => {
-        checkRule(rule, `${p.id} ${denyKey}[${i}]`);
+        checkRule(rule, () => `${p.id} ${denyKey}[${i}]`);
       });
       const hit = (p.spec[denyKey] ?? []).findIndex((rule: any) => l3Matches(rule, dir, peer, p) && l4Match(rule, q) !== undefined);
       if (hit >= 0) {
@@ -206,13 +206,13 @@ export class CiliumPolicyEvaluator implements PolicyEvaluator {
     for (const p of selecting) {
       (p.spec[dir] ?? []).forEach((rule: any, i: number) => {
         const ref = { policy: p, list: dir, index: i };
-        const where = ruleText(ref);
-        checkRule(rule, where);
-        if (!l3Matches(rule, dir, peer, p)) return;
-        if (dir === 'egress' && rule.toFQDNs && !this.mayResolve(subject, peer)) return;
+        checkRule(rule, () => ruleText(ref));
+        // The port first: the cheaper test (the three must hold, in any order).
         const l4 = l4Match(rule, q);
         if (l4 === undefined) return;
-        matches.push({ rule: ref, where, l7: l4 });
+        if (!l3Matches(rule, dir, peer, p)) return;
+        if (dir === 'egress' && rule.toFQDNs && !this.mayResolve(subject, peer)) return;
+        matches.push({ rule: ref, where: ruleText(ref), l7: l4 });
       });
     }
     if (matches.length === 0) return ciliumEffect('deny', `no ${dir} rule of ${subject.id} allows it (default deny)`);
@@ -251,14 +251,10 @@ function isEnrolled(e: Endpoint): boolean {
 /** Rules already checked: every query reads the rules of the policies that select its ends. */
 const checkedRules = new WeakSet<object>();
 
-function checkRule(rule: any, where: string): void {
-  if (rule && typeof rule === 'object') {
-    if (checkedRules.has(rule)) return;
-    checkRuleFields(rule, where);
-    checkedRules.add(rule);
-    return;
-  }
-  checkRuleFields(rule, where);
+function checkRule(rule: any, where: string | (() => string)): void {
+  if (rule && typeof rule === 'object' && checkedRules.has(rule)) return;
+  checkRuleFields(rule, typeof where === 'string' ? where : where());
+  if (rule && typeof rule === 'object') checkedRules.add(rule);
 }
 
 function checkRuleFields(rule: any, where: string): void {
@@ -276,6 +272,12 @@ function checkRuleFields(rule: any, where: string): void {
       for (const k of Object.keys(h)) {
         if (!HTTP_FIELDS.has(k)) throw new Error(`${where}: rules.http[].${k} is not modelled by the Cilium reader`);
       }
+    }
+  }
+  // Read before the rule's ports, so an operator the reader does not model is refused whatever the port.
+  for (const sel of [...(rule.fromEndpoints ?? []), ...(rule.toEndpoints ?? [])]) {
+    for (const expr of sel?.matchExpressions ?? []) {
+      if (!['In', 'NotIn', 'Exists', 'DoesNotExist'].includes(expr?.operator)) throw new Error(`selector operator ${expr?.operator} is not modelled`);
     }
   }
   if (rule.icmps) throw new Error(`${where}: icmps is not modelled by the Cilium reader`);
