@@ -98,6 +98,13 @@ function verifyPrefiltered(manifests: readonly SourcedManifest[], backend: strin
       // Ports on which both decide alike whatever the port (an NSM connection): where both agree on one, they agree on all.
       const uniform = set.intersect(readerSide.uniform?.(s, d) ?? PortSet.NONE).intersect(intentSide.uniform?.(s, d) ?? PortSet.NONE);
       if (!uniform.empty && agreeOn(endpoints[s], destination, uniform)) set = set.minus(uniform);
+      // Ports where both know their answer exactly: if they agree on all of them, none needs asking.
+      const exact = set.intersect(readerSide.exact?.(s, d) ?? PortSet.NONE).intersect(intentSide.exact?.(s, d) ?? PortSet.NONE);
+      if (!exact.empty) {
+        const r = readerSide.ports(s, d).intersect(exact);
+        const i = intentSide.ports(s, d).intersect(exact);
+        if (r.minus(i).empty && i.minus(r).empty) set = set.minus(exact);
+      }
       for (const p of ports.within(destination, set)) {
         const plain: Query = { source: endpoints[s], destination, port: p.number, protocol: p.protocol };
         for (const query of [plain, ...requestsOn(p).map((r) => ({ ...plain, http: { method: r.method, path: r.path } }))]) {
