@@ -217,13 +217,17 @@ export function matrixRows(manifests: readonly SourcedManifest[], backend: strin
           const singles = ports.within(destination, mine);
           if (singles.length === 0 && !cell.block) continue;
           const asked = ports.count([destination], protocol);
-          if (singles.length + blockPorts === asked.size && asked.hasOne && (blockPorts === 0 || cell.block)) {
-            // Every asked port allowed, known without asking (exact sets, no HTTP condition near, the mTLS
-            // column reading no effects): the row now, its reasons when read.
-            if (blockPorts === 0 && !readsEffects && l7.plain(destination) && mine.minus(prefilter.exact?.(s, d) ?? PortSet.NONE).empty) {
+          // Every port of `singles` allowed, known without asking (exact sets, no HTTP condition near, the
+          // mTLS column reading no effects): the rows now, their reasons when read.
+          if (blockPorts === 0 && !readsEffects && l7.plain(destination) && mine.minus(prefilter.exact?.(s, d) ?? PortSet.NONE).empty) {
+            if (singles.length === asked.size && asked.hasOne) {
               rows.push(lazyAnyRow(cell, singles, { source, destination, port: singles[0].number, protocol }, ask, mtls));
-              continue;
+            } else {
+              for (const p of singles) rows.push(lazyPortRow(cell, { source, destination, port: p.number, protocol }, ask, mtls));
             }
+            continue;
+          }
+          if (singles.length + blockPorts === asked.size && asked.hasOne && (blockPorts === 0 || cell.block)) {
             const any = anyRow(cell, singles, ask, mtls, readsEffects);
             if (any) { rows.push(any); continue; }
           }
@@ -324,6 +328,23 @@ function lazyAnyRow(cell: Cell, singles: readonly UniversePort[], first: Query, 
       if (!made || made.l7 !== '') throw new Error(`internal error: the prefilter said every port of ${cell.source} -> ${cell.destination} ${cell.protocol} is allowed`);
       Object.defineProperty(row, 'reasons', { value: made.reasons, enumerable: true, writable: true, configurable: true });
       return made.reasons;
+    },
+  });
+  return row;
+}
+
+/** The row of one port the reader allows, as its prefilter knows exactly: made without asking, its reasons asked for when read. */
+function lazyPortRow(cell: Cell, query: Query, ask: (port: number, protocol: 'TCP' | 'UDP') => { query: Query; answer: L7Answer }, mtls: MtlsOf): FlowRow {
+  const row: FlowRow = { source: cell.source, destination: cell.destination, port: String(query.port), protocol: cell.protocol, l7: '', mtls: mtls(query, []), reasons: [] };
+  Object.defineProperty(row, 'reasons', {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      const { answer } = ask(query.port, query.protocol);
+      if (!answer.allowed || answer.rule !== '') throw new Error(`internal error: the prefilter said ${cell.source} -> ${cell.destination} ${query.port}/${cell.protocol} is allowed`);
+      const reasons = flat(answer.reasons);
+      Object.defineProperty(row, 'reasons', { value: reasons, enumerable: true, writable: true, configurable: true });
+      return reasons;
     },
   });
   return row;
