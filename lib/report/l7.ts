@@ -7,7 +7,7 @@
  */
 import { compareStrings } from '../verify/inventory';
 import { AnyManifest, manifestOf } from '../verify/manifests';
-import { Decision, DecisionEffect, PolicyEvaluator, Query } from '../verify/types';
+import { Decision, DecisionEffect, Endpoint, PolicyEvaluator, Query } from '../verify/types';
 
 /** An HTTP condition in the model's words: methods (empty: any) and a path glob (absent: any). */
 export interface HttpAtom {
@@ -37,7 +37,10 @@ export interface L7Answer {
  * (Istio ALLOW with operations) is asked the sample requests of the destination namespace's HTTP
  * conditions: the flow exists when one is allowed, restricted to those.
  */
-export function l7Of(_backend: string, manifests: readonly AnyManifest[], evaluator: PolicyEvaluator): (q: Query, plain: Decision) => L7Answer {
+/** The L7 answer of a query given the plain decision; `plain(destination)` is true when it is always the plain decision's (no HTTP condition near). */
+export type L7Of = ((q: Query, plain: Decision) => L7Answer) & { readonly plain: (destination: Endpoint) => boolean };
+
+export function l7Of(_backend: string, manifests: readonly AnyManifest[], evaluator: PolicyEvaluator): L7Of {
   const atomsByNs = new Map<string, HttpAtom[]>();
   for (const src of manifests) {
     const m = manifestOf(src);
@@ -56,7 +59,7 @@ export function l7Of(_backend: string, manifests: readonly AnyManifest[], evalua
     }
     return list;
   };
-  return (q, plain) => {
+  const answer = (q: Query, plain: Decision): L7Answer => {
     const asPlain = (allowed: boolean, rule: string): L7Answer => ({ allowed, rule, reasons: plain.reasons, effects: plain.effects });
     const denied = asPlain(false, '');
     if (q.protocol !== 'TCP') return plain.allowed ? asPlain(true, '') : denied;
@@ -79,6 +82,8 @@ export function l7Of(_backend: string, manifests: readonly AnyManifest[], evalua
     if (allowed.length > 0) return { allowed: true, rule: describeAtoms(allowed), reasons, effects };
     return plain.allowed ? asPlain(true, 'restricted') : denied;
   };
+  // No HTTP condition near: the answer is the plain decision's, on every port and protocol.
+  return Object.assign(answer, { plain: (destination: Endpoint) => candidatesOf(destination.namespace ?? '').length === 0 });
 }
 
 /** `GET,HEAD /api/*; POST /orders`: atoms grouped by path, methods merged, sorted. */

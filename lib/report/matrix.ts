@@ -4,6 +4,12 @@
  * `ns:ingress-nginx` (any pod of a namespace), `ns:*` (a pod of any other namespace),
  * `cidr:203.0.113.0/24`, `world` (an address outside every range the policies name),
  * `fqdn:api.example.com`. A row whose every probed port is allowed says `any`.
+ *
+ * The rows are those of asking the reader every (source, destination, port) of the universe with
+ * a workload at one end, but only the connections the reader's prefilter (lib/verify/prefilter.ts)
+ * says it may allow are asked: time and memory grow with the policies and the allowed rows, not
+ * with the square of the endpoints times the ports. `matrixRowsByProbing` is the former way, kept
+ * for the test that compares the two.
  */
 import { parseCidr } from '../intent/cidr';
 import { NAMESPACE_NAME_LABEL, compareStrings, inventory } from '../verify/inventory';
@@ -15,7 +21,7 @@ import { readerOf } from './backend';
 import { L7Answer, l7Of } from './l7';
 import { MtlsOf, mtlsOf, mtlsReadsEffects } from './mtls';
 import { NamedRange, addressName } from './names';
-import { mentions, reportUniverse } from './universe';
+import { mentions, onceFor, reportUniverse } from './universe';
 
 /** One row of the matrix. */
 export interface FlowRow {
@@ -92,6 +98,10 @@ export class EndpointNamer {
 
 /** The matrix of a set of manifests. */
 export function flowMatrix(manifests: readonly SourcedManifest[], options: FlowMatrixOptions = {}): FlowMatrix {
+  return onceFor(manifests, () => matrixOf(manifests, options));
+}
+
+function matrixOf(manifests: readonly SourcedManifest[], options: FlowMatrixOptions): FlowMatrix {
   const chosen = options.evaluator
     ? { backend: options.backend ?? options.evaluator.backend, evaluator: options.evaluator }
     : readerOf(manifests, options.backend);
@@ -194,6 +204,16 @@ export function matrixRows(manifests: readonly SourcedManifest[], backend: strin
           const singles = ports.within(destination, mine);
           if (singles.length === 0 && !cell.block) continue;
           const asked = ports.count([destination], protocol);
+          // Every port of `singles` allowed, known without asking (exact sets, no HTTP condition near, the
+          // mTLS column reading no effects): the rows now, their reasons when read.
+          if (blockPorts === 0 && !readsEffects && l7.plain(destination) && mine.minus(prefilter.exact?.(s, d) ?? PortSet.NONE).empty) {
+            if (singles.length === asked.size && asked.hasOne) {
+              rows.push(lazyAnyRow(cell, singles, { source, destination, port: singles[0].number, protocol }, ask, mtls));
+            } else {
+              for (const p of singles) rows.push(lazyPortRow(cell, { source, destination, port: p.number, protocol }, ask, mtls));
+            }
+            continue;
+          }
           if (singles.length + blockPorts === asked.size && asked.hasOne && (blockPorts === 0 || cell.block)) {
             const any = anyRow(cell, singles, ask, mtls, readsEffects);
             if (any) { rows.push(any); continue; }
@@ -277,6 +297,44 @@ function anyRow(cell: Cell, singles: readonly UniversePort[], ask: (port: number
     mtls: mtls(hit.query, readsEffects ? effects : hit.effects),
     reasons: flat([...reasons]),
   };
+}
+
+/**
+ * The `any` row of a cell of one pair whose every asked port the reader allows, as its prefilter
+ * knows exactly: made without asking; its reasons (every port's, in port order, each once) are
+ * asked for when first read (a JSON output reads them, a table, a diagram or a diff's rows do not).
+ */
+function lazyAnyRow(cell: Cell, singles: readonly UniversePort[], first: Query, ask: (port: number, protocol: 'TCP' | 'UDP') => { query: Query; answer: L7Answer },
+  mtls: MtlsOf): FlowRow {
+  const row: FlowRow = { source: cell.source, destination: cell.destination, port: 'any', protocol: cell.protocol, l7: '', mtls: mtls(first, []), reasons: [] };
+  Object.defineProperty(row, 'reasons', {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      const made = anyRow({ ...cell, allowed: new Map() }, singles, ask, mtls, false);
+      if (!made || made.l7 !== '') throw new Error(`internal error: the prefilter said every port of ${cell.source} -> ${cell.destination} ${cell.protocol} is allowed`);
+      Object.defineProperty(row, 'reasons', { value: made.reasons, enumerable: true, writable: true, configurable: true });
+      return made.reasons;
+    },
+  });
+  return row;
+}
+
+/** The row of one port the reader allows, as its prefilter knows exactly: made without asking, its reasons asked for when read. */
+function lazyPortRow(cell: Cell, query: Query, ask: (port: number, protocol: 'TCP' | 'UDP') => { query: Query; answer: L7Answer }, mtls: MtlsOf): FlowRow {
+  const row: FlowRow = { source: cell.source, destination: cell.destination, port: String(query.port), protocol: cell.protocol, l7: '', mtls: mtls(query, []), reasons: [] };
+  Object.defineProperty(row, 'reasons', {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      const { answer } = ask(query.port, query.protocol);
+      if (!answer.allowed || answer.rule !== '') throw new Error(`internal error: the prefilter said ${cell.source} -> ${cell.destination} ${query.port}/${cell.protocol} is allowed`);
+      const reasons = flat(answer.reasons);
+      Object.defineProperty(row, 'reasons', { value: reasons, enumerable: true, writable: true, configurable: true });
+      return reasons;
+    },
+  });
+  return row;
 }
 
 function merge(seen: Hit, answer: L7Answer): void {

@@ -42,16 +42,28 @@ export interface Mentions {
 
 /** Namespaces, CIDRs and host names the specs of the manifests mention, sorted. */
 export function mentions(manifests: readonly AnyManifest[]): Mentions {
-  // The report asks several times about one list of manifests (the reader's enrolment, the universe, the row names).
-  let found = mentionsCache.get(manifests);
-  if (!found) {
-    found = findMentions(manifests);
-    mentionsCache.set(manifests, found);
-  }
-  return found;
+  if (scope?.manifests !== manifests) return findMentions(manifests);
+  scope.mentions ??= findMentions(manifests);
+  return scope.mentions;
 }
 
-const mentionsCache = new WeakMap<readonly AnyManifest[], Mentions>();
+/** The list of manifests one report is about, while it is made, with what was found in it. */
+let scope: { readonly manifests: readonly AnyManifest[]; mentions?: Mentions } | undefined;
+
+/**
+ * Runs `f` (one report over `manifests`: the universe, the row names, ...) reading the manifests'
+ * mentions once, however many of its steps ask. Only for the duration of `f`: a caller may change
+ * the list afterwards.
+ */
+export function onceFor<T>(manifests: readonly AnyManifest[], f: () => T): T {
+  const outer = scope;
+  scope = outer?.manifests === manifests ? outer : { manifests };
+  try {
+    return f();
+  } finally {
+    scope = outer;
+  }
+}
 
 function findMentions(manifests: readonly AnyManifest[]): Mentions {
   const namespaces = new Set<string>();

@@ -7,10 +7,10 @@ import { DnsSpec } from '../intent/dns';
 import { ParsedIntent } from '../intent/document';
 import { IntentEvaluator, Mismatch, describeMismatch, intentProbes } from '../verify/expected';
 import { backendIntentOptions } from '../verify/readers';
-import { OpenPrefilter, prefilterOf, verdictsOf } from '../verify/prefilter';
+import { FlowPrefilter, OpenPrefilter, PortSet, prefilterOf, verdictsOf } from '../verify/prefilter';
 import { UniversePort, UniversePorts, UniverseRequest, queries } from '../verify/universe';
 import { Endpoint, PolicyEvaluator, Query, SourcedManifest } from '../verify/types';
-import { reportUniverse } from './universe';
+import { onceFor, reportUniverse } from './universe';
 
 /** The result of a verification. */
 export interface Verification {
@@ -39,12 +39,19 @@ export function verifyAgainstIntent(
   manifests: readonly SourcedManifest[], backend: string, evaluator: PolicyEvaluator, intent: ParsedIntent,
   enrolledNamespaces: readonly string[] = [], limit = 50,
 ): Verification {
+  return onceFor(manifests, () => verifyPrefiltered(manifests, backend, evaluator, intent, enrolledNamespaces, limit));
+}
+
+function verifyPrefiltered(
+  manifests: readonly SourcedManifest[], backend: string, evaluator: PolicyEvaluator, intent: ParsedIntent,
+  enrolledNamespaces: readonly string[], limit: number,
+): Verification {
   const { universe, expected, inScope } = verification(manifests, backend, intent, enrolledNamespaces);
   const endpoints = universe.endpoints;
   const focus = new Uint8Array(endpoints.map((e) => (inScope(e) ? 1 : 0)));
   const scope = { endpoints, focus, destinationOrder: true };
   const open = new OpenPrefilter(scope);
-  const readerSide = prefilterOf(evaluator, scope) ?? open;
+  const readerSide: FlowPrefilter = prefilterOf(evaluator, scope) ?? open;
   const intentSide = expected.prefilter(scope);
   const ports = new UniversePorts(universe);
   const readerAllows = verdictsOf(evaluator);
@@ -52,6 +59,23 @@ export function verifyAgainstIntent(
   for (const r of universe.requests ?? []) requests.set(r.port, [...(requests.get(r.port) ?? []), r]);
   const requestsOn = (p: UniversePort) => (p.protocol === 'TCP' ? requests.get(p.number) ?? [] : []);
   const sharedQueries = universe.ports.reduce((n, p) => n + 1 + requestsOn(p).length, 0);
+  /**
+   * True when the reader and the intent agree, on one port of each protocol of `uniform`, on the
+   * plain connection and on every request asked on any of its ports: then they agree on all of them.
+   */
+  const agreeOn = (source: Endpoint, destination: Endpoint, uniform: PortSet): boolean => {
+    for (const protocol of ['TCP', 'UDP'] as const) {
+      const within = ports.within(destination, uniform.only(protocol));
+      if (within.length === 0) continue;
+      const kinds = new Map<string, Query['http']>([['', undefined]]);
+      for (const p of within) for (const r of requestsOn(p)) kinds.set(`${r.method} ${r.path}`, { method: r.method, path: r.path });
+      for (const http of kinds.values()) {
+        const query: Query = { source, destination, port: within[0].number, protocol, ...(http ? { http } : {}) };
+        if (readerAllows(query) !== expected.allows(query)) return false;
+      }
+    }
+    return true;
+  };
   const inScopeCount = endpoints.reduce((n, e) => n + (inScope(e) ? 1 : 0), 0);
   const mismatches: Mismatch[] = [];
   let probes = 0;
@@ -74,7 +98,17 @@ export function verifyAgainstIntent(
     sources.sort((a, b) => a - b);
     for (const s of sources) {
       if (mismatches.length >= limit) break;
-      const set = readerSide.ports(s, d).union(intentSide.ports(s, d));
+      let set = readerSide.ports(s, d).union(intentSide.ports(s, d));
+      // Ports on which both decide alike whatever the port (an NSM connection): where both agree on one, they agree on all.
+      const uniform = set.intersect(readerSide.uniform?.(s, d) ?? PortSet.NONE).intersect(intentSide.uniform?.(s, d) ?? PortSet.NONE);
+      if (!uniform.empty && agreeOn(endpoints[s], destination, uniform)) set = set.minus(uniform);
+      // Ports where both know their answer exactly: if they agree on all of them, none needs asking.
+      const exact = set.intersect(readerSide.exact?.(s, d) ?? PortSet.NONE).intersect(intentSide.exact?.(s, d) ?? PortSet.NONE);
+      if (!exact.empty) {
+        const r = readerSide.ports(s, d).intersect(exact);
+        const i = intentSide.ports(s, d).intersect(exact);
+        if (r.minus(i).empty && i.minus(r).empty) set = set.minus(exact);
+      }
       for (const p of ports.within(destination, set)) {
         const plain: Query = { source: endpoints[s], destination, port: p.number, protocol: p.protocol };
         for (const query of [plain, ...requestsOn(p).map((r) => ({ ...plain, http: { method: r.method, path: r.path } }))]) {

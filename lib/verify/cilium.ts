@@ -185,7 +185,7 @@ export class CiliumPolicyEvaluator implements PolicyEvaluator {
     const denyKey = dir === 'ingress' ? 'ingressDeny' : 'egressDeny';
     for (const p of selecting) {
       (p.spec[denyKey] ?? []).forEach((rule: any, i: number) => {
-        checkRule(rule, `${p.id} ${denyKey}[${i}]`);
+        checkRule(rule, () => `${p.id} ${denyKey}[${i}]`);
       });
       const hit = (p.spec[denyKey] ?? []).findIndex((rule: any) => l3Matches(rule, dir, peer, p) && l4Match(rule, q) !== undefined);
       if (hit >= 0) {
@@ -206,13 +206,13 @@ export class CiliumPolicyEvaluator implements PolicyEvaluator {
     for (const p of selecting) {
       (p.spec[dir] ?? []).forEach((rule: any, i: number) => {
         const ref = { policy: p, list: dir, index: i };
-        const where = ruleText(ref);
-        checkRule(rule, where);
-        if (!l3Matches(rule, dir, peer, p)) return;
-        if (dir === 'egress' && rule.toFQDNs && !this.mayResolve(subject, peer)) return;
+        checkRule(rule, () => ruleText(ref));
+        // The port first: the cheaper test (the three must hold, in any order).
         const l4 = l4Match(rule, q);
         if (l4 === undefined) return;
-        matches.push({ rule: ref, where, l7: l4 });
+        if (!l3Matches(rule, dir, peer, p)) return;
+        if (dir === 'egress' && rule.toFQDNs && !this.mayResolve(subject, peer)) return;
+        matches.push({ rule: ref, where: ruleText(ref), l7: l4 });
       });
     }
     if (matches.length === 0) return ciliumEffect('deny', `no ${dir} rule of ${subject.id} allows it (default deny)`);
@@ -261,7 +261,16 @@ function isEnrolled(e: Endpoint): boolean {
   return e.kind === 'pod' && e.namespaceLabels?.[MTLS_LABEL] === 'true';
 }
 
-function checkRule(rule: any, where: string): void {
+/** Rules already checked: every query reads the rules of the policies that select its ends. */
+const checkedRules = new WeakSet<object>();
+
+function checkRule(rule: any, where: string | (() => string)): void {
+  if (rule && typeof rule === 'object' && checkedRules.has(rule)) return;
+  checkRuleFields(rule, typeof where === 'string' ? where : where());
+  if (rule && typeof rule === 'object') checkedRules.add(rule);
+}
+
+function checkRuleFields(rule: any, where: string): void {
   for (const k of Object.keys(rule ?? {})) {
     if (!RULE_FIELDS.has(k)) throw new Error(`${where}: ${k} is not modelled by the Cilium reader`);
   }
@@ -278,6 +287,12 @@ function checkRule(rule: any, where: string): void {
       }
     }
   }
+  // Read before the rule's ports, so an operator the reader does not model is refused whatever the port.
+  for (const sel of [...(rule.fromEndpoints ?? []), ...(rule.toEndpoints ?? [])]) {
+    for (const expr of sel?.matchExpressions ?? []) {
+      if (!['In', 'NotIn', 'Exists', 'DoesNotExist'].includes(expr?.operator)) throw new Error(`selector operator ${expr?.operator} is not modelled`);
+    }
+  }
   if (rule.icmps) throw new Error(`${where}: icmps is not modelled by the Cilium reader`);
   if (rule.toCIDRSet?.some((c: any) => !c.cidr) || rule.fromCIDRSet?.some((c: any) => !c.cidr)) {
     throw new Error(`${where}: CIDR groups are not modelled by the Cilium reader`);
@@ -286,6 +301,18 @@ function checkRule(rule: any, where: string): void {
 
 /** Cilium's identity labels of an endpoint, keyed `source:key`. */
 function identityLabels(e: Endpoint): Map<string, string> {
+  // Once per endpoint: every rule's peer selector asks. Callers read the map, never change it.
+  let labels = identityCache.get(e);
+  if (!labels) {
+    labels = computeIdentityLabels(e);
+    identityCache.set(e, labels);
+  }
+  return labels;
+}
+
+const identityCache = new WeakMap<Endpoint, Map<string, string>>();
+
+function computeIdentityLabels(e: Endpoint): Map<string, string> {
   const out = new Map<string, string>();
   if (e.kind !== 'pod') {
     out.set('reserved:world', '');
@@ -309,11 +336,24 @@ function parseKey(key: string): { source: string; key: string } {
 function lookup(labels: Map<string, string>, rawKey: string): string | undefined {
   const { source, key } = parseKey(rawKey);
   if (source !== 'any') return labels.get(`${source}:${key}`);
-  for (const [k, v] of labels) {
-    if (parseKey(k).key === key) return v;
-  }
-  return undefined;
+  return anySource(labels).get(key);
 }
+
+/** The first value of each key whatever its source, in the labels' order (what an `any` key reads), made once per map. */
+function anySource(labels: Map<string, string>): Map<string, string> {
+  let out = anySourceCache.get(labels);
+  if (!out) {
+    out = new Map();
+    for (const [k, v] of labels) {
+      const key = parseKey(k).key;
+      if (!out.has(key)) out.set(key, v);
+    }
+    anySourceCache.set(labels, out);
+  }
+  return out;
+}
+
+const anySourceCache = new WeakMap<Map<string, string>, Map<string, string>>();
 
 /** Matches a label selector (matchLabels and matchExpressions) against identity labels. */
 function selectorMatches(sel: any, labels: Map<string, string>): boolean {

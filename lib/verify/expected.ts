@@ -379,6 +379,24 @@ class IntentPrefilter implements FlowPrefilter {
     return out;
   }
 
+  /**
+   * Where `ports` is exact: an NSM connection's pair (every port), and TCP from a kubelet probe
+   * address to a pod of a managed namespace that no proxy-port or mesh-wide mTLS deviation
+   * touches (every TCP port, any request).
+   */
+  public exact(s: number, d: number): PortSet {
+    if (this.nsm.get(d)?.has(s)) return PortSet.ALL;
+    const destination = this.endpoints[d];
+    if (!this.probeIps.includes(s) || !this.isManaged(d) || destination.kind !== 'pod') return PortSet.NONE;
+    if (this.opts.meshWideStrictMtls || (this.opts.proxyPorts ?? []).length > 0) return PortSet.NONE;
+    return PortSet.ALL_TCP;
+  }
+
+  /** An NSM connection's pair: the same decision on every port and request, in words that name neither. */
+  public uniform(s: number, d: number): PortSet {
+    return this.nsm.get(d)?.has(s) ? PortSet.ALL : PortSet.NONE;
+  }
+
   public ports(s: number, d: number): PortSet {
     if (this.nsm.get(d)?.has(s)) return PortSet.ALL;
     let flows = PortSet.NONE;

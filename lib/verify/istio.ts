@@ -155,7 +155,7 @@ export class IstioEvaluator implements PolicyEvaluator {
    */
   public prefilter(scope: PrefilterScope): FlowPrefilter | undefined {
     const layer = this.options.networkLayer;
-    const below = layer ? prefilterOf(layer, scope) : new OpenPrefilter(scope);
+    const below: FlowPrefilter | undefined = layer ? prefilterOf(layer, scope) : new OpenPrefilter(scope);
     if (!below) return undefined;
     const endpoints = scope.endpoints;
     const open = new OpenPrefilter(scope);
@@ -178,6 +178,18 @@ export class IstioEvaluator implements PolicyEvaluator {
         else if (viaWaypoint(destination)) tcp = PortSet.ALL_TCP;
         else tcp = network.has('TCP', HBONE) ? PortSet.ALL_TCP : PortSet.NONE;
         return udp.union(tcp.intersect(authorized));
+      },
+      // Where only the network layer decides (UDP; TCP to a pod outside the mesh from outside a
+      // sidecar; the kubelet probe address to an ambient pod), its exact ports are this reader's.
+      exact: (s, d) => {
+        const network = below.exact?.(s, d) ?? PortSet.NONE;
+        if (network.empty) return network;
+        const source = endpoints[s];
+        const destination = endpoints[d];
+        const dstPlane = this.dataPlane(destination);
+        const networkOnly = ((destination.kind !== 'pod' || !dstPlane) && this.dataPlane(source) !== 'sidecar')
+          || (dstPlane === 'ambient' && source.kind === 'ip' && source.ip === AMBIENT_PROBE_ADDRESS);
+        return networkOnly ? network : network.only('UDP');
       },
     };
   }

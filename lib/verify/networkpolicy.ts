@@ -404,6 +404,8 @@ function rulePorts(r: CompiledRule): RulePorts {
  * matched once (identical peers once) through label indexes.
  */
 class NetworkPolicyLayer implements SidedLayer {
+  /** The reader allows a connection when both sides' rules do, and on nothing else: its sets are its answers. */
+  public readonly exact = true;
   private readonly index: EndpointIndex;
   private readonly endpoints: readonly Endpoint[];
   private readonly nsLabels: Array<{ [key: string]: string } | undefined> = [];

@@ -101,6 +101,7 @@ export class NsmEvaluator implements PolicyEvaluator {
    * @param primary decides traffic on the primary pod network (for example a NetworkPolicy evaluator)
    */
   private wiredByService?: Map<string, NsmEndpoint[]>;
+  private readonly requestCache = new WeakMap<Endpoint, NsmClientRequest[]>();
 
   public constructor(manifests: readonly AnyManifest[], private readonly primary?: PolicyEvaluator) {
     const objects = manifests.map((m) => ((m as SourcedManifest).manifest ? (m as SourcedManifest).manifest : (m as Manifest)));
@@ -133,6 +134,21 @@ export class NsmEvaluator implements PolicyEvaluator {
 
   /** Endpoints that serve a registered service, wired to NSM. */
   public endpointsOf(service: string): NsmEndpoint[] {
+    return [...this.wiredEndpoints(service)];
+  }
+
+  /** The client requests of a pod's annotation, parsed once per pod. */
+  private requestsOf(client: Endpoint): NsmClientRequest[] {
+    let out = this.requestCache.get(client);
+    if (!out) {
+      out = parseClientAnnotation(client.annotations?.[NSM_CLIENT_ANNOTATION]);
+      this.requestCache.set(client, out);
+    }
+    return out;
+  }
+
+  /** `endpointsOf` without the copy (callers do not change it). */
+  private wiredEndpoints(service: string): readonly NsmEndpoint[] {
     if (!this.services.has(service)) return [];
     if (!this.wiredByService) {
       // Built once: every query asks, and scanning every endpoint each time grows with the app squared.
@@ -142,7 +158,7 @@ export class NsmEvaluator implements PolicyEvaluator {
         for (const s of new Set(e.services)) (this.wiredByService.get(s) ?? this.wiredByService.set(s, []).get(s)!).push(e);
       }
     }
-    return [...(this.wiredByService.get(service) ?? [])];
+    return this.wiredByService.get(service) ?? [];
   }
 
   /** Every connection between workloads of the manifests, sorted. */
@@ -194,8 +210,8 @@ export class NsmEvaluator implements PolicyEvaluator {
     const join = (a: number, b: number) => (joined.get(a) ?? joined.set(a, new Set()).get(a)!).add(b);
     endpoints.forEach((client, c) => {
       if (client.kind !== 'pod') return;
-      for (const r of parseClientAnnotation(client.annotations?.[NSM_CLIENT_ANNOTATION])) {
-        for (const e of this.endpointsOf(r.service)) {
+      for (const r of this.requestsOf(client)) {
+        for (const e of this.wiredEndpoints(r.service)) {
           for (const i of byWorkload.get(`${e.namespace}/${e.workload}`) ?? []) { join(i, c); join(c, i); }
         }
       }
@@ -215,8 +231,8 @@ export class NsmEvaluator implements PolicyEvaluator {
   /** The connection `client` opens to `endpoint`, described, with the NetworkService object that registers it; or undefined. */
   private over(client: Endpoint, endpoint: Endpoint): { text: string; objects: DecidingObject[] } | undefined {
     if (client.kind !== 'pod' || endpoint.kind !== 'pod' || !endpoint.workload) return undefined;
-    for (const r of parseClientAnnotation(client.annotations?.[NSM_CLIENT_ANNOTATION])) {
-      const e = this.endpointsOf(r.service).find((x) => x.namespace === endpoint.namespace && x.workload === endpoint.workload);
+    for (const r of this.requestsOf(client)) {
+      const e = this.wiredEndpoints(r.service).find((x) => x.namespace === endpoint.namespace && x.workload === endpoint.workload);
       if (!e) continue;
       const svc = this.services.get(r.service)!;
       return {

@@ -190,6 +190,12 @@ export interface FlowPrefilter {
    * as HBONE). Asking one of them answers for all. @default none
    */
   uniform?(s: number, d: number): PortSet;
+  /**
+   * Ports on which `ports(s, d)` is exact, not a superset: on them the reader allows every query
+   * (with a request or without) on exactly the ports of `ports(s, d)` (the NetworkPolicy layer,
+   * whose sets are its rules). @default none
+   */
+  exact?(s: number, d: number): PortSet;
 }
 
 /** The endpoints a prefilter is about. */
@@ -337,6 +343,8 @@ export interface SidedLayer {
   side(i: number, direction: 'ingress' | 'egress'): readonly SideRule[] | undefined;
   /** Every policy with egress rules: the endpoints it closes for egress and its rules (for the reverse index). */
   egressPolicies(): Iterable<{ readonly subjects: readonly number[]; readonly rules: readonly SideRule[] }>;
+  /** True when the reader decides by exactly these rules (no deny rules, no name resolution, nothing else). */
+  readonly exact?: boolean;
 }
 
 /** What a destination's ingress admits: ports of every source, and ports of the sources its rules name. */
@@ -382,6 +390,10 @@ export class SidedPrefilter implements FlowPrefilter {
   public ports(s: number, d: number): PortSet {
     const ingress = this.ingressPorts(s, d);
     return ingress.empty ? ingress : ingress.intersect(this.egressPorts(s, d));
+  }
+
+  public exact(): PortSet {
+    return this.layer.exact ? PortSet.ALL : PortSet.NONE;
   }
 
   /** The ports `d`'s ingress admits from `s`. */
