@@ -189,7 +189,7 @@ export function matrixRows(manifests: readonly SourcedManifest[], backend: strin
     sources.sort((a, b) => a - b);
     const opened: Cell[] = [];
     for (const s of sources) {
-      let set = prefilter.ports(s, d);
+      const set = prefilter.ports(s, d);
       if (set.empty) continue;
       const source = endpoints[s];
       const ask = (port: number, protocol: 'TCP' | 'UDP'): { query: Query; answer: L7Answer } => {
