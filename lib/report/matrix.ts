@@ -176,7 +176,7 @@ export function matrixRows(manifests: readonly SourcedManifest[], backend: strin
     sources.sort((a, b) => a - b);
     const opened: Cell[] = [];
     for (const s of sources) {
-      let set = prefilter.ports(s, d);
+      const set = prefilter.ports(s, d);
       if (set.empty) continue;
       const source = endpoints[s];
       const ask = (port: number, protocol: 'TCP' | 'UDP'): { query: Query; answer: L7Answer } => {
@@ -201,19 +201,20 @@ export function matrixRows(manifests: readonly SourcedManifest[], backend: strin
               if (answer.allowed) cell.block = { set: blockSet, first, count, destination, hit: { query, reasons: answer.reasons, effects: answer.effects, rule: answer.rule } };
             }
           }
-          const singles = ports.within(destination, mine);
-          if (singles.length === 0 && !cell.block) continue;
+          const mineCount = ports.summary(destination, mine, protocol);
+          if (mineCount.count === 0 && !cell.block) continue;
           const asked = ports.count([destination], protocol);
-          // Every port of `singles` allowed, known without asking (exact sets, no HTTP condition near, the
+          // Every port of `mine` allowed, known without asking (exact sets, no HTTP condition near, the
           // mTLS column reading no effects): the rows now, their reasons when read.
           if (blockPorts === 0 && !readsEffects && l7.plain(destination) && mine.minus(prefilter.exact?.(s, d) ?? PortSet.NONE).empty) {
-            if (singles.length === asked.size && asked.hasOne) {
-              rows.push(lazyAnyRow(cell, singles, { source, destination, port: singles[0].number, protocol }, ask, mtls));
+            if (mineCount.count === asked.size && asked.hasOne) {
+              rows.push(lazyAnyRow(cell, () => ports.within(destination, mine), { source, destination, port: mineCount.first!, protocol }, ask, mtls));
             } else {
-              for (const p of singles) rows.push(lazyPortRow(cell, { source, destination, port: p.number, protocol }, ask, mtls));
+              for (const p of ports.within(destination, mine)) rows.push(lazyPortRow(cell, { source, destination, port: p.number, protocol }, ask, mtls));
             }
             continue;
           }
+          const singles = ports.within(destination, mine);
           if (singles.length + blockPorts === asked.size && asked.hasOne && (blockPorts === 0 || cell.block)) {
             const any = anyRow(cell, singles, ask, mtls, readsEffects);
             if (any) { rows.push(any); continue; }
@@ -304,14 +305,14 @@ function anyRow(cell: Cell, singles: readonly UniversePort[], ask: (port: number
  * knows exactly: made without asking; its reasons (every port's, in port order, each once) are
  * asked for when first read (a JSON output reads them, a table, a diagram or a diff's rows do not).
  */
-function lazyAnyRow(cell: Cell, singles: readonly UniversePort[], first: Query, ask: (port: number, protocol: 'TCP' | 'UDP') => { query: Query; answer: L7Answer },
+function lazyAnyRow(cell: Cell, singles: () => readonly UniversePort[], first: Query, ask: (port: number, protocol: 'TCP' | 'UDP') => { query: Query; answer: L7Answer },
   mtls: MtlsOf): FlowRow {
   const row: FlowRow = { source: cell.source, destination: cell.destination, port: 'any', protocol: cell.protocol, l7: '', mtls: mtls(first, []), reasons: [] };
   Object.defineProperty(row, 'reasons', {
     enumerable: true,
     configurable: true,
     get: () => {
-      const made = anyRow({ ...cell, allowed: new Map() }, singles, ask, mtls, false);
+      const made = anyRow({ ...cell, allowed: new Map() }, singles(), ask, mtls, false);
       if (!made || made.l7 !== '') throw new Error(`internal error: the prefilter said every port of ${cell.source} -> ${cell.destination} ${cell.protocol} is allowed`);
       Object.defineProperty(row, 'reasons', { value: made.reasons, enumerable: true, writable: true, configurable: true });
       return made.reasons;
