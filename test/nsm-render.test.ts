@@ -76,6 +76,21 @@ describe('the story on Network Service Mesh', () => {
     expect(sts.spec.template.metadata.annotations).toBeUndefined();
   });
 
+  test('the endpoint container meets the restricted Pod Security Standard: non-root by number, no capability, no escalation, RuntimeDefault seccomp', () => {
+    const nse = containerOf(find(objects, 'StatefulSet', 'lil-deebee', 'production'), 'nse');
+    expect(nse.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      privileged: false,
+      runAsNonRoot: true,
+      // The image sets no USER: without a number the kubelet could not check runAsNonRoot and would refuse to start it.
+      runAsUser: 65534,
+      runAsGroup: 65534,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(nse.securityContext.capabilities.add).toBeUndefined();
+  });
+
   test('Hero is the only client, asking for exactly Lil DeeBee\'s service on one interface; Hero runs no endpoint', () => {
     const hero = find(objects, 'Deployment', 'hero', 'production');
     expect(hero.spec.template.metadata.annotations).toEqual({ [NSM]: 'kernel://lil-deebee.production/nsm-1' });

@@ -244,6 +244,30 @@ export function networkServiceObject(endpoint: WorkloadModel, connections: NsmCo
   };
 }
 
+/**
+ * User the endpoint runs as: the `cmd-nse-icmp-responder` image sets no `USER` (alpine, root), so
+ * `runAsNonRoot` alone would stop the kubelet from starting it; 65534 is `nobody` in alpine.
+ */
+const ENDPOINT_RUN_AS_USER = 65534;
+
+/**
+ * The endpoint container's securityContext, the Kubernetes "restricted" Pod Security Standard: the
+ * endpoint only speaks gRPC over the two unix sockets (world-writable, from the CSI drivers) and
+ * listens on a socket in its own temporary directory; the forwarder, not the endpoint, creates the
+ * kernel interfaces in the pod. So it needs no capability at all, not even NET_ADMIN.
+ */
+function endpointSecurityContext(): any {
+  return {
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ['ALL'] },
+    privileged: false,
+    runAsNonRoot: true,
+    runAsUser: ENDPOINT_RUN_AS_USER,
+    runAsGroup: ENDPOINT_RUN_AS_USER,
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
 /** The endpoint container advertising the destination's NetworkService. */
 export function endpointContainer(endpoint: WorkloadModel, prefix: string, image: string): any {
   return {
@@ -263,7 +287,7 @@ export function endpointContainer(endpoint: WorkloadModel, prefix: string, image
       { name: SPIRE_SOCKET_VOLUME, mountPath: SPIRE_SOCKET_DIR, readOnly: true },
       { name: NSM_SOCKET_VOLUME, mountPath: NSM_SOCKET_DIR, readOnly: true },
     ],
-    securityContext: { allowPrivilegeEscalation: false },
+    securityContext: endpointSecurityContext(),
   };
 }
 
