@@ -46,7 +46,7 @@ const PROMETHEUS = pod('monitoring', 'prometheus', { app: 'prometheus' }, 'prome
 const PROMETHEUS_OTHER_SA = pod('monitoring', 'prometheus-impostor', { app: 'prometheus' }, 'default');
 const KUBE_DNS = pod('kube-system', 'coredns', { 'k8s-app': 'kube-dns' }, 'coredns');
 
-function storyObjects(mesh = Mesh.cilium()): any[] {
+function storyObjects(mesh = Mesh.cilium({ mutualAuth: CiliumMutualAuth.SPIRE })): any[] {
   const app = Testing.app();
   heroAndLilDeeBee(app, mesh);
   return synthApp(app);

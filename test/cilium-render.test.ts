@@ -9,7 +9,7 @@ import { Endpoint } from '../lib/verify/types';
 import { expectSynthError, find, synthApp, storyYaml } from './support/synth';
 import { expectError } from './support/errors';
 
-function story(mesh: Mesh = Mesh.cilium()): any[] {
+function story(mesh: Mesh = Mesh.cilium({ mutualAuth: CiliumMutualAuth.SPIRE })): any[] {
   const app = Testing.app();
   heroAndLilDeeBee(app, mesh);
   return synthApp(app);
@@ -17,7 +17,7 @@ function story(mesh: Mesh = Mesh.cilium()): any[] {
 
 const auth = { authentication: { mode: 'required' } };
 
-describe('the story on Cilium (SPIRE mutual auth, the default)', () => {
+describe('the story on Cilium (SPIRE mutual auth, chosen explicitly)', () => {
   const objects = story();
   const cnps = objects.filter((o) => o.kind === 'CiliumNetworkPolicy');
 
@@ -96,6 +96,14 @@ describe('the story on Cilium (SPIRE mutual auth, the default)', () => {
 });
 
 describe('mutual auth modes', () => {
+  test('the default is NONE, not the deprecated SPIRE mutual authentication: same bytes as NONE, no authentication field, no ztunnel label', () => {
+    const byDefault = story(Mesh.cilium());
+    expect(storyYaml(Mesh.cilium())).toBe(storyYaml(Mesh.cilium({ mutualAuth: CiliumMutualAuth.NONE })));
+    expect(JSON.stringify(byDefault)).not.toContain('authentication');
+    expect(find(byDefault, 'Namespace', 'production').metadata.labels['io.cilium/mtls-enabled']).toBeUndefined();
+    expect(storyYaml(Mesh.cilium())).not.toBe(storyYaml(Mesh.cilium({ mutualAuth: CiliumMutualAuth.SPIRE })));
+  });
+
   test('NONE: the same rules without authentication', () => {
     const cnps = story(Mesh.cilium({ mutualAuth: CiliumMutualAuth.NONE })).filter((o) => o.kind === 'CiliumNetworkPolicy');
     expect(JSON.stringify(cnps)).not.toContain('authentication');
@@ -141,8 +149,8 @@ describe('mutual auth modes', () => {
 describe('peers, L7 and FQDN egress', () => {
   function shop(): { app: App; api: SecureWorkload; web: SecureWorkload; jobs: SecureWorkload } {
     const app = Testing.app();
-    const shopChart = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh: Mesh.cilium() });
-    const batch = new ZeroTrustChart(app, 'batch', { namespace: 'batch', mesh: Mesh.cilium({ spiffeIds: { className: 'spire' } }) });
+    const shopChart = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh: Mesh.cilium({ mutualAuth: CiliumMutualAuth.SPIRE }) });
+    const batch = new ZeroTrustChart(app, 'batch', { namespace: 'batch', mesh: Mesh.cilium({ mutualAuth: CiliumMutualAuth.SPIRE, spiffeIds: { className: 'spire' } }) });
     const api = new SecureWorkload(shopChart, 'api', { image: 'api', ports: [Port.http(8080)] });
     const web = new SecureWorkload(shopChart, 'web', { image: 'web', serviceAccountName: 'web-sa' });
     const jobs = new SecureWorkload(batch, 'jobs', { image: 'jobs' });

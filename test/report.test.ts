@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import { Testing } from 'cdk8s';
-import { IstioMode, Mesh } from '../lib';
+import { CiliumMutualAuth, IstioMode, Mesh } from '../lib';
 import { STORY_MESHES } from '../apps/main';
 import { heroAndLilDeeBee } from '../apps/story';
 import { intentDocument, intentDocumentText, parseIntentDocument } from '../lib/intent/document';
@@ -23,9 +23,9 @@ function synth(build: Parameters<typeof synthTo>[1]): ReturnType<typeof loadMani
 }
 afterAll(() => temps.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-/** Hero -> Lil DeeBee must be mutually authenticated on the identity meshes and Cilium mutual auth. */
+/** Hero -> Lil DeeBee must be mutually authenticated on the identity meshes (Cilium's default, NONE, has no mutual auth). */
 const MTLS: { readonly [id in BackendId]: boolean } = {
-  'networkpolicy': false, 'istio': true, 'istio-ambient': true, 'linkerd': true, 'cilium': true, 'kuma': true, 'nsm': false,
+  'networkpolicy': false, 'istio': true, 'istio-ambient': true, 'linkerd': true, 'cilium': false, 'kuma': true, 'nsm': false,
 };
 
 describe.each(STORY_MESHES.map((m) => [m.id, m] as const))('the story on %s', (id, mesh) => {
@@ -76,7 +76,7 @@ describe('the L7 column', () => {
     ['istio', Mesh.istio({ mode: IstioMode.SIDECAR })],
     ['istio-ambient', Mesh.istio({ mode: IstioMode.AMBIENT })],
     ['linkerd', Mesh.linkerd()],
-    ['cilium', Mesh.cilium()],
+    ['cilium', Mesh.cilium({ mutualAuth: CiliumMutualAuth.SPIRE })],
   ])('%s: ingress-nginx may only GET /api/* on Hero; the database flow has no L7 rule', (_id, mesh) => {
     const rows = flowMatrix(synth(httpStory(mesh))).rows;
     expect(rows.filter((r) => r.source === 'ns:ingress-nginx').map((r) => `${rowKey(r)} [${r.l7}] ${r.mtls}`)).toEqual([

@@ -95,7 +95,9 @@ export class Mesh implements IMesh {
    * Cilium: one `CiliumNetworkPolicy` per workload (ingress and egress sections) plus a namespace
    * baseline that denies by default and keeps DNS open; peers by labels, namespace and
    * ServiceAccount; HTTP rules enforced by Cilium's proxy; FQDN egress with `toFQDNs` and a DNS rule
-   * for exactly the allowed names. Peers are authenticated with SPIRE by default.
+   * for every name (connections to host names only by `toFQDNs`). By default peers are Cilium's label
+   * identities with exact ports (`CiliumMutualAuth.NONE`; encrypt with Cilium's WireGuard or IPsec);
+   * ztunnel mTLS and the deprecated SPIRE mutual authentication only when chosen (`mutualAuth`).
    */
   public static cilium(props: CiliumMeshProps = {}): Mesh {
     return Mesh.of(RENDER_BACKENDS['cilium'], props, () => ({ reserved: CILIUM_RESERVED, profile: {} }));

@@ -11,17 +11,24 @@ export enum CiliumMutualAuth {
    * `authentication: { mode: required }`. Needs Cilium 1.14+ with Helm values
    * `authentication.mutual.spire.enabled=true` (and `.install.enabled=true` for the bundled SPIRE).
    * It authenticates but does not encrypt: add WireGuard or IPsec (`encryption.enabled=true`).
-   * Deprecated in Cilium 1.20 (removal planned); ZTUNNEL is the successor.
+   * Deprecated in Cilium 1.20 (cilium/cilium#47132), removal planned for a later release (likely
+   * 1.21), together with its Helm values; ZTUNNEL is its successor. Choose it explicitly, and only
+   * where you need HTTP rules, UDP or port subsets between workloads with peer authentication.
    */
   SPIRE = 'spire',
   /**
    * Cilium's ztunnel transparent encryption (beta, Cilium 1.20+; Helm `encryption.enabled=true`,
    * `encryption.type=ztunnel`): namespaces are enrolled with the label
    * `io.cilium/mtls-enabled: "true"`. TCP only; between enrolled pods Cilium sees only the HBONE
-   * port 15008, so HTTP rules and partial port sets between workloads are rejected at synth.
+   * port 15008, so HTTP rules and partial port sets between workloads are rejected at synth, and an
+   * allowed peer reaches every port of the destination pod through HBONE (wider than declared).
    */
   ZTUNNEL = 'ztunnel',
-  /** Policies only: no authentication of peers beyond Cilium's label identities. */
+  /**
+   * Policies only: peers are Cilium's label identities, ports exactly as declared. The default:
+   * encrypt the pod traffic with Cilium's transparent encryption (Helm `encryption.enabled=true`,
+   * `encryption.type=wireguard` or `ipsec`, stable), which needs nothing in the policies.
+   */
   NONE = 'none',
 }
 
@@ -29,7 +36,7 @@ export enum CiliumMutualAuth {
 export interface CiliumMeshProps {
   /**
    * How traffic between pods is authenticated.
-   * @default CiliumMutualAuth.SPIRE
+   * @default CiliumMutualAuth.NONE (it was SPIRE, which Cilium 1.20 deprecated; see docs/backends/cilium.md)
    */
   readonly mutualAuth?: CiliumMutualAuth;
   /**
@@ -80,7 +87,7 @@ export interface CiliumSettings {
 
 /** Resolves and validates the props of `Mesh.cilium()`. */
 function ciliumSettings(props: CiliumMeshProps = {}): CiliumSettings {
-  const mode = props.mutualAuth ?? CiliumMutualAuth.SPIRE;
+  const mode = props.mutualAuth ?? CiliumMutualAuth.NONE;
   if (!Object.values(CiliumMutualAuth).includes(mode)) {
     throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', backend: 'cilium', message: `mutualAuth "${mode}" is not one of ${Object.values(CiliumMutualAuth).join(', ')}` });
   }
