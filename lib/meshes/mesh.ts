@@ -16,7 +16,7 @@ export { NetworkPolicyMeshProps } from './networkpolicy';
 export { IstioMode, IstioMeshProps } from './istio';
 export { CiliumMeshProps, CiliumMutualAuth } from './cilium';
 export { SpiffeIdRegistration } from './spire';
-export { KumaHttpRules, KumaMeshProps } from './kuma';
+export { KumaHttpRules, KumaIdentity, KumaMeshProps } from './kuma';
 export { LinkerdHttpRoutes, LinkerdMeshProps } from './linkerd';
 export { NetworkServiceMeshProps } from './nsm';
 
@@ -109,7 +109,8 @@ export class Mesh implements IMesh {
    * so Kuma denies what no permission allows) is emitted unless `createMesh` is false; each
    * destination workload gets a `MeshTrafficPermission` whose `from` entries match the allowed
    * clients by their tags (pod labels and `k8s.kuma.io/namespace`), per port (`sectionName`)
-   * where ports differ; egress leaving the mesh goes through `MeshPassthrough` (`Matched` for
+   * where ports differ (with `identity: KumaIdentity.SPIFFE`: a `MeshIdentity` and `rules[]`
+   * matching SPIFFE IDs by ServiceAccount instead of tags); egress leaving the mesh goes through `MeshPassthrough` (`Matched` for
    * workloads allowed to reach an address or host, `None` for the rest); NetworkPolicy stays on
    * below and admits kuma-cp on 5678 and DNS. HTTP rules and address-range sources are synth
    * errors (see `KumaMeshProps.httpRules` and docs/backends/kuma.md). Output folder: `kuma`.
@@ -120,7 +121,15 @@ export class Mesh implements IMesh {
       profile: {
         httpRulesAtL4: options.httpRulesAtL4,
         // A Mesh created elsewhere must have mTLS on (Mesh.kuma() says so): read it as STRICT.
-        reader: { kuma: { systemNamespace: options.controlPlaneNamespace, ...(options.createMesh ? {} : { meshes: { [options.meshName]: KumaMtls.STRICT } }) } },
+        reader: {
+          kuma: {
+            systemNamespace: options.controlPlaneNamespace,
+            ...(options.createMesh ? {} : { meshes: { [options.meshName]: KumaMtls.STRICT } }),
+            // The MeshIdentity (emitted in the system namespace, which the self-check does not read,
+            // or made elsewhere with createMesh: false) has the trust domain the props name.
+            ...(options.spiffe ? { spiffeTrustDomains: { [options.meshName]: options.spiffe.trustDomain } } : {}),
+          },
+        },
       },
     }));
   }

@@ -35,9 +35,21 @@
  *   endpoint, with `port` absent or equal. An unmeshed pod's address is unknown, so only `All`
  *   lets the sidecar reach it.
  * - HTTP requests are not looked at: MeshTrafficPermission is L4.
+ * - SPIFFE identity (Kuma 2.12+): a pod is identified by the most specific `MeshIdentity` of its
+ *   mesh in the system namespace whose `selector.dataplane.matchLabels` its tags satisfy (most
+ *   labels, then name; no `dataplane` selector: none), or, for a mesh given in
+ *   `options.spiffeTrustDomains`, by Kuma's default path in that trust domain. Its ID is
+ *   `spiffe://<trustDomain><path>` with `{{ .Mesh }}`, `{{ .Zone }}` (`options.zone`),
+ *   `{{ .Namespace }}` and `{{ .ServiceAccount }}` filled in (defaults: trust domain
+ *   `{{ .Mesh }}.{{ .Zone }}.mesh.local`, path `/ns/{{ .Namespace }}/sa/{{ .ServiceAccount }}`).
+ *   A pod without one presents the builtin CA's `spiffe://<mesh>/<kuma.io/service>` IDs. For a
+ *   destination with an identity, the `rules[]` of every applicable MeshTrafficPermission are
+ *   joined: a `deny` match denies, else an `allow`/`allowWithShadowDeny` match allows, else denied
+ *   (`spiffeID` Exact or Prefix).
  *
- * Not modelled (throws, so nothing is silently read as denied): experimental `rules[]` in
- * MeshTrafficPermission, targetRef kinds other than those above, `Dataplane` targets by name.
+ * Not modelled (throws, so nothing is silently read as denied): `rules[]` on a destination without
+ * an identity, `from[]` on one with an identity, the Spire and extension MeshIdentity providers,
+ * other template fields, targetRef kinds other than those above, `Dataplane` targets by name.
  */
 import { Decision, DecidingObject, DecisionEffect, Endpoint, Manifest, PolicyEvaluator, Query, decision } from './types';
 import { compareText } from '../intent/collation';
@@ -62,9 +74,19 @@ export interface KumaEvaluatorOptions {
   readonly systemNamespace?: string;
   /** Meshes not among the manifests. @default - mTLS off */
   readonly meshes?: { [name: string]: KumaMtls };
+  /**
+   * Meshes whose MeshIdentity is not among the manifests: every pod of the mesh has a SPIFFE ID in
+   * this trust domain with Kuma's default path. @default - none
+   */
+  readonly spiffeTrustDomains?: { [mesh: string]: string };
+  /** Zone name for `{{ .Zone }}` in MeshIdentity templates. @default 'default' */
+  readonly zone?: string;
 }
 
 const NS_TAG = 'k8s.kuma.io/namespace';
+/** Kuma's default SPIFFE ID parts of a MeshIdentity. */
+const DEFAULT_TRUST_DOMAIN = '{{ .Mesh }}.{{ .Zone }}.mesh.local';
+const DEFAULT_SPIFFE_PATH = '/ns/{{ .Namespace }}/sa/{{ .ServiceAccount }}';
 type Tags = Map<string, Set<string>>;
 
 interface Policy {
@@ -81,6 +103,7 @@ export class KumaEvaluator implements PolicyEvaluator {
   private readonly services: Manifest[];
   private readonly mtps: Manifest[];
   private readonly passthroughs: Manifest[];
+  private readonly identities: Manifest[];
   private readonly serviceIndex: SelectorIndex<Manifest>;
   private readonly targetIndex = new Map<Manifest[], { order: Map<Manifest, number>; always: Map<string, Manifest[]>; byEntry: Map<string, Manifest[]> }>();
   private readonly tagsCache = new WeakMap<Endpoint, Tags>();
@@ -94,11 +117,10 @@ export class KumaEvaluator implements PolicyEvaluator {
     this.services = manifests.filter((m) => m.kind === 'Service' && m.apiVersion === 'v1');
     this.mtps = manifests.filter((m) => m.kind === 'MeshTrafficPermission' && m.apiVersion === 'kuma.io/v1alpha1');
     this.passthroughs = manifests.filter((m) => m.kind === 'MeshPassthrough' && m.apiVersion === 'kuma.io/v1alpha1');
+    this.identities = manifests.filter((m) => m.kind === 'MeshIdentity' && m.apiVersion === 'kuma.io/v1alpha1' && m.metadata.namespace === this.system)
+      .sort((a, b) => compareText(a.metadata.name, b.metadata.name));
     this.serviceIndex = new SelectorIndex(this.services, (svc) => svc.metadata.namespace,
       (svc) => (svc.spec?.selector && Object.keys(svc.spec.selector).length > 0 ? svc.spec.selector : null));
-    for (const p of this.mtps) {
-      if (p.spec?.rules !== undefined) throw new Error(`MeshTrafficPermission ${p.metadata.namespace}/${p.metadata.name}: rules[] (SPIFFE matching) is not modelled by this reader`);
-    }
   }
 
   public evaluate(q: Query): Decision {
@@ -299,12 +321,80 @@ export class KumaEvaluator implements PolicyEvaluator {
     return [...out].sort((a, b) => index!.order.get(a)! - index!.order.get(b)!);
   }
 
+  /**
+   * The SPIFFE identity of a meshed pod in `mesh`: its ID, or undefined when no MeshIdentity (nor
+   * `spiffeTrustDomains`) covers it.
+   */
+  public spiffeId(e: Endpoint, mesh: string): string | undefined {
+    let best: Manifest | undefined;
+    let bestLabels = -1;
+    for (const m of this.identities) {
+      if ((m.metadata.labels?.['kuma.io/mesh'] ?? 'default') !== mesh) continue;
+      const dataplane = m.spec?.selector?.dataplane;
+      if (dataplane === undefined) continue; // an empty selector applies to nothing
+      if (dataplane.matchExpressions !== undefined) throw new Error(`MeshIdentity ${m.metadata.name}: selector.dataplane.matchExpressions is not modelled`);
+      const wanted = dataplane.matchLabels ?? {};
+      if (!tagsMatch(wanted, this.tags(e))) continue;
+      const n = Object.keys(wanted).length;
+      if (n > bestLabels) { best = m; bestLabels = n; } // identities are sorted by name: the first wins a tie
+    }
+    const fill = (template: string, what: string) => template.replace(/\{\{\s*([^}]*?)\s*\}\}/g, (_all, field: string) => {
+      switch (field) {
+        case '.Mesh': return mesh;
+        case '.Zone': return this.options.zone ?? 'default';
+        case '.Namespace': return e.namespace ?? '';
+        case '.ServiceAccount': return e.serviceAccount ?? 'default';
+        default: throw new Error(`MeshIdentity ${what}: template field {{ ${field} }} is not modelled`);
+      }
+    });
+    if (!best) {
+      const td = this.options.spiffeTrustDomains?.[mesh];
+      return td === undefined ? undefined : `spiffe://${td}${fill(DEFAULT_SPIFFE_PATH, `of mesh ${mesh}`)}`;
+    }
+    const provider = best.spec?.provider?.type;
+    if (provider !== 'Bundled') throw new Error(`MeshIdentity ${best.metadata.name}: provider ${provider} is not modelled (the IDs are issued outside the manifests)`);
+    const what = best.metadata.name;
+    return `spiffe://${fill(best.spec?.spiffeID?.trustDomain ?? DEFAULT_TRUST_DOMAIN, what)}${fill(best.spec?.spiffeID?.path ?? DEFAULT_SPIFFE_PATH, what)}`;
+  }
+
+  /** `rules[]` of the policies on an inbound with SPIFFE identity: deny wins, then allow, else deny. */
+  private spiffePermission(source: Endpoint, destination: Endpoint, mesh: string, inbound: string, port: number): Decision {
+    const own = this.spiffeId(source, mesh);
+    // Without a MeshIdentity the client presents the builtin CA's IDs, one per service it implements.
+    const ids = own !== undefined ? [own] : [...(this.tags(source).get('kuma.io/service') ?? [])].map((svc) => `spiffe://${mesh}/${svc}`);
+    const matches = (m: any) => {
+      const id = m?.spiffeID;
+      if (id === undefined) throw new Error(`MeshTrafficPermission rules[] matcher ${JSON.stringify(m)} is not modelled (only spiffeID)`);
+      return ids.some((x) => (id.type === 'Exact' ? x === id.value : id.type === 'Prefix' ? x.startsWith(id.value) : (() => { throw new Error(`spiffeID type ${id.type} is not modelled`); })()));
+    };
+    const denies: Manifest[] = [];
+    const allows: Manifest[] = [];
+    for (const { manifest: p } of this.applicable(this.mtps, destination, mesh, inbound, 'MeshTrafficPermission')) {
+      if ((p.spec?.from ?? []).length > 0) {
+        throw new Error(`MeshTrafficPermission ${p.metadata.namespace}/${p.metadata.name}: from[] on ${destination.id}, which has a SPIFFE identity (MeshIdentity), is not modelled`);
+      }
+      for (const rule of p.spec?.rules ?? []) {
+        const conf = rule?.default ?? {};
+        if ((conf.deny ?? []).some(matches)) denies.push(p);
+        if ([...(conf.allow ?? []), ...(conf.allowWithShadowDeny ?? [])].some(matches)) allows.push(p);
+      }
+    }
+    const who = ids.length > 0 ? ids.join(', ') : `${source.id} (no SPIFFE ID)`;
+    if (denies.length > 0) return deny(`rules[] deny ${who} on ${destination.id}:${port} (${denies.map((p) => `MeshTrafficPermission ${p.metadata.namespace}/${p.metadata.name}`).join(', ')})`, denies);
+    if (allows.length > 0) return allow(`rules[] allow ${who} on ${destination.id}:${port} (${allows.map((p) => `MeshTrafficPermission ${p.metadata.namespace}/${p.metadata.name}`).join(', ')})`, allows);
+    return deny(`mTLS is on and no MeshTrafficPermission rules[] allow ${who} -> ${destination.id}:${port}`);
+  }
+
   private permission(source: Endpoint, destination: Endpoint, mesh: string, port: number): Decision {
     const inbound = this.inbound(destination, port);
     if (!inbound) return allow(`${destination.id} has no inbound on ${port} (no Service port): Kuma's inbound passthrough does not authorize`);
+    if (this.spiffeId(destination, mesh) !== undefined) return this.spiffePermission(source, destination, mesh, inbound.name, port);
     const clientTags = this.tags(source);
     let verdict: { allowed: boolean; by: string; policy: Manifest } | undefined;
     for (const { manifest: p } of this.applicable(this.mtps, destination, mesh, inbound.name, 'MeshTrafficPermission')) {
+      if (p.spec?.rules !== undefined) {
+        throw new Error(`MeshTrafficPermission ${p.metadata.namespace}/${p.metadata.name}: rules[] (SPIFFE matching) on ${destination.id}, which has no SPIFFE identity (no MeshIdentity), is not modelled`);
+      }
       for (const entry of p.spec?.from ?? []) {
         if (!fromMatches(entry.targetRef, clientTags)) continue;
         const action = entry.default?.action;

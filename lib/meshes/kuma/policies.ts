@@ -30,12 +30,14 @@ export interface KumaOptions {
   /** True when HTTP rules are accepted and enforced as "any request on the port". */
   readonly httpRulesAtL4: boolean;
   readonly controlPlaneNamespace: string;
+  /** Set with `KumaIdentity.SPIFFE`: permissions match SPIFFE IDs in this trust domain (`rules[]`). */
+  readonly spiffe?: { readonly trustDomain: string };
 }
 
 /** A Kuma object as plain JSON. */
 export interface KumaObject {
   readonly apiVersion: 'kuma.io/v1alpha1';
-  readonly kind: 'Mesh' | 'MeshTrafficPermission' | 'MeshPassthrough';
+  readonly kind: 'Mesh' | 'MeshTrafficPermission' | 'MeshPassthrough' | 'MeshIdentity';
   readonly metadata: { name: string; namespace?: string; labels: { [key: string]: string }; annotations: { [key: string]: string } };
   readonly spec: any;
 }
@@ -63,7 +65,11 @@ export function checkKuma(model: ZeroTrustModel, ns: string, o: KumaOptions): vo
         if (s.type === 'ip-block') {
           fail(`with mTLS STRICT Kuma rejects plaintext from outside the mesh, and a MeshTrafficPermission cannot name an address range (${s.cidr}); let the client join the mesh and name it with Peer.workload()/Peer.namespace(), or front the workload with a meshed gateway`);
         }
-        if (s.type === 'external-workload') {
+        if (s.type === 'external-workload' && o.spiffe) {
+          if (s.serviceAccount === undefined) {
+            fail(`with KumaIdentity.SPIFFE a client's identity is its ServiceAccount (spiffe://${o.spiffe.trustDomain}/ns/${s.namespace}/sa/<serviceAccount>), and pod labels are not in its certificate; give the peer its serviceAccount, or use Peer.namespace()`);
+          }
+        } else if (s.type === 'external-workload') {
           if (s.serviceAccount !== undefined) {
             fail(`Kuma's MeshTrafficPermission matches clients by their tags (pod labels and namespace), not by ServiceAccount "${s.serviceAccount}"; drop serviceAccount and give labels that only those pods carry`);
           }
@@ -101,8 +107,9 @@ function kumaMesh(o: KumaOptions): KumaObject {
   return {
     apiVersion: 'kuma.io/v1alpha1',
     kind: 'Mesh',
-    metadata: metadata(o.meshName, undefined, o.meshName, [
-      'nothing by itself: mTLS is STRICT with the builtin CA, so traffic that no MeshTrafficPermission allows is denied',
+    metadata: metadata(o.meshName, undefined, o.meshName, [o.spiffe
+      ? 'nothing by itself: mTLS is STRICT (identities from the MeshIdentity), so traffic that no MeshTrafficPermission allows is denied'
+      : 'nothing by itself: mTLS is STRICT with the builtin CA, so traffic that no MeshTrafficPermission allows is denied',
     ]),
     spec: {
       mtls: {
@@ -111,9 +118,56 @@ function kumaMesh(o: KumaOptions): KumaObject {
       },
       // No default MeshTimeout/MeshRetry/MeshCircuitBreaker (nor, on old versions, an allow-all permission).
       skipCreatingInitialPolicies: ['*'],
+      // MeshIdentity needs MeshServices; Exclusive: services are MeshService objects only.
+      ...(o.spiffe ? { meshServices: { mode: 'Exclusive' } } : {}),
     },
   };
 }
+
+/** Path template of the workloads' SPIFFE IDs (Kuma's default on Kubernetes). */
+const SPIFFE_PATH = '/ns/{{ .Namespace }}/sa/{{ .ServiceAccount }}';
+
+/**
+ * The mesh's MeshIdentity (system namespace, once per app): every data plane proxy of the mesh
+ * gets `spiffe://<trustDomain>/ns/<namespace>/sa/<serviceAccount>` from a CA the control plane
+ * generates, and the control plane creates the MeshTrust of that CA (`meshTrustCreation`), so the
+ * trust bundle never passes through the manifests. The trust domain is written out, not templated
+ * on the zone, so the permissions can name exact IDs.
+ */
+function kumaMeshIdentity(o: KumaOptions, trustDomain: string): KumaObject {
+  return {
+    apiVersion: 'kuma.io/v1alpha1',
+    kind: 'MeshIdentity',
+    metadata: metadata(`${o.meshName}-identity`, o.controlPlaneNamespace, o.meshName, [
+      `nothing by itself: every data plane proxy of mesh ${o.meshName} is identified as spiffe://${trustDomain}/ns/<namespace>/sa/<serviceAccount>`,
+    ]),
+    spec: {
+      selector: { dataplane: { matchLabels: {} } },
+      spiffeID: { trustDomain, path: SPIFFE_PATH },
+      provider: {
+        type: 'Bundled',
+        bundled: { meshTrustCreation: 'Enabled', insecureAllowSelfSigned: true, autogenerate: { enabled: true } },
+      },
+    },
+  };
+}
+
+/** The `rules[]` matcher of a client: its ServiceAccount's ID, or every ServiceAccount of a namespace. */
+function spiffeMatcher(e: EndpointModel, trustDomain: string): { spiffeID: { type: 'Exact' | 'Prefix'; value: string } } {
+  switch (e.type) {
+    case 'workload': return { spiffeID: { type: 'Exact', value: `spiffe://${trustDomain}/ns/${e.workload.namespace}/sa/${e.workload.serviceAccount}` } };
+    case 'external-workload':
+      if (e.serviceAccount === undefined) break;
+      return { spiffeID: { type: 'Exact', value: `spiffe://${trustDomain}/ns/${e.namespace}/sa/${e.serviceAccount}` } };
+    // The trailing "/sa/" keeps namespace "prod" from matching "production".
+    case 'namespace': return { spiffeID: { type: 'Prefix', value: `spiffe://${trustDomain}/ns/${e.namespace}/sa/` } };
+    default: break;
+  }
+  throw new ZeroTrustError({ code: 'KUMA_NOT_ENFORCEABLE', message: `${endpointKey(e)} has no SPIFFE ID` });
+}
+
+/** Denies every client: pins a port nobody may reach against an allow written elsewhere (deny wins in `rules[]`). */
+const DENY_EVERY_SPIFFE_ID = { spiffeID: { type: 'Prefix', value: 'spiffe://' } };
 
 /** The tags that identify a source's data plane proxies (a subset of the tags Kuma derives from the pod). */
 function sourceTags(e: EndpointModel): { [key: string]: string } {
@@ -144,6 +198,7 @@ const DENY_FROM_MESH = { targetRef: { kind: 'Mesh' }, default: { action: 'Deny' 
  * still). A workload nobody may reach gets the Deny alone.
  */
 function meshTrafficPermissions(model: ZeroTrustModel, w: WorkloadModel, o: KumaOptions): KumaObject[] {
+  if (o.spiffe) return spiffePermissions(model, w, o, o.spiffe.trustDomain);
   const inbound = [...(flowIndex(model).inbound.get(w) ?? [])];
   const tcpPorts = [...w.ports].filter((p) => p.kind !== PortKind.UDP).sort(comparePorts);
   const perPort = tcpPorts.map((port) => {
@@ -187,6 +242,53 @@ function meshTrafficPermissions(model: ZeroTrustModel, w: WorkloadModel, o: Kuma
   const whole = perPort.length === tcpPorts.length && perPort.every((x) => x.key === perPort[0].key);
   if (whole) return [policy(w.name, undefined, perPort, true)];
   return [denyOnly('unless a per-port policy allows it'), ...perPort.map((x) => policy(`${w.name}-${x.port.name}`, x.port, [x], false))];
+}
+
+/**
+ * MeshTrafficPermissions of one destination with `KumaIdentity.SPIFFE` (`rules[]`). Kuma joins
+ * the `deny`, `allow` and `allowWithShadowDeny` lists of every policy that targets an inbound; a
+ * deny match wins, then an allow, and no match is denied. One policy (`<workload>`) on the whole
+ * Dataplane when every TCP port admits the same clients, else one per port (`<workload>-<port>`,
+ * `sectionName`). A port nobody may reach gets a deny of every SPIFFE ID, so an allow written
+ * elsewhere (a mesh-wide one in the system namespace) cannot open it; ports some client may reach
+ * cannot be pinned that way (the deny would win over their allows too): docs/backends/kuma.md.
+ */
+function spiffePermissions(model: ZeroTrustModel, w: WorkloadModel, o: KumaOptions, trustDomain: string): KumaObject[] {
+  const inbound = [...(flowIndex(model).inbound.get(w) ?? [])];
+  const tcpPorts = [...w.ports].filter((p) => p.kind !== PortKind.UDP).sort(comparePorts);
+  if (tcpPorts.length === 0) return [];
+  const perPort = tcpPorts.map((port) => {
+    const flows = inbound.filter((f) => f.ports.some((p) => samePort(p, port)));
+    const matchers = new Map<string, ReturnType<typeof spiffeMatcher>>();
+    for (const f of flows) {
+      const m = spiffeMatcher(f.source, trustDomain);
+      matchers.set(`${m.spiffeID.value} ${m.spiffeID.type}`, m);
+    }
+    return { port, flows, matchers, key: [...matchers.keys()].sort(compareText).join('|') };
+  });
+  const policy = (name: string, port: Port | undefined, entries: typeof perPort): KumaObject => {
+    const matchers = new Map<string, ReturnType<typeof spiffeMatcher>>();
+    for (const e of entries) for (const [k, v] of e.matchers) matchers.set(k, v);
+    const flows = [...new Set(entries.flatMap((e) => e.flows))];
+    const downgraded = flows.some((f) => f.http.length > 0) ? ['HTTP rules are enforced at L4: every request on the port is allowed'] : [];
+    const where = port ? `port ${port.name}` : 'every port';
+    const allows = flows.length > 0 ? [...flows.map(describeFlow), ...downgraded] : [`nothing: every client of ${w.namespace}/${w.name} is denied on ${where}, whatever else allows it`];
+    return {
+      apiVersion: 'kuma.io/v1alpha1',
+      kind: 'MeshTrafficPermission',
+      metadata: metadata(name, w.namespace, o.meshName, allows),
+      spec: {
+        targetRef: { kind: 'Dataplane', labels: { ...w.selector }, ...(port ? { sectionName: port.name } : {}) },
+        rules: [{
+          default: flows.length > 0
+            ? { allow: [...matchers.entries()].sort(compareEntries).map(([, m]) => m) }
+            : { deny: [DENY_EVERY_SPIFFE_ID] },
+        }],
+      },
+    };
+  };
+  if (perPort.every((x) => x.key === perPort[0].key)) return [policy(w.name, undefined, perPort)];
+  return perPort.map((x) => policy(`${w.name}-${x.port.name}`, x.port, [x]));
 }
 
 /** `tls` for opaque TCP (the client must send SNI), else the L7 protocol Kuma can read a Host from. */
@@ -282,9 +384,16 @@ export function kumaObjects(model: ZeroTrustModel, ns: string, o: KumaOptions): 
   checkKuma(model, ns, o);
   return [
     ...(o.createMesh ? [kumaMesh(o)] : []),
+    // Namespaced (the system namespace), so emitted by one chart of the mesh: the first by name.
+    ...(o.createMesh && o.spiffe && firstNamespaceOfMesh(model, o) === ns ? [kumaMeshIdentity(o, o.spiffe.trustDomain)] : []),
     ...model.workloads.filter((w) => w.namespace === ns).flatMap((w) => meshTrafficPermissions(model, w, o)),
     ...meshPassthroughs(model, ns, o),
   ];
+}
+
+/** The first namespace (by name) of the app on this Kuma mesh. */
+function firstNamespaceOfMesh(model: ZeroTrustModel, o: KumaOptions): string | undefined {
+  return model.namespaces.filter((n) => n.backend === 'kuma' && n.mesh === `kuma:${o.meshName}`).map((n) => n.name).sort(compareText)[0];
 }
 
 /** The projected volume that carries the sidecar's ServiceAccount token (the app containers get none). */
