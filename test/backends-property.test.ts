@@ -15,7 +15,7 @@
 import { Testing } from 'cdk8s';
 import * as fc from 'fast-check';
 import { stringify } from 'yaml';
-import { CiliumMutualAuth, IstioMode, Mesh } from '../lib';
+import { CiliumMutualAuth, IstioMode, KumaIdentity, Mesh } from '../lib';
 import {
   Endpoint, IntentEvaluator, NetworkPolicyEvaluator, PolicyEvaluator, SourcedManifest, backendIntentOptions, compareWithIntent,
   describeMismatch, describeQuery, endpointMatches, intentProbes, parseManifests, probeUniverse, queries, readerFor,
@@ -65,7 +65,7 @@ const CASES: BackendCase[] = [
     refusals: UDP_IDENTITY,
   },
   {
-    name: 'cilium (SPIRE)', id: 'cilium', mesh: () => Mesh.cilium(),
+    name: 'cilium (SPIRE)', id: 'cilium', mesh: () => Mesh.cilium({ mutualAuth: CiliumMutualAuth.SPIRE }),
     features: { maxWorkloads: SMALL, http: true, fqdn: true, serviceAccounts: 'sometimes', egressServiceAccounts: true, dnsChoices: [0, 2] },
   },
   {
@@ -78,6 +78,12 @@ const CASES: BackendCase[] = [
     // namespace passes when a passthrough happens to cover it (tcpDnsBlocked does not model that).
     features: { maxWorkloads: SMALL, fqdn: true, ipSources: false, egressToExternalPods: false, dnsChoices: [0] },
     refusals: /MeshPassthrough cannot express the except|has more than \d+ ports; narrow it/,
+  },
+  {
+    // SPIFFE IDs by ServiceAccount: peers outside the app are named with their ServiceAccount.
+    name: 'kuma (SPIFFE identity)', id: 'kuma', mesh: () => Mesh.kuma({ identity: KumaIdentity.SPIFFE }),
+    features: { maxWorkloads: SMALL, fqdn: true, ipSources: false, egressToExternalPods: false, dnsChoices: [0], serviceAccounts: 'always' },
+    refusals: new RegExp(`MeshPassthrough cannot express the except|has more than \\d+ ports; narrow it|${UDP_IDENTITY.source}`),
   },
   {
     name: 'nsm', id: 'nsm', mesh: () => Mesh.networkServiceMesh({ allowPortsOverConnection: true, allowHttpRulesOverConnection: true }),
@@ -148,6 +154,10 @@ const NP_LAYER_CASES: Array<{ name: string; id: BackendId; meshPort?: number; me
   { name: 'istio (ambient)', id: 'istio-ambient', meshPort: 15008, mesh: () => Mesh.istio({ mode: IstioMode.AMBIENT }), features: { maxWorkloads: SMALL, serviceAccounts: 'always' }, refusals: UDP_IDENTITY },
   { name: 'linkerd', id: 'linkerd', meshPort: 4143, mesh: () => Mesh.linkerd(), features: { maxWorkloads: SMALL, http: true, serviceAccounts: 'always' }, refusals: UDP_IDENTITY },
   { name: 'kuma', id: 'kuma', mesh: () => Mesh.kuma(), features: { maxWorkloads: SMALL, ipSources: false, egressToExternalPods: false }, refusals: /MeshPassthrough cannot express/ },
+  {
+    name: 'kuma (SPIFFE identity)', id: 'kuma', mesh: () => Mesh.kuma({ identity: KumaIdentity.SPIFFE }),
+    features: { maxWorkloads: SMALL, ipSources: false, egressToExternalPods: false, serviceAccounts: 'always' }, refusals: new RegExp(`MeshPassthrough cannot express|${UDP_IDENTITY.source}`),
+  },
 ];
 
 describe.each(NP_LAYER_CASES.map((c) => [c.name, c]))('the NetworkPolicy layer of %s admits the app flows and nothing else', (_name, c) => {

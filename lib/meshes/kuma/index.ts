@@ -146,6 +146,8 @@ function kumaLayerOptions(options: KumaOptions): NetworkPolicyLayerOptions {
     backend: 'kuma',
     // Sidecar to sidecar traffic keeps the application port as its destination; no extra ports.
     l7EnforcedAbove: options.httpRulesAtL4,
+    // With SPIFFE identity the sidecar checks a Peer.workload()'s ServiceAccount; this layer its labels.
+    identityEnforcedAbove: options.spiffe !== undefined,
     fqdnEgress: 'any-address',
     namespaceRules: [{
       name: 'allow-kuma-control-plane',
