@@ -364,6 +364,23 @@ describe('the reader', () => {
     expect(new NsmEvaluator(selfRegistering).connections()).toHaveLength(1);
   });
 
+  test('documented over-permit: a pod of another namespace that mounts the NSM CSI driver and names the service is an endpoint Hero may be connected to', () => {
+    // Nothing in NSM ties a service name to the pods allowed to serve it (docs/backends/nsm.md, "Who may serve").
+    const rogue = JSON.parse(JSON.stringify(find(objects, 'StatefulSet', 'lil-deebee', 'production')));
+    rogue.metadata = { name: 'rogue', namespace: 'elsewhere' };
+    rogue.spec.template.spec.containers = [containerOf(rogue, 'nse')];
+    expect(envOf(containerOf(rogue, 'nse')).NSM_SERVICE_NAMES).toBe('lil-deebee.production');
+    const reader = new NsmEvaluator([...objects, rogue]);
+    expect(reader.connections().map((c) => `${c.client} -> ${c.endpoint} (${c.service})`).sort()).toEqual([
+      'production/hero -> elsewhere/rogue (lil-deebee.production)',
+      'production/hero -> production/lil-deebee (lil-deebee.production)',
+    ]);
+    // Without the NSM socket (no csi.networkservicemesh.io volume) it cannot register: what an admission policy must keep from untrusted pods.
+    const unmounted = JSON.parse(JSON.stringify(rogue));
+    unmounted.spec.template.spec.volumes = unmounted.spec.template.spec.volumes.filter((v: any) => v.csi?.driver !== 'csi.networkservicemesh.io');
+    expect(new NsmEvaluator([...objects, unmounted]).connections().map((c) => c.endpoint)).toEqual(['production/lil-deebee']);
+  });
+
   test('the schema check catches a misspelt endpoint field', () => {
     const bad = JSON.parse(JSON.stringify(find(objects, 'StatefulSet', 'lil-deebee')));
     containerOf(bad, 'nse').volumeMount = containerOf(bad, 'nse').volumeMounts;

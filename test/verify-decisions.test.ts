@@ -222,7 +222,10 @@ describe('the mTLS column reads the effects', () => {
   });
 
   test('Cilium with SPIRE: the allowing rules say it; without them among the effects nothing does', () => {
-    const manifests = distManifests('cilium');
+    // SPIRE is no longer Cilium's default (dist/cilium is NONE): synthesize it explicitly.
+    const dir = tempDir('decisions');
+    temps.push(dir);
+    const manifests = loadManifests(synthTo(dir, story(Mesh.cilium({ mutualAuth: CiliumMutualAuth.SPIRE }))));
     const { q, d } = hop(manifests);
     expect(mtlsOf('cilium', manifests)(q, d.effects)).toBe(true);
     expect(mtlsOf('cilium', manifests)(q, d.effects.filter((e) => e.objects.length === 0))).toBe(false);
