@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { App, Testing } from 'cdk8s';
-import { KumaHttpRules, Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
+import { KumaHttpRules, KumaIdentity, Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
 import { heroAndLilDeeBee } from '../apps/story';
 import { KumaEvaluator, KumaMtls } from '../lib/verify/kuma';
 import { Endpoint, Manifest, Query } from '../lib/verify/types';
@@ -181,10 +181,11 @@ const topoArb: fc.Arbitrary<Topo> = fc.record({
 
 const tcpPort = (n: number) => (n === 8080 ? Port.http(n) : Port.tcp(n));
 
-function build(t: Topo): { app: App; expected: (q: Query) => boolean; names: string[] } {
+function build(t: Topo, identity: KumaIdentity = KumaIdentity.TAGS): { app: App; expected: (q: Query) => boolean; names: string[] } {
   const app = Testing.app();
-  const mesh = Mesh.kuma({ httpRules: KumaHttpRules.ENFORCE_AT_L4 });
-  const charts = [new ZeroTrustChart(app, 'ns0', { namespace: 'apps', mesh }), new ZeroTrustChart(app, 'ns1', { namespace: 'data', mesh: Mesh.kuma({ createMesh: false, httpRules: KumaHttpRules.ENFORCE_AT_L4 }) })];
+  const spiffe = identity === KumaIdentity.SPIFFE;
+  const mesh = Mesh.kuma({ httpRules: KumaHttpRules.ENFORCE_AT_L4, identity });
+  const charts = [new ZeroTrustChart(app, 'ns0', { namespace: 'apps', mesh }), new ZeroTrustChart(app, 'ns1', { namespace: 'data', mesh: Mesh.kuma({ createMesh: false, httpRules: KumaHttpRules.ENFORCE_AT_L4, identity }) })];
   // Names repeat across namespaces (apps/w0, data/w0), so only the namespace tag tells clients apart.
   const count = [0, 0];
   const ws = t.workloads.map((w) => new SecureWorkload(charts[w.ns], `w${count[w.ns]++}`, { image: 'x', ports: w.ports.map(tcpPort) }));
@@ -210,8 +211,10 @@ function build(t: Topo): { app: App; expected: (q: Query) => boolean; names: str
   for (const e of t.extPeers) {
     const b = ws[e.to % ws.length];
     const ports = pick(b, e.portMask);
-    b.allowFrom(Peer.workload({ namespace: 'monitoring', labels: { app: 'prometheus' } }), { ports });
-    allowed.push({ src: (x) => x.namespace === 'monitoring' && x.labels?.app === 'prometheus', dst: isW(b), ports: (ports ?? b.ports).map((p) => p.number) });
+    // Tags: the labels are the identity. SPIFFE: the ServiceAccount is (the labels are the NetworkPolicy layer's, not read here).
+    b.allowFrom(Peer.workload({ namespace: 'monitoring', labels: { app: 'prometheus' }, ...(spiffe ? { serviceAccount: 'prometheus' } : {}) }), { ports });
+    const src = spiffe ? (x: Endpoint) => x.namespace === 'monitoring' && x.serviceAccount === 'prometheus' : (x: Endpoint) => x.namespace === 'monitoring' && x.labels?.app === 'prometheus';
+    allowed.push({ src, dst: isW(b), ports: (ports ?? b.ports).map((p) => p.number) });
   }
   for (const c of t.cidrs) {
     const a = ws[c.from % ws.length];
@@ -235,18 +238,24 @@ function build(t: Topo): { app: App; expected: (q: Query) => boolean; names: str
   };
 }
 
-describe('reader(synth(intent)) == intent', () => {
+const withSa = (e: Endpoint, serviceAccount: string): Endpoint => ({ ...e, serviceAccount });
+
+describe.each([KumaIdentity.TAGS, KumaIdentity.SPIFFE])('reader(synth(intent)) == intent, identity %s', (identity) => {
   test('on random topologies (seeded)', () => {
     fc.assert(fc.property(topoArb, (t) => {
-      const { app, expected } = build(t);
+      const { app, expected } = build(t, identity);
       const objects = synthApp(app) as Manifest[];
       const reader = new KumaEvaluator(objects);
       const pods = podsOf(objects);
       const clients = [
         ...pods,
         pod('ingress-nginx/controller', 'ingress-nginx', { app: 'ingress-nginx' }, true),
-        pod('monitoring/prometheus', 'monitoring', { app: 'prometheus', extra: 'x' }, true),
-        pod('monitoring/grafana', 'monitoring', { app: 'grafana' }, true),
+        withSa(pod('monitoring/prometheus', 'monitoring', { app: 'prometheus', extra: 'x' }, true), 'prometheus'),
+        withSa(pod('monitoring/grafana', 'monitoring', { app: 'grafana' }, true), 'grafana'),
+        // Prometheus's labels under another ServiceAccount: admitted with tags, not with SPIFFE.
+        withSa(pod('monitoring/impostor', 'monitoring', { app: 'prometheus' }, true), 'impostor'),
+        // Prometheus's ServiceAccount under other labels: admitted by the Kuma layer with SPIFFE (the NetworkPolicy layer checks labels).
+        withSa(pod('monitoring/same-sa', 'monitoring', { app: 'other' }, true), 'prometheus'),
       ];
       const outsiders = [pod('ingress-nginx/plain', 'ingress-nginx', { app: 'ingress-nginx' }, false), ip('203.0.113.9')];
       let checked = 0;
