@@ -306,10 +306,28 @@ async function flows(args: string[], io: CliIo): Promise<number> {
     return { ...report.flowMatrix(ms, { backend: chosen.backend, evaluator: chosen.evaluator }), notes: report.reviewNotes(ms, chosen.backend, chosen.enrolledNamespaces) };
   });
   warnNotes(matrix.notes, io);
-  const text = format === 'svg' ? await report.formatSvg(matrix) : report.formatMatrix(matrix, format);
+  let text = format === 'svg' ? await report.formatSvg(matrix) : report.formatMatrix(matrix, format);
+  if (format === 'table' || format === 'markdown') text += enforcementSection(positionals[0]);
   if (values.output) fs.writeFileSync(values.output as string, text);
   else io.stdout(text);
   return 0;
+}
+
+/**
+ * The synth summary of the intent file beside the manifests, if there is one: per backend, how
+ * many declared flows are enforced as declared and how many weakened, and how (`Weaken`).
+ */
+function enforcementSection(dir: string): string {
+  const { INTENT_FILE_NAME, parseIntentDocument } = require('../intent/document') as typeof import('../intent/document');
+  const { enforcementSummary, formatEnforcementSummary } = require('../intent/weaken') as typeof import('../intent/weaken');
+  const file = path.join(dir, INTENT_FILE_NAME);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory() || !fs.existsSync(file)) return '';
+  try {
+    const lines = formatEnforcementSummary(enforcementSummary(parseIntentDocument(JSON.parse(fs.readFileSync(file, 'utf-8')), file).model));
+    return `\n### Enforcement (${INTENT_FILE_NAME})\n\n${lines.map((l) => `- ${l}\n`).join('')}`;
+  } catch {
+    return ''; // a broken intent file is verify's to report
+  }
 }
 
 function explainCommand(args: string[], io: CliIo): number {

@@ -1,3 +1,4 @@
+import { WeakenProps } from '../../intent/weaken';
 import { ZeroTrustError } from '../../intent/errors';
 import { MetadataAdditions, MeshRenderer, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
 import { SpiffeIdRegistration, registerWorkloads } from '../spire';
@@ -26,7 +27,7 @@ export enum CiliumMutualAuth {
 }
 
 /** Options of `Mesh.cilium()`. */
-export interface CiliumMeshProps {
+export interface CiliumMeshProps extends WeakenProps {
   /**
    * How traffic between pods is authenticated.
    * @default CiliumMutualAuth.SPIRE

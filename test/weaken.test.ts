@@ -1,0 +1,226 @@
+/**
+ * Issue 19: one vocabulary for weaker enforcement (`Weaken`) on every mesh, every refusal of an
+ * app in one synth, and every weakening visible (annotation, intent file, verify, summary).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { App, Testing } from 'cdk8s';
+import { IstioMode, KumaHttpRules, Mesh, Peer, Port, SecureWorkload, Weaken, ZeroTrustChart, ZeroTrustReview, ZeroTrustSynthesis } from '../lib';
+import { main } from '../lib/cli';
+import { parseIntentDocument } from '../lib/intent/document';
+import { expectError } from './support/errors';
+import { find, synthApp } from './support/synth';
+import { shopApp } from './support/shop';
+import { tempDir } from './support/stories';
+
+const ALL = [Weaken.HTTP_TO_PORT, Weaken.IDENTITY_TO_LABELS, Weaken.WORKLOAD_TO_NAMESPACE, Weaken.HOST_TO_PORT, Weaken.PORTS_TO_CONNECTION];
+
+/** Every backend, by id, with the weakenings given. */
+const MESHES: { [id: string]: (weaken?: Weaken[]) => Mesh } = {
+  'networkpolicy': (weaken) => Mesh.networkPolicy({ weaken }),
+  'istio': (weaken) => Mesh.istio({ weaken }),
+  'istio-ambient': (weaken) => Mesh.istio({ mode: IstioMode.AMBIENT, weaken }),
+  'linkerd': (weaken) => Mesh.linkerd({ weaken }),
+  'cilium': (weaken) => Mesh.cilium({ weaken }),
+  'kuma': (weaken) => Mesh.kuma({ weaken }),
+  'nsm': (weaken) => Mesh.networkServiceMesh({ weaken }),
+};
+
+const PROMETHEUS = 'monitoring/{app.kubernetes.io/name=prometheus}@prometheus';
+/** What each backend refuses of the shop without weakenings: `code member rule`, in the order reported. */
+const REFUSALS: { [id: string]: string[] } = {
+  'networkpolicy': [
+    `SERVICE_ACCOUNT_NOT_ENFORCEABLE IDENTITY_TO_LABELS shop/api.allowFrom(${PROMETHEUS})`,
+    `SERVICE_ACCOUNT_NOT_ENFORCEABLE IDENTITY_TO_LABELS shop/postgres.allowFrom(${PROMETHEUS})`,
+    `SERVICE_ACCOUNT_NOT_ENFORCEABLE IDENTITY_TO_LABELS shop/web.allowFrom(${PROMETHEUS})`,
+    'FQDN_NOT_ENFORCEABLE HOST_TO_PORT shop/api.allowTo(fqdn:api.stripe.com)',
+    'HTTP_RULES_NOT_ENFORCEABLE HTTP_TO_PORT shop/api.allowFrom(shop/web)',
+    `SERVICE_ACCOUNT_NOT_ENFORCEABLE IDENTITY_TO_LABELS payments/payments.allowFrom(${PROMETHEUS})`,
+  ],
+  'istio': [],
+  'istio-ambient': ['ISTIO_NOT_ENFORCEABLE HOST_TO_PORT shop/api.allowTo(fqdn:api.stripe.com)'],
+  'linkerd': ['LINKERD_NOT_ENFORCEABLE HOST_TO_PORT shop/api.allowTo(fqdn:api.stripe.com)'],
+  'cilium': [],
+  'kuma': [
+    `KUMA_NOT_ENFORCEABLE IDENTITY_TO_LABELS shop/api.allowFrom(${PROMETHEUS})`,
+    `KUMA_NOT_ENFORCEABLE IDENTITY_TO_LABELS shop/postgres.allowFrom(${PROMETHEUS})`,
+    `KUMA_NOT_ENFORCEABLE IDENTITY_TO_LABELS shop/web.allowFrom(${PROMETHEUS})`,
+    'KUMA_NOT_ENFORCEABLE HTTP_TO_PORT shop/api.allowFrom(shop/web)',
+    `KUMA_NOT_ENFORCEABLE IDENTITY_TO_LABELS payments/payments.allowFrom(${PROMETHEUS})`,
+  ],
+  'nsm': [
+    'PORTS_NOT_ENFORCEABLE PORTS_TO_CONNECTION payments/payments.allowFrom(shop/api)',
+    'PORTS_NOT_ENFORCEABLE PORTS_TO_CONNECTION shop/postgres.allowFrom(shop/api)',
+    'HTTP_RULES_NOT_ENFORCEABLE HTTP_TO_PORT shop/api.allowFrom(shop/web)',
+    `SERVICE_ACCOUNT_NOT_ENFORCEABLE IDENTITY_TO_LABELS shop/api.allowFrom(${PROMETHEUS})`,
+    `SERVICE_ACCOUNT_NOT_ENFORCEABLE IDENTITY_TO_LABELS shop/postgres.allowFrom(${PROMETHEUS})`,
+    `SERVICE_ACCOUNT_NOT_ENFORCEABLE IDENTITY_TO_LABELS shop/web.allowFrom(${PROMETHEUS})`,
+    'FQDN_NOT_ENFORCEABLE HOST_TO_PORT shop/api.allowTo(fqdn:api.stripe.com)',
+    `SERVICE_ACCOUNT_NOT_ENFORCEABLE IDENTITY_TO_LABELS payments/payments.allowFrom(${PROMETHEUS})`,
+    // Found in the same synth: the rule's next refusal once its HTTP rules are set aside.
+    'PORTS_NOT_ENFORCEABLE PORTS_TO_CONNECTION shop/api.allowFrom(shop/web)',
+  ],
+};
+
+function refusals(build: (app: App) => void): string[] {
+  const app = Testing.app();
+  build(app);
+  try {
+    app.synthYaml();
+  } catch (e) {
+    const problems = ZeroTrustSynthesis.problemsOf(e);
+    if (problems.length === 0) throw e;
+    return problems.map((p) => `${p.code} ${p.weaken ?? '-'} ${p.rule}`);
+  }
+  return [];
+}
+
+const temps: string[] = [];
+afterAll(() => { for (const d of temps) fs.rmSync(d, { recursive: true, force: true }); });
+
+/** The app synthesized into a temporary folder with its intent file. */
+function synthesize(build: (app: App) => void): string {
+  const outdir = tempDir('weaken');
+  temps.push(outdir);
+  const app = new App({ outdir });
+  build(app);
+  app.synth();
+  ZeroTrustReview.write(app, { flowsMarkdown: false, printSummary: false });
+  return outdir;
+}
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(args, { stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; } });
+  return { code, stdout, stderr };
+}
+
+describe.each(Object.keys(MESHES))('the shop on %s, with no mesh-specific code', (id) => {
+  test('without weakenings, every refusal of the app in one synth, each naming the Weaken member that would accept it', () => {
+    expect(refusals((app) => shopApp(app, () => MESHES[id]()))).toEqual(REFUSALS[id]);
+  });
+
+  test('with every Weaken member accepted it synthesizes, and verify checks the weaker form exactly', async () => {
+    const dir = synthesize((app) => shopApp(app, () => MESHES[id](ALL)));
+    const r = await cli('verify', dir);
+    expect(r.stdout).toMatch(/^OK: /);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(fs.readFileSync(path.join(dir, 'zero-trust.intent.json'), 'utf-8'));
+    const weakened = doc.flows.filter((f: any) => f.weakened).map((f: any) => `${f.declaredAt} ${f.weakened.join(',')}`);
+    // Exactly the refused rules are weakened, each by the member its refusal named.
+    const expected = new Map<string, Set<string>>();
+    for (const line of REFUSALS[id]) {
+      const [, member, rule] = line.split(' ');
+      expected.set(rule, new Set([...(expected.get(rule) ?? []), member]));
+    }
+    const order = ALL as string[];
+    expect(weakened.sort()).toEqual([...expected].map(([rule, ms]) => `${rule} ${[...ms].sort((a, b) => order.indexOf(a) - order.indexOf(b)).join(',')}`).sort());
+  });
+});
+
+describe('a weakened flow is visible', () => {
+  const build = (app: App) => shopApp(app, () => Mesh.networkPolicy({ weaken: ALL }));
+
+  test('the allows annotation says what was given up, and the objects are the weaker form', () => {
+    const app = Testing.app();
+    build(app);
+    const objects = synthApp(app);
+    const api = find(objects, 'NetworkPolicy', 'api-ingress', 'shop');
+    const allows = api.metadata.annotations['zero-trust.cdk8s.io/allows'].split('\n');
+    expect(allows).toContain('shop/web -> shop/api on 8080/TCP [GET /products*, POST /orders] — enforced as the whole port (Weaken.HTTP_TO_PORT)'
+      .replace('[GET /products*, POST /orders]', '[GET /products* | POST /orders]'));
+    expect(allows).toContain(`${PROMETHEUS} -> shop/api on 9090/TCP — enforced by labels and namespace, the ServiceAccount not checked (Weaken.IDENTITY_TO_LABELS)`);
+    const egress = find(objects, 'NetworkPolicy', 'api-egress', 'shop');
+    expect(egress.metadata.annotations['zero-trust.cdk8s.io/allows']).toContain('shop/api -> fqdn:api.stripe.com on 443/TCP — enforced as any address on its ports (Weaken.HOST_TO_PORT)');
+    expect(egress.spec.egress).toContainEqual({ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }], ports: [{ port: 443 }] });
+  });
+
+  test('the intent file records the declared flow and its weakenings; read back, it is the weaker form', () => {
+    const app = Testing.app();
+    build(app);
+    const doc = JSON.parse(ZeroTrustReview.intentJson(app));
+    const stripe = doc.flows.find((f: any) => f.destination.type === 'fqdn');
+    expect(stripe).toEqual(expect.objectContaining({ destination: { type: 'fqdn', host: 'api.stripe.com' }, weakened: ['HOST_TO_PORT'] }));
+    const model = parseIntentDocument(doc).model;
+    const enforced = model.flows.filter((f) => f.declaredAt === 'shop/api.allowTo(fqdn:api.stripe.com)');
+    expect(enforced.map((f) => f.destination)).toEqual([{ type: 'ip-block', cidr: '0.0.0.0/0', except: [] }, { type: 'ip-block', cidr: '::/0', except: [] }]);
+    expect(() => parseIntentDocument({ ...doc, flows: [{ ...stripe, weakened: ['EVERYTHING'] }] })).toThrow(/flows\[0\]\.weakened\[0\]: unknown Weaken member "EVERYTHING"/);
+  });
+
+  test('the synth summary counts, per backend, flows enforced as declared and weakened, and how', () => {
+    const app = Testing.app();
+    build(app);
+    expect(ZeroTrustReview.summary(app)).toBe([
+      'zero-trust enforcement:',
+      '  networkpolicy: 3 flows enforced as declared, 6 weakened (Weaken.HTTP_TO_PORT: 1, Weaken.IDENTITY_TO_LABELS: 4, Weaken.HOST_TO_PORT: 1)',
+    ].join('\n'));
+  });
+
+  test('cdk8s-zero-trust flows prints the summary of the intent file beside the manifests', async () => {
+    const dir = synthesize(build);
+    const r = await cli('flows', dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('### Enforcement (zero-trust.intent.json)\n\n- networkpolicy: 3 flows enforced as declared, 6 weakened');
+  });
+
+  test('verify fails when the intent file does not record the weakenings the manifests enforce', async () => {
+    const dir = synthesize(build);
+    const doc = JSON.parse(fs.readFileSync(path.join(dir, 'zero-trust.intent.json'), 'utf-8'));
+    const stripped = path.join(dir, 'declared-only.json');
+    fs.writeFileSync(stripped, JSON.stringify({ ...doc, flows: doc.flows.map(({ weakened, ...f }: any) => f) }));
+    const r = await cli('verify', dir, '--intent', stripped);
+    expect(r.code).toBe(1);
+  });
+});
+
+describe('the vocabulary', () => {
+  function kumaHttp(mesh: Mesh): App {
+    const app = Testing.app();
+    const chart = new ZeroTrustChart(app, 'prod', { namespace: 'production', mesh });
+    const api = new SecureWorkload(chart, 'api', { image: 'x', ports: [Port.http(8080)] });
+    const web = new SecureWorkload(chart, 'web', { image: 'x', ports: [Port.http(80)] });
+    api.allowFrom(web, { http: [{ methods: ['GET'] }] });
+    return app;
+  }
+
+  test('the deprecated Kuma and NSM opt-ins map onto the members: the same output', () => {
+    expect(kumaHttp(Mesh.kuma({ httpRules: KumaHttpRules.ENFORCE_AT_L4 })).synthYaml()).toBe(kumaHttp(Mesh.kuma({ weaken: [Weaken.HTTP_TO_PORT] })).synthYaml());
+    const nsm = (mesh: Mesh) => {
+      const app = Testing.app();
+      const chart = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh });
+      const api = new SecureWorkload(chart, 'api', { image: 'x', ports: [Port.http(8080), Port.grpc(9090)] });
+      api.allowFrom(new SecureWorkload(chart, 'web', { image: 'x', ports: [Port.http(80)] }), { ports: [Port.http(8080)], http: [{ methods: ['GET'] }] });
+      return app.synthYaml();
+    };
+    expect(nsm(Mesh.networkServiceMesh({ allowHttpRulesOverConnection: true, allowPortsOverConnection: true })))
+      .toBe(nsm(Mesh.networkServiceMesh({ weaken: [Weaken.PORTS_TO_CONNECTION, Weaken.HTTP_TO_PORT] })));
+  });
+
+  test('a member that is not accepted leaves the refusal, naming it; one that does not apply changes nothing', () => {
+    const problems = (() => {
+      try { kumaHttp(Mesh.kuma({ weaken: [Weaken.HOST_TO_PORT] })).synthYaml(); } catch (e) { return ZeroTrustSynthesis.problemsOf(e); }
+      return [];
+    })();
+    expect(problems.map((p) => [p.code, p.weaken])).toEqual([['KUMA_NOT_ENFORCEABLE', 'HTTP_TO_PORT']]);
+    expect(problems[0].message).toContain('Weaken.HTTP_TO_PORT');
+    // Istio enforces HTTP rules: accepting HTTP_TO_PORT there weakens nothing.
+    const istio = (weaken?: Weaken[]) => {
+      const app = Testing.app();
+      shopApp(app, () => Mesh.istio({ weaken }));
+      return app.synthYaml();
+    };
+    expect(istio(ALL)).toBe(istio());
+  });
+
+  test('a value that is no member is refused where the mesh is made', () => {
+    expectError(() => Mesh.linkerd({ weaken: ['EVERYTHING' as Weaken] }), 'INVALID_MESH_PROPS', /weaken: "EVERYTHING" is not a Weaken member/);
+  });
+
+  test('a refusal with no weaker form stays a refusal whatever is accepted', () => {
+    const app = Testing.app();
+    const chart = new ZeroTrustChart(app, 'prod', { namespace: 'production', mesh: Mesh.kuma({ weaken: ALL }) });
+    new SecureWorkload(chart, 'api', { image: 'x', ports: [Port.http(8080)] }).allowFrom(Peer.ipBlock('10.0.0.0/8'));
+    expect(() => app.synthYaml()).toThrow(/cannot name an address range/);
+  });
+});
