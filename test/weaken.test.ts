@@ -167,10 +167,17 @@ describe('a weakened flow is visible', () => {
   test('verify fails when the intent file does not record the weakenings the manifests enforce', async () => {
     const dir = synthesize(build);
     const doc = JSON.parse(fs.readFileSync(path.join(dir, 'zero-trust.intent.json'), 'utf-8'));
-    const stripped = path.join(dir, 'declared-only.json');
+    const other = tempDir('weaken-intent');
+    temps.push(other);
+    const stripped = path.join(other, 'declared-only.json');
     fs.writeFileSync(stripped, JSON.stringify({ ...doc, flows: doc.flows.map(({ weakened, ...f }: any) => f) }));
     const r = await cli('verify', dir, '--intent', stripped);
+    expect(r.stderr).toBe('');
     expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^FAILED: .* differs from .*declared-only\.json/);
+    // The ServiceAccount the labels stand in for, and addresses the host name stands in for.
+    expect(r.stdout).toContain('monitoring/{app.kubernetes.io/name=prometheus}@zt-other-sa -> shop/api 9090/TCP: networkpolicy ALLOWS, intent DENIES');
+    expect(r.stdout).toContain('shop/api -> ip:0.0.0.1 443/TCP: networkpolicy ALLOWS, intent DENIES');
   });
 });
 
