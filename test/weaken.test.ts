@@ -164,6 +164,36 @@ describe('a weakened flow is visible', () => {
     expect(r.stdout).toContain('### Enforcement (zero-trust.intent.json)\n\n- networkpolicy: 3 flows enforced as declared, 6 weakened');
   });
 
+  test('flows, FLOWS.md and diff mark the rows only a weakened flow allows', async () => {
+    const dir = synthesize(build);
+    const table = (await cli('flows', dir)).stdout;
+    expect(table).toMatch(/^\| `shop\/web` +\| `shop\/api` +\| 8080 +\| TCP +\| `weakened \(Weaken\.HTTP_TO_PORT\)` +\| no +\|$/m);
+    expect(table).toMatch(/^\| `shop\/api` +\| `cidr:0\.0\.0\.0\/0` +\| 443 +\| TCP +\| `weakened \(Weaken\.HOST_TO_PORT\)` +\|/m);
+    expect(table).toMatch(/^\| `monitoring\/\{app\.kubernetes\.io\/name=prometheus\}` +\| `shop\/api` +\| 9090 +\| TCP +\| `weakened \(Weaken\.IDENTITY_TO_LABELS\)` +\|/m);
+    // Flows enforced as declared are not marked.
+    expect(table).toMatch(/^\| `shop\/api` +\| `shop\/postgres` +\| 5432 +\| TCP +\| — +\| no +\|$/m);
+    const mermaid = (await cli('flows', dir, '--format', 'mermaid')).stdout;
+    expect(mermaid).toContain('8080/TCP weakened (Weaken.HTTP_TO_PORT)');
+
+    const written = tempDir('weaken-review');
+    temps.push(written);
+    const app = new App({ outdir: written });
+    build(app);
+    app.synth();
+    ZeroTrustReview.write(app, { printSummary: false });
+    const flowsMd = fs.readFileSync(path.join(written, 'FLOWS.md'), 'utf-8');
+    expect(flowsMd).toMatch(/\| `shop\/web` +\| `shop\/api` +\| 8080 +\| TCP +\| `weakened \(Weaken\.HTTP_TO_PORT\)` +\|/);
+    expect(flowsMd).toContain('### Enforcement (zero-trust.intent.json)\n\n- networkpolicy: 3 flows enforced as declared, 6 weakened');
+
+    // The same objects, once declared as a plain port and once as HTTP rules enforced as the port: the strength changed.
+    const plain = synthesize((a) => shopApp(a, () => Mesh.networkPolicy({ weaken: [Weaken.IDENTITY_TO_LABELS, Weaken.HOST_TO_PORT] }), { http: false }));
+    const d = await cli('diff', plain, dir);
+    expect(d.code).toBe(1);
+    expect(d.stdout).toContain('1 flow added, 1 removed');
+    expect(d.stdout).toMatch(/### Added \(1\)\n\n.*\n.*\n\| `shop\/web` +\| `shop\/api` +\| 8080 +\| TCP +\| `weakened \(Weaken\.HTTP_TO_PORT\)` +\| no +\|/);
+    expect(d.stdout).toMatch(/### Removed \(1\)\n\n.*\n.*\n\| `shop\/web` +\| `shop\/api` +\| 8080 +\| TCP +\| — +\| no +\|/);
+  });
+
   test('verify fails when the intent file does not record the weakenings the manifests enforce', async () => {
     const dir = synthesize(build);
     const doc = JSON.parse(fs.readFileSync(path.join(dir, 'zero-trust.intent.json'), 'utf-8'));

@@ -12,9 +12,10 @@ export interface Shop {
  * The realistic app of issue 19, with no mesh-specific code: ingress -> web -> api (HTTP rules
  * `GET /products*`, `POST /orders`) -> postgres; a gRPC payments service in a second namespace;
  * api egress to api.stripe.com:443; Prometheus (by labels and ServiceAccount) scraping every
- * workload's metrics port. `mesh` is called once per chart.
+ * workload's metrics port. `mesh` is called once per chart; `http: false` declares web -> api
+ * without its HTTP rules.
  */
-export function shopApp(app: App, mesh: () => Mesh): Shop {
+export function shopApp(app: App, mesh: () => Mesh, options: { readonly http?: boolean } = {}): Shop {
   const shop = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh: mesh() });
   const payments = new ZeroTrustChart(app, 'payments', { namespace: 'payments', mesh: mesh() });
   const metrics = Port.http(9090, 'metrics');
@@ -26,7 +27,8 @@ export function shopApp(app: App, mesh: () => Mesh): Shop {
   const pay = new SecureWorkload(payments, 'payments', { image: 'ghcr.io/example/payments:1', ports: [Port.grpc(50051), metrics] });
 
   web.allowFrom(Peer.namespace('ingress-nginx'), { ports: [Port.http(8080)] });
-  api.allowFrom(web, { ports: [Port.http(8080)], http: [{ methods: ['GET'], paths: ['/products*'] }, { methods: ['POST'], paths: ['/orders'] }] });
+  const http = options.http === false ? {} : { http: [{ methods: ['GET'], paths: ['/products*'] }, { methods: ['POST'], paths: ['/orders'] }] };
+  api.allowFrom(web, { ports: [Port.http(8080)], ...http });
   postgres.allowFrom(api, { ports: [Port.tcp(5432, 'postgres')] });
   pay.allowFrom(api, { ports: [Port.grpc(50051)] });
   api.allowTo(Peer.fqdn('api.stripe.com'), { ports: [Port.tcp(443)] });
