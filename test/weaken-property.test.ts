@@ -55,6 +55,8 @@ const CASES: WeakenCase[] = [
     name: 'linkerd', id: 'linkerd', mesh: (weaken) => Mesh.linkerd({ weaken }),
     features: { maxWorkloads: SMALL, http: true, fqdn: true, serviceAccounts: 'sometimes', ipSourceBlocks: [0, 1, 2, 3] },
     members: [Weaken.WORKLOAD_TO_NAMESPACE, Weaken.IDENTITY_TO_LABELS, Weaken.HOST_TO_PORT],
+    // HTTP rules of two sources that overlap on one port (OVERLAPPING_HTTP_RULES): one HTTPRoute per request.
+    refusals: /overlap those of/,
   },
   {
     name: 'cilium (ztunnel)', id: 'cilium', mesh: (weaken) => Mesh.cilium({ mutualAuth: CiliumMutualAuth.ZTUNNEL, weaken }),
