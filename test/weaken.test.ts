@@ -15,16 +15,17 @@ import { tempDir } from './support/stories';
 
 const ALL = [Weaken.HTTP_TO_PORT, Weaken.IDENTITY_TO_LABELS, Weaken.WORKLOAD_TO_NAMESPACE, Weaken.HOST_TO_PORT, Weaken.PORTS_TO_CONNECTION];
 
-/** Every backend, by id, with the weakenings given. */
-const MESHES: { [id: string]: (weaken?: Weaken[]) => Mesh } = {
-  'networkpolicy': (weaken) => Mesh.networkPolicy({ weaken }),
-  'istio': (weaken) => Mesh.istio({ weaken }),
-  'istio-ambient': (weaken) => Mesh.istio({ mode: IstioMode.AMBIENT, weaken }),
-  'linkerd': (weaken) => Mesh.linkerd({ weaken }),
-  'cilium': (weaken) => Mesh.cilium({ weaken }),
-  'kuma': (weaken) => Mesh.kuma({ weaken }),
-  'nsm': (weaken) => Mesh.networkServiceMesh({ weaken }),
+/** Every backend, by id, with the weakenings (and cluster ranges) given. */
+const MESHES: { [id: string]: (weaken?: Weaken[], clusterCidrs?: string[]) => Mesh } = {
+  'networkpolicy': (weaken, clusterCidrs) => Mesh.networkPolicy({ weaken, clusterCidrs }),
+  'istio': (weaken, clusterCidrs) => Mesh.istio({ weaken, clusterCidrs }),
+  'istio-ambient': (weaken, clusterCidrs) => Mesh.istio({ mode: IstioMode.AMBIENT, weaken, clusterCidrs }),
+  'linkerd': (weaken, clusterCidrs) => Mesh.linkerd({ weaken, clusterCidrs }),
+  'cilium': (weaken, clusterCidrs) => Mesh.cilium({ weaken, clusterCidrs }),
+  'kuma': (weaken, clusterCidrs) => Mesh.kuma({ weaken, clusterCidrs }),
+  'nsm': (weaken, clusterCidrs) => Mesh.networkServiceMesh({ weaken, clusterCidrs }),
 };
+const CLUSTER = ['10.0.0.0/8', 'fd00::/8'];
 
 const PROMETHEUS = 'monitoring/{app.kubernetes.io/name=prometheus}@prometheus';
 /** What each backend refuses of the shop without weakenings: `code member rule`, in the order reported. */
@@ -116,6 +117,22 @@ describe.each(Object.keys(MESHES))('the shop on %s, with no mesh-specific code',
     }
     const order = ALL as string[];
     expect(weakened.sort()).toEqual([...expected].map(([rule, ms]) => `${rule} ${[...ms].sort((a, b) => order.indexOf(a) - order.indexOf(b)).join(',')}`).sort());
+  });
+
+  test('with the cluster\'s ranges given, a host name weakened to its port leaves them closed, and verify agrees', async () => {
+    const dir = synthesize((app) => shopApp(app, () => MESHES[id](ALL, CLUSTER)));
+    const r = await cli('verify', dir);
+    expect(r.stdout).toMatch(/^OK: /);
+    const doc = JSON.parse(fs.readFileSync(path.join(dir, 'zero-trust.intent.json'), 'utf-8'));
+    const stripe = doc.flows.find((f: any) => f.destination.type === 'fqdn');
+    if (REFUSALS[id].some((line) => line.includes(' HOST_TO_PORT '))) {
+      expect(stripe).toEqual(expect.objectContaining({ weakened: ['HOST_TO_PORT'], hostExcept: CLUSTER }));
+      // Read back: 0.0.0.0/0 except the IPv4 range, ::/0 except the IPv6 one.
+      const enforced = parseIntentDocument(doc).model.flows.filter((f) => f.declaredAt === stripe.declaredAt).map((f) => f.destination);
+      expect(enforced).toEqual([{ type: 'ip-block', cidr: '0.0.0.0/0', except: ['10.0.0.0/8'] }, { type: 'ip-block', cidr: '::/0', except: ['fd00::/8'] }]);
+    } else {
+      expect(stripe.weakened).toBeUndefined();
+    }
   });
 });
 
@@ -250,8 +267,11 @@ describe('the vocabulary', () => {
     expect(istio(ALL)).toBe(istio());
   });
 
-  test('a value that is no member is refused where the mesh is made', () => {
+  test('a value that is no member, or a cluster range that is not one, is refused where the mesh is made', () => {
     expectError(() => Mesh.linkerd({ weaken: ['EVERYTHING' as Weaken] }), 'INVALID_MESH_PROPS', /weaken: "EVERYTHING" is not a Weaken member/);
+    expectError(() => Mesh.networkPolicy({ clusterCidrs: ['10.0.0.0/33'] }), 'INVALID_CIDR', /clusterCidrs: "10.0.0.0\/33" has a prefix longer than 32/);
+    expectError(() => Mesh.networkPolicy({ clusterCidrs: ['0.0.0.0/0'] }), 'INVALID_MESH_PROPS', /is every address/);
+    expectError(() => Mesh.networkPolicy({ clusterCidrs: ['10.0.0.0/8', '10.0.0.0/8'] }), 'INVALID_MESH_PROPS', /lists 10.0.0.0\/8 twice/);
   });
 
   test('a refusal with no weaker form stays a refusal whatever is accepted', () => {

@@ -115,6 +115,11 @@ export interface MeshBinding {
    * @default - none
    */
   readonly weaken?: readonly Weaken[];
+  /**
+   * The cluster's own ranges, which `Weaken.HOST_TO_PORT` leaves out of "any address".
+   * @default - none
+   */
+  readonly clusterCidrs?: readonly string[];
 }
 
 /** One chart as the self-check sees it. */

@@ -246,12 +246,13 @@ interface CheckOutcome {
  */
 function checkWithWeakenings(declared: ZeroTrustModel, plans: ReadonlyArray<{ chart: SynthesizedChart; ctx: RenderContext; layers: MeshRenderer[] }>): CheckOutcome {
   const weakenings = new Map<FlowModel, Set<Weaken>>();
+  const clusterCidrs = new Map<FlowModel, readonly string[]>();
   const refused = new Map<string, ZeroTrustError>();
   let model = declared;
   let last: ZeroTrustError[] = [];
   // Each round adds at least one member to a flow, so there are at most as many rounds as members (and one to confirm).
   for (let round = 0; round <= WEAKEN_MEMBERS.length; round++) {
-    model = applyWeakenings(declared, weakenings);
+    model = applyWeakenings(declared, weakenings, clusterCidrs);
     last = [];
     let grew = false;
     for (const plan of plans) {
@@ -266,6 +267,8 @@ function checkWithWeakenings(declared: ZeroTrustModel, plans: ReadonlyArray<{ ch
           const applied = flow ? weakenings.get(flow) : undefined;
           if (!member || !flow || applied?.has(member)) { last.push(p); continue; }
           weakenings.set(flow, new Set([...(applied ?? []), member]));
+          // A host name is weakened by the chart of its source (the only chart it touches): that chart's ranges stay closed.
+          if (member === Weaken.HOST_TO_PORT) clusterCidrs.set(flow, plan.chart._binding.clusterCidrs ?? []);
           grew = true;
           if (!accepted.has(member)) refused.set(p.message, withWeakenHint(p, member));
         }

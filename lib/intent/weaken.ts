@@ -9,6 +9,8 @@
  * renderers and readers see an ordinary model, and the declared flow travels with the weaker ones
  * (`FlowModel.declared`) for annotations, reports and the intent file.
  */
+import { normalizeCidr, parseCidr } from './cidr';
+import { compareText } from './collation';
 import { ZeroTrustError } from './errors';
 import { EndpointModel, FlowModel, WEAKENING_PHRASES, ZeroTrustModel, samePort } from './model';
 
@@ -63,6 +65,13 @@ export interface WeakenProps {
    * @default - nothing is weakened: every such flow is a synth error
    */
   readonly weaken?: Weaken[];
+  /**
+   * The cluster's own address ranges (pod, Service and node networks). `Weaken.HOST_TO_PORT`
+   * leaves them out of "any address", so a host name weakened to its ports does not also open the
+   * cluster's pods and Services on them.
+   * @default - none: "any address" includes the cluster's own
+   */
+  readonly clusterCidrs?: string[];
 }
 
 /** `enforced as the whole port (Weaken.HTTP_TO_PORT)`. */
@@ -81,11 +90,29 @@ export function normalizeWeaken(list: readonly Weaken[] | undefined, where: stri
   return WEAKEN_MEMBERS.filter((m) => given.has(m));
 }
 
+/** The `clusterCidrs` prop, normalized and sorted; throws for a malformed, whole-space or repeated range. */
+export function normalizeClusterCidrs(list: readonly string[] | undefined, where: string): string[] {
+  if (list === undefined) return [];
+  if (!Array.isArray(list)) throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', message: `${where}: clusterCidrs must be an array of CIDR strings` });
+  const out = new Set<string>();
+  for (const c of list) {
+    const parsed = parseCidr(c, `${where}: clusterCidrs`);
+    if (parsed.prefix === 0) throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', message: `${where}: clusterCidrs "${c}" is every address; list the cluster's own ranges` });
+    const n = normalizeCidr(parsed);
+    if (out.has(n)) throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', message: `${where}: clusterCidrs lists ${n} twice` });
+    out.add(n);
+  }
+  return [...out].sort(compareText);
+}
+
 /** Every IPv4 and IPv6 address, as `HOST_TO_PORT` renders a host name. */
 const ANY_ADDRESS = ['0.0.0.0/0', '::/0'];
 
-/** The flows enforced for a declared flow when `members` are applied to it (one flow, or two for `HOST_TO_PORT`). */
-export function weakenFlow(declared: FlowModel, members: ReadonlySet<Weaken> | readonly Weaken[]): FlowModel[] {
+/**
+ * The flows enforced for a declared flow when `members` are applied to it (one flow, or two for
+ * `HOST_TO_PORT`: every IPv4 and every IPv6 address, each except the `clusterCidrs` of its family).
+ */
+export function weakenFlow(declared: FlowModel, members: ReadonlySet<Weaken> | readonly Weaken[], clusterCidrs: readonly string[] = []): FlowModel[] {
   const set = new Set(members);
   const applied = WEAKEN_MEMBERS.filter((m) => set.has(m));
   if (applied.length === 0) return [declared];
@@ -102,7 +129,10 @@ export function weakenFlow(declared: FlowModel, members: ReadonlySet<Weaken> | r
   }
   const base: FlowModel = { ...f, declared, weakened: applied };
   if (set.has(Weaken.HOST_TO_PORT) && f.destination.type === 'fqdn') {
-    return ANY_ADDRESS.map((cidr) => ({ ...base, destination: { type: 'ip-block', cidr, except: [] } }));
+    return ANY_ADDRESS.map((cidr) => {
+      const except = clusterCidrs.filter((c) => c.includes(':') === cidr.includes(':'));
+      return { ...base, destination: { type: 'ip-block', cidr, except } };
+    });
   }
   return [base];
 }
@@ -119,11 +149,19 @@ export function declaredFlow(f: FlowModel): FlowModel {
 
 /**
  * The model with each declared flow replaced by its weakened forms, in the model's order.
- * `weakenings` is keyed by the declared flow.
+ * `weakenings` and `clusterCidrs` (of the chart that weakened a host name) are keyed by the declared flow.
  */
-export function applyWeakenings(model: ZeroTrustModel, weakenings: ReadonlyMap<FlowModel, ReadonlySet<Weaken>>): ZeroTrustModel {
+export function applyWeakenings(model: ZeroTrustModel, weakenings: ReadonlyMap<FlowModel, ReadonlySet<Weaken>>,
+  clusterCidrs: ReadonlyMap<FlowModel, readonly string[]> = new Map()): ZeroTrustModel {
   if (weakenings.size === 0) return model;
-  return { ...model, flows: model.flows.flatMap((f) => weakenFlow(f, weakenings.get(f) ?? [])) };
+  return { ...model, flows: model.flows.flatMap((f) => weakenFlow(f, weakenings.get(f) ?? [], clusterCidrs.get(f))) };
+}
+
+/** The ranges a weakened host name's flows leave out (their destinations' excepts), sorted. */
+export function hostExceptOf(enforced: readonly FlowModel[]): string[] {
+  const out = new Set<string>();
+  for (const f of enforced) if (f.weakened?.includes(Weaken.HOST_TO_PORT) && f.destination.type === 'ip-block') for (const e of f.destination.except) out.add(e);
+  return [...out].sort(compareText);
 }
 
 /** How one backend enforces the flows of its charts. */

@@ -10,7 +10,7 @@ import { NetworkServiceMeshProps, nsmBackend } from './nsm';
 import { CILIUM_RESERVED, ISTIO_RESERVED, KUMA_RESERVED, LINKERD_RESERVED, NSM_RESERVED } from './reserved';
 import { MeshSelfCheck, SelfCheckProfile } from './selfcheck';
 import { KumaMtls } from '../verify/kuma';
-import { Weaken, WeakenProps, normalizeWeaken } from '../intent/weaken';
+import { Weaken, WeakenProps, normalizeClusterCidrs, normalizeWeaken } from '../intent/weaken';
 import { KumaHttpRules } from './kuma';
 
 // The props and enums of every factory below: the public vocabulary of the backends.
@@ -158,7 +158,8 @@ export class Mesh implements IMesh {
     const settings = backend.settings(props);
     const id = backend.id(settings);
     const weaken = normalizeWeaken(props.weaken, `Mesh for ${id}`);
-    return new Mesh(id, () => backend.layers(settings), { ...options(settings), weaken });
+    const clusterCidrs = normalizeClusterCidrs(props.clusterCidrs, `Mesh for ${id}`);
+    return new Mesh(id, () => backend.layers(settings), { ...options(settings), weaken, clusterCidrs });
   }
 
   /** Backend id, also the output folder name (`networkpolicy`, `istio`, `istio-ambient`, ...). */
@@ -174,7 +175,7 @@ export class Mesh implements IMesh {
     this.id = backend;
     const meshKey = options.meshKey ?? backend;
     bindMesh(this, {
-      backend, layers, meshKey, reserved: options.reserved, weaken: options.weaken,
+      backend, layers, meshKey, reserved: options.reserved, weaken: options.weaken, clusterCidrs: options.clusterCidrs,
       selfCheck: new MeshSelfCheck(backend, meshKey, options.profile),
     });
   }
@@ -186,4 +187,5 @@ interface MeshOptions {
   readonly reserved?: ReservedKeys;
   readonly profile: SelfCheckProfile;
   readonly weaken?: readonly Weaken[];
+  readonly clusterCidrs?: readonly string[];
 }
