@@ -274,6 +274,33 @@ describe('the vocabulary', () => {
     expectError(() => Mesh.networkPolicy({ clusterCidrs: ['10.0.0.0/8', '10.0.0.0/8'] }), 'INVALID_MESH_PROPS', /lists 10.0.0.0\/8 twice/);
   });
 
+  test('a member is accepted per chart: a flow is weakened only when every chart it touches accepts it', () => {
+    const app = Testing.app();
+    const front = new ZeroTrustChart(app, 'front', { namespace: 'front', mesh: Mesh.networkPolicy({ weaken: [Weaken.HTTP_TO_PORT, Weaken.HOST_TO_PORT] }) });
+    const back = new ZeroTrustChart(app, 'back', { namespace: 'back', mesh: Mesh.networkPolicy() });
+    const web = new SecureWorkload(front, 'web', { image: 'x', ports: [Port.http(8080)] });
+    const api = new SecureWorkload(back, 'api', { image: 'x', ports: [Port.http(8080)] });
+    api.allowFrom(web, { http: [{ methods: ['GET'] }] });
+    web.allowTo(Peer.fqdn('api.example.com'), { ports: [Port.tcp(443)] });
+    api.allowTo(Peer.fqdn('api.example.com'), { ports: [Port.tcp(443)] });
+    let problems: ReturnType<typeof ZeroTrustSynthesis.problemsOf> = [];
+    try { app.synthYaml(); } catch (e) { problems = ZeroTrustSynthesis.problemsOf(e); }
+    // front accepts both, so only back's refusals remain: the shared flow (back does not accept) and back's own host name.
+    expect(problems.map((p) => `${p.namespace} ${p.code} ${p.rule}`)).toEqual([
+      'back FQDN_NOT_ENFORCEABLE back/api.allowTo(fqdn:api.example.com)',
+      'back HTTP_RULES_NOT_ENFORCEABLE back/api.allowFrom(front/web)',
+    ]);
+    // Accepted by back too, the shared flow is weakened in both charts' objects.
+    const both = Testing.app();
+    const f2 = new ZeroTrustChart(both, 'front', { namespace: 'front', mesh: Mesh.networkPolicy({ weaken: [Weaken.HTTP_TO_PORT] }) });
+    const b2 = new ZeroTrustChart(both, 'back', { namespace: 'back', mesh: Mesh.networkPolicy({ weaken: [Weaken.HTTP_TO_PORT] }) });
+    new SecureWorkload(b2, 'api', { image: 'x', ports: [Port.http(8080)] }).allowFrom(new SecureWorkload(f2, 'web', { image: 'x', ports: [Port.http(8080)] }), { http: [{ methods: ['GET'] }] });
+    const objects = synthApp(both);
+    for (const [name, ns] of [['web-egress', 'front'], ['api-ingress', 'back']]) {
+      expect(find(objects, 'NetworkPolicy', name, ns).metadata.annotations['zero-trust.cdk8s.io/allows']).toBe('front/web -> back/api on 8080/TCP [GET any path] — enforced as the whole port (Weaken.HTTP_TO_PORT)');
+    }
+  });
+
   test('a refusal with no weaker form stays a refusal whatever is accepted', () => {
     const app = Testing.app();
     const chart = new ZeroTrustChart(app, 'prod', { namespace: 'production', mesh: Mesh.kuma({ weaken: ALL }) });

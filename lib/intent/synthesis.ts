@@ -247,12 +247,16 @@ interface CheckOutcome {
 function checkWithWeakenings(declared: ZeroTrustModel, plans: ReadonlyArray<{ chart: SynthesizedChart; ctx: RenderContext; layers: MeshRenderer[] }>): CheckOutcome {
   const weakenings = new Map<FlowModel, Set<Weaken>>();
   const clusterCidrs = new Map<FlowModel, readonly string[]>();
-  const refused = new Map<string, ZeroTrustError>();
+  const refused: ZeroTrustError[] = [];
+  // A rule refused for one member is one problem per chart, whichever of the chart's layers refused it (the first, outermost, names it).
+  const refusedOnce = new Map<FlowModel, Set<string>>();
   let model = declared;
   let last: ZeroTrustError[] = [];
   // Each round adds at least one member to a flow, so there are at most as many rounds as members (and one to confirm).
   for (let round = 0; round <= WEAKEN_MEMBERS.length; round++) {
     model = applyWeakenings(declared, weakenings, clusterCidrs);
+    // What this round's model has applied: a refusal of a member already applied is one the weakening did not answer.
+    const inModel = new Map([...weakenings].map(([f, ms]) => [f, new Set(ms)]));
     last = [];
     let grew = false;
     for (const plan of plans) {
@@ -264,19 +268,25 @@ function checkWithWeakenings(declared: ZeroTrustModel, plans: ReadonlyArray<{ ch
           const p = found.problem.within(context);
           const member = p.weaken;
           const flow = found.flow && declaredFlow(found.flow);
-          const applied = flow ? weakenings.get(flow) : undefined;
-          if (!member || !flow || applied?.has(member)) { last.push(p); continue; }
+          if (!member || !flow || inModel.get(flow)?.has(member)) { last.push(p); continue; }
+          // Every chart that refuses the flow must accept the member (a flow between two charts is checked by both).
+          if (!accepted.has(member)) {
+            const seen = refusedOnce.get(flow) ?? new Set<string>();
+            if (!seen.has(`${context.namespace}|${member}`)) refused.push(withWeakenHint(p, member));
+            refusedOnce.set(flow, seen.add(`${context.namespace}|${member}`));
+          }
+          const applied = weakenings.get(flow);
+          if (applied?.has(member)) continue;
           weakenings.set(flow, new Set([...(applied ?? []), member]));
           // A host name is weakened by the chart of its source (the only chart it touches): that chart's ranges stay closed.
           if (member === Weaken.HOST_TO_PORT) clusterCidrs.set(flow, plan.chart._binding.clusterCidrs ?? []);
           grew = true;
-          if (!accepted.has(member)) refused.set(p.message, withWeakenHint(p, member));
         }
       }
     }
     if (!grew) break;
   }
-  return { model, problems: [...refused.values(), ...last] };
+  return { model, problems: [...refused, ...last] };
 }
 
 /** The refusal, telling which `Weaken` member would accept it (unless its message already does). */
