@@ -191,6 +191,8 @@ describe('a weakened flow is visible', () => {
     expect(table).toMatch(/^\| `shop\/api` +\| `shop\/postgres` +\| 5432 +\| TCP +\| — +\| no +\|$/m);
     const mermaid = (await cli('flows', dir, '--format', 'mermaid')).stdout;
     expect(mermaid).toContain('8080/TCP weakened (Weaken.HTTP_TO_PORT)');
+    const svg = (await cli('flows', dir, '--format', 'svg')).stdout;
+    expect(svg).toMatch(/8080\/TCP weakened \(Weaken\.HTTP_TO_PORT\)/);
 
     const written = tempDir('weaken-review');
     temps.push(written);
