@@ -24,7 +24,7 @@ describe('Kuma refuses what it cannot enforce, naming workload, rule and backend
     const objs = synthApp(app);
     const mtp = find(objs, 'MeshTrafficPermission', 'api-http-8080');
     expect(mtp.spec.targetRef).toEqual({ kind: 'Dataplane', labels: { 'app.kubernetes.io/name': 'api' }, sectionName: 'http-8080' });
-    expect(mtp.metadata.annotations['zero-trust.cdk8s.io/allows']).toContain('HTTP rules are enforced at L4');
+    expect(mtp.metadata.annotations['zero-trust.cdk8s.io/allows']).toContain('production/web -> production/api on 8080/TCP [GET any path] — enforced as the whole port (Weaken.HTTP_TO_PORT)');
     expect(find(objs, 'NetworkPolicy', 'api-ingress').spec.ingress[0].ports).toEqual([{ port: 8080 }]);
   });
 

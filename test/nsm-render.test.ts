@@ -153,12 +153,12 @@ describe('what NSM cannot enforce is a synth error unless the wider form is acce
 
   test('a subset of the destination\'s ports names workload, rule, the ports it would open and the opt-in', () => {
     expectSynthError(app(Mesh.networkServiceMesh(), (web, api) => api.allowFrom(web, { ports: [Port.http(8080)] })),
-      '[nsm] shop/api.allowFrom(shop/web)', 'every port of shop/api, including 9090/TCP', 'allowPortsOverConnection: true');
+      '[nsm] shop/api.allowFrom(shop/web)', 'every port of shop/api, including 9090/TCP', 'Weaken.PORTS_TO_CONNECTION');
   });
 
   test('HTTP rules name the rule and the opt-in', () => {
     expectSynthError(app(Mesh.networkServiceMesh(), (web, api) => api.allowFrom(web, { http: [{ methods: ['GET'] }] })),
-      '[nsm] shop/api.allowFrom(shop/web)', 'cannot match HTTP methods or paths', 'allowHttpRulesOverConnection: true');
+      '[nsm] shop/api.allowFrom(shop/web)', 'cannot match HTTP methods or paths', 'Weaken.HTTP_TO_PORT');
   });
 
   test('with the opt-ins the rules become a whole connection, and the annotation says so', () => {
@@ -182,9 +182,14 @@ describe('what NSM cannot enforce is a synth error unless the wider form is acce
       '[nsm] shop/web.allowTo(fqdn:api.example.com)', 'cannot match host names');
   });
 
-  test('HTTP rules towards an external peer stay a NetworkPolicy error even with the NSM opt-in', () => {
-    expectSynthError(app(Mesh.networkServiceMesh({ allowHttpRulesOverConnection: true }), (web) => web.allowFrom(Peer.namespace('ingress-nginx'), { http: [{ methods: ['GET'] }] })),
-      '[nsm] shop/web.allowFrom(ns:ingress-nginx)', 'NetworkPolicy cannot match HTTP');
+  test('HTTP rules towards an external peer are a NetworkPolicy error, unless Weaken.HTTP_TO_PORT (which the old opt-in maps onto) is accepted', () => {
+    const declare = (web: SecureWorkload) => web.allowFrom(Peer.namespace('ingress-nginx'), { http: [{ methods: ['GET'] }] });
+    expectSynthError(app(Mesh.networkServiceMesh({ allowPortsOverConnection: true }), declare),
+      '[nsm] shop/web.allowFrom(ns:ingress-nginx)', 'NetworkPolicy cannot match HTTP', 'Weaken.HTTP_TO_PORT');
+    const objects = synthApp(app(Mesh.networkServiceMesh({ allowHttpRulesOverConnection: true }), declare));
+    const ingress = find(objects, 'NetworkPolicy', 'web-ingress');
+    expect(ingress.spec.ingress).toEqual([{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }], ports: [{ port: 8080 }] }]);
+    expect(ingress.metadata.annotations['zero-trust.cdk8s.io/allows']).toBe('ns:ingress-nginx -> shop/web on 8080/TCP [GET any path] — enforced as the whole port (Weaken.HTTP_TO_PORT)');
   });
 
   test('bad pools and trust domains fail where the mesh is created', () => {

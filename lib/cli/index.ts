@@ -301,12 +301,15 @@ async function flows(args: string[], io: CliIo): Promise<number> {
     throw new UsageError(`flows: unknown format "${format}"; expected one of ${report.FLOW_FORMATS.join(', ')}`, HELP.flows);
   }
   const { manifests } = load(positionals[0], values, 'flows', io);
+  const intent = report.intentBeside(positionals[0]);
   const matrix = guarded(manifests, (ms) => {
     const chosen = reader(ms, values.backend as string | undefined);
-    return { ...report.flowMatrix(ms, { backend: chosen.backend, evaluator: chosen.evaluator }), notes: report.reviewNotes(ms, chosen.backend, chosen.enrolledNamespaces) };
+    const read = { ...report.flowMatrix(ms, { backend: chosen.backend, evaluator: chosen.evaluator }), notes: report.reviewNotes(ms, chosen.backend, chosen.enrolledNamespaces) };
+    return intent ? report.markWeakenedRows(read, intent) : read;
   });
   warnNotes(matrix.notes, io);
-  const text = format === 'svg' ? await report.formatSvg(matrix) : report.formatMatrix(matrix, format);
+  let text = format === 'svg' ? await report.formatSvg(matrix) : report.formatMatrix(matrix, format);
+  if (intent && (format === 'table' || format === 'markdown')) text += report.enforcementMarkdown(intent);
   if (values.output) fs.writeFileSync(values.output as string, text);
   else io.stdout(text);
   return 0;
@@ -354,9 +357,12 @@ function diff(args: string[], io: CliIo): number {
   const report = require('../report') as typeof import('../report');
   const matrices = positionals.map((dir) => {
     const { manifests } = load(dir, values, 'diff', io);
+    // Rows only a weakened flow allows are marked from the intent file beside them: a change of enforcement strength is a change.
+    const intent = report.intentBeside(dir);
     return guarded(manifests, (ms) => {
       const chosen = reader(ms, values.backend as string | undefined);
-      return { ...report.flowMatrix(ms, { backend: chosen.backend, evaluator: chosen.evaluator }), notes: report.reviewNotes(ms, chosen.backend, chosen.enrolledNamespaces) };
+      const read = { ...report.flowMatrix(ms, { backend: chosen.backend, evaluator: chosen.evaluator }), notes: report.reviewNotes(ms, chosen.backend, chosen.enrolledNamespaces) };
+      return intent ? report.markWeakenedRows(read, intent) : read;
     });
   });
   const notes = mergeNotes(matrices[0].notes, matrices[1].notes);

@@ -8,6 +8,8 @@ import { DnsSpec } from './dns';
 import { ZeroTrustError } from './errors';
 import { EndpointModel, FlowModel, NamespaceModel, WorkloadModel, ZeroTrustModel } from './model';
 import { Port, PortKind } from './port';
+import { parseCidr } from './cidr';
+import { WEAKEN_MEMBERS, Weaken, declaredFlow, hostExceptOf, weakenFlow } from './weaken';
 
 /** File name of the intent file. */
 export const INTENT_FILE_NAME = 'zero-trust.intent.json';
@@ -31,7 +33,16 @@ export interface IntentDocumentJson {
   version: number;
   namespaces: Array<{ name: string; backend: string; dns: DnsSpec }>;
   workloads: Array<{ name: string; namespace: string; serviceAccount: string; selector: { [key: string]: string }; ports: PortJson[] }>;
-  flows: Array<{ source: EndpointJson; destination: EndpointJson; ports: PortJson[]; http: Array<{ methods: string[]; paths: string[] }>; declaredAt: string }>;
+  /**
+   * The flows as declared; `weakened` lists the `Weaken` members the chart accepted for a flow,
+   * which is enforced (and verified) in that weaker form.
+   */
+  flows: Array<{
+    source: EndpointJson; destination: EndpointJson; ports: PortJson[]; http: Array<{ methods: string[]; paths: string[] }>; declaredAt: string;
+    weakened?: string[];
+    /** With `HOST_TO_PORT`: the cluster's ranges left out of "any address" (the chart's `clusterCidrs`). */
+    hostExcept?: string[];
+  }>;
 }
 
 const KUBE_DNS: DnsSpec = { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } };
@@ -63,14 +74,26 @@ export function intentDocument(model: ZeroTrustModel, dns: { [namespace: string]
     version: INTENT_FORMAT_VERSION,
     namespaces: model.namespaces.map((n) => ({ name: n.name, backend: n.backend, dns: dnsJson(dns[n.name] ?? KUBE_DNS) })),
     workloads: model.workloads.map((w) => ({ name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, selector: sortedObject(w.selector), ports: w.ports.map(portJson) })),
-    flows: model.flows.map((f) => ({
+    flows: declaredFlows(model).map(({ flow: f, weakened, hostExcept }) => ({
       source: endpointJson(f.source),
       destination: endpointJson(f.destination),
       ports: f.ports.map(portJson),
       http: f.http.map((h) => ({ methods: [...h.methods], paths: [...h.paths] })),
       declaredAt: f.declaredAt,
+      ...(weakened.length ? { weakened: [...weakened] } : {}),
+      ...(hostExcept.length ? { hostExcept } : {}),
     })),
   };
+}
+
+/** The declared flows of a model, each once (a weakening may enforce one as two), with its weakenings. */
+function declaredFlows(model: ZeroTrustModel): Array<{ flow: FlowModel; weakened: readonly Weaken[]; hostExcept: string[] }> {
+  const enforced = new Map<FlowModel, FlowModel[]>();
+  for (const f of model.flows) {
+    const d = declaredFlow(f);
+    enforced.set(d, [...(enforced.get(d) ?? []), f]);
+  }
+  return [...enforced].map(([flow, forms]) => ({ flow, weakened: forms[0].weakened ?? [], hostExcept: hostExceptOf(forms) }));
 }
 
 function dnsJson(d: DnsSpec): DnsSpec {
@@ -154,10 +177,21 @@ export function parseIntentDocument(doc: unknown, where = INTENT_FILE_NAME): Par
       default: return fail(`${field}.type`, `unknown endpoint type ${JSON.stringify(e.type)}`);
     }
   };
-  const flows: FlowModel[] = list(d.flows, 'flows').map((fl, i) => {
+  const flows: FlowModel[] = list(d.flows, 'flows').flatMap((fl, i) => {
     const f = `flows[${i}]`;
     const o = obj(fl, f);
-    return {
+    const weakened = strings(o.weakened ?? [], `${f}.weakened`).map((m, j) => ((WEAKEN_MEMBERS as readonly string[]).includes(m)
+      ? m as Weaken : fail(`${f}.weakened[${j}]`, `unknown Weaken member "${m}" (known: ${WEAKEN_MEMBERS.join(', ')})`)));
+    const hostExcept = strings(o.hostExcept ?? [], `${f}.hostExcept`);
+    hostExcept.forEach((c, j) => {
+      try {
+        parseCidr(c, 'a CIDR');
+      } catch (e) {
+        fail(`${f}.hostExcept[${j}]`, (e as Error).message);
+      }
+    });
+    // A weakened flow is checked in its weaker form, exactly as the synth rendered it.
+    return weakenFlow({
       source: endpoint(o.source, `${f}.source`),
       destination: endpoint(o.destination, `${f}.destination`),
       ports: list(o.ports, `${f}.ports`).map((p, j) => port(p, `${f}.ports[${j}]`)),
@@ -166,7 +200,7 @@ export function parseIntentDocument(doc: unknown, where = INTENT_FILE_NAME): Par
         paths: strings(h.paths ?? [], `${f}.http[${j}].paths`),
       })),
       declaredAt: typeof o.declaredAt === 'string' ? o.declaredAt : f,
-    };
+    }, weakened, hostExcept);
   });
   return { model: { namespaces, workloads, flows }, dns };
 }

@@ -1,3 +1,5 @@
+import { Weaken } from './weaken';
+
 /** What a `ZeroTrustError` says, as fields. */
 export interface ZeroTrustErrorDetails {
   /** A stable code for the kind of problem (`HTTP_RULES_NOT_ENFORCEABLE`); tests and tools match on it. */
@@ -12,6 +14,11 @@ export interface ZeroTrustErrorDetails {
   readonly workload?: string;
   /** The rule as declared: `production/hero.allowTo(production/lil-deebee)`. */
   readonly rule?: string;
+  /**
+   * The `Weaken` member that would accept this refusal in a weaker form (`weaken: [...]` on the
+   * `Mesh.*()` factory); absent: a refusal with no weaker form.
+   */
+  readonly weaken?: Weaken;
 }
 
 /**
@@ -31,6 +38,8 @@ export class ZeroTrustError extends Error {
   public readonly workload?: string;
   /** The rule as declared. */
   public readonly rule?: string;
+  /** The `Weaken` member that would accept this refusal, when one would. */
+  public readonly weaken?: Weaken;
   /** The message without the `[backend]` prefix. */
   public readonly text: string;
   /** The problems an error of a whole synth (`SYNTH_FAILED`) stands for; empty otherwise. */
@@ -44,13 +53,14 @@ export class ZeroTrustError extends Error {
     this.namespace = d.namespace;
     this.workload = d.workload;
     this.rule = d.rule;
+    this.weaken = d.weaken;
     this.text = d.message;
     this.problems = problems;
   }
 
   /** The fields of this error. */
   public get details(): ZeroTrustErrorDetails {
-    return { code: this.code, message: this.text, backend: this.backend, namespace: this.namespace, workload: this.workload, rule: this.rule };
+    return { code: this.code, message: this.text, backend: this.backend, namespace: this.namespace, workload: this.workload, rule: this.rule, ...(this.weaken ? { weaken: this.weaken } : {}) };
   }
 
   /** This error with the fields it lacks taken from `context`. */
@@ -60,7 +70,7 @@ export class ZeroTrustError extends Error {
     return new ZeroTrustError({
       code: d.code, message: d.message,
       backend: d.backend ?? context.backend, namespace: d.namespace ?? context.namespace,
-      workload: d.workload ?? context.workload, rule: d.rule ?? context.rule,
+      workload: d.workload ?? context.workload, rule: d.rule ?? context.rule, weaken: d.weaken,
     });
   }
 }

@@ -7,6 +7,16 @@ import { BackendId } from './backend';
 import { Port } from './port';
 import { ProbeModel } from './probe';
 import { compareEntries, compareText } from './collation';
+import type { Weaken } from './weaken';
+
+/** What each `Weaken` member gives up, in words (keyed by the member's value, so this module needs no value import). */
+export const WEAKENING_PHRASES: { readonly [member: string]: string } = {
+  HTTP_TO_PORT: 'enforced as the whole port',
+  IDENTITY_TO_LABELS: 'enforced by labels and namespace, the ServiceAccount not checked',
+  WORKLOAD_TO_NAMESPACE: 'enforced as the whole namespace of the source',
+  HOST_TO_PORT: 'enforced as any address on its ports',
+  PORTS_TO_CONNECTION: 'enforced as every port of the destination',
+};
 
 /** Label every workload is selected by; stable, never hashed. */
 export const NAME_LABEL = 'app.kubernetes.io/name';
@@ -93,6 +103,13 @@ export interface FlowModel {
   readonly declaredAt: string;
   /** `namespace/name` of the workload whose allowFrom/allowTo declared the flow; absent in a model read from a file. */
   readonly declaredBy?: string;
+  /**
+   * The `Weaken` members this flow is a weaker form of (lib/intent/weaken.ts), in their order;
+   * absent: enforced as declared.
+   */
+  readonly weakened?: readonly Weaken[];
+  /** The flow as declared, when this one is its weaker form. */
+  readonly declared?: FlowModel;
 }
 
 /** Everything a renderer needs. */
@@ -137,8 +154,14 @@ export function endpointKey(e: EndpointModel): string {
   }
 }
 
-/** A readable description of a flow for annotations and errors. */
+/**
+ * A readable description of a flow for annotations and errors. A weakened flow is described as
+ * declared, followed by what was given up: `... on 8080/TCP [GET /x] — enforced as the whole port (Weaken.HTTP_TO_PORT)`.
+ */
 export function describeFlow(f: FlowModel): string {
+  if (f.declared && f.weakened?.length) {
+    return `${describeFlow(f.declared)} — ${f.weakened.map((m) => `${WEAKENING_PHRASES[m]} (Weaken.${m})`).join('; ')}`;
+  }
   const ports = f.ports.length === 0 ? 'any port' : f.ports.map((p) => p.toString()).join(', ');
   const http = f.http.length === 0 ? '' : ` [${f.http.map(describeHttpRule).join(' | ')}]`;
   return `${endpointKey(f.source)} -> ${endpointKey(f.destination)} on ${ports}${http}`;

@@ -8,6 +8,7 @@ import { DnsSpec } from './dns';
 import { ZeroTrustError } from './errors';
 import { NamespaceModel, WorkloadModel, ZeroTrustModel } from './model';
 import { ReservedKeys } from './names';
+import { Weaken } from './weaken';
 
 /** Labels and annotations a backend adds to an object's metadata. */
 export interface MetadataAdditions {
@@ -108,6 +109,17 @@ export interface MeshBinding {
    * Supplied by the mesh factories, so the model does not depend on the readers.
    */
   readonly selfCheck?: SelfCheck;
+  /**
+   * The weaker enforcement the chart's mesh accepts (`weaken` of the `Mesh.*()` factory): a
+   * refusal naming one of these members is rendered in its weaker form instead.
+   * @default - none
+   */
+  readonly weaken?: readonly Weaken[];
+  /**
+   * The cluster's own ranges, which `Weaken.HOST_TO_PORT` leaves out of "any address".
+   * @default - none
+   */
+  readonly clusterCidrs?: readonly string[];
 }
 
 /** One chart as the self-check sees it. */

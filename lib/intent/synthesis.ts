@@ -13,6 +13,7 @@ import { ZeroTrustError, ZeroTrustErrorDetails, formatProblems } from './errors'
 import { FlowModel, NamespaceModel, WorkloadModel, ZeroTrustModel } from './model';
 import { reservedKey } from './names';
 import { IntentRegistry } from './registry';
+import { WEAKEN_MEMBERS, Weaken, applyWeakenings, declaredFlow, describeWeakening } from './weaken';
 import {
   MeshBinding, MeshRenderer, MetadataAdditions, PodSpecAdditions, RenderContext, RenderedObject, SelfCheck, SelfCheckChart,
 } from './render';
@@ -129,7 +130,9 @@ export class ZeroTrustSynthesis {
   }
 
   private synthesize(): SynthesisOutcome {
-    const { model, errors } = IntentRegistry.of(this.root).resolve();
+    const resolved = IntentRegistry.of(this.root).resolve();
+    const errors = resolved.errors;
+    let model = resolved.model;
     if (errors.length > 0) {
       return { problems: errors.map((e) => e.within({ backend: this.backendOf(e.namespace) })) };
     }
@@ -143,9 +146,13 @@ export class ZeroTrustSynthesis {
       const context = { backend: plan.chart._binding.backend, namespace: plan.chart.namespaceName };
       problems.push(...reservedMetadataProblems(plan.chart));
       for (const w of plan.chart._workloadsToRender()) problems.push(...(w._appProblems?.() ?? []).map((p) => p.within(context)));
-      for (const layer of plan.layers) problems.push(...checkLayer(layer, plan.ctx).map((p) => p.within(context)));
     }
+    const checked = checkWithWeakenings(model, plans);
+    problems.push(...checked.problems);
     if (problems.length > 0) return { model, problems: dedupe(problems) };
+    // From here on every layer, the self-check and the intent file see the flows as enforced.
+    model = checked.model;
+    for (const plan of plans) (plan as { ctx: RenderContext }).ctx = { ...plan.ctx, model };
     const namespaceMetadata = new Map<SynthesizedChart, MetadataAdditions>();
     const clusterObjects = new Map<string, { json: string; chart: SynthesizedChart }>();
     for (const plan of plans) {
@@ -222,26 +229,98 @@ export class ZeroTrustSynthesis {
   }
 }
 
+/** What the checks of every chart's layers found, with the flows as they will be enforced. */
+interface CheckOutcome {
+  /** The model with the accepted weakenings applied. */
+  readonly model: ZeroTrustModel;
+  /** Every refusal left: those with no weaker form, and those whose `Weaken` member the chart did not accept. */
+  readonly problems: ZeroTrustError[];
+}
+
+/**
+ * Runs every chart's layer checks, and answers each refusal that names a `Weaken` member by
+ * applying that member to the refused flow (lib/intent/weaken.ts) and checking again, until no
+ * new refusal shows. A member the chart accepted is rendered; one it did not is a problem (with
+ * the member named), and is applied anyway while checking, so the next refusal of the same flow
+ * shows in the same synth. A refusal that the weakening does not answer stays a problem.
+ */
+function checkWithWeakenings(declared: ZeroTrustModel, plans: ReadonlyArray<{ chart: SynthesizedChart; ctx: RenderContext; layers: MeshRenderer[] }>): CheckOutcome {
+  const weakenings = new Map<FlowModel, Set<Weaken>>();
+  const clusterCidrs = new Map<FlowModel, readonly string[]>();
+  const refused: ZeroTrustError[] = [];
+  // A rule refused for one member is one problem per chart, whichever of the chart's layers refused it (the first, outermost, names it).
+  const refusedOnce = new Map<FlowModel, Set<string>>();
+  let model = declared;
+  let last: ZeroTrustError[] = [];
+  // Each round adds at least one member to a flow, so there are at most as many rounds as members (and one to confirm).
+  for (let round = 0; round <= WEAKEN_MEMBERS.length; round++) {
+    model = applyWeakenings(declared, weakenings, clusterCidrs);
+    // What this round's model has applied: a refusal of a member already applied is one the weakening did not answer.
+    const inModel = new Map([...weakenings].map(([f, ms]) => [f, new Set(ms)]));
+    last = [];
+    let grew = false;
+    for (const plan of plans) {
+      const context = { backend: plan.chart._binding.backend, namespace: plan.chart.namespaceName };
+      const accepted = new Set(plan.chart._binding.weaken ?? []);
+      const ctx = { ...plan.ctx, model };
+      for (const layer of plan.layers) {
+        for (const found of checkLayer(layer, ctx)) {
+          const p = found.problem.within(context);
+          const member = p.weaken;
+          const flow = found.flow && declaredFlow(found.flow);
+          if (!member || !flow || inModel.get(flow)?.has(member)) { last.push(p); continue; }
+          // Every chart that refuses the flow must accept the member (a flow between two charts is checked by both).
+          if (!accepted.has(member)) {
+            const seen = refusedOnce.get(flow) ?? new Set<string>();
+            if (!seen.has(`${context.namespace}|${member}`)) refused.push(withWeakenHint(p, member));
+            refusedOnce.set(flow, seen.add(`${context.namespace}|${member}`));
+          }
+          const applied = weakenings.get(flow);
+          if (applied?.has(member)) continue;
+          weakenings.set(flow, new Set([...(applied ?? []), member]));
+          // A host name is weakened by the chart of its source (the only chart it touches): that chart's ranges stay closed.
+          if (member === Weaken.HOST_TO_PORT) clusterCidrs.set(flow, plan.chart._binding.clusterCidrs ?? []);
+          grew = true;
+        }
+      }
+    }
+    if (!grew) break;
+  }
+  return { model, problems: [...refused, ...last] };
+}
+
+/** The refusal, telling which `Weaken` member would accept it (unless its message already does). */
+function withWeakenHint(p: ZeroTrustError, member: Weaken): ZeroTrustError {
+  if (p.text.includes(`Weaken.${member}`)) return p;
+  return new ZeroTrustError({ ...p.details, message: `${p.text}; or accept it weaker with weaken: [Weaken.${member}] on the chart's Mesh (${describeWeakening(member).replace(/ \(Weaken\.[A-Z_]+\)$/, '')})` });
+}
+
+/** A problem a layer found, and the flow it refused (absent: a problem of the namespace or of several flows). */
+interface LayerProblem {
+  readonly problem: ZeroTrustError;
+  readonly flow?: FlowModel;
+}
+
 /**
  * Every problem a layer finds in a namespace. Checks stop at their first problem, so when the
  * whole model fails, each flow is checked alone to name the problem of every rule; a problem only
  * the whole model shows (two rules that conflict) is kept too.
  */
-function checkLayer(layer: MeshRenderer, ctx: RenderContext): ZeroTrustError[] {
+function checkLayer(layer: MeshRenderer, ctx: RenderContext): LayerProblem[] {
   const first = problemOf(() => layer.check(ctx));
   if (!first) return [];
   // A problem of the namespace itself (a chart in a mesh's root namespace) shows with no flows at
   // all: it is the namespace's one problem, not any rule's, and it must be fixed first.
   const ofNamespace = problemOf(() => layer.check({ ...ctx, model: { ...ctx.model, flows: [] } }));
-  if (ofNamespace) return [ofNamespace];
+  if (ofNamespace) return [{ problem: ofNamespace }];
   const ns = ctx.namespace.name;
-  const found: ZeroTrustError[] = [];
+  const found: LayerProblem[] = [];
   for (const flow of ctx.model.flows) {
     if (!touches(flow, ns)) continue;
     const p = problemOf(() => layer.check({ ...ctx, model: { ...ctx.model, flows: [flow] } }));
-    if (p) found.push(p.within({ rule: flow.declaredAt, workload: flow.declaredBy }));
+    if (p) found.push({ problem: p.within({ rule: flow.declaredAt, workload: flow.declaredBy }), flow });
   }
-  if (!found.some((p) => p.message === first.message)) found.unshift(first);
+  if (!found.some((p) => p.problem.message === first.message)) found.unshift({ problem: first });
   return found;
 }
 

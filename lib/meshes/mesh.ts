@@ -10,6 +10,8 @@ import { NetworkServiceMeshProps, nsmBackend } from './nsm';
 import { CILIUM_RESERVED, ISTIO_RESERVED, KUMA_RESERVED, LINKERD_RESERVED, NSM_RESERVED } from './reserved';
 import { MeshSelfCheck, SelfCheckProfile } from './selfcheck';
 import { KumaMtls } from '../verify/kuma';
+import { Weaken, WeakenProps, normalizeClusterCidrs, normalizeWeaken } from '../intent/weaken';
+import { KumaHttpRules } from './kuma';
 
 // The props and enums of every factory below: the public vocabulary of the backends.
 export { NetworkPolicyMeshProps } from './networkpolicy';
@@ -19,6 +21,7 @@ export { SpiffeIdRegistration } from './spire';
 export { KumaHttpRules, KumaIdentity, KumaMeshProps } from './kuma';
 export { LinkerdHttpRoutes, LinkerdMeshProps } from './linkerd';
 export { NetworkServiceMeshProps } from './nsm';
+export { Weaken, WeakenProps } from '../intent/weaken';
 
 /**
  * The render side of every backend id: a backend id without one is a compile error, so a new
@@ -116,7 +119,10 @@ export class Mesh implements IMesh {
    * errors (see `KumaMeshProps.httpRules` and docs/backends/kuma.md). Output folder: `kuma`.
    */
   public static kuma(props: KumaMeshProps = {}): Mesh {
-    return Mesh.of(RENDER_BACKENDS['kuma'], props, (options) => ({
+    // The deprecated httpRules: ENFORCE_AT_L4 is Weaken.HTTP_TO_PORT.
+    const { httpRules, ...rest } = props;
+    const weaken = [...(props.weaken ?? []), ...(httpRules === KumaHttpRules.ENFORCE_AT_L4 ? [Weaken.HTTP_TO_PORT] : [])];
+    return Mesh.of(RENDER_BACKENDS['kuma'], { ...rest, weaken }, (options) => ({
       meshKey: `kuma:${options.meshName}`, reserved: KUMA_RESERVED,
       profile: {
         httpRulesAtL4: options.httpRulesAtL4,
@@ -148,13 +154,23 @@ export class Mesh implements IMesh {
    * own; see docs/backends/nsm.md for what is and is not enforced.
    */
   public static networkServiceMesh(props: NetworkServiceMeshProps = {}): Mesh {
-    return Mesh.of(RENDER_BACKENDS['nsm'], props, (settings) => ({ meshKey: `nsm:${settings.trustDomain}`, reserved: NSM_RESERVED, profile: {} }));
+    // The deprecated allowHttpRulesOverConnection and allowPortsOverConnection are Weaken members.
+    const { allowHttpRulesOverConnection, allowPortsOverConnection, ...rest } = props;
+    const weaken = [
+      ...(props.weaken ?? []),
+      ...(allowHttpRulesOverConnection ? [Weaken.HTTP_TO_PORT] : []),
+      ...(allowPortsOverConnection ? [Weaken.PORTS_TO_CONNECTION] : []),
+    ];
+    return Mesh.of(RENDER_BACKENDS['nsm'], { ...rest, weaken }, (settings) => ({ meshKey: `nsm:${settings.trustDomain}`, reserved: NSM_RESERVED, profile: {} }));
   }
 
   /** The props are resolved (and validated) now, where the user wrote them; layers are made at synth. */
-  private static of<Props, Settings>(backend: RenderBackend<Props, Settings>, props: Props, options: (settings: Settings) => MeshOptions = () => ({ profile: {} })): Mesh {
+  private static of<Props extends WeakenProps, Settings>(backend: RenderBackend<Props, Settings>, props: Props, options: (settings: Settings) => MeshOptions = () => ({ profile: {} })): Mesh {
     const settings = backend.settings(props);
-    return new Mesh(backend.id(settings), () => backend.layers(settings), options(settings));
+    const id = backend.id(settings);
+    const weaken = normalizeWeaken(props.weaken, `Mesh for ${id}`);
+    const clusterCidrs = normalizeClusterCidrs(props.clusterCidrs, `Mesh for ${id}`);
+    return new Mesh(id, () => backend.layers(settings), { ...options(settings), weaken, clusterCidrs });
   }
 
   /** Backend id, also the output folder name (`networkpolicy`, `istio`, `istio-ambient`, ...). */
@@ -170,7 +186,7 @@ export class Mesh implements IMesh {
     this.id = backend;
     const meshKey = options.meshKey ?? backend;
     bindMesh(this, {
-      backend, layers, meshKey, reserved: options.reserved,
+      backend, layers, meshKey, reserved: options.reserved, weaken: options.weaken, clusterCidrs: options.clusterCidrs,
       selfCheck: new MeshSelfCheck(backend, meshKey, options.profile),
     });
   }
@@ -181,4 +197,6 @@ interface MeshOptions {
   readonly meshKey?: string;
   readonly reserved?: ReservedKeys;
   readonly profile: SelfCheckProfile;
+  readonly weaken?: readonly Weaken[];
+  readonly clusterCidrs?: readonly string[];
 }

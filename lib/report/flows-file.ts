@@ -7,6 +7,7 @@ import { readerOf } from './backend';
 import { NotedMatrix, formatFlowsMarkdown } from './format';
 import { flowMatrix } from './matrix';
 import { reviewNotes } from './notes';
+import { enforcementMarkdown, intentBeside, markWeakenedRows } from './weakened';
 
 /** Options of `writeFlowsMarkdown`. */
 export interface FlowsFileOptions {
@@ -44,6 +45,10 @@ export function writeFlowsMarkdown(dir: string, options: FlowsFileOptions = {}):
     throw new ManifestError(`${dir}: no Kubernetes objects in its *.yaml, *.yml or *.json files${subfolders.length > 0 ? ` (its subfolders ${subfolders.join(', ')} are not read: write FLOWS.md into each)` : ''}`);
   }
   const file = path.join(dir, 'FLOWS.md');
-  fs.writeFileSync(file, formatFlowsMarkdown(notedMatrix(manifests, options.backend), options.title));
+  // Flows enforced in a weaker form than declared (Weaken) are marked, and summed up, from the intent file beside the manifests.
+  const intent = intentBeside(dir);
+  const weakened = intent?.flows.some((f) => f.weakened?.length) ? intent : undefined;
+  const matrix = notedMatrix(manifests, options.backend);
+  fs.writeFileSync(file, formatFlowsMarkdown(weakened ? markWeakenedRows(matrix, weakened) : matrix, options.title) + (weakened ? enforcementMarkdown(weakened) : ''));
   return file;
 }

@@ -10,3 +10,4 @@ export * from './verify';
 export * from './flows-file';
 export * from './names';
 export * from './notes';
+export * from './weakened';

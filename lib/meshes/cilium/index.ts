@@ -1,3 +1,4 @@
+import { WeakenProps } from '../../intent/weaken';
 import { ZeroTrustError } from '../../intent/errors';
 import { MetadataAdditions, MeshRenderer, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
 import { SpiffeIdRegistration, registerWorkloads } from '../spire';
@@ -33,7 +34,7 @@ export enum CiliumMutualAuth {
 }
 
 /** Options of `Mesh.cilium()`. */
-export interface CiliumMeshProps {
+export interface CiliumMeshProps extends WeakenProps {
   /**
    * How traffic between pods is authenticated.
    * @default CiliumMutualAuth.NONE (it was SPIRE, which Cilium 1.20 deprecated; see docs/backends/cilium.md)

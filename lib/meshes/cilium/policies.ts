@@ -20,6 +20,7 @@
  */
 import { DnsSpec } from '../../intent/dns';
 import { ZeroTrustError } from '../../intent/errors';
+import { Weaken } from '../../intent/weaken';
 import {
   EndpointModel, FlowModel, WorkloadModel, ZeroTrustModel, describeFlow, endpointKey, flowIndex, managedMetadata,
 } from '../../intent/model';
@@ -247,7 +248,7 @@ export function checkCilium(model: ZeroTrustModel, namespace: string, dns: DnsSp
       const where = f.declaredAt;
       const about = { backend: options.backend, namespace, workload: f.declaredBy, rule: f.declaredAt };
       if (f.http.length > 0) {
-        throw new ZeroTrustError({ code: 'HTTP_RULES_NOT_ENFORCEABLE', ...about, message: `${where}: with CiliumMutualAuth.ZTUNNEL the traffic between enrolled pods is encrypted by ztunnel before Cilium's proxy could read it, so HTTP rules cannot be enforced; drop the http rule or use CiliumMutualAuth.SPIRE` });
+        throw new ZeroTrustError({ code: 'HTTP_RULES_NOT_ENFORCEABLE', weaken: Weaken.HTTP_TO_PORT, ...about, message: `${where}: with CiliumMutualAuth.ZTUNNEL the traffic between enrolled pods is encrypted by ztunnel before Cilium's proxy could read it, so HTTP rules cannot be enforced; drop the http rule or use CiliumMutualAuth.SPIRE` });
       }
       const udp = f.ports.filter((p) => p.protocol === Protocol.UDP);
       if (udp.length > 0) {
@@ -255,7 +256,7 @@ export function checkCilium(model: ZeroTrustModel, namespace: string, dns: DnsSp
       }
       const missing = dst.ports.filter((d) => !f.ports.some((p) => p.number === d.number && p.protocol === d.protocol));
       if (missing.length > 0) {
-        throw new ZeroTrustError({ code: 'PORTS_NOT_ENFORCEABLE', ...about, message: `${where}: with CiliumMutualAuth.ZTUNNEL Cilium sees only the HBONE port ${HBONE_PORT} between enrolled pods, so it cannot allow ${f.ports.map((p) => p.toString()).join(', ')} while keeping ${missing.map((p) => p.toString()).join(', ')} of ${dst.namespace}/${dst.name} closed; allow all its ports or use CiliumMutualAuth.SPIRE` });
+        throw new ZeroTrustError({ code: 'PORTS_NOT_ENFORCEABLE', weaken: Weaken.PORTS_TO_CONNECTION, ...about, message: `${where}: with CiliumMutualAuth.ZTUNNEL Cilium sees only the HBONE port ${HBONE_PORT} between enrolled pods, so it cannot allow ${f.ports.map((p) => p.toString()).join(', ')} while keeping ${missing.map((p) => p.toString()).join(', ')} of ${dst.namespace}/${dst.name} closed; allow all its ports or use CiliumMutualAuth.SPIRE` });
       }
     }
   }

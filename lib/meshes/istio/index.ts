@@ -1,3 +1,4 @@
+import { WeakenProps } from '../../intent/weaken';
 import { ZeroTrustError } from '../../intent/errors';
 import { WorkloadModel, flowIndex } from '../../intent/model';
 import { checkDnsLabel, checkDnsSubdomain } from '../../intent/names';
@@ -11,7 +12,7 @@ import {
 export { IstioMode } from './policies';
 
 /** Options of `Mesh.istio()`. */
-export interface IstioMeshProps {
+export interface IstioMeshProps extends WeakenProps {
   /**
    * The data plane the namespaces are enrolled in.
    * @default IstioMode.SIDECAR

@@ -7,6 +7,7 @@
  */
 import { DnsSpec } from '../../intent/dns';
 import { ZeroTrustError } from '../../intent/errors';
+import { Weaken } from '../../intent/weaken';
 import {
   EndpointModel, FlowModel, WorkloadModel, ZeroTrustModel, describeFlow, endpointKey, flowIndex, isPodEndpoint, managedMetadata,
 } from '../../intent/model';
@@ -106,14 +107,14 @@ export function namespaceLabels(s: IstioSettings): { [key: string]: string } {
 
 /** Throws for intent Istio cannot enforce in this namespace; never renders a wider policy instead. */
 export function checkIstio(model: ZeroTrustModel, ns: string, s: IstioSettings): void {
-  const fail = (f: FlowModel, what: string) => {
-    throw new ZeroTrustError({ code: 'ISTIO_NOT_ENFORCEABLE', backend: s.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: ${what}` });
+  const fail = (f: FlowModel, what: string, weaken?: Weaken) => {
+    throw new ZeroTrustError({ code: 'ISTIO_NOT_ENFORCEABLE', backend: s.backend, rule: f.declaredAt, workload: f.declaredBy, weaken, message: `${f.declaredAt}: ${what}` });
   };
   for (const f of model.flows) {
     if (inNamespace(f.destination, ns)) {
       const src = f.source;
       if (src.type === 'external-workload' && !src.serviceAccount) {
-        fail(f, `Istio authorizes by identity, and ${endpointKey(src)} names no ServiceAccount, so it cannot be written as a principal; pass serviceAccount to Peer.workload(), or use Peer.namespace() to admit the whole namespace`);
+        fail(f, `Istio authorizes by identity, and ${endpointKey(src)} names no ServiceAccount, so it cannot be written as a principal; pass serviceAccount to Peer.workload(), or use Peer.namespace() to admit the whole namespace`, Weaken.WORKLOAD_TO_NAMESPACE);
       }
       const notHttp = f.http.length > 0 ? f.ports.filter((p) => !p.speaksHttp) : [];
       if (notHttp.length > 0) {
@@ -121,25 +122,25 @@ export function checkIstio(model: ZeroTrustModel, ns: string, s: IstioSettings):
       }
       if (s.mode === IstioMode.AMBIENT && f.http.length > 0 && f.destination.type === 'workload' && f.destination.workload.headless) {
         throw new ZeroTrustError({
-          code: 'AMBIENT_L7_HEADLESS', backend: s.backend, namespace: ns, workload: f.declaredBy, rule: f.declaredAt,
+          code: 'AMBIENT_L7_HEADLESS', weaken: Weaken.HTTP_TO_PORT, backend: s.backend, namespace: ns, workload: f.declaredBy, rule: f.declaredAt,
           message: `${f.declaredAt}: ${endpointKey(f.destination)} is a StatefulSet behind a headless Service, so clients connect to its pod addresses, which the Service's waypoint (istio.io/waypoint-for: service) does not serve; its ztunnel admits only the waypoint, so the HTTP rule would deny every request. Drop the http rule, or use IstioMode.SIDECAR for this namespace`,
         });
       }
       if (s.mode === IstioMode.AMBIENT && f.http.length > 0 && src.type === 'ip-block') {
-        fail(f, 'in ambient mode HTTP rules are enforced by a waypoint, and clients outside the mesh bypass it (their plaintext reaches the destination ztunnel, which only sees L4); drop the HTTP rule for this range or use IstioMode.SIDECAR');
+        fail(f, 'in ambient mode HTTP rules are enforced by a waypoint, and clients outside the mesh bypass it (their plaintext reaches the destination ztunnel, which only sees L4); drop the HTTP rule for this range or use IstioMode.SIDECAR', Weaken.HTTP_TO_PORT);
       }
     }
     if (inNamespace(f.source, ns)) {
       const dst = f.destination;
       if (f.http.length > 0 && dst.type !== 'workload') {
         throw new ZeroTrustError({
-          code: 'HTTP_RULES_ON_EGRESS_NOT_ENFORCED', backend: s.backend, namespace: ns, workload: f.declaredBy, rule: f.declaredAt,
+          code: 'HTTP_RULES_ON_EGRESS_NOT_ENFORCED', weaken: Weaken.HTTP_TO_PORT, backend: s.backend, namespace: ns, workload: f.declaredBy, rule: f.declaredAt,
           message: `${f.declaredAt}: HTTP rules on egress to ${endpointKey(dst)} would be enforced by nothing: Istio authorizes requests at the destination's proxy, and ${dst.type === 'fqdn' || dst.type === 'ip-block' ? 'a destination outside the mesh has none' : 'this app does not configure the proxies of pods outside it'} (${s.mode === IstioMode.AMBIENT ? 'ztunnel' : 'the sidecar'} does not authorize outbound requests); drop the http rule, or route the traffic through an egress gateway with its own AuthorizationPolicy`,
         });
       }
       if (dst.type === 'fqdn') {
         if (s.mode === IstioMode.AMBIENT) {
-          fail(f, 'ztunnel ignores outboundTrafficPolicy REGISTRY_ONLY (istio/istio#54281) and NetworkPolicy cannot match host names, so egress to a host name cannot be restricted in ambient mode; use Peer.ipBlock() with the host\'s addresses, an egress gateway of your own, or IstioMode.SIDECAR');
+          fail(f, 'ztunnel ignores outboundTrafficPolicy REGISTRY_ONLY (istio/istio#54281) and NetworkPolicy cannot match host names, so egress to a host name cannot be restricted in ambient mode; use Peer.ipBlock() with the host\'s addresses, an egress gateway of your own, or IstioMode.SIDECAR', Weaken.HOST_TO_PORT);
         }
         if (f.ports.length === 0) fail(f, 'a ServiceEntry needs the ports of the host; give ports, for example { ports: [Port.tcp(443)] }');
         const bad = f.ports.filter((p) => p.endPort !== undefined || p.protocol === 'UDP');

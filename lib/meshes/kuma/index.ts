@@ -1,3 +1,4 @@
+import { WeakenProps } from '../../intent/weaken';
 import { ZeroTrustError } from '../../intent/errors';
 import { checkDnsSubdomain, checkDnsLabel } from '../../intent/names';
 import { MetadataAdditions, MeshRenderer, PodSpecAdditions, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
@@ -39,7 +40,7 @@ export enum KumaIdentity {
 }
 
 /** Options of `Mesh.kuma()`. */
-export interface KumaMeshProps {
+export interface KumaMeshProps extends WeakenProps {
   /**
    * Name of the Kuma mesh the namespace's pods join (namespace label `kuma.io/mesh`).
    * @default 'default'
@@ -56,6 +57,7 @@ export interface KumaMeshProps {
   /**
    * What to do with HTTP rules, which Kuma's MeshTrafficPermission cannot match.
    * @default KumaHttpRules.REJECT
+   * @deprecated use `weaken: [Weaken.HTTP_TO_PORT]`; `ENFORCE_AT_L4` is mapped onto it.
    */
   readonly httpRules?: KumaHttpRules;
   /**

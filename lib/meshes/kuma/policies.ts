@@ -4,6 +4,7 @@
  * MeshPassthrough for egress that leaves the mesh. Nothing here touches constructs.
  */
 import { ZeroTrustError } from '../../intent/errors';
+import { Weaken } from '../../intent/weaken';
 import {
   EndpointModel, FlowModel, WorkloadModel, ZeroTrustModel, comparePorts, describeFlow, endpointKey, flowIndex, managedMetadata, samePort,
 } from '../../intent/model';
@@ -54,11 +55,13 @@ export function checkKuma(model: ZeroTrustModel, ns: string, o: KumaOptions): vo
   // The MeshPassthrough of each workload refuses what it cannot express; ask it now, not at render.
   for (const w of model.workloads) if (w.namespace === ns) passthroughMatches(model, w);
   for (const f of flowsOf(model, ns)) {
-    const fail = (what: string) => { throw new ZeroTrustError({ code: 'KUMA_NOT_ENFORCEABLE', backend: 'kuma', rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: ${what}` }); };
+    const fail = (what: string, weaken?: Weaken) => {
+      throw new ZeroTrustError({ code: 'KUMA_NOT_ENFORCEABLE', backend: 'kuma', rule: f.declaredAt, workload: f.declaredBy, weaken, message: `${f.declaredAt}: ${what}` });
+    };
     if (inNamespace(f.destination, ns)) {
       const tcp = f.ports.filter((p) => p.kind !== PortKind.UDP);
       if (f.http.length > 0 && !o.httpRulesAtL4) {
-        fail('Kuma\'s MeshTrafficPermission cannot match HTTP methods or paths (kumahq/kuma#3250); drop the http rule, or set httpRules: KumaHttpRules.ENFORCE_AT_L4 on Mesh.kuma() to allow every request on the port (a documented downgrade)');
+        fail('Kuma\'s MeshTrafficPermission cannot match HTTP methods or paths (kumahq/kuma#3250); drop the http rule, or accept every request on the port with Weaken.HTTP_TO_PORT (formerly KumaHttpRules.ENFORCE_AT_L4)', Weaken.HTTP_TO_PORT);
       }
       if (tcp.length > 0) {
         const s = f.source;
@@ -71,7 +74,7 @@ export function checkKuma(model: ZeroTrustModel, ns: string, o: KumaOptions): vo
           }
         } else if (s.type === 'external-workload') {
           if (s.serviceAccount !== undefined) {
-            fail(`Kuma's MeshTrafficPermission matches clients by their tags (pod labels and namespace), not by ServiceAccount "${s.serviceAccount}"; drop serviceAccount and give labels that only those pods carry`);
+            fail(`Kuma's MeshTrafficPermission matches clients by their tags (pod labels and namespace), not by ServiceAccount "${s.serviceAccount}"; drop serviceAccount and give labels that only those pods carry`, Weaken.IDENTITY_TO_LABELS);
           }
           const internal = Object.keys(s.labels).filter((k) => k.includes('kuma.io/'));
           if (internal.length > 0) {

@@ -1,3 +1,4 @@
+import { WeakenProps } from '../../intent/weaken';
 import { ZeroTrustError } from '../../intent/errors';
 import { checkDnsLabel, checkDnsSubdomain } from '../../intent/names';
 import { normalizeCidr, parseCidr } from '../../intent/cidr';
@@ -32,7 +33,7 @@ export enum LinkerdHttpRoutes {
 }
 
 /** Options of `Mesh.linkerd()`. */
-export interface LinkerdMeshProps {
+export interface LinkerdMeshProps extends WeakenProps {
   /**
    * The cluster's identity trust domain (Helm value `identityTrustDomain`). Used to spell the
    * identities in the `zero-trust.cdk8s.io/allows` annotations and by the verifier; the objects

@@ -23,6 +23,7 @@
  * every other route) keeps health checks alive.
  */
 import { ZeroTrustError } from '../../intent/errors';
+import { Weaken } from '../../intent/weaken';
 import {
   EndpointModel, FlowModel, HttpRuleModel, WorkloadModel, ZeroTrustModel, describeFlow, describeHttpRule, endpointKey, flowIndex, isPodEndpoint, managedMetadata,
 } from '../../intent/model';
@@ -211,7 +212,7 @@ export function checkLinkerd(model: ZeroTrustModel, namespace: string, s: Linker
     if (!mine(src) && !mine(dst)) continue;
     if (mine(src) && f.http.length > 0 && dst.type !== 'workload') {
       throw new ZeroTrustError({
-        code: 'HTTP_RULES_ON_EGRESS_NOT_ENFORCED', backend: s.backend, namespace, workload: f.declaredBy, rule: f.declaredAt,
+        code: 'HTTP_RULES_ON_EGRESS_NOT_ENFORCED', weaken: Weaken.HTTP_TO_PORT, backend: s.backend, namespace, workload: f.declaredBy, rule: f.declaredAt,
         message: `${f.declaredAt}: HTTP rules on egress to ${endpointKey(dst)} would be enforced by nothing: Linkerd authorizes requests at the destination's proxy (its Server and HTTPRoutes), and ${dst.type === 'fqdn' || dst.type === 'ip-block' ? 'a destination outside the cluster has none' : 'this app does not configure the proxies of pods outside it'}; the client's proxy does not authorize outbound requests. Drop the http rule`,
       });
     }
@@ -236,11 +237,11 @@ export function checkLinkerd(model: ZeroTrustModel, namespace: string, s: Linker
       const why = all.every((w) => allowed.has(`${w.namespace}/${w.name}`))
         ? `Linkerd's EgressNetwork matches host names by SNI/Host only and NetworkPolicy cannot match host names at all, so the host cannot be enforced at L3/L4`
         : `Linkerd's EgressNetwork applies to every workload of namespace ${ns}, so allowing ${dst.host} here would also allow it to ${all.filter((w) => !allowed.has(`${w.namespace}/${w.name}`)).map((w) => w.name).join(', ')}`;
-      throw new ZeroTrustError({ code: 'LINKERD_NOT_ENFORCEABLE', backend: s.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: ${why}; allow the host's addresses with Peer.ipBlock() instead` });
+      throw new ZeroTrustError({ code: 'LINKERD_NOT_ENFORCEABLE', weaken: Weaken.HOST_TO_PORT, backend: s.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: ${why}; allow the host's addresses with Peer.ipBlock() instead` });
     }
     if (!mine(dst) || dst.type !== 'workload') continue;
     if (src.type === 'external-workload' && !src.serviceAccount) {
-      throw new ZeroTrustError({ code: 'SERVICE_ACCOUNT_REQUIRED', backend: s.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: Linkerd authorizes by identity and the ServiceAccount of ${endpointKey(src)} is unknown; give Peer.workload() a serviceAccount (or use Peer.namespace())` });
+      throw new ZeroTrustError({ code: 'SERVICE_ACCOUNT_REQUIRED', weaken: Weaken.WORKLOAD_TO_NAMESPACE, backend: s.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: Linkerd authorizes by identity and the ServiceAccount of ${endpointKey(src)} is unknown; give Peer.workload() a serviceAccount (or use Peer.namespace())` });
     }
   }
   for (const plan of serverPlans(model, namespace, s)) {

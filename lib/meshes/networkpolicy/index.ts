@@ -1,3 +1,4 @@
+import { WeakenProps } from '../../intent/weaken';
 import { BackendId } from '../../intent/backend';
 import { ZeroTrustModel } from '../../intent/model';
 import { MeshRenderer, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
@@ -6,7 +7,7 @@ import { NetworkPolicyLayerOptions, checkExpressible, networkPolicies } from './
 export { NetworkPolicyLayerOptions, NAMESPACE_NAME_LABEL } from './policies';
 
 /** Options of `Mesh.networkPolicy()`. */
-export interface NetworkPolicyMeshProps {}
+export interface NetworkPolicyMeshProps extends WeakenProps {}
 
 /** What the NetworkPolicy layer renders for one namespace: its options and, where it differs, the model it sees. */
 export interface NetworkPolicyLayerPlan {

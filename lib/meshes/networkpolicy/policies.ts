@@ -4,6 +4,7 @@
  * egress policy per source workload, plus `default-deny` and `allow-dns` per namespace.
  */
 import { ZeroTrustError } from '../../intent/errors';
+import { Weaken } from '../../intent/weaken';
 import {
   EndpointModel, FlowModel, ZeroTrustModel, compareText, describeFlow, flowIndex, isPodEndpoint, managedMetadata,
 } from '../../intent/model';
@@ -151,20 +152,20 @@ export function checkExpressible(model: ZeroTrustModel, namespace: string, optio
     const touches = (e: EndpointModel) => e.type === 'workload' && e.workload.namespace === namespace;
     if (!touches(f.source) && !touches(f.destination)) continue;
     if (f.http.length > 0 && !options.l7EnforcedAbove) {
-      throw new ZeroTrustError({ code: 'HTTP_RULES_NOT_ENFORCEABLE', backend: options.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: NetworkPolicy cannot match HTTP methods or paths; drop the http rule or use a mesh that enforces L7 (Istio, Linkerd, Cilium)` });
+      throw new ZeroTrustError({ code: 'HTTP_RULES_NOT_ENFORCEABLE', weaken: Weaken.HTTP_TO_PORT, backend: options.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: NetworkPolicy cannot match HTTP methods or paths; drop the http rule or use a mesh that enforces L7 (Istio, Linkerd, Cilium)` });
     }
     if (f.source.type === 'external-workload' && f.source.serviceAccount !== undefined && touches(f.destination) && !options.identityEnforcedAbove) {
-      throw new ZeroTrustError({ code: 'SERVICE_ACCOUNT_NOT_ENFORCEABLE', backend: options.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: NetworkPolicy cannot match a ServiceAccount, so every pod with the labels would be admitted whatever it runs as; drop serviceAccount from Peer.workload() and give labels only those pods carry, or use a mesh that authorizes by identity (Istio, Linkerd, Cilium)` });
+      throw new ZeroTrustError({ code: 'SERVICE_ACCOUNT_NOT_ENFORCEABLE', weaken: Weaken.IDENTITY_TO_LABELS, backend: options.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: NetworkPolicy cannot match a ServiceAccount, so every pod with the labels would be admitted whatever it runs as; drop serviceAccount from Peer.workload() and give labels only those pods carry, or use a mesh that authorizes by identity (Istio, Linkerd, Cilium)` });
     }
     const udp = f.ports.filter((p) => p.protocol === 'UDP');
     if (f.source.type === 'external-workload' && f.source.serviceAccount !== undefined && touches(f.destination) && options.identityEnforcedAbove && udp.length > 0) {
-      throw new ZeroTrustError({ code: 'UDP_IDENTITY_NOT_ENFORCEABLE', backend: options.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: the mesh does not carry UDP, so the ServiceAccount "${f.source.serviceAccount}" cannot be checked on ${udp.map((p) => p.toString()).join(', ')} and NetworkPolicy would admit every pod with the labels; admit those ports from Peer.namespace() or Peer.ipBlock() in a separate rule, or drop them` });
+      throw new ZeroTrustError({ code: 'UDP_IDENTITY_NOT_ENFORCEABLE', weaken: Weaken.IDENTITY_TO_LABELS, backend: options.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: the mesh does not carry UDP, so the ServiceAccount "${f.source.serviceAccount}" cannot be checked on ${udp.map((p) => p.toString()).join(', ')} and NetworkPolicy would admit every pod with the labels; admit those ports from Peer.namespace() or Peer.ipBlock() in a separate rule, or drop them` });
     }
     if (f.destination.type === 'external-workload' && f.destination.serviceAccount !== undefined && touches(f.source)) {
-      throw new ZeroTrustError({ code: 'DESTINATION_SERVICE_ACCOUNT_NOT_ENFORCEABLE', backend: options.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: the ServiceAccount of a destination outside the app cannot be enforced (NetworkPolicy matches labels, and a mesh authorizes at the destination, which this app does not configure); drop serviceAccount from Peer.workload() in allowTo and give labels only those pods carry` });
+      throw new ZeroTrustError({ code: 'DESTINATION_SERVICE_ACCOUNT_NOT_ENFORCEABLE', weaken: Weaken.IDENTITY_TO_LABELS, backend: options.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: the ServiceAccount of a destination outside the app cannot be enforced (NetworkPolicy matches labels, and a mesh authorizes at the destination, which this app does not configure); drop serviceAccount from Peer.workload() in allowTo and give labels only those pods carry` });
     }
     if (f.destination.type === 'fqdn' && (options.fqdnEgress ?? 'error') === 'error') {
-      throw new ZeroTrustError({ code: 'FQDN_NOT_ENFORCEABLE', backend: options.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: NetworkPolicy cannot match host names; use Peer.ipBlock() or a mesh with FQDN egress (Cilium, Istio)` });
+      throw new ZeroTrustError({ code: 'FQDN_NOT_ENFORCEABLE', weaken: Weaken.HOST_TO_PORT, backend: options.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: NetworkPolicy cannot match host names; use Peer.ipBlock() or a mesh with FQDN egress (Cilium, Istio)` });
     }
   }
 }

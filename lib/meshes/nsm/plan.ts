@@ -4,6 +4,7 @@
  * endpoint container and the client annotation.
  */
 import { ZeroTrustError } from '../../intent/errors';
+import { Weaken } from '../../intent/weaken';
 import {
   FlowModel, NAME_LABEL, WorkloadModel, ZeroTrustModel, describeFlow, managedMetadata, samePort,
 } from '../../intent/model';
@@ -209,12 +210,12 @@ export function checkNsmFlows(model: ZeroTrustModel, namespace: string, settings
       });
     }
     if (f.http.length > 0 && !settings.allowHttpRulesOverConnection) {
-      throw new ZeroTrustError({ code: 'HTTP_RULES_NOT_ENFORCEABLE', backend: 'nsm', rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: Network Service Mesh connects workloads at L3 and cannot match HTTP methods or paths; drop the http rule, or set allowHttpRulesOverConnection: true to accept that the whole connection (every port, any request) is open` });
+      throw new ZeroTrustError({ code: 'HTTP_RULES_NOT_ENFORCEABLE', weaken: Weaken.HTTP_TO_PORT, backend: 'nsm', rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: Network Service Mesh connects workloads at L3 and cannot match HTTP methods or paths; drop the http rule, or accept any request with Weaken.HTTP_TO_PORT (formerly allowHttpRulesOverConnection)` });
     }
     const all = dest.ports.every((d) => f.ports.some((p) => samePort(p, d)));
     if (!all && !settings.allowPortsOverConnection) {
       const missing = dest.ports.filter((d) => !f.ports.some((p) => samePort(p, d))).map((p) => p.toString());
-      throw new ZeroTrustError({ code: 'PORTS_NOT_ENFORCEABLE', backend: 'nsm', rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: Network Service Mesh connects workloads at L3, so a connection opens every port of ${dest.namespace}/${dest.name}, including ${missing.join(', ')}; allow all its ports (omit "ports"), or set allowPortsOverConnection: true to accept the whole connection` });
+      throw new ZeroTrustError({ code: 'PORTS_NOT_ENFORCEABLE', weaken: Weaken.PORTS_TO_CONNECTION, backend: 'nsm', rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: Network Service Mesh connects workloads at L3, so a connection opens every port of ${dest.namespace}/${dest.name}, including ${missing.join(', ')}; allow all its ports (omit "ports"), or accept the whole connection with Weaken.PORTS_TO_CONNECTION (formerly allowPortsOverConnection)` });
     }
   }
   for (const w of nsmParticipants(model).filter((x) => x.namespace === namespace)) {

@@ -1,5 +1,6 @@
+import { WeakenProps } from '../../intent/weaken';
 /** Options of `Mesh.networkServiceMesh()`. */
-export interface NetworkServiceMeshProps {
+export interface NetworkServiceMeshProps extends WeakenProps {
   /**
    * Image of the Network Service Endpoint container added to every destination's pods. It must
    * read the `cmd-nse-icmp-responder` environment (`NSM_SERVICE_NAMES`, `NSM_CIDR_PREFIX`, ...).
@@ -33,12 +34,14 @@ export interface NetworkServiceMeshProps {
    * Accept that a rule allowing only some of a workload's ports opens an NSM connection, which
    * reaches every port of the destination. Weaker than the declared intent: NSM filters no ports.
    * @default false - such a rule is a synth error
+   * @deprecated use `weaken: [Weaken.PORTS_TO_CONNECTION]`, which this is mapped onto.
    */
   readonly allowPortsOverConnection?: boolean;
   /**
    * Accept that a rule with HTTP methods or paths opens an NSM connection, which passes any
    * request on every port. Weaker than the declared intent: NSM has no L7 authorization.
    * @default false - such a rule is a synth error
+   * @deprecated use `weaken: [Weaken.HTTP_TO_PORT]`, which this is mapped onto.
    */
   readonly allowHttpRulesOverConnection?: boolean;
 }

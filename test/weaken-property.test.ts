@@ -1,0 +1,133 @@
+/**
+ * Property (issue 19): random apps with random accepted weakenings, per backend. The reader reads
+ * the synthesized YAML (text only) and must allow exactly the intent with the accepted
+ * weakenings applied (the intent file's model: each weakened flow in its weaker form) — no wider.
+ * With the cluster's ranges given, a host name weakened to its ports leaves them out. Only
+ * accepted members weaken a flow, the declared flows are recorded as declared, and an app
+ * that is refused is refused only for members not accepted or for refusals with no weaker form.
+ */
+import { Testing } from 'cdk8s';
+import * as fc from 'fast-check';
+import { stringify } from 'yaml';
+import { CiliumMutualAuth, IstioMode, Mesh, Weaken, ZeroTrustReview, ZeroTrustSynthesis } from '../lib';
+import { backendIntentOptions, compareWithIntent, describeMismatch, intentProbes, parseManifests, probeUniverse, readerFor } from '../lib/verify';
+import { parseIntentDocument } from '../lib/intent/document';
+import { IntentRegistry } from '../lib/intent/registry';
+import { BackendId } from '../lib/intent/backend';
+import { describeFlow } from '../lib/intent/model';
+import { TopologyFeatures, buildApp, topologyArb } from './topology';
+
+const RUNS = Number(process.env.ZT_PROPERTY_RUNS ?? 30);
+const SEED = Number(process.env.ZT_PROPERTY_SEED ?? 20261207);
+const ENROLLED = ['ext-a'];
+const SMALL = 5;
+
+interface WeakenCase {
+  readonly name: string;
+  readonly id: BackendId;
+  readonly mesh: (weaken: Weaken[], clusterCidrs: string[]) => Mesh;
+  /** Intent the backend refuses, to be accepted by weakenings. */
+  readonly features: TopologyFeatures;
+  /** The members that answer this backend's refusals. */
+  readonly members: Weaken[];
+  /** Refusals with no weaker form the generator may still meet. */
+  readonly refusals?: RegExp;
+}
+
+const CASES: WeakenCase[] = [
+  {
+    name: 'networkpolicy', id: 'networkpolicy', mesh: (weaken, clusterCidrs) => Mesh.networkPolicy({ weaken, clusterCidrs }),
+    features: { maxWorkloads: SMALL, http: true, fqdn: true, serviceAccounts: 'sometimes', egressServiceAccounts: true },
+    members: [Weaken.HTTP_TO_PORT, Weaken.IDENTITY_TO_LABELS, Weaken.HOST_TO_PORT],
+  },
+  {
+    name: 'istio (sidecar)', id: 'istio', mesh: (weaken, clusterCidrs) => Mesh.istio({ mode: IstioMode.SIDECAR, weaken, clusterCidrs }),
+    // No host names and not 0.0.0.0/0 as a source: with other seeds the self-check meets differences there that no
+    // weakening causes (host-name probes and TCP 53 with NodeLocal DNS, found with nothing weakened; reported, not fixed here).
+    features: { maxWorkloads: SMALL, http: true, serviceAccounts: 'sometimes', externalAnyPort: false, portRanges: false, ipSourceBlocks: [0, 1, 2, 3] },
+    members: [Weaken.WORKLOAD_TO_NAMESPACE, Weaken.IDENTITY_TO_LABELS, Weaken.HTTP_TO_PORT],
+  },
+  {
+    name: 'istio (ambient)', id: 'istio-ambient', mesh: (weaken, clusterCidrs) => Mesh.istio({ mode: IstioMode.AMBIENT, weaken, clusterCidrs }),
+    features: { maxWorkloads: SMALL, http: true, fqdn: true, serviceAccounts: 'sometimes' },
+    members: [Weaken.WORKLOAD_TO_NAMESPACE, Weaken.IDENTITY_TO_LABELS, Weaken.HTTP_TO_PORT, Weaken.HOST_TO_PORT],
+  },
+  {
+    name: 'linkerd', id: 'linkerd', mesh: (weaken, clusterCidrs) => Mesh.linkerd({ weaken, clusterCidrs }),
+    features: { maxWorkloads: SMALL, http: true, fqdn: true, serviceAccounts: 'sometimes', ipSourceBlocks: [0, 1, 2, 3] },
+    members: [Weaken.WORKLOAD_TO_NAMESPACE, Weaken.IDENTITY_TO_LABELS, Weaken.HOST_TO_PORT],
+    // HTTP rules of two sources that overlap on one port (OVERLAPPING_HTTP_RULES): one HTTPRoute per request.
+    refusals: /overlap those of/,
+  },
+  {
+    name: 'cilium (ztunnel)', id: 'cilium', mesh: (weaken, clusterCidrs) => Mesh.cilium({ mutualAuth: CiliumMutualAuth.ZTUNNEL, weaken, clusterCidrs }),
+    features: { maxWorkloads: SMALL, http: true, fqdn: true, serviceAccounts: 'sometimes', egressServiceAccounts: true, dnsChoices: [0, 2], udp: false },
+    members: [Weaken.HTTP_TO_PORT, Weaken.PORTS_TO_CONNECTION],
+  },
+  {
+    name: 'cilium (SPIRE)', id: 'cilium', mesh: (weaken, clusterCidrs) => Mesh.cilium({ weaken, clusterCidrs }),
+    features: { maxWorkloads: SMALL, http: true, fqdn: true, serviceAccounts: 'sometimes', egressServiceAccounts: true, dnsChoices: [0, 2] },
+    members: [Weaken.HTTP_TO_PORT, Weaken.PORTS_TO_CONNECTION, Weaken.HOST_TO_PORT],
+  },
+  {
+    name: 'kuma', id: 'kuma', mesh: (weaken, clusterCidrs) => Mesh.kuma({ weaken, clusterCidrs }),
+    features: { maxWorkloads: SMALL, http: true, fqdn: true, serviceAccounts: 'sometimes', ipSources: false, egressToExternalPods: false, dnsChoices: [0] },
+    members: [Weaken.HTTP_TO_PORT, Weaken.IDENTITY_TO_LABELS],
+    refusals: /MeshPassthrough cannot express the except|has more than \d+ ports; narrow it/,
+  },
+  {
+    name: 'nsm', id: 'nsm', mesh: (weaken, clusterCidrs) => Mesh.networkServiceMesh({ weaken, clusterCidrs }),
+    features: { maxWorkloads: SMALL, http: true, fqdn: true, serviceAccounts: 'sometimes', selfFlows: false },
+    members: [Weaken.HTTP_TO_PORT, Weaken.PORTS_TO_CONNECTION, Weaken.IDENTITY_TO_LABELS, Weaken.HOST_TO_PORT],
+  },
+];
+
+describe.each(CASES.map((c) => [c.name, c]))('reader(synth(intent, weaken)) == weaken(intent): %s', (_name, c: WeakenCase) => {
+  test('random apps, random accepted weakenings', () => {
+    const stats = { runs: 0, refused: 0, weakened: 0 };
+    fc.assert(
+      // Every member half of the time (so weakenings happen often), a random subset otherwise (so refusals do too).
+      fc.property(topologyArb(c.features), fc.oneof(fc.constant(c.members), fc.subarray(c.members)), fc.boolean(), (spec, accepted, ranges) => {
+        // The cluster's own ranges (left out of a host name weakened to its ports) half of the time.
+        const { app, dns } = buildApp(spec, Testing.app(), () => c.mesh(accepted, ranges ? ['10.0.0.0/8', 'fd00::/8'] : []), c.features.egressServiceAccounts);
+        let yaml: string;
+        try {
+          yaml = app.synthYaml();
+        } catch (e) {
+          const problems = ZeroTrustSynthesis.problemsOf(e);
+          if (problems.length === 0) throw e;
+          for (const p of problems) {
+            // Refused for a member not accepted, or for intent with no weaker form this backend documents.
+            if (p.weaken !== undefined && accepted.includes(p.weaken)) throw new Error(`refused although ${p.weaken} is accepted: ${p.message}`);
+            if (p.weaken === undefined && !(c.refusals?.test(p.message) || /the mesh does not carry UDP|ztunnel carries TCP only/.test(p.message))) throw e;
+          }
+          stats.refused++;
+          return;
+        }
+        const declared = IntentRegistry.of(app).resolve().model;
+        const doc = JSON.parse(ZeroTrustReview.intentJson(app));
+        // The intent file records the flows as declared, and weakens only with accepted members.
+        expect(doc.flows.map((f: any) => f.declaredAt)).toEqual(declared.flows.map((f) => f.declaredAt));
+        for (const f of doc.flows) for (const m of f.weakened ?? []) expect(accepted).toContain(m);
+        const enforced = parseIntentDocument(doc).model;
+        stats.weakened += doc.flows.filter((f: any) => f.weakened).length;
+        const reprinted = parseManifests(yaml, 'synth.yaml').map((m) => stringify(m.manifest, { version: '1.1' })).join('---\n');
+        const manifests = parseManifests(reprinted, 'synth.yaml');
+        // Every weakened flow says so in an allows annotation.
+        const annotations = manifests.map((m) => m.manifest.metadata?.annotations?.['zero-trust.cdk8s.io/allows'] ?? '').join('\n');
+        for (const f of enforced.flows) if (f.weakened) expect(annotations).toContain(describeFlow(f));
+        const reader = readerFor(manifests, { backend: c.id, enrolledNamespaces: ENROLLED });
+        const probes = intentProbes(enforced);
+        const universe = probeUniverse(manifests, probes.endpoints, probes.ports, probes.requests);
+        const mismatches = compareWithIntent(reader, enforced, universe, { limit: 1, dns, ...backendIntentOptions(c.id, { enrolledNamespaces: ENROLLED }) });
+        if (mismatches.length > 0) throw new Error(`first mismatch (accepted ${accepted.join(', ') || 'nothing'}):\n${describeMismatch(mismatches[0], c.id)}`);
+        stats.runs++;
+      }),
+      { numRuns: RUNS, seed: SEED, endOnFailure: true },
+    );
+    if (process.env.ZT_PROPERTY_STATS) console.log(c.name, stats);
+    // Not vacuous: most apps synthesize.
+    expect(stats.runs).toBeGreaterThan(RUNS / 4);
+    if (c.name !== 'cilium (SPIRE)') expect(stats.weakened).toBeGreaterThan(0);
+  });
+});
