@@ -24,5 +24,5 @@ test('the matrix says what the synth does: a weakened cell names members, a refu
   ]);
   expect(row(/^CIDR/)[5]).toBe('refused (`KUMA_NOT_ENFORCEABLE`)');
   expect(row(/^SCTP/).every((c) => c === 'refused (`SCTP_NOT_SUPPORTED`)')).toBe(true);
-  expect(row(/^mTLS/)).toEqual(['not provided', 'enforced', 'enforced', 'enforced', 'enforced', 'enforced', 'not provided']);
+  expect(row(/^mTLS/)).toEqual(['not provided', 'enforced', 'enforced', 'enforced', 'not provided', 'enforced', 'not provided']);
 });
