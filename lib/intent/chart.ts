@@ -4,6 +4,7 @@ import { Dns, DnsSpec } from './dns';
 import { ZeroTrustError } from './errors';
 import { MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL } from './model';
 import { checkDnsLabel, checkLabels, reservedKey, shown } from './names';
+import { parseClusterNetworks } from './networks';
 import { IntentRegistry } from './registry';
 import { IMesh, MeshBinding, MetadataAdditions, meshBinding } from './render';
 import { ChartWorkload, ZeroTrustSynthesis } from './synthesis';
@@ -47,6 +48,16 @@ export interface ZeroTrustChartProps {
    * @default true
    */
   readonly selfCheck?: boolean;
+  /**
+   * The cluster's pod and Service address ranges (CIDRs). When given, a `Peer.ipBlock()` that
+   * overlaps one of them, as source or destination of a rule of this chart's workloads, is a
+   * synth error (`IP_BLOCK_OVERLAPS_CLUSTER`): NetworkPolicy would admit every pod in the overlap
+   * on the rule's ports, whatever its labels or identity. The ranges are also cut out of the
+   * every-address egress that the NetworkPolicy layer opens below a mesh for host names (Istio
+   * sidecar, Kuma), so that egress reaches no pod or Service address directly.
+   * @default - unknown: ip-blocks are not checked against the cluster's ranges
+   */
+  readonly clusterNetworks?: string[];
 }
 
 /** Labels of every object that this library sets itself: a chart's `labels` may not override them. */
@@ -96,6 +107,8 @@ export class ZeroTrustChart extends Chart {
   public readonly _selfCheck: boolean;
   /** @internal */
   public readonly _emitsNamespace: boolean;
+  /** The cluster's pod and Service ranges, normalized and sorted (empty: unknown). @internal */
+  public readonly _clusterNetworks: string[];
   private readonly namespaceObject?: ApiObject;
   private readonly declaredWorkloads: SecureWorkload[] = [];
   private keptDocuments?: any[];
@@ -117,6 +130,7 @@ export class ZeroTrustChart extends Chart {
     }
     this._selfCheck = props.selfCheck ?? true;
     this._emitsNamespace = props.createNamespace ?? true;
+    this._clusterNetworks = props.clusterNetworks === undefined ? [] : parseClusterNetworks(props.clusterNetworks, `ZeroTrustChart "${id}"`);
     this._binding = binding;
     this.namespaceName = props.namespace;
     this.mesh = props.mesh;

@@ -36,6 +36,11 @@ export interface RenderContext {
    * @default true
    */
   readonly createsNamespace?: boolean;
+  /**
+   * The cluster's pod and Service ranges the chart was given (`clusterNetworks`), normalized.
+   * @default - unknown
+   */
+  readonly clusterNetworks?: readonly string[];
 }
 
 /**

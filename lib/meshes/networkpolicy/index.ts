@@ -33,7 +33,8 @@ export class NetworkPolicyLayer implements MeshRenderer {
 
   public render(ctx: RenderContext): RenderedObject[] {
     const { options, model } = this.planOf(ctx);
-    return networkPolicies(model ?? ctx.model, ctx.namespace.name, ctx.dns, options);
+    const clusterNetworks = options.clusterNetworks ?? ctx.clusterNetworks;
+    return networkPolicies(model ?? ctx.model, ctx.namespace.name, ctx.dns, clusterNetworks ? { ...options, clusterNetworks } : options);
   }
 
   private planOf(ctx: RenderContext): NetworkPolicyLayerPlan {

@@ -8,6 +8,7 @@ import {
   EndpointModel, FlowModel, ZeroTrustModel, compareText, describeFlow, flowIndex, isPodEndpoint, managedMetadata,
 } from '../../intent/model';
 import { DnsSpec } from '../../intent/dns';
+import { CLUSTER_NETWORKS_ANNOTATION } from '../../intent/networks';
 
 /** The label Kubernetes sets on every namespace to its own name. */
 export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
@@ -84,6 +85,12 @@ export interface NetworkPolicyLayerOptions {
    * @default false
    */
   readonly identityEnforcedAbove?: boolean;
+  /**
+   * The cluster's pod and Service ranges (the chart's `clusterNetworks`): cut out of the
+   * every-address egress opened for host names, so it reaches no pod or Service address directly.
+   * @default - none
+   */
+  readonly clusterNetworks?: readonly string[];
 }
 
 /** A NetworkPolicy as plain JSON. */
@@ -131,19 +138,32 @@ export function networkPolicies(model: ZeroTrustModel, namespace: string, dns: D
     const anyAddressForFqdn = options.fqdnEgress === 'any-address';
     const outbound = (index.outbound.get(w) ?? []).filter((f) => f.destination.type !== 'fqdn' || anyAddressForFqdn);
     if (outbound.length > 0) {
-      const rules = outbound.map((f) => ({ peers: f.destination.type === 'fqdn' ? ANY_ADDRESS : [peerOf(f.destination, namespace)], ports: portsOf(f, options) }));
-      out.push(policy(namespace, `${w.name}-egress`, outbound.map(describeFlow), {
+      const anyAddress = anyAddressPeers(options.clusterNetworks ?? []);
+    const rules = outbound.map((f) => ({ peers: f.destination.type === 'fqdn' ? anyAddress : [peerOf(f.destination, namespace)], ports: portsOf(f, options) }));
+      const egress = policy(namespace, `${w.name}-egress`, outbound.map(describeFlow), {
         podSelector: { matchLabels: { ...w.selector } },
         policyTypes: ['Egress'],
         egress: mergeRules(rules).map((r) => renderRule('to', r)),
-      }));
+      });
+      // Says which excepts of the every-address blocks are the cluster's own (for readers and reviewers).
+      const excepted = options.clusterNetworks ?? [];
+      if (excepted.length > 0 && outbound.some((f) => f.destination.type === 'fqdn')) egress.metadata.annotations[CLUSTER_NETWORKS_ANNOTATION] = excepted.join(',');
+      out.push(egress);
     }
   }
   return out;
 }
 
-/** Every IPv4 and IPv6 address: egress to a host name whose address only the mesh above knows. */
-const ANY_ADDRESS: NetworkPolicyPeer[] = [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }];
+/**
+ * Every IPv4 and IPv6 address but the cluster's own ranges: egress to a host name whose address
+ * only the mesh above knows.
+ */
+function anyAddressPeers(clusterNetworks: readonly string[]): NetworkPolicyPeer[] {
+  return (['0.0.0.0/0', '::/0'] as const).map((cidr) => {
+    const except = clusterNetworks.filter((n) => n.includes(':') === cidr.includes(':') && n !== cidr);
+    return { ipBlock: { cidr, ...(except.length ? { except } : {}) } };
+  });
+}
 
 /** Throws for flows of the namespace that this layer cannot express (HTTP rules without an L7 mesh, host names). */
 export function checkExpressible(model: ZeroTrustModel, namespace: string, options: NetworkPolicyLayerOptions): void {
