@@ -58,6 +58,18 @@ export interface ZeroTrustChartProps {
    * @default - unknown: ip-blocks are not checked against the cluster's ranges
    */
   readonly clusterNetworks?: string[];
+  /**
+   * Emit the identity guard: a `ValidatingAdmissionPolicy` and binding
+   * (admissionregistration.k8s.io/v1, Kubernetes 1.30+) for this namespace that refuse a pod
+   * carrying a workload's selector labels unless it runs as that workload's ServiceAccount, and a
+   * pod running as a workload's ServiceAccount without its selector labels. With Network Service
+   * Mesh it also refuses endpoint containers naming another workload's NetworkService (in this
+   * namespace and, by a second, cluster-wide policy, in any other). The objects are
+   * cluster-scoped, named `zero-trust-identity.<namespace>` (and `zero-trust-nsm-services.<namespace>`),
+   * and emitted once per app. See the README, "Identity guard".
+   * @default false
+   */
+  readonly identityGuard?: boolean;
 }
 
 /** Labels of every object that this library sets itself: a chart's `labels` may not override them. */
@@ -109,6 +121,8 @@ export class ZeroTrustChart extends Chart {
   public readonly _emitsNamespace: boolean;
   /** The cluster's pod and Service ranges, normalized and sorted (empty: unknown). @internal */
   public readonly _clusterNetworks: string[];
+  /** @internal */
+  public readonly _identityGuard: boolean;
   private readonly namespaceObject?: ApiObject;
   private readonly declaredWorkloads: SecureWorkload[] = [];
   private keptDocuments?: any[];
@@ -129,6 +143,10 @@ export class ZeroTrustChart extends Chart {
       throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', message: `ZeroTrustChart "${id}": selfCheck must be true or false, got ${shown(props.selfCheck)}` });
     }
     this._selfCheck = props.selfCheck ?? true;
+    if (props.identityGuard !== undefined && typeof props.identityGuard !== 'boolean') {
+      throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', message: `ZeroTrustChart "${id}": identityGuard must be true or false, got ${shown(props.identityGuard)}` });
+    }
+    this._identityGuard = props.identityGuard ?? false;
     this._emitsNamespace = props.createNamespace ?? true;
     this._clusterNetworks = props.clusterNetworks === undefined ? [] : parseClusterNetworks(props.clusterNetworks, `ZeroTrustChart "${id}"`);
     this._binding = binding;

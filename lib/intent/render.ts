@@ -113,6 +113,12 @@ export interface MeshBinding {
    * Supplied by the mesh factories, so the model does not depend on the readers.
    */
   readonly selfCheck?: SelfCheck;
+  /**
+   * Creates the layer of the identity guard (the chart's `identityGuard`): admission policies
+   * that keep each workload's selector labels and ServiceAccount to its own pods.
+   * @default - no guard can be rendered
+   */
+  guardLayer?(): MeshRenderer;
 }
 
 /** One chart as the self-check sees it. */

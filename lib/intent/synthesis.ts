@@ -36,6 +36,8 @@ export interface SynthesizedChart extends IConstruct {
   readonly _emitsNamespace: boolean;
   /** The cluster's pod and Service ranges (empty: unknown). @internal */
   readonly _clusterNetworks?: readonly string[];
+  /** Whether the chart emits the identity guard's admission policies. @internal */
+  readonly _identityGuard?: boolean;
   /** The chart's documents, computed as cdk8s's own `Chart.toJson()` does. @internal */
   _renderDocuments(): any[];
   /** Keeps documents the self-check read, for the chart's next `toJson()`. @internal */
@@ -139,7 +141,8 @@ export class ZeroTrustSynthesis {
     const plans = this.charts.map((chart) => {
       const namespace = model.namespaces.find((n) => n.name === chart.namespaceName) as NamespaceModel;
       const ctx: RenderContext = { model, namespace, dns: chart._dns, createsNamespace: chart._emitsNamespace, clusterNetworks: chart._clusterNetworks ?? [] };
-      return { chart, ctx, layers: chart._binding.layers() };
+      const guard = chart._identityGuard ? chart._binding.guardLayer?.() : undefined;
+      return { chart, ctx, layers: [...chart._binding.layers(), ...(guard ? [guard] : [])] };
     });
     const problems: ZeroTrustError[] = [];
     for (const plan of plans) {

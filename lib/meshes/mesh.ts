@@ -2,6 +2,7 @@ import { BackendId } from '../intent/backend';
 import { ReservedKeys } from '../intent/names';
 import { IMesh, MeshRenderer, RenderBackend, bindMesh } from '../intent/render';
 import { CiliumMeshProps, ciliumBackend } from './cilium';
+import { IdentityGuardLayer } from './guard';
 import { IstioMeshProps, istioBackend } from './istio';
 import { KumaMeshProps, kumaBackend } from './kuma';
 import { LinkerdMeshProps, linkerdBackend } from './linkerd';
@@ -161,6 +162,7 @@ export class Mesh implements IMesh {
     bindMesh(this, {
       backend, layers, meshKey, reserved: options.reserved,
       selfCheck: new MeshSelfCheck(backend, meshKey, options.profile),
+      guardLayer: () => new IdentityGuardLayer(backend),
     });
   }
 }
