@@ -5,6 +5,8 @@ import { ZeroTrustError } from './errors';
 import { MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL } from './model';
 import { checkDnsLabel, checkLabels, reservedKey, shown } from './names';
 import { parseClusterNetworks } from './networks';
+import { IPeer } from './peer';
+import { Port } from './port';
 import { IntentRegistry } from './registry';
 import { IMesh, MeshBinding, MetadataAdditions, meshBinding } from './render';
 import { ChartWorkload, ZeroTrustSynthesis } from './synthesis';
@@ -70,6 +72,28 @@ export interface ZeroTrustChartProps {
    * @default false
    */
   readonly identityGuard?: boolean;
+}
+
+/** Options of `ZeroTrustChart.allowMetricsScraping`. */
+export interface MetricsScrapingOptions {
+  /**
+   * The workloads' own metrics port (each scraped workload must declare it among its ports).
+   * @default - none: only the mesh proxy's metrics ports
+   */
+  readonly appPort?: Port;
+  /**
+   * The workloads to scrape (of this chart).
+   * @default - every SecureWorkload of the chart, declared before or after the call
+   */
+  readonly workloads?: SecureWorkload[];
+  /**
+   * Whether to open the metrics ports of the mesh's proxy in each pod: Istio sidecar 15020
+   * (merged) and 15090 (Envoy), Linkerd 4191 (proxy admin, with a Server and an authorization for
+   * the scraper), Kuma 5670. Ambient Istio, Cilium, NSM and plain NetworkPolicy have no proxy in
+   * the pod and open none.
+   * @default true
+   */
+  readonly proxyMetrics?: boolean;
 }
 
 /** Labels of every object that this library sets itself: a chart's `labels` may not override them. */
@@ -168,6 +192,41 @@ export class ZeroTrustChart extends Chart {
     // at the first of these calls (or earlier, see ZeroTrustSynthesis). A failed synth throws its
     // ZeroTrustError (every problem of the app, with codes) rather than cdk8s's plain Error.
     this.node.addValidation({ validate: () => { synthesis._assertOk(); return []; } });
+  }
+
+  /**
+   * Lets a metrics scraper (Prometheus, an OpenTelemetry collector) reach the chart's workloads:
+   * their own metrics port (`appPort`) and the metrics ports of the mesh's proxy in each pod, and
+   * nothing else. Recorded as intent like `allowFrom` (the flows show in `zero-trust.intent.json`,
+   * `flows` and `verify`), rendered by each backend for the ports it sees: the NetworkPolicy layer
+   * for all of them, Linkerd's policy for its admin port; Istio's 15020/15090 and Kuma's 5670 are
+   * not under the mesh's authorization, which therefore cannot tell the scraper's identity there.
+   * @param scraper the scraper's pods (`Peer.workload({ namespace, labels, serviceAccount })`, or a SecureWorkload)
+   */
+  public allowMetricsScraping(scraper: IPeer, options: MetricsScrapingOptions = {}): void {
+    const where = `ZeroTrustChart ${this.namespaceName}: allowMetricsScraping`;
+    if (typeof (scraper as any)?.toPeerSpec !== 'function') {
+      throw new ZeroTrustError({ code: 'INVALID_PEER', namespace: this.namespaceName, message: `${where}: the scraper must be a SecureWorkload or a Peer.*() value, got ${shown(scraper)}` });
+    }
+    if (typeof options !== 'object' || options === null) {
+      throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', namespace: this.namespaceName, message: `${where}: expected options { appPort?, workloads?, proxyMetrics? }, got ${shown(options)}` });
+    }
+    if (options.appPort !== undefined && !(options.appPort instanceof Port)) {
+      throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', namespace: this.namespaceName, message: `${where}: appPort must be a Port (Port.http(9090)), got ${shown(options.appPort)}` });
+    }
+    for (const w of options.workloads ?? []) {
+      if (!(w as any)?._toModel || w.namespace !== this.namespaceName) {
+        throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', namespace: this.namespaceName, message: `${where}: workloads must be SecureWorkloads of this chart (namespace ${this.namespaceName}), got ${(w as any)?.namespace !== undefined ? `${(w as any).namespace}/${(w as any).name}` : shown(w)}` });
+      }
+    }
+    const proxyPorts = options.proxyMetrics === false ? [] : this._binding.proxyMetricsPorts?.() ?? [];
+    if (!options.appPort && proxyPorts.length === 0) {
+      throw new ZeroTrustError({
+        code: 'NOTHING_TO_SCRAPE', backend: this._binding.backend, namespace: this.namespaceName,
+        message: `${where}: the ${this._binding.backend} backend has no proxy metrics port in the pods${options.proxyMetrics === false ? ' (or proxyMetrics is false)' : ''}, and no appPort is given; give the workloads' metrics port as appPort`,
+      });
+    }
+    IntentRegistry.of(this).addScrape({ namespace: this.namespaceName, peer: scraper, appPort: options.appPort, proxyPorts, workloads: options.workloads && [...options.workloads] });
   }
 
   /** The SecureWorkloads of this chart, in the order they were declared. */

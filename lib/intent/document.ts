@@ -31,7 +31,7 @@ export interface IntentDocumentJson {
   version: number;
   namespaces: Array<{ name: string; backend: string; dns: DnsSpec }>;
   workloads: Array<{ name: string; namespace: string; serviceAccount: string; selector: { [key: string]: string }; ports: PortJson[] }>;
-  flows: Array<{ source: EndpointJson; destination: EndpointJson; ports: PortJson[]; http: Array<{ methods: string[]; paths: string[] }>; declaredAt: string }>;
+  flows: Array<{ source: EndpointJson; destination: EndpointJson; ports: PortJson[]; http: Array<{ methods: string[]; paths: string[] }>; declaredAt: string; proxy?: boolean }>;
 }
 
 const KUBE_DNS: DnsSpec = { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } };
@@ -69,6 +69,7 @@ export function intentDocument(model: ZeroTrustModel, dns: { [namespace: string]
       ports: f.ports.map(portJson),
       http: f.http.map((h) => ({ methods: [...h.methods], paths: [...h.paths] })),
       declaredAt: f.declaredAt,
+      ...(f.proxy ? { proxy: true } : {}),
     })),
   };
 }
@@ -166,6 +167,7 @@ export function parseIntentDocument(doc: unknown, where = INTENT_FILE_NAME): Par
         paths: strings(h.paths ?? [], `${f}.http[${j}].paths`),
       })),
       declaredAt: typeof o.declaredAt === 'string' ? o.declaredAt : f,
+      ...(o.proxy === true ? { proxy: true } : {}),
     };
   });
   return { model: { namespaces, workloads, flows }, dns };

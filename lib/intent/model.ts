@@ -93,6 +93,12 @@ export interface FlowModel {
   readonly declaredAt: string;
   /** `namespace/name` of the workload whose allowFrom/allowTo declared the flow; absent in a model read from a file. */
   readonly declaredBy?: string;
+  /**
+   * True when the ports are the mesh proxy's own (its metrics ports, `allowMetricsScraping`), not
+   * the workload's: only the layers that see those ports render them (the NetworkPolicy layer;
+   * Linkerd, whose admin server is under its policy); the others leave the flow out.
+   */
+  readonly proxy?: boolean;
 }
 
 /** Everything a renderer needs. */

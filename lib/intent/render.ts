@@ -8,6 +8,7 @@ import { DnsSpec } from './dns';
 import { ZeroTrustError } from './errors';
 import { NamespaceModel, WorkloadModel, ZeroTrustModel } from './model';
 import { ReservedKeys } from './names';
+import { Port } from './port';
 
 /** Labels and annotations a backend adds to an object's metadata. */
 export interface MetadataAdditions {
@@ -119,6 +120,12 @@ export interface MeshBinding {
    * @default - no guard can be rendered
    */
   guardLayer?(): MeshRenderer;
+  /**
+   * The metrics ports of the mesh's proxy in each pod (Istio sidecar 15020/15090, Linkerd 4191,
+   * Kuma 5670), which `allowMetricsScraping` opens to the scraper.
+   * @default - none
+   */
+  proxyMetricsPorts?(): Port[];
 }
 
 /** One chart as the self-check sees it. */

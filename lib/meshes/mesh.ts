@@ -3,6 +3,7 @@ import { ReservedKeys } from '../intent/names';
 import { IMesh, MeshRenderer, RenderBackend, bindMesh } from '../intent/render';
 import { CiliumMeshProps, ciliumBackend } from './cilium';
 import { IdentityGuardLayer } from './guard';
+import { proxyFlowsHidden, proxyMetricsPorts } from './metrics';
 import { IstioMeshProps, istioBackend } from './istio';
 import { KumaMeshProps, kumaBackend } from './kuma';
 import { LinkerdMeshProps, linkerdBackend } from './linkerd';
@@ -144,7 +145,7 @@ export class Mesh implements IMesh {
   /** The props are resolved (and validated) now, where the user wrote them; layers are made at synth. */
   private static of<Props, Settings>(backend: RenderBackend<Props, Settings>, props: Props, options: (settings: Settings) => MeshOptions = () => ({ profile: {} })): Mesh {
     const settings = backend.settings(props);
-    return new Mesh(backend.id(settings), () => backend.layers(settings), options(settings));
+    return new Mesh(backend.id(settings), () => backend.layers(settings).map(proxyFlowsHidden), options(settings));
   }
 
   /** Backend id, also the output folder name (`networkpolicy`, `istio`, `istio-ambient`, ...). */
@@ -163,6 +164,7 @@ export class Mesh implements IMesh {
       backend, layers, meshKey, reserved: options.reserved,
       selfCheck: new MeshSelfCheck(backend, meshKey, options.profile),
       guardLayer: () => new IdentityGuardLayer(backend),
+      proxyMetricsPorts: () => proxyMetricsPorts(backend),
     });
   }
 }

@@ -35,6 +35,13 @@ type DataPlane = 'sidecar' | 'ambient' | undefined;
 interface ServicePort { name?: string; port: number; targetPort?: number | string; appProtocol?: string; protocol?: string }
 
 const HBONE = 15008;
+/**
+ * Inbound ports of a sidecar pod that istio-iptables never redirects to Envoy (pilot-agent's merged
+ * metrics 15020, its health port 15021, Envoy's Prometheus port 15090): reached directly, in
+ * plaintext, without PeerAuthentication or AuthorizationPolicy; only the network layer decides.
+ */
+const SIDECAR_UNCAPTURED_PORTS = new Set([15020, 15021, 15090]);
+const SIDECAR_UNCAPTURED = PortSet.of([...SIDECAR_UNCAPTURED_PORTS].map((lo) => ({ protocol: 'TCP', lo })));
 /** Source address of kubelet probes to ambient pods. */
 const AMBIENT_PROBE_ADDRESS = '169.254.7.127';
 const HTTP_PREFIXES = ['http', 'http2', 'grpc', 'grpc-web', 'h2c'];
@@ -82,6 +89,11 @@ export class IstioEvaluator implements PolicyEvaluator {
     }
     if (q.destination.kind !== 'pod' || !dstPlane) {
       effects.push(istioEffect('allow', `${q.destination.id} is outside the mesh: nothing inbound to enforce`));
+      return this.network([q], effects);
+    }
+
+    if (dstPlane === 'sidecar' && SIDECAR_UNCAPTURED_PORTS.has(q.port)) {
+      effects.push(istioEffect('allow', `the sidecar of ${q.destination.id} does not capture inbound port ${q.port} (its own metrics or health port): no PeerAuthentication or AuthorizationPolicy applies`));
       return this.network([q], effects);
     }
 
@@ -172,7 +184,7 @@ export class IstioEvaluator implements PolicyEvaluator {
         const dstPlane = this.dataPlane(destination);
         if (destination.kind !== 'pod' || !dstPlane) return network;
         if (dstPlane === 'ambient' && source.kind === 'ip' && source.ip === AMBIENT_PROBE_ADDRESS) return network;
-        const authorized = this.authorizedPorts(destination);
+        const authorized = dstPlane === 'sidecar' ? this.authorizedPorts(destination).union(SIDECAR_UNCAPTURED) : this.authorizedPorts(destination);
         let tcp: PortSet;
         if (dstPlane === 'sidecar' || this.dataPlane(source) === undefined) tcp = network.only('TCP');
         else if (viaWaypoint(destination)) tcp = PortSet.ALL_TCP;

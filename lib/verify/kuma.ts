@@ -42,7 +42,11 @@
 import { Decision, DecidingObject, DecisionEffect, Endpoint, Manifest, PolicyEvaluator, Query, decision } from './types';
 import { compareText } from '../intent/collation';
 import { cidrContains, parseCidr, parseIp } from '../intent/cidr';
-import { FlowPrefilter, OpenPrefilter, PrefilterScope, SelectorIndex, prefilterOf } from './prefilter';
+import { FlowPrefilter, OpenPrefilter, PortSet, PrefilterScope, SelectorIndex, prefilterOf } from './prefilter';
+
+/** kuma-dp's default Prometheus port (MeshMetric can move it), outside Kuma's authorization. */
+const KUMA_METRICS_PORT = 5670;
+const KUMA_METRICS = PortSet.of([{ protocol: 'TCP', lo: KUMA_METRICS_PORT }]);
 
 /** What to assume about a mesh whose `Mesh` object is not among the manifests. */
 export enum KumaMtls {
@@ -124,7 +128,7 @@ export class KumaEvaluator implements PolicyEvaluator {
         const dst = destination.kind === 'pod' ? this.membership(destination) : undefined;
         if (network.empty || !dst || this.mtls(dst.mesh) !== KumaMtls.STRICT) return network;
         const source = endpoints[s];
-        return source.kind === 'pod' && this.membership(source) ? network : network.only('UDP');
+        return source.kind === 'pod' && this.membership(source) ? network : network.only('UDP').union(network.intersect(KUMA_METRICS));
       },
     };
   }
@@ -135,6 +139,8 @@ export class KumaEvaluator implements PolicyEvaluator {
     const src = q.source.kind === 'pod' ? this.membership(q.source) : undefined;
     const dst = q.destination.kind === 'pod' ? this.membership(q.destination) : undefined;
 
+    // kuma-dp serves its Prometheus endpoint itself, outside Envoy's inbound listeners: no mTLS, no permission.
+    if (dst && q.port === KUMA_METRICS_PORT) return allow(`${q.destination.id}'s data plane serves its metrics on ${q.port} itself: no MeshTrafficPermission applies`);
     if (dst) {
       const mode = this.mtls(dst.mesh);
       if (mode === KumaMtls.OFF) return allow(`mesh ${dst.mesh} has mTLS off: Kuma enforces no permission`);

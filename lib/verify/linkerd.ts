@@ -40,6 +40,9 @@ export interface LinkerdEvaluatorOptions {
 }
 
 const INBOUND_PORT = 4143;
+/** The proxy's admin server (metrics, its own probes): proxy-init does not redirect it, so the network sees this port itself. */
+const ADMIN_PORT = 4191;
+const ADMIN = PortSet.of([{ protocol: 'TCP', lo: ADMIN_PORT }]);
 const PROXY_PORTS = new Set([4140, 4143]);
 const POLICY_GROUP = 'policy.linkerd.io';
 
@@ -174,7 +177,7 @@ export class LinkerdEvaluator implements PolicyEvaluator {
         const network = below.ports(s, d);
         if (network.empty || !this.meshed(destination)) return network;
         const udp = network.only('UDP');
-        let tcp = this.meshed(source) ? (network.has('TCP', INBOUND_PORT) ? PortSet.ALL_TCP : PortSet.NONE) : network.only('TCP');
+        let tcp = this.meshed(source) ? (network.has('TCP', INBOUND_PORT) ? PortSet.ALL_TCP : network.intersect(ADMIN)) : network.only('TCP');
         if (tcp.empty) return udp;
         const key = 'config.linkerd.io/default-inbound-policy';
         const policy = destination.annotations?.[key] ?? destination.namespaceAnnotations?.[key] ?? this.opts.clusterDefaultPolicy;
@@ -212,7 +215,7 @@ export class LinkerdEvaluator implements PolicyEvaluator {
   public evaluate(q: LinkerdQuery): Decision {
     const srcMeshed = this.meshed(q.source);
     const dstMeshed = this.meshed(q.destination);
-    const viaProxy = srcMeshed && dstMeshed && q.protocol === 'TCP';
+    const viaProxy = srcMeshed && dstMeshed && q.protocol === 'TCP' && q.port !== ADMIN_PORT;
     const effects: DecisionEffect[] = [];
     if (this.opts.l4) {
       const l4q: Query = viaProxy ? { ...q, port: INBOUND_PORT, http: undefined } : { ...q, http: undefined };

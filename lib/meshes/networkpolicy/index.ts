@@ -21,6 +21,8 @@ export interface NetworkPolicyLayerPlan {
  * the layer is opened for it (`plan`), and the synth step runs the layer once.
  */
 export class NetworkPolicyLayer implements MeshRenderer {
+  /** The layer opens the proxy's own ports (metrics) too. */
+  public readonly rendersProxyFlows = true;
   private readonly plans = new WeakMap<RenderContext, NetworkPolicyLayerPlan>();
 
   /** @param plan the layer's options for a namespace (computed once per namespace) */

@@ -86,6 +86,13 @@ export interface NetworkPolicyLayerOptions {
    */
   readonly identityEnforcedAbove?: boolean;
   /**
+   * True when the mesh above also authorizes the sources of the proxy's own ports (metrics) by
+   * ServiceAccount (Linkerd's admin server). Istio's 15020/15090 and Kuma's 5670 are outside the
+   * mesh's authorization, so there a source with a ServiceAccount is refused like on plain NetworkPolicy.
+   * @default false
+   */
+  readonly proxyIdentityEnforcedAbove?: boolean;
+  /**
    * The cluster's pod and Service ranges (the chart's `clusterNetworks`): cut out of the
    * every-address egress opened for host names, so it reaches no pod or Service address directly.
    * @default - none
@@ -173,6 +180,9 @@ export function checkExpressible(model: ZeroTrustModel, namespace: string, optio
     if (f.http.length > 0 && !options.l7EnforcedAbove) {
       throw new ZeroTrustError({ code: 'HTTP_RULES_NOT_ENFORCEABLE', backend: options.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: NetworkPolicy cannot match HTTP methods or paths; drop the http rule or use a mesh that enforces L7 (Istio, Linkerd, Cilium)` });
     }
+    if (f.proxy && f.source.type === 'external-workload' && f.source.serviceAccount !== undefined && touches(f.destination) && !options.proxyIdentityEnforcedAbove) {
+      throw new ZeroTrustError({ code: 'SERVICE_ACCOUNT_NOT_ENFORCEABLE', backend: options.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: the proxy's metrics ports (${f.ports.map((p) => p.toString()).join(', ')}) are outside the ${options.backend} backend's authorization, so only NetworkPolicy admits the scraper there, and it cannot match the ServiceAccount "${f.source.serviceAccount}"; give the scraper by labels only (Peer.workload() without serviceAccount)${options.backend === 'istio' ? ': with Istio\'s metrics merging the app\'s metrics are served on 15020 too, so appPort is not needed' : ''}` });
+    }
     if (f.source.type === 'external-workload' && f.source.serviceAccount !== undefined && touches(f.destination) && !options.identityEnforcedAbove) {
       throw new ZeroTrustError({ code: 'SERVICE_ACCOUNT_NOT_ENFORCEABLE', backend: options.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: NetworkPolicy cannot match a ServiceAccount, so every pod with the labels would be admitted whatever it runs as; drop serviceAccount from Peer.workload() and give labels only those pods carry, or use a mesh that authorizes by identity (Istio, Linkerd, Cilium)` });
     }
@@ -218,6 +228,8 @@ function dnsPeer(dns: DnsSpec, namespace: string): NetworkPolicyPeer {
 function portsOf(f: FlowModel, options: NetworkPolicyLayerOptions): NetworkPolicyPort[] {
   if (f.ports.length === 0) return [];
   const app: NetworkPolicyPort[] = f.ports.map((p) => ({ port: p.number, ...(p.endPort !== undefined ? { endPort: p.endPort } : {}), protocol: p.protocol }));
+  // The proxy's own ports (metrics) are reached directly, not through the mesh's tunnel.
+  if (f.proxy) return app;
   const podToPod = isPodEndpoint(f.source) && isPodEndpoint(f.destination);
   // The mesh tunnels (HBONE, Linkerd's inbound proxy) carry TCP only: a UDP-only flow opens no mesh port.
   const tcp = f.ports.some((p) => p.protocol === 'TCP');
