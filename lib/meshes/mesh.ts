@@ -15,7 +15,7 @@ import { KumaMtls } from '../verify/kuma';
 
 // The props and enums of every factory below: the public vocabulary of the backends.
 export { NetworkPolicyMeshProps } from './networkpolicy';
-export { IstioMode, IstioMeshProps } from './istio';
+export { IstioEgress, IstioEgressGatewayOptions, IstioMode, IstioMeshProps } from './istio';
 export { CiliumMeshProps, CiliumMutualAuth } from './cilium';
 export { SpiffeIdRegistration } from './spire';
 export { KumaHttpRules, KumaMeshProps } from './kuma';

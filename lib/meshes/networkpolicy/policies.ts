@@ -76,7 +76,12 @@ export interface NetworkPolicyLayerOptions {
    * layer admits egress from that workload to every address (`0.0.0.0/0`, `::/0`) on the flow's ports only.
    * @default 'error'
    */
-  readonly fqdnEgress?: 'error' | 'skip' | 'any-address';
+  readonly fqdnEgress?: 'error' | 'skip' | 'any-address' | 'gateway';
+  /**
+   * With `fqdnEgress: 'gateway'`: the egress gateway's pods, and the pod port behind each of its
+   * Service ports; egress to a host name opens only these, on the mapped ports.
+   */
+  readonly fqdnGateway?: { readonly peer: NetworkPolicyPeer; readonly targetPorts: { readonly [port: string]: number } };
   /**
    * True when a mesh above authorizes sources by ServiceAccount (Istio principals, Linkerd
    * identities), so this layer may render `Peer.workload({ serviceAccount })` sources by their
@@ -143,10 +148,16 @@ export function networkPolicies(model: ZeroTrustModel, namespace: string, dns: D
       }));
     }
     const anyAddressForFqdn = options.fqdnEgress === 'any-address';
-    const outbound = (index.outbound.get(w) ?? []).filter((f) => f.destination.type !== 'fqdn' || anyAddressForFqdn);
+    const gateway = options.fqdnEgress === 'gateway' ? options.fqdnGateway : undefined;
+    const outbound = (index.outbound.get(w) ?? []).filter((f) => f.destination.type !== 'fqdn' || anyAddressForFqdn || gateway);
     if (outbound.length > 0) {
       const anyAddress = anyAddressPeers(options.clusterNetworks ?? []);
-    const rules = outbound.map((f) => ({ peers: f.destination.type === 'fqdn' ? anyAddress : [peerOf(f.destination, namespace)], ports: portsOf(f, options) }));
+      const rules = outbound.map((f) => {
+        if (f.destination.type === 'fqdn' && gateway) {
+          return { peers: [gateway.peer], ports: f.ports.map((p): NetworkPolicyPort => ({ port: gateway.targetPorts[String(p.number)] ?? p.number, protocol: 'TCP' })) };
+        }
+        return { peers: f.destination.type === 'fqdn' ? anyAddress : [peerOf(f.destination, namespace)], ports: portsOf(f, options) };
+      });
       const egress = policy(namespace, `${w.name}-egress`, outbound.map(describeFlow), {
         podSelector: { matchLabels: { ...w.selector } },
         policyTypes: ['Egress'],
@@ -154,7 +165,7 @@ export function networkPolicies(model: ZeroTrustModel, namespace: string, dns: D
       });
       // Says which excepts of the every-address blocks are the cluster's own (for readers and reviewers).
       const excepted = options.clusterNetworks ?? [];
-      if (excepted.length > 0 && outbound.some((f) => f.destination.type === 'fqdn')) egress.metadata.annotations[CLUSTER_NETWORKS_ANNOTATION] = excepted.join(',');
+      if (excepted.length > 0 && !gateway && outbound.some((f) => f.destination.type === 'fqdn')) egress.metadata.annotations[CLUSTER_NETWORKS_ANNOTATION] = excepted.join(',');
       out.push(egress);
     }
   }
