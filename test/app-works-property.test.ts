@@ -7,7 +7,7 @@
  *   NetworkPolicy layer; Linkerd: from the probe networks with kubelet's User-Agent, to exactly
  *   the declared path). NetworkPolicy never restricts a node's traffic to its own pods, so on
  *   plain NetworkPolicy, Cilium (host traffic allowed by default) and NSM nothing above it could
- *   refuse the probe; Kuma's probe proxy is not modelled by its reader (see the report);
+ *   refuse the probe; Kuma: rewritten to kuma-dp's application probe proxy (9001), outside mTLS;
  * - every pod reaches cluster DNS on 53/UDP and 53/TCP, so every declared destination's Service
  *   name resolves; on Cilium, its DNS proxy answers the destination's Service name and the
  *   search-list candidates `ndots:5` makes of it;
@@ -111,6 +111,8 @@ function kubeletProbe(id: BackendId, objects: any[], target: Endpoint, port: num
     case 'istio-ambient': return { reader: readerFor(objects, { backend: id }), query: { source: AMBIENT_PROBE, destination: target, port, protocol: 'TCP' } };
     // From the node (NetworkPolicy exempts it): Linkerd's policy alone decides.
     case 'linkerd': return { reader: readerFor(objects, { backend: id, networkLayer: false }), query: { source: NODE, destination: target, port, protocol: 'TCP', http } as Query };
+    // The injector rewrites httpGet probes to kuma-dp's application probe proxy (9001), which the transparent proxy does not redirect.
+    case 'kuma': return { reader: readerFor(objects, { backend: id, networkLayer: false }), query: { source: NODE, destination: target, port: 9001, protocol: 'TCP' } };
     default: return undefined;
   }
 }

@@ -44,9 +44,14 @@ import { compareText } from '../intent/collation';
 import { cidrContains, parseCidr, parseIp } from '../intent/cidr';
 import { FlowPrefilter, OpenPrefilter, PortSet, PrefilterScope, SelectorIndex, prefilterOf } from './prefilter';
 
-/** kuma-dp's default Prometheus port (MeshMetric can move it), outside Kuma's authorization. */
-const KUMA_METRICS_PORT = 5670;
-const KUMA_METRICS = PortSet.of([{ protocol: 'TCP', lo: KUMA_METRICS_PORT }]);
+/**
+ * Ports kuma-dp serves itself, outside Envoy's inbound listeners and so outside mTLS and
+ * MeshTrafficPermission: its Prometheus endpoint (5670 by default; MeshMetric can move it) and its
+ * application probe proxy (9001 by default, `kuma.io/application-probe-proxy-port`), to which the
+ * injector rewrites the pods' httpGet probes and which the transparent proxy excludes from redirection.
+ */
+const KUMA_DP_PORTS = new Set([5670, 9001]);
+const KUMA_METRICS = PortSet.of([...KUMA_DP_PORTS].map((lo) => ({ protocol: 'TCP', lo })));
 
 /** What to assume about a mesh whose `Mesh` object is not among the manifests. */
 export enum KumaMtls {
@@ -139,8 +144,7 @@ export class KumaEvaluator implements PolicyEvaluator {
     const src = q.source.kind === 'pod' ? this.membership(q.source) : undefined;
     const dst = q.destination.kind === 'pod' ? this.membership(q.destination) : undefined;
 
-    // kuma-dp serves its Prometheus endpoint itself, outside Envoy's inbound listeners: no mTLS, no permission.
-    if (dst && q.port === KUMA_METRICS_PORT) return allow(`${q.destination.id}'s data plane serves its metrics on ${q.port} itself: no MeshTrafficPermission applies`);
+    if (dst && KUMA_DP_PORTS.has(q.port)) return allow(`${q.destination.id}'s data plane serves ${q.port} itself (metrics, or the probe proxy): no MeshTrafficPermission applies`);
     if (dst) {
       const mode = this.mtls(dst.mesh);
       if (mode === KumaMtls.OFF) return allow(`mesh ${dst.mesh} has mTLS off: Kuma enforces no permission`);
