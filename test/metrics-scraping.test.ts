@@ -133,6 +133,23 @@ describe('allowMetricsScraping: refusals', () => {
     expect(e.backend).toBe('istio');
   });
 
+  test('a scraper behind an Istio sidecar is refused (REGISTRY_ONLY drops pod-addressed scrapes); Linkerd and Kuma scrapers in the mesh work', () => {
+    const build = (mesh: () => Mesh) => {
+      const app = Testing.app();
+      const prom = new SecureWorkload(new ZeroTrustChart(app, 'monitoring', { namespace: 'monitoring', mesh: mesh() }), 'prometheus', { image: 'prom' });
+      const chart = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh: mesh() });
+      new SecureWorkload(chart, 'api', { image: 'api', ports: [Port.http(8080)] });
+      chart.allowMetricsScraping(prom);
+      return app;
+    };
+    const e = expectError(() => synthApp(build(() => Mesh.istio())), 'SCRAPER_BEHIND_SIDECAR', /15020, 15090/);
+    expect(e.namespace).toBe('monitoring');
+    for (const mesh of [() => Mesh.linkerd(), () => Mesh.kuma()]) {
+      const objects = synthApp(build(mesh));
+      expect(objects.filter((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'prometheus-egress')).toHaveLength(1);
+    }
+  });
+
   test('nothing to open: ambient Istio has no proxy in the pod, and proxyMetrics: false without appPort', () => {
     const chart = new ZeroTrustChart(Testing.app(), 'shop', { namespace: 'shop', mesh: Mesh.istio({ mode: IstioMode.AMBIENT }) });
     expectError(() => chart.allowMetricsScraping(Peer.namespace('monitoring')), 'NOTHING_TO_SCRAPE', /appPort/);

@@ -59,7 +59,8 @@ function withoutProxyModel(model: ZeroTrustModel): ZeroTrustModel {
   return out;
 }
 
-function withoutProxyContext(ctx: RenderContext): RenderContext {
+/** The render context without the proxy flows (for a layer that renders them only in part). */
+export function withoutProxyContext(ctx: RenderContext): RenderContext {
   const model = withoutProxyModel(ctx.model);
   if (model === ctx.model) return ctx;
   let out = CONTEXTS.get(ctx);

@@ -2,6 +2,7 @@ import { ZeroTrustError } from '../../intent/errors';
 import { WorkloadModel, flowIndex } from '../../intent/model';
 import { checkDnsLabel, checkDnsSubdomain, checkLabels } from '../../intent/names';
 import { MetadataAdditions, MeshRenderer, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
+import { withoutProxyContext } from '../metrics';
 import { NetworkPolicyLayer } from '../networkpolicy';
 import {
   IstioEgress, IstioEgressGatewaySettings, IstioMode, IstioSettings, USE_WAYPOINT_LABEL, WAYPOINT_NAME, checkIstio, istioObjects, namespaceLabels, needsWaypoint, podEnrolmentLabels,
@@ -150,12 +151,16 @@ function istioSettings(props: IstioMeshProps = {}): IstioSettings {
  */
 class IstioRenderer implements MeshRenderer {
   public readonly backend: 'istio' | 'istio-ambient';
+  /** Given the proxy flows (metrics) to refuse a scraper behind a sidecar; renders without them (no AuthorizationPolicy applies there). */
+  public readonly rendersProxyFlows = true;
 
   public constructor(private readonly settings: IstioSettings) {
     this.backend = settings.backend;
   }
 
-  public check(ctx: RenderContext): void {
+  public check(full: RenderContext): void {
+    checkScrapers(full, this.settings);
+    const ctx = withoutProxyContext(full);
     const ns = ctx.namespace.name;
     if (ns === this.settings.rootNamespace) {
       throw new ZeroTrustError({
@@ -207,11 +212,28 @@ class IstioRenderer implements MeshRenderer {
 
   /** Only the Services whose workloads have L7 rules go through the waypoint. */
   public serviceMetadata(ctx: RenderContext, w: WorkloadModel): MetadataAdditions {
-    return needsWaypoint(ctx.model, w, this.settings) ? { labels: { [USE_WAYPOINT_LABEL]: WAYPOINT_NAME } } : {};
+    return needsWaypoint(withoutProxyContext(ctx).model, w, this.settings) ? { labels: { [USE_WAYPOINT_LABEL]: WAYPOINT_NAME } } : {};
   }
 
   public render(ctx: RenderContext): RenderedObject[] {
-    return istioObjects(ctx.model, ctx.namespace.name, this.settings, ctx.dns);
+    return istioObjects(withoutProxyContext(ctx).model, ctx.namespace.name, this.settings, ctx.dns);
+  }
+}
+
+/**
+ * A scraper with an Istio sidecar cannot reach the proxy metrics ports: its REGISTRY_ONLY sidecar
+ * drops connections to pod addresses that no Service registers (Istio's own Prometheus runs
+ * without interception for this reason).
+ */
+function checkScrapers(ctx: RenderContext, s: IstioSettings): void {
+  if (s.mode !== IstioMode.SIDECAR) return;
+  for (const f of ctx.model.flows) {
+    const src = f.source;
+    if (!f.proxy || src.type !== 'workload' || src.workload.namespace !== ctx.namespace.name) continue;
+    throw new ZeroTrustError({
+      code: 'SCRAPER_BEHIND_SIDECAR', backend: s.backend, namespace: ctx.namespace.name, workload: f.declaredBy, rule: f.declaredAt,
+      message: `${f.declaredAt}: the scraper ${src.workload.namespace}/${src.workload.name} runs with an Istio sidecar (REGISTRY_ONLY), which drops its connections to pod addresses on the proxy metrics ports ${f.ports.map((p) => p.number).join(', ')}; run the scraper outside the mesh and name it with Peer.workload(), as Istio's Prometheus integration does`,
+    });
   }
 }
 
