@@ -53,7 +53,8 @@ export class Mesh implements IMesh {
    * (`<trustDomain>/ns/<namespace>/sa/<serviceAccount>`) and its container ports. HTTP rules need
    * HTTP/gRPC ports; in ambient mode they are enforced by a waypoint that is created only for the
    * Services that need it. Sidecar mode restricts egress with `Sidecar` (REGISTRY_ONLY) and
-   * `ServiceEntry`; ambient mode rejects host-name egress (ztunnel ignores REGISTRY_ONLY). The
+   * `ServiceEntry`, and with `egress: IstioEgress.GATEWAY` sends host names through an egress
+   * gateway; ambient mode rejects host-name egress (ztunnel ignores REGISTRY_ONLY). The
    * NetworkPolicy layer stays on underneath, opened for istiod, HBONE (15008) and ambient probes.
    */
   public static istio(props: IstioMeshProps = {}): Mesh {
