@@ -13,7 +13,7 @@ const ROOT = path.join(__dirname, '..');
 const BIN = path.join(ROOT, 'bin', 'cdk8s-zero-trust.js');
 const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf-8' });
 
-test.each([['linkerd', () => Mesh.linkerd(), 4191, true], ['kuma', () => Mesh.kuma(), 5670, false]] as const)('%s: flows lists the scraper on the app and proxy ports, verify agrees', (_id, mesh, proxyPort, identity) => {
+test.each([['linkerd', () => Mesh.linkerd(), 4191, true], ['kuma', () => Mesh.kuma(), 5670, false]] as const)('%s: the intent records the scrape, verify agrees, flows lists it where the scraper is named by labels', (_id, mesh, proxyPort, identity) => {
   const dir = tempDir('zt-scrape');
   try {
     synthTo(dir, (app: App) => {
