@@ -4,6 +4,9 @@ import { Dns, DnsSpec } from './dns';
 import { ZeroTrustError } from './errors';
 import { MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL } from './model';
 import { checkDnsLabel, checkLabels, reservedKey, shown } from './names';
+import { parseClusterNetworks } from './networks';
+import { IPeer } from './peer';
+import { Port } from './port';
 import { IntentRegistry } from './registry';
 import { IMesh, MeshBinding, MetadataAdditions, meshBinding } from './render';
 import { ChartWorkload, ZeroTrustSynthesis } from './synthesis';
@@ -47,6 +50,50 @@ export interface ZeroTrustChartProps {
    * @default true
    */
   readonly selfCheck?: boolean;
+  /**
+   * The cluster's pod and Service address ranges (CIDRs). When given, a `Peer.ipBlock()` that
+   * overlaps one of them, as source or destination of a rule of this chart's workloads, is a
+   * synth error (`IP_BLOCK_OVERLAPS_CLUSTER`): NetworkPolicy would admit every pod in the overlap
+   * on the rule's ports, whatever its labels or identity. The ranges are also cut out of the
+   * every-address egress that the NetworkPolicy layer opens below a mesh for host names (Istio
+   * sidecar, Kuma), so that egress reaches no pod or Service address directly.
+   * @default - unknown: ip-blocks are not checked against the cluster's ranges
+   */
+  readonly clusterNetworks?: string[];
+  /**
+   * Emit the identity guard: a `ValidatingAdmissionPolicy` and binding
+   * (admissionregistration.k8s.io/v1, Kubernetes 1.30+) for this namespace that refuse a pod
+   * carrying a workload's selector labels unless it runs as that workload's ServiceAccount, and a
+   * pod running as a workload's ServiceAccount without its selector labels. With Network Service
+   * Mesh it also refuses endpoint containers naming another workload's NetworkService (in this
+   * namespace and, by a second, cluster-wide policy, in any other). The objects are
+   * cluster-scoped, named `zero-trust-identity.<namespace>` (and `zero-trust-nsm-services.<namespace>`),
+   * and emitted once per app. See the README, "Identity guard".
+   * @default false
+   */
+  readonly identityGuard?: boolean;
+}
+
+/** Options of `ZeroTrustChart.allowMetricsScraping`. */
+export interface MetricsScrapingOptions {
+  /**
+   * The workloads' own metrics port (each scraped workload must declare it among its ports).
+   * @default - none: only the mesh proxy's metrics ports
+   */
+  readonly appPort?: Port;
+  /**
+   * The workloads to scrape (of this chart).
+   * @default - every SecureWorkload of the chart, declared before or after the call
+   */
+  readonly workloads?: SecureWorkload[];
+  /**
+   * Whether to open the metrics ports of the mesh's proxy in each pod: Istio sidecar 15020
+   * (merged) and 15090 (Envoy), Linkerd 4191 (proxy admin, with a Server and an authorization for
+   * the scraper), Kuma 5670. Ambient Istio, Cilium, NSM and plain NetworkPolicy have no proxy in
+   * the pod and open none.
+   * @default true
+   */
+  readonly proxyMetrics?: boolean;
 }
 
 /** Labels of every object that this library sets itself: a chart's `labels` may not override them. */
@@ -96,6 +143,10 @@ export class ZeroTrustChart extends Chart {
   public readonly _selfCheck: boolean;
   /** @internal */
   public readonly _emitsNamespace: boolean;
+  /** The cluster's pod and Service ranges, normalized and sorted (empty: unknown). @internal */
+  public readonly _clusterNetworks: string[];
+  /** @internal */
+  public readonly _identityGuard: boolean;
   private readonly namespaceObject?: ApiObject;
   private readonly declaredWorkloads: SecureWorkload[] = [];
   private keptDocuments?: any[];
@@ -116,7 +167,12 @@ export class ZeroTrustChart extends Chart {
       throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', message: `ZeroTrustChart "${id}": selfCheck must be true or false, got ${shown(props.selfCheck)}` });
     }
     this._selfCheck = props.selfCheck ?? true;
+    if (props.identityGuard !== undefined && typeof props.identityGuard !== 'boolean') {
+      throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', message: `ZeroTrustChart "${id}": identityGuard must be true or false, got ${shown(props.identityGuard)}` });
+    }
+    this._identityGuard = props.identityGuard ?? false;
     this._emitsNamespace = props.createNamespace ?? true;
+    this._clusterNetworks = props.clusterNetworks === undefined ? [] : parseClusterNetworks(props.clusterNetworks, `ZeroTrustChart "${id}"`);
     this._binding = binding;
     this.namespaceName = props.namespace;
     this.mesh = props.mesh;
@@ -136,6 +192,41 @@ export class ZeroTrustChart extends Chart {
     // at the first of these calls (or earlier, see ZeroTrustSynthesis). A failed synth throws its
     // ZeroTrustError (every problem of the app, with codes) rather than cdk8s's plain Error.
     this.node.addValidation({ validate: () => { synthesis._assertOk(); return []; } });
+  }
+
+  /**
+   * Lets a metrics scraper (Prometheus, an OpenTelemetry collector) reach the chart's workloads:
+   * their own metrics port (`appPort`) and the metrics ports of the mesh's proxy in each pod, and
+   * nothing else. Recorded as intent like `allowFrom` (the flows show in `zero-trust.intent.json`,
+   * `flows` and `verify`), rendered by each backend for the ports it sees: the NetworkPolicy layer
+   * for all of them, Linkerd's policy for its admin port; Istio's 15020/15090 and Kuma's 5670 are
+   * not under the mesh's authorization, which therefore cannot tell the scraper's identity there.
+   * @param scraper the scraper's pods (`Peer.workload({ namespace, labels, serviceAccount })`, or a SecureWorkload)
+   */
+  public allowMetricsScraping(scraper: IPeer, options: MetricsScrapingOptions = {}): void {
+    const where = `ZeroTrustChart ${this.namespaceName}: allowMetricsScraping`;
+    if (typeof (scraper as any)?.toPeerSpec !== 'function') {
+      throw new ZeroTrustError({ code: 'INVALID_PEER', namespace: this.namespaceName, message: `${where}: the scraper must be a SecureWorkload or a Peer.*() value, got ${shown(scraper)}` });
+    }
+    if (typeof options !== 'object' || options === null) {
+      throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', namespace: this.namespaceName, message: `${where}: expected options { appPort?, workloads?, proxyMetrics? }, got ${shown(options)}` });
+    }
+    if (options.appPort !== undefined && !(options.appPort instanceof Port)) {
+      throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', namespace: this.namespaceName, message: `${where}: appPort must be a Port (Port.http(9090)), got ${shown(options.appPort)}` });
+    }
+    for (const w of options.workloads ?? []) {
+      if (!(w as any)?._toModel || w.namespace !== this.namespaceName) {
+        throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', namespace: this.namespaceName, message: `${where}: workloads must be SecureWorkloads of this chart (namespace ${this.namespaceName}), got ${(w as any)?.namespace !== undefined ? `${(w as any).namespace}/${(w as any).name}` : shown(w)}` });
+      }
+    }
+    const proxyPorts = options.proxyMetrics === false ? [] : this._binding.proxyMetricsPorts?.() ?? [];
+    if (!options.appPort && proxyPorts.length === 0) {
+      throw new ZeroTrustError({
+        code: 'NOTHING_TO_SCRAPE', backend: this._binding.backend, namespace: this.namespaceName,
+        message: `${where}: the ${this._binding.backend} backend has no proxy metrics port in the pods${options.proxyMetrics === false ? ' (or proxyMetrics is false)' : ''}, and no appPort is given; give the workloads' metrics port as appPort`,
+      });
+    }
+    IntentRegistry.of(this).addScrape({ namespace: this.namespaceName, peer: scraper, appPort: options.appPort, proxyPorts, workloads: options.workloads && [...options.workloads] });
   }
 
   /** The SecureWorkloads of this chart, in the order they were declared. */

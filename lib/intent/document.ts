@@ -40,6 +40,8 @@ export interface IntentDocumentJson {
   flows: Array<{
     source: EndpointJson; destination: EndpointJson; ports: PortJson[]; http: Array<{ methods: string[]; paths: string[] }>; declaredAt: string;
     weakened?: string[];
+    /** True when the ports are the mesh proxy's own (metrics scraping). */
+    proxy?: boolean;
     /** With `HOST_TO_PORT`: the cluster's ranges left out of "any address" (the chart's `clusterCidrs`). */
     hostExcept?: string[];
   }>;
@@ -82,6 +84,7 @@ export function intentDocument(model: ZeroTrustModel, dns: { [namespace: string]
       declaredAt: f.declaredAt,
       ...(weakened.length ? { weakened: [...weakened] } : {}),
       ...(hostExcept.length ? { hostExcept } : {}),
+      ...(f.proxy ? { proxy: true } : {}),
     })),
   };
 }
@@ -200,6 +203,7 @@ export function parseIntentDocument(doc: unknown, where = INTENT_FILE_NAME): Par
         paths: strings(h.paths ?? [], `${f}.http[${j}].paths`),
       })),
       declaredAt: typeof o.declaredAt === 'string' ? o.declaredAt : f,
+      ...(o.proxy === true ? { proxy: true } : {}),
     }, weakened, hostExcept);
   });
   return { model: { namespaces, workloads, flows }, dns };

@@ -110,6 +110,12 @@ export interface FlowModel {
   readonly weakened?: readonly Weaken[];
   /** The flow as declared, when this one is its weaker form. */
   readonly declared?: FlowModel;
+  /**
+   * True when the ports are the mesh proxy's own (its metrics ports, `allowMetricsScraping`), not
+   * the workload's: only the layers that see those ports render them (the NetworkPolicy layer;
+   * Linkerd, whose admin server is under its policy); the others leave the flow out.
+   */
+  readonly proxy?: boolean;
 }
 
 /** Everything a renderer needs. */

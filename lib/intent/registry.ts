@@ -17,6 +17,22 @@ export interface RecordedRule {
   readonly direction: 'from' | 'to';
   readonly peer: IPeer;
   readonly options: AllowOptions;
+  /** The method named in messages (`allowMetricsScraping`). @default allowFrom or allowTo */
+  readonly call?: string;
+  /** The mesh proxy's ports (metrics) instead of the workload's: a `proxy` flow. */
+  readonly proxyPorts?: Port[];
+}
+
+/** A chart's `allowMetricsScraping` call, expanded at resolution into one rule per workload. */
+export interface RecordedScrape {
+  readonly namespace: string;
+  readonly peer: IPeer;
+  /** The workloads' own metrics port, if any. */
+  readonly appPort?: Port;
+  /** The mesh proxy's metrics ports (none where the mesh has no proxy in the pod). */
+  readonly proxyPorts: Port[];
+  /** The workloads to scrape; absent: every workload of the namespace. */
+  readonly workloads?: WorkloadHandle[];
 }
 
 /** What the registry needs of a workload construct. */
@@ -46,6 +62,7 @@ export class IntentRegistry {
   private readonly namespaces = new Map<string, NamespaceModel>();
   private readonly workloads = new Map<string, WorkloadHandle>();
   private readonly rules: RecordedRule[] = [];
+  private readonly scrapes: RecordedScrape[] = [];
   private resolved?: { model: ZeroTrustModel; errors: ZeroTrustError[] };
 
   /** Records a namespace; each namespace belongs to one chart. */
@@ -73,10 +90,17 @@ export class IntentRegistry {
     this.rules.push(rule);
   }
 
+  /** Records one `allowMetricsScraping` call. */
+  public addScrape(scrape: RecordedScrape): void {
+    this.assertOpen('a metrics scrape');
+    this.scrapes.push(scrape);
+  }
+
   /** Resolves the recorded intent once; later changes are refused. */
   public resolve(): { model: ZeroTrustModel; errors: ZeroTrustError[] } {
     if (!this.resolved) {
-      this.resolved = resolveIntent([...this.namespaces.values()], [...this.workloads.values()], this.rules);
+      const handles = [...this.workloads.values()];
+      this.resolved = resolveIntent([...this.namespaces.values()], handles, [...this.rules, ...scrapeRules(this.scrapes, handles)]);
     }
     return this.resolved;
   }
@@ -98,7 +122,7 @@ function resolveIntent(namespaces: NamespaceModel[], handles: WorkloadHandle[], 
 
   for (const rule of rules) {
     const owner = rule.owner._toModel();
-    const call = `${rule.direction === 'from' ? 'allowFrom' : 'allowTo'}`;
+    const call = rule.call ?? `${rule.direction === 'from' ? 'allowFrom' : 'allowTo'}`;
     let where = `${owner.namespace}/${owner.name}.${call}(?)`;
     try {
       const peer = toEndpoint(rule.peer, byHandle);
@@ -123,6 +147,10 @@ function resolveIntent(namespaces: NamespaceModel[], handles: WorkloadHandle[], 
         if ((e.type === 'namespace' || e.type === 'external-workload') && namespaces.some((n) => n.name === e.namespace)) {
           throw new ZeroTrustError({ code: 'PEER_IN_MANAGED_NAMESPACE', message: `${where}: namespace "${e.namespace}" is managed by this app, so its pods are closed by default deny; name its SecureWorkloads instead of ${e.type === 'namespace' ? 'Peer.namespace()' : 'Peer.workload()'}` });
         }
+      }
+      if (rule.proxyPorts) {
+        addFlow(flows, { source, destination, ports: [...rule.proxyPorts].sort(comparePorts), http: [], declaredAt: where, declaredBy: `${owner.namespace}/${owner.name}`, proxy: true });
+        continue;
       }
       const ports = resolvePorts(destination, rule.options.ports, where);
       if (rule.options.http !== undefined && Array.isArray(rule.options.http) && rule.options.http.length === 0) {
@@ -151,6 +179,23 @@ function resolveIntent(namespaces: NamespaceModel[], handles: WorkloadHandle[], 
     model: { namespaces: [...namespaces].sort((a, b) => compareText(a.name, b.name)), workloads, flows: sorted },
     errors,
   };
+}
+
+/**
+ * The rules of the charts' `allowMetricsScraping` calls: per scraped workload, the scraper to its
+ * metrics port (an ordinary rule) and to the mesh proxy's metrics ports (a proxy rule).
+ */
+function scrapeRules(scrapes: RecordedScrape[], handles: WorkloadHandle[]): RecordedRule[] {
+  const out: RecordedRule[] = [];
+  for (const s of scrapes) {
+    const targets = s.workloads ?? handles.filter((h) => h._toModel().namespace === s.namespace);
+    for (const owner of targets) {
+      const base = { owner, direction: 'from' as const, peer: s.peer, call: 'allowMetricsScraping' };
+      if (s.appPort) out.push({ ...base, options: { ports: [s.appPort] } });
+      if (s.proxyPorts.length > 0) out.push({ ...base, options: {}, proxyPorts: s.proxyPorts });
+    }
+  }
+  return out;
 }
 
 /** `mesh "kuma:payments"` for messages. */
@@ -244,7 +289,7 @@ function resolvePorts(destination: EndpointModel, requested: Port[] | undefined,
 }
 
 function addFlow(flows: Map<string, FlowModel>, flow: FlowModel): void {
-  const key = `${endpointKey(flow.source)} > ${endpointKey(flow.destination)} @ ${flow.ports.map((p) => p.toString()).join(',')} # ${JSON.stringify(flow.http)}`;
+  const key = `${endpointKey(flow.source)} > ${endpointKey(flow.destination)} @ ${flow.ports.map((p) => p.toString()).join(',')} # ${JSON.stringify(flow.http)}${flow.proxy ? ' proxy' : ''}`;
   const existing = flows.get(key);
   if (existing) {
     // Same flow declared from both sides (hero.allowTo(db) and db.allowFrom(hero)) or twice: keep one.

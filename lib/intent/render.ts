@@ -9,6 +9,7 @@ import { ZeroTrustError } from './errors';
 import { NamespaceModel, WorkloadModel, ZeroTrustModel } from './model';
 import { ReservedKeys } from './names';
 import { Weaken } from './weaken';
+import { Port } from './port';
 
 /** Labels and annotations a backend adds to an object's metadata. */
 export interface MetadataAdditions {
@@ -37,6 +38,11 @@ export interface RenderContext {
    * @default true
    */
   readonly createsNamespace?: boolean;
+  /**
+   * The cluster's pod and Service ranges the chart was given (`clusterNetworks`), normalized.
+   * @default - unknown
+   */
+  readonly clusterNetworks?: readonly string[];
 }
 
 /**
@@ -120,6 +126,18 @@ export interface MeshBinding {
    * @default - none
    */
   readonly clusterCidrs?: readonly string[];
+  /**
+   * Creates the layer of the identity guard (the chart's `identityGuard`): admission policies
+   * that keep each workload's selector labels and ServiceAccount to its own pods.
+   * @default - no guard can be rendered
+   */
+  guardLayer?(): MeshRenderer;
+  /**
+   * The metrics ports of the mesh's proxy in each pod (Istio sidecar 15020/15090, Linkerd 4191,
+   * Kuma 5670), which `allowMetricsScraping` opens to the scraper.
+   * @default - none
+   */
+  proxyMetricsPorts?(): Port[];
 }
 
 /** One chart as the self-check sees it. */

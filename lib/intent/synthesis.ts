@@ -12,6 +12,7 @@ import { DnsSpec } from './dns';
 import { ZeroTrustError, ZeroTrustErrorDetails, formatProblems } from './errors';
 import { FlowModel, NamespaceModel, WorkloadModel, ZeroTrustModel } from './model';
 import { reservedKey } from './names';
+import { clusterNetworkProblems } from './networks';
 import { IntentRegistry } from './registry';
 import { WEAKEN_MEMBERS, Weaken, applyWeakenings, declaredFlow, describeWeakening } from './weaken';
 import {
@@ -34,6 +35,10 @@ export interface SynthesizedChart extends IConstruct {
   readonly _selfCheck: boolean;
   /** Whether the chart emits its Namespace object. @internal */
   readonly _emitsNamespace: boolean;
+  /** The cluster's pod and Service ranges (empty: unknown). @internal */
+  readonly _clusterNetworks?: readonly string[];
+  /** Whether the chart emits the identity guard's admission policies. @internal */
+  readonly _identityGuard?: boolean;
   /** The chart's documents, computed as cdk8s's own `Chart.toJson()` does. @internal */
   _renderDocuments(): any[];
   /** Keeps documents the self-check read, for the chart's next `toJson()`. @internal */
@@ -138,13 +143,15 @@ export class ZeroTrustSynthesis {
     }
     const plans = this.charts.map((chart) => {
       const namespace = model.namespaces.find((n) => n.name === chart.namespaceName) as NamespaceModel;
-      const ctx: RenderContext = { model, namespace, dns: chart._dns, createsNamespace: chart._emitsNamespace };
-      return { chart, ctx, layers: chart._binding.layers() };
+      const ctx: RenderContext = { model, namespace, dns: chart._dns, createsNamespace: chart._emitsNamespace, clusterNetworks: chart._clusterNetworks ?? [] };
+      const guard = chart._identityGuard ? chart._binding.guardLayer?.() : undefined;
+      return { chart, ctx, layers: [...chart._binding.layers(), ...(guard ? [guard] : [])] };
     });
     const problems: ZeroTrustError[] = [];
     for (const plan of plans) {
       const context = { backend: plan.chart._binding.backend, namespace: plan.chart.namespaceName };
       problems.push(...reservedMetadataProblems(plan.chart));
+      problems.push(...clusterNetworkProblems(model, plan.chart.namespaceName, plan.chart._clusterNetworks ?? []).map((p) => p.within(context)));
       for (const w of plan.chart._workloadsToRender()) problems.push(...(w._appProblems?.() ?? []).map((p) => p.within(context)));
     }
     const checked = checkWithWeakenings(model, plans);

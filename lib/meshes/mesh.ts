@@ -2,6 +2,8 @@ import { BackendId } from '../intent/backend';
 import { ReservedKeys } from '../intent/names';
 import { IMesh, MeshRenderer, RenderBackend, bindMesh } from '../intent/render';
 import { CiliumMeshProps, ciliumBackend } from './cilium';
+import { IdentityGuardLayer } from './guard';
+import { proxyFlowsHidden, proxyMetricsPorts } from './metrics';
 import { IstioMeshProps, istioBackend } from './istio';
 import { KumaMeshProps, kumaBackend } from './kuma';
 import { LinkerdMeshProps, linkerdBackend } from './linkerd';
@@ -15,7 +17,7 @@ import { KumaHttpRules } from './kuma';
 
 // The props and enums of every factory below: the public vocabulary of the backends.
 export { NetworkPolicyMeshProps } from './networkpolicy';
-export { IstioMode, IstioMeshProps } from './istio';
+export { IstioEgress, IstioEgressGatewayOptions, IstioMode, IstioMeshProps } from './istio';
 export { CiliumMeshProps, CiliumMutualAuth } from './cilium';
 export { SpiffeIdRegistration } from './spire';
 export { KumaHttpRules, KumaIdentity, KumaMeshProps } from './kuma';
@@ -54,7 +56,8 @@ export class Mesh implements IMesh {
    * (`<trustDomain>/ns/<namespace>/sa/<serviceAccount>`) and its container ports. HTTP rules need
    * HTTP/gRPC ports; in ambient mode they are enforced by a waypoint that is created only for the
    * Services that need it. Sidecar mode restricts egress with `Sidecar` (REGISTRY_ONLY) and
-   * `ServiceEntry`; ambient mode rejects host-name egress (ztunnel ignores REGISTRY_ONLY). The
+   * `ServiceEntry`, and with `egress: IstioEgress.GATEWAY` sends host names through an egress
+   * gateway; ambient mode rejects host-name egress (ztunnel ignores REGISTRY_ONLY). The
    * NetworkPolicy layer stays on underneath, opened for istiod, HBONE (15008) and ambient probes.
    */
   public static istio(props: IstioMeshProps = {}): Mesh {
@@ -170,7 +173,7 @@ export class Mesh implements IMesh {
     const id = backend.id(settings);
     const weaken = normalizeWeaken(props.weaken, `Mesh for ${id}`);
     const clusterCidrs = normalizeClusterCidrs(props.clusterCidrs, `Mesh for ${id}`);
-    return new Mesh(id, () => backend.layers(settings), { ...options(settings), weaken, clusterCidrs });
+    return new Mesh(id, () => backend.layers(settings).map(proxyFlowsHidden), { ...options(settings), weaken, clusterCidrs });
   }
 
   /** Backend id, also the output folder name (`networkpolicy`, `istio`, `istio-ambient`, ...). */
@@ -188,6 +191,8 @@ export class Mesh implements IMesh {
     bindMesh(this, {
       backend, layers, meshKey, reserved: options.reserved, weaken: options.weaken, clusterCidrs: options.clusterCidrs,
       selfCheck: new MeshSelfCheck(backend, meshKey, options.profile),
+      guardLayer: () => new IdentityGuardLayer(backend),
+      proxyMetricsPorts: () => proxyMetricsPorts(backend),
     });
   }
 }

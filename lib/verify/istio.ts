@@ -35,6 +35,15 @@ type DataPlane = 'sidecar' | 'ambient' | undefined;
 interface ServicePort { name?: string; port: number; targetPort?: number | string; appProtocol?: string; protocol?: string }
 
 const HBONE = 15008;
+/** Annotation of an egress Gateway mapping its Service ports to pod ports (`443=8443`). */
+const EGRESS_TARGET_PORTS_ANNOTATION = 'zero-trust.cdk8s.io/egress-gateway-target-ports';
+/**
+ * Inbound ports of a sidecar pod that istio-iptables never redirects to Envoy (pilot-agent's merged
+ * metrics 15020, its health port 15021, Envoy's Prometheus port 15090): reached directly, in
+ * plaintext, without PeerAuthentication or AuthorizationPolicy; only the network layer decides.
+ */
+const SIDECAR_UNCAPTURED_PORTS = new Set([15020, 15021, 15090]);
+const SIDECAR_UNCAPTURED = PortSet.of([...SIDECAR_UNCAPTURED_PORTS].map((lo) => ({ protocol: 'TCP', lo })));
 /** Source address of kubelet probes to ambient pods. */
 const AMBIENT_PROBE_ADDRESS = '169.254.7.127';
 const HTTP_PREFIXES = ['http', 'http2', 'grpc', 'grpc-web', 'h2c'];
@@ -82,6 +91,16 @@ export class IstioEvaluator implements PolicyEvaluator {
     }
     if (q.destination.kind !== 'pod' || !dstPlane) {
       effects.push(istioEffect('allow', `${q.destination.id} is outside the mesh: nothing inbound to enforce`));
+      const viaGateway = srcPlane === 'sidecar' ? this.egressGatewayHop(q) : undefined;
+      if (viaGateway) {
+        effects.push(istioEffect('allow', viaGateway.detail, viaGateway.objects));
+        return this.network([{ source: q.source, destination: viaGateway.gateway, port: viaGateway.port, protocol: 'TCP' }], effects);
+      }
+      return this.network([q], effects);
+    }
+
+    if (dstPlane === 'sidecar' && SIDECAR_UNCAPTURED_PORTS.has(q.port)) {
+      effects.push(istioEffect('allow', `the sidecar of ${q.destination.id} does not capture inbound port ${q.port} (its own metrics or health port): no PeerAuthentication or AuthorizationPolicy applies`));
       return this.network([q], effects);
     }
 
@@ -172,7 +191,7 @@ export class IstioEvaluator implements PolicyEvaluator {
         const dstPlane = this.dataPlane(destination);
         if (destination.kind !== 'pod' || !dstPlane) return network;
         if (dstPlane === 'ambient' && source.kind === 'ip' && source.ip === AMBIENT_PROBE_ADDRESS) return network;
-        const authorized = this.authorizedPorts(destination);
+        const authorized = dstPlane === 'sidecar' ? this.authorizedPorts(destination).union(SIDECAR_UNCAPTURED) : this.authorizedPorts(destination);
         let tcp: PortSet;
         if (dstPlane === 'sidecar' || this.dataPlane(source) === undefined) tcp = network.only('TCP');
         else if (viaWaypoint(destination)) tcp = PortSet.ALL_TCP;
@@ -229,6 +248,40 @@ export class IstioEvaluator implements PolicyEvaluator {
       for (const e of d.effects) effects.push({ layer: e.layer, verdict: e.verdict, objects: e.objects, detail: e.detail, folded: true });
     }
     return decision(true, effects);
+  }
+
+  /**
+   * The egress gateway a sidecar sends a host name to: a VirtualService of the source's namespace
+   * for the host, whose `mesh` route on the port goes to a gateway Service, and whose gateway
+   * route is a Gateway of that namespace (its selector: the gateway's pods; the pod port behind
+   * the Service port from its target-ports annotation, else the same port). The network layer
+   * then sees the connection to the gateway's pods, not to the host.
+   */
+  private egressGatewayHop(q: Query): { gateway: Endpoint; port: number; detail: string; objects: DecidingObject[] } | undefined {
+    const host = q.destination.kind === 'fqdn' ? q.destination.host : undefined;
+    if (!host) return undefined;
+    for (const vs of this.of('VirtualService', q.source.namespace)) {
+      if (!String(vs.apiVersion).startsWith('networking.istio.io/') || !(vs.spec?.hosts ?? []).includes(host)) continue;
+      const routes: any[] = [...(vs.spec?.tls ?? []), ...(vs.spec?.http ?? [])];
+      const viaMesh = routes.find((r) => (r.match ?? []).some((m: any) => (m.gateways ?? []).includes('mesh') && (m.port === undefined || m.port === q.port)));
+      const target = viaMesh?.route?.[0]?.destination;
+      const svc = /^([a-z0-9-]+)\.([a-z0-9-]+)\.svc(\.|$)/.exec(String(target?.host ?? ''));
+      if (!svc) continue;
+      const gatewayName = (vs.spec?.gateways ?? []).find((g: string) => g !== 'mesh');
+      const [gwNs, gwName] = String(gatewayName ?? '').includes('/') ? String(gatewayName).split('/') : [vs.metadata.namespace, gatewayName];
+      const gw = this.of('Gateway', gwNs).find((g) => g.metadata.name === gwName && String(g.apiVersion).startsWith('networking.istio.io/'));
+      if (!gw?.spec?.selector) continue;
+      const servicePort = target.port?.number ?? q.port;
+      const mapped = String(gw.metadata.annotations?.[EGRESS_TARGET_PORTS_ANNOTATION] ?? '').split(',').map((x) => x.split('=')).find(([from]) => Number(from) === servicePort);
+      const port = mapped ? Number(mapped[1]) : servicePort;
+      const gateway: Endpoint = {
+        id: `${svc[2]}/${svc[1]}`, kind: 'pod', namespace: svc[2], labels: { ...gw.spec.selector },
+        namespaceLabels: { 'kubernetes.io/metadata.name': svc[2] }, annotations: {}, serviceAccount: svc[1],
+      };
+      const objects = [vs, gw].map((o) => ({ kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name }));
+      return { gateway, port, objects, detail: `VirtualService ${vs.metadata.namespace}/${vs.metadata.name} sends ${host}:${q.port} to the egress gateway ${svc[2]}/${svc[1]} (its pods on ${port}), Gateway ${gwNs}/${gwName} forwards it` };
+    }
+    return undefined;
   }
 
   // ------------------------------------------------------------------ inventory

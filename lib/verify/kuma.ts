@@ -54,7 +54,16 @@
 import { Decision, DecidingObject, DecisionEffect, Endpoint, Manifest, PolicyEvaluator, Query, decision } from './types';
 import { compareText } from '../intent/collation';
 import { cidrContains, parseCidr, parseIp } from '../intent/cidr';
-import { FlowPrefilter, OpenPrefilter, PrefilterScope, SelectorIndex, prefilterOf } from './prefilter';
+import { FlowPrefilter, OpenPrefilter, PortSet, PrefilterScope, SelectorIndex, prefilterOf } from './prefilter';
+
+/**
+ * Ports kuma-dp serves itself, outside Envoy's inbound listeners and so outside mTLS and
+ * MeshTrafficPermission: its Prometheus endpoint (5670 by default; MeshMetric can move it) and its
+ * application probe proxy (9001 by default, `kuma.io/application-probe-proxy-port`), to which the
+ * injector rewrites the pods' httpGet probes and which the transparent proxy excludes from redirection.
+ */
+const KUMA_DP_PORTS = new Set([5670, 9001]);
+const KUMA_METRICS = PortSet.of([...KUMA_DP_PORTS].map((lo) => ({ protocol: 'TCP', lo })));
 
 /** What to assume about a mesh whose `Mesh` object is not among the manifests. */
 export enum KumaMtls {
@@ -146,7 +155,7 @@ export class KumaEvaluator implements PolicyEvaluator {
         const dst = destination.kind === 'pod' ? this.membership(destination) : undefined;
         if (network.empty || !dst || this.mtls(dst.mesh) !== KumaMtls.STRICT) return network;
         const source = endpoints[s];
-        return source.kind === 'pod' && this.membership(source) ? network : network.only('UDP');
+        return source.kind === 'pod' && this.membership(source) ? network : network.only('UDP').union(network.intersect(KUMA_METRICS));
       },
     };
   }
@@ -157,6 +166,7 @@ export class KumaEvaluator implements PolicyEvaluator {
     const src = q.source.kind === 'pod' ? this.membership(q.source) : undefined;
     const dst = q.destination.kind === 'pod' ? this.membership(q.destination) : undefined;
 
+    if (dst && KUMA_DP_PORTS.has(q.port)) return allow(`${q.destination.id}'s data plane serves ${q.port} itself (metrics, or the probe proxy): no MeshTrafficPermission applies`);
     if (dst) {
       const mode = this.mtls(dst.mesh);
       if (mode === KumaMtls.OFF) return allow(`mesh ${dst.mesh} has mTLS off: Kuma enforces no permission`);

@@ -20,6 +20,7 @@
 import { parseCidr, parseIp, cidrContains, ParsedCidr } from '../intent/cidr';
 import { Decision, DecidingObject, DecisionEffect, Endpoint, Manifest, PolicyEvaluator, Query, SourcedManifest, decision, objectName } from './types';
 import { selectorMatches } from './networkpolicy';
+import { ProbeModel, probesOfPodSpec } from '../intent/probe';
 import { FlowPrefilter, OpenPrefilter, PortSet, PrefilterScope, SelectorIndex, prefilterOf } from './prefilter';
 
 /** A query with optional request headers (kubelet probes send `User-Agent: kube-probe/...`). */
@@ -40,8 +41,13 @@ export interface LinkerdEvaluatorOptions {
 }
 
 const INBOUND_PORT = 4143;
+/** The proxy's admin server (metrics, its own probes): proxy-init does not redirect it, so the network sees this port itself. */
+const ADMIN_PORT = 4191;
+const ADMIN = PortSet.of([{ protocol: 'TCP', lo: ADMIN_PORT }]);
 const PROXY_PORTS = new Set([4140, 4143]);
 const POLICY_GROUP = 'policy.linkerd.io';
+/** Kinds whose pod template the reader reads probes from. */
+const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'ReplicationController', 'Job', 'CronJob', 'Pod']);
 
 interface Selector { matchLabels?: { [k: string]: string }; matchExpressions?: Array<{ key: string; operator: string; values?: string[] }> }
 interface ServerObj { name: string; namespace: string; podSelector?: Selector; port: number | string; protocol: string; accessPolicy: string }
@@ -119,6 +125,8 @@ export class LinkerdEvaluator implements PolicyEvaluator {
   private readonly serverIndex: SelectorIndex<ServerObj>;
   private readonly serversCache = new WeakMap<Endpoint, ServerObj[]>();
   private readonly routesByNs = new Map<string, RouteObj[]>();
+  /** The httpGet probes of each pod template, by `namespace/name` of its workload object. */
+  private readonly probesByWorkload = new Map<string, ProbeModel[]>();
 
   public constructor(manifests: ReadonlyArray<Manifest | SourcedManifest>, options: LinkerdEvaluatorOptions = {}) {
     this.opts = {
@@ -132,6 +140,11 @@ export class LinkerdEvaluator implements PolicyEvaluator {
       const [group] = m.apiVersion.split('/');
       const ns = m.metadata.namespace ?? 'default';
       const key = `${ns}/${m.metadata.name}`;
+      const podSpec = WORKLOAD_KINDS.has(m.kind) ? (m.kind === 'Pod' ? m.spec : m.kind === 'CronJob' ? m.spec?.jobTemplate?.spec?.template?.spec : m.spec?.template?.spec) : undefined;
+      if (podSpec) {
+        const probes = probesOfPodSpec(podSpec);
+        if (probes.length > 0) this.probesByWorkload.set(key, [...(this.probesByWorkload.get(key) ?? []), ...probes]);
+      }
       if (group === POLICY_GROUP && m.kind === 'Server') {
         this.servers.push({
           name: m.metadata.name, namespace: ns, podSelector: m.spec?.podSelector, port: m.spec?.port,
@@ -174,7 +187,7 @@ export class LinkerdEvaluator implements PolicyEvaluator {
         const network = below.ports(s, d);
         if (network.empty || !this.meshed(destination)) return network;
         const udp = network.only('UDP');
-        let tcp = this.meshed(source) ? (network.has('TCP', INBOUND_PORT) ? PortSet.ALL_TCP : PortSet.NONE) : network.only('TCP');
+        let tcp = this.meshed(source) ? (network.has('TCP', INBOUND_PORT) ? PortSet.ALL_TCP : network.intersect(ADMIN)) : network.only('TCP');
         if (tcp.empty) return udp;
         const key = 'config.linkerd.io/default-inbound-policy';
         const policy = destination.annotations?.[key] ?? destination.namespaceAnnotations?.[key] ?? this.opts.clusterDefaultPolicy;
@@ -212,7 +225,7 @@ export class LinkerdEvaluator implements PolicyEvaluator {
   public evaluate(q: LinkerdQuery): Decision {
     const srcMeshed = this.meshed(q.source);
     const dstMeshed = this.meshed(q.destination);
-    const viaProxy = srcMeshed && dstMeshed && q.protocol === 'TCP';
+    const viaProxy = srcMeshed && dstMeshed && q.protocol === 'TCP' && q.port !== ADMIN_PORT;
     const effects: DecisionEffect[] = [];
     if (this.opts.l4) {
       const l4q: Query = viaProxy ? { ...q, port: INBOUND_PORT, http: undefined } : { ...q, http: undefined };
@@ -239,7 +252,7 @@ export class LinkerdEvaluator implements PolicyEvaluator {
     const result = (allowed: boolean, detail: string, objects: DecidingObject[] = []) => linkerdEffect(allowed ? 'allow' : 'deny', detail, objects);
     if (PROXY_PORTS.has(q.port)) return result(false, `${q.port} is a Linkerd proxy port of ${d.id}; the proxy refuses to forward to it (${conn})`);
     const candidates = this.serversOf(d).filter((s) => this.portMatches(s.port, d, q.port));
-    if (candidates.length === 0) return this.defaultPolicy(q, conn);
+    if (candidates.length === 0) return this.probeAuthorization(q, conn) ?? this.defaultPolicy(q, conn);
     const server = candidates[0];
     const serverObject: DecidingObject = { kind: 'Server', namespace: server.namespace, name: server.name };
     const serverName = `${objectName(serverObject)}${candidates.length > 1 ? ` (conflicting with ${candidates.slice(1).map((s) => s.name).join(', ')})` : ''}`;
@@ -268,6 +281,10 @@ export class LinkerdEvaluator implements PolicyEvaluator {
         : result(false, `nothing authorizes ${q.source.id} on ${where}${list.length ? ` (checked ${list.map((x) => x.name).join(', ')})` : ''} (${conn})`, named(list));
     };
 
+    if (http && routes.length === 0) {
+      const probe = this.probeAuthorization(q, conn, serverObject);
+      if (probe) return probe;
+    }
     if (!q.http || routes.length === 0) {
       // A plain connection (or a Server without routes): accepted if the client is authorized on
       // the Server or on some route a request without special headers can reach (not the
@@ -318,6 +335,18 @@ export class LinkerdEvaluator implements PolicyEvaluator {
     if (typeof port === 'number') return port === n;
     if (/^\d+$/.test(port)) return Number(port) === n;
     return (d.ports ?? []).some((p) => p.name === port && p.number === n && p.protocol === 'TCP');
+  }
+
+  /**
+   * Linkerd authorizes the pod's own httpGet probes by itself (any client, unauthenticated) on a
+   * port no Server selects, or whose Server has no routes (linkerd.io, "Default authorizations").
+   */
+  private probeAuthorization(q: LinkerdQuery, conn: string, server?: DecidingObject): DecisionEffect | undefined {
+    if (!q.http || q.http.method !== 'GET' || q.destination.workload === undefined) return undefined;
+    const probes = this.probesByWorkload.get(`${q.destination.namespace ?? 'default'}/${q.destination.workload}`) ?? [];
+    if (!probes.some((p) => p.port === q.port && p.scheme === 'HTTP' && p.path === q.http!.path)) return undefined;
+    const where = server ? `${objectName(server)} has no routes` : `no Server selects port ${q.port}`;
+    return linkerdEffect('allow', `GET ${q.http.path} is a probe of ${q.destination.id}'s pod template and ${where}: Linkerd authorizes it for every client (${conn})`, server ? [server] : []);
   }
 
   private defaultPolicy(q: LinkerdQuery, conn: string): DecisionEffect {

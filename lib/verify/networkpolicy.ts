@@ -9,7 +9,8 @@
  * only when the block holds every address (`0.0.0.0/0` or `::/0` without excepts: whatever the
  * name resolves to); pod selectors match only `pod` endpoints.
  */
-import { ParsedCidr, cidrContains, parseCidr, parseIp } from '../intent/cidr';
+import { ParsedCidr, cidrContains, normalizeCidr, parseCidr, parseIp } from '../intent/cidr';
+import { CLUSTER_NETWORKS_ANNOTATION } from '../intent/networks';
 import { NAMESPACE_NAME_LABEL, NamespaceInfo, implicitNamespace, inventory, namespaceOfObject } from './inventory';
 import { AnyManifest, ManifestError, manifestOf, originOf } from './manifests';
 import { EndpointIndex, PortSet, PrefilterScope, RulePorts, SideRule, SidedLayer, SidedPrefilter } from './prefilter';
@@ -47,7 +48,13 @@ export function selectorMatches(selector: LabelSelector | null | undefined, labe
 interface CompiledIpBlock {
   readonly cidr: ParsedCidr;
   readonly except: ParsedCidr[];
+  /**
+   * True when the block surely holds a host name's address: every address (`0.0.0.0/0`, `::/0`)
+   * minus, at most, ranges the policy names as the cluster's own (see `CLUSTER_NETWORKS_ANNOTATION`).
+   */
+  readonly anyHost: boolean;
 }
+
 
 interface CompiledPeer {
   readonly podSelector?: LabelSelector;
@@ -98,6 +105,7 @@ export function compileNetworkPolicies(manifests: readonly AnyManifest[]): Compi
     const namespace = namespaceOfObject(m)!;
     const where = `${originOf(src)} (NetworkPolicy ${namespace}/${m.metadata.name})`;
     const spec = m.spec ?? {};
+    const clusterNetworks = clusterNetworksOf(m.metadata?.annotations?.[CLUSTER_NETWORKS_ANNOTATION], where);
     const ingress = asList(spec.ingress, `${where} spec.ingress`);
     const egress = asList(spec.egress, `${where} spec.egress`);
     let types: string[];
@@ -118,8 +126,8 @@ export function compileNetworkPolicies(manifests: readonly AnyManifest[]): Compi
       podSelector: spec.podSelector ?? {},
       ingressType: types.includes('Ingress'),
       egressType: types.includes('Egress'),
-      ingress: ingress.map((r, i) => compileRule(r, 'from', `${where} spec.ingress[${i}]`)),
-      egress: egress.map((r, i) => compileRule(r, 'to', `${where} spec.egress[${i}]`)),
+      ingress: ingress.map((r, i) => compileRule(r, 'from', `${where} spec.ingress[${i}]`, clusterNetworks)),
+      egress: egress.map((r, i) => compileRule(r, 'to', `${where} spec.egress[${i}]`, clusterNetworks)),
       spec,
     });
   }
@@ -132,20 +140,34 @@ function asList(v: unknown, where: string): any[] {
   return v;
 }
 
-function compileRule(rule: any, key: 'from' | 'to', where: string): CompiledRule {
+/** The normalized ranges of a cluster-networks annotation (absent: none). */
+function clusterNetworksOf(text: unknown, where: string): Set<string> {
+  if (text === undefined || text === null) return new Set();
+  if (typeof text !== 'string') throw new ManifestError(`${where}: annotation ${CLUSTER_NETWORKS_ANNOTATION} must be a string`);
+  try {
+    return new Set(text.split(',').map((t) => t.trim()).filter((t) => t).map((t) => normalizeCidr(parseCidr(t, CLUSTER_NETWORKS_ANNOTATION))));
+  } catch (e) {
+    throw new ManifestError(`${where}: ${(e as Error).message}`);
+  }
+}
+
+function compileRule(rule: any, key: 'from' | 'to', where: string, clusterNetworks: ReadonlySet<string>): CompiledRule {
   const peers = asList(rule?.[key], `${where}.${key}`);
   const ports = asList(rule?.ports, `${where}.ports`);
   return {
-    peers: peers.length === 0 ? undefined : peers.map((p, i) => compilePeer(p, `${where}.${key}[${i}]`)),
+    peers: peers.length === 0 ? undefined : peers.map((p, i) => compilePeer(p, `${where}.${key}[${i}]`, clusterNetworks)),
     ports: ports.length === 0 ? undefined : ports.map((p) => ({ port: p?.port, endPort: p?.endPort, protocol: p?.protocol ?? 'TCP' })),
   };
 }
 
-function compilePeer(p: any, where: string): CompiledPeer {
+function compilePeer(p: any, where: string, clusterNetworks: ReadonlySet<string>): CompiledPeer {
   if (p?.ipBlock) {
     if (p.podSelector || p.namespaceSelector) throw new ManifestError(`${where}: ipBlock cannot be combined with selectors`);
     try {
-      return { ipBlock: { cidr: parseCidr(p.ipBlock.cidr, 'ipBlock.cidr'), except: (p.ipBlock.except ?? []).map((e: string) => parseCidr(e, 'ipBlock.except')) } };
+      const cidr = parseCidr(p.ipBlock.cidr, 'ipBlock.cidr');
+      const except: ParsedCidr[] = (p.ipBlock.except ?? []).map((e: string) => parseCidr(e, 'ipBlock.except'));
+      const anyHost = cidr.prefix === 0 && except.every((e) => clusterNetworks.has(normalizeCidr(e)));
+      return { ipBlock: { cidr, except, anyHost } };
     } catch (e) {
       throw new ManifestError(`${where}: ${(e as Error).message}`);
     }
@@ -340,9 +362,9 @@ export class NetworkPolicyEvaluator implements PolicyEvaluator {
 
   private peerMatches(p: CompiledPeer, policyNamespace: string, e: Endpoint): boolean {
     if (p.ipBlock) {
-      // A host name resolves to some address, unknown here: only a block of every address
-      // (`0.0.0.0/0` or `::/0` without excepts) surely contains it.
-      if (e.kind === 'fqdn') return p.ipBlock.cidr.prefix === 0 && p.ipBlock.except.length === 0;
+      // A host name resolves to some address outside the cluster, unknown here: only a block of
+      // every address (`0.0.0.0/0` or `::/0`, without excepts but the cluster's own) surely holds it.
+      if (e.kind === 'fqdn') return p.ipBlock.anyHost;
       const ip = endpointIp(e);
       return ip !== undefined && ipInBlock(ip, p.ipBlock.cidr, p.ipBlock.except);
     }
@@ -470,7 +492,7 @@ class NetworkPolicyLayer implements SidedLayer {
   private match(peer: CompiledPeer, namespace: string): number[] {
     if (peer.ipBlock) {
       const out: number[] = [];
-      if (peer.ipBlock.cidr.prefix === 0 && peer.ipBlock.except.length === 0) out.push(...this.index.fqdns);
+      if (peer.ipBlock.anyHost) out.push(...this.index.fqdns);
       for (const i of this.index.ips) {
         const ip = endpointIp(this.endpoints[i]);
         if (ip && ipInBlock(ip, peer.ipBlock.cidr, peer.ipBlock.except)) out.push(i);

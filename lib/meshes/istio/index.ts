@@ -1,15 +1,41 @@
 import { WeakenProps } from '../../intent/weaken';
 import { ZeroTrustError } from '../../intent/errors';
 import { WorkloadModel, flowIndex } from '../../intent/model';
-import { checkDnsLabel, checkDnsSubdomain } from '../../intent/names';
+import { checkDnsLabel, checkDnsSubdomain, checkLabels } from '../../intent/names';
 import { MetadataAdditions, MeshRenderer, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
+import { withoutProxyContext } from '../metrics';
 import { NetworkPolicyLayer } from '../networkpolicy';
 import {
-  IstioMode, IstioSettings, USE_WAYPOINT_LABEL, WAYPOINT_NAME, checkIstio, istioObjects, namespaceLabels, needsWaypoint, podEnrolmentLabels,
+  IstioEgress, IstioEgressGatewaySettings, IstioMode, IstioSettings, USE_WAYPOINT_LABEL, WAYPOINT_NAME, checkIstio, istioObjects, namespaceLabels, needsWaypoint, podEnrolmentLabels,
   networkPolicyOptions,
 } from './policies';
 
-export { IstioMode } from './policies';
+export { IstioEgress, IstioMode } from './policies';
+
+/** The egress gateway of `IstioEgress.GATEWAY` (Istio's `istio-egressgateway` chart by default). */
+export interface IstioEgressGatewayOptions {
+  /**
+   * Namespace of the egress gateway's pods and Service.
+   * @default 'istio-system'
+   */
+  readonly namespace?: string;
+  /**
+   * Labels of the egress gateway's pods (the `Gateway` selector and the NetworkPolicy peer).
+   * @default { istio: 'egressgateway' }
+   */
+  readonly labels?: { [key: string]: string };
+  /**
+   * Name of the egress gateway's Service.
+   * @default 'istio-egressgateway'
+   */
+  readonly serviceName?: string;
+  /**
+   * Each Service port of the gateway (as a string) and the pod port behind it, which is what
+   * NetworkPolicy sees. A host's port must be listed.
+   * @default { '80': 8080, '443': 8443 } (the istio-egressgateway chart)
+   */
+  readonly targetPorts?: { [servicePort: string]: number };
+}
 
 /** Options of `Mesh.istio()`. */
 export interface IstioMeshProps extends WeakenProps {
@@ -47,6 +73,39 @@ export interface IstioMeshProps extends WeakenProps {
    * @default 'cluster.local'
    */
   readonly clusterDomain?: string;
+  /**
+   * How sidecar-mode workloads reach external hosts (`Peer.fqdn`). `IstioEgress.GATEWAY` routes
+   * them through an egress gateway and opens the NetworkPolicy layer to the gateway's pods only;
+   * ambient mode refuses it (`EGRESS_GATEWAY_NOT_SUPPORTED`).
+   * @default IstioEgress.SIDECAR
+   */
+  readonly egress?: IstioEgress;
+  /**
+   * The egress gateway, with `egress: IstioEgress.GATEWAY`.
+   * @default - namespace istio-system, labels istio: egressgateway, Service istio-egressgateway, ports 80->8080 and 443->8443
+   */
+  readonly egressGateway?: IstioEgressGatewayOptions;
+}
+
+/** Resolves and validates the egress gateway options. */
+function egressGatewaySettings(o: IstioEgressGatewayOptions): IstioEgressGatewaySettings {
+  const namespace = o.namespace ?? 'istio-system';
+  checkDnsLabel(namespace, 'Mesh.istio egressGateway.namespace');
+  const labels = o.labels ?? { istio: 'egressgateway' };
+  if (typeof labels !== 'object' || labels === null || Object.keys(labels).length === 0) {
+    throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', message: 'Mesh.istio egressGateway.labels must name at least one label of the gateway\'s pods' });
+  }
+  checkLabels(labels, 'Mesh.istio egressGateway.labels');
+  const serviceName = o.serviceName ?? 'istio-egressgateway';
+  checkDnsLabel(serviceName, 'Mesh.istio egressGateway.serviceName');
+  const targetPorts = o.targetPorts ?? { 80: 8080, 443: 8443 };
+  for (const [port, target] of Object.entries(targetPorts)) {
+    const valid = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65535;
+    if (!/^\d+$/.test(port) || !valid(Number(port)) || typeof target !== 'number' || !valid(target)) {
+      throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', message: `Mesh.istio egressGateway.targetPorts: "${port}" -> ${String(target)} must map a port number to a port number (1-65535)` });
+    }
+  }
+  return { namespace, labels: { ...labels }, serviceName, targetPorts: Object.fromEntries(Object.entries(targetPorts).map(([k, v]) => [String(Number(k)), v])) };
 }
 
 /** Resolves and validates the props of `Mesh.istio()`. */
@@ -55,6 +114,20 @@ function istioSettings(props: IstioMeshProps = {}): IstioSettings {
   if (!Object.values(IstioMode).includes(mode)) {
     throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', message: `Mesh.istio: mode "${mode}" is not one of ${Object.values(IstioMode).join(', ')}` });
   }
+  const egress = props.egress ?? IstioEgress.SIDECAR;
+  if (!Object.values(IstioEgress).includes(egress)) {
+    throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', message: `Mesh.istio: egress "${egress}" is not one of ${Object.values(IstioEgress).join(', ')}` });
+  }
+  if (egress === IstioEgress.GATEWAY && mode === IstioMode.AMBIENT) {
+    throw new ZeroTrustError({
+      code: 'EGRESS_GATEWAY_NOT_SUPPORTED', backend: 'istio-ambient',
+      message: 'Mesh.istio: egress IstioEgress.GATEWAY is for sidecar mode; ambient mode routes egress through waypoints, which this library does not generate, and refuses host-name egress; use IstioMode.SIDECAR',
+    });
+  }
+  if (props.egressGateway !== undefined && egress !== IstioEgress.GATEWAY) {
+    throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', message: 'Mesh.istio: egressGateway is given but egress is not IstioEgress.GATEWAY; set egress: IstioEgress.GATEWAY or drop egressGateway' });
+  }
+  const gateway: Pick<IstioSettings, 'egress' | 'egressGateway'> = egress === IstioEgress.GATEWAY ? { egress, egressGateway: egressGatewaySettings(props.egressGateway ?? {}) } : {};
   const settings: IstioSettings = {
     backend: mode === IstioMode.AMBIENT ? 'istio-ambient' : 'istio',
     mode,
@@ -63,6 +136,7 @@ function istioSettings(props: IstioMeshProps = {}): IstioSettings {
     rootNamespace: props.rootNamespace ?? 'istio-system',
     meshWideStrictMtls: props.meshWideStrictMtls ?? false,
     clusterDomain: props.clusterDomain ?? 'cluster.local',
+    ...gateway,
   };
   checkDnsSubdomain(settings.trustDomain, 'Mesh.istio trustDomain');
   checkDnsSubdomain(settings.clusterDomain, 'Mesh.istio clusterDomain');
@@ -78,12 +152,16 @@ function istioSettings(props: IstioMeshProps = {}): IstioSettings {
  */
 class IstioRenderer implements MeshRenderer {
   public readonly backend: 'istio' | 'istio-ambient';
+  /** Given the proxy flows (metrics) to refuse a scraper behind a sidecar; renders without them (no AuthorizationPolicy applies there). */
+  public readonly rendersProxyFlows = true;
 
   public constructor(private readonly settings: IstioSettings) {
     this.backend = settings.backend;
   }
 
-  public check(ctx: RenderContext): void {
+  public check(full: RenderContext): void {
+    checkScrapers(full, this.settings);
+    const ctx = withoutProxyContext(full);
     const ns = ctx.namespace.name;
     if (ns === this.settings.rootNamespace) {
       throw new ZeroTrustError({
@@ -135,11 +213,28 @@ class IstioRenderer implements MeshRenderer {
 
   /** Only the Services whose workloads have L7 rules go through the waypoint. */
   public serviceMetadata(ctx: RenderContext, w: WorkloadModel): MetadataAdditions {
-    return needsWaypoint(ctx.model, w, this.settings) ? { labels: { [USE_WAYPOINT_LABEL]: WAYPOINT_NAME } } : {};
+    return needsWaypoint(withoutProxyContext(ctx).model, w, this.settings) ? { labels: { [USE_WAYPOINT_LABEL]: WAYPOINT_NAME } } : {};
   }
 
   public render(ctx: RenderContext): RenderedObject[] {
-    return istioObjects(ctx.model, ctx.namespace.name, this.settings, ctx.dns);
+    return istioObjects(withoutProxyContext(ctx).model, ctx.namespace.name, this.settings, ctx.dns);
+  }
+}
+
+/**
+ * A scraper with an Istio sidecar cannot reach the proxy metrics ports: its REGISTRY_ONLY sidecar
+ * drops connections to pod addresses that no Service registers (Istio's own Prometheus runs
+ * without interception for this reason).
+ */
+function checkScrapers(ctx: RenderContext, s: IstioSettings): void {
+  if (s.mode !== IstioMode.SIDECAR) return;
+  for (const f of ctx.model.flows) {
+    const src = f.source;
+    if (!f.proxy || src.type !== 'workload' || src.workload.namespace !== ctx.namespace.name) continue;
+    throw new ZeroTrustError({
+      code: 'SCRAPER_BEHIND_SIDECAR', backend: s.backend, namespace: ctx.namespace.name, workload: f.declaredBy, rule: f.declaredAt,
+      message: `${f.declaredAt}: the scraper ${src.workload.namespace}/${src.workload.name} runs with an Istio sidecar (REGISTRY_ONLY), which drops its connections to pod addresses on the proxy metrics ports ${f.ports.map((p) => p.number).join(', ')}; run the scraper outside the mesh and name it with Peer.workload(), as Istio's Prometheus integration does`,
+    });
   }
 }
 

@@ -23,8 +23,39 @@ export enum IstioMode {
   AMBIENT = 'ambient',
 }
 
+/** How sidecar-mode workloads reach external hosts (`Peer.fqdn`). */
+export enum IstioEgress {
+  /**
+   * The workload's own sidecar (REGISTRY_ONLY and a ServiceEntry) narrows egress to the host;
+   * the NetworkPolicy layer opens the host's ports to every address (minus `clusterNetworks`).
+   */
+  SIDECAR = 'sidecar',
+  /**
+   * Through an egress gateway: the sidecar routes the host to the gateway (VirtualService), the
+   * gateway forwards it (Gateway, TLS passthrough by SNI or HTTP by Host), and the NetworkPolicy
+   * layer opens egress to the gateway's pods only.
+   */
+  GATEWAY = 'gateway',
+}
+
+/** The egress gateway of `IstioEgress.GATEWAY`, resolved. */
+export interface IstioEgressGatewaySettings {
+  readonly namespace: string;
+  readonly labels: { [key: string]: string };
+  readonly serviceName: string;
+  /** Gateway Service port -> the gateway pod's port (what NetworkPolicy sees). */
+  readonly targetPorts: { [port: string]: number };
+}
+
+/** Annotation of an egress Gateway: its Service ports and the pod ports behind them (`443=8443,80=8080`). */
+const EGRESS_TARGET_PORTS_ANNOTATION = 'zero-trust.cdk8s.io/egress-gateway-target-ports';
+
 /** Resolved settings of the Istio backend. */
 export interface IstioSettings {
+  /** How external hosts are reached (sidecar mode). */
+  readonly egress?: IstioEgress;
+  /** The egress gateway, with `IstioEgress.GATEWAY`. */
+  readonly egressGateway?: IstioEgressGatewaySettings;
   readonly backend: 'istio' | 'istio-ambient';
   readonly mode: IstioMode;
   readonly trustDomain: string;
@@ -145,6 +176,20 @@ export function checkIstio(model: ZeroTrustModel, ns: string, s: IstioSettings):
         if (f.ports.length === 0) fail(f, 'a ServiceEntry needs the ports of the host; give ports, for example { ports: [Port.tcp(443)] }');
         const bad = f.ports.filter((p) => p.endPort !== undefined || p.protocol === 'UDP');
         if (bad.length > 0) fail(f, `a ServiceEntry cannot express ${bad.map((p) => p.toString()).join(', ')} (port ranges and UDP); list single TCP ports`);
+        const gw = s.egress === IstioEgress.GATEWAY ? s.egressGateway : undefined;
+        if (gw && dst.host.startsWith('*.')) {
+          throw new ZeroTrustError({
+            code: 'EGRESS_GATEWAY_WILDCARD', backend: s.backend, namespace: ns, workload: f.declaredBy, rule: f.declaredAt,
+            message: `${f.declaredAt}: an egress gateway forwards to the host it resolves, and "${dst.host}" names no single host (Istio's wildcard egress through a gateway needs an SNI proxy of its own); list the hosts, or use IstioEgress.SIDECAR`,
+          });
+        }
+        const unmapped = gw ? f.ports.filter((p) => gw.targetPorts[String(p.number)] === undefined) : [];
+        if (gw && unmapped.length > 0) {
+          throw new ZeroTrustError({
+            code: 'EGRESS_GATEWAY_PORT_UNKNOWN', backend: s.backend, namespace: ns, workload: f.declaredBy, rule: f.declaredAt,
+            message: `${f.declaredAt}: the egress gateway ${gw.namespace}/${gw.serviceName} has no known port ${unmapped.map((p) => p.number).join(', ')} (egressGateway.targetPorts lists ${Object.keys(gw.targetPorts).join(', ')}); add the Service port and the pod port behind it to egressGateway.targetPorts`,
+          });
+        }
       }
       if (dst.type === 'ip-block' && s.mode === IstioMode.SIDECAR) {
         if (f.ports.length === 0) fail(f, 'with REGISTRY_ONLY the sidecar forwards only to ServiceEntry ports, so egress to an address range needs explicit ports, for example { ports: [Port.tcp(443)] }');
@@ -365,7 +410,8 @@ function serviceEntries(model: ZeroTrustModel, ns: string, s: IstioSettings): Is
         location: 'MESH_EXTERNAL',
         // Wildcard hosts and address ranges go to the address the client dialled.
         resolution: fqdn && !wildcard ? 'DNS' : 'NONE',
-        exportTo: ['.'],
+        // Through an egress gateway, the gateway resolves the host too.
+        exportTo: fqdn && s.egress === IstioEgress.GATEWAY && s.egressGateway ? ['.', s.egressGateway.namespace] : ['.'],
       },
     };
   });
@@ -430,8 +476,74 @@ function sidecars(model: ZeroTrustModel, ns: string, s: IstioSettings, dns: DnsS
   const out = [sidecar('default', [`nothing but cluster DNS: pods of ${ns} without their own Sidecar reach no other Service and no external host through their proxy`], undefined, dnsHosts)];
   for (const w of workloadsOf(model, ns)) {
     const flows = outboundFlows(model, w);
-    const hosts = [...new Set([...dnsHosts, ...flows.map((f) => egressHost(f, s)).filter((h): h is string => h !== undefined)])].sort(compareText);
+    const gateway = s.egress === IstioEgress.GATEWAY && s.egressGateway && flows.some((f) => f.destination.type === 'fqdn')
+      ? [`${s.egressGateway.namespace}/${gatewayHost(s, s.egressGateway)}`] : [];
+    const hosts = [...new Set([...dnsHosts, ...gateway, ...flows.map((f) => egressHost(f, s)).filter((h): h is string => h !== undefined)])].sort(compareText);
     out.push(sidecar(w.name, flows.length ? flows.map(describeFlow) : [`nothing but cluster DNS: ${ns}/${w.name} reaches no other Service and no external host through its proxy`], w.selector, hosts));
+  }
+  return out;
+}
+
+/** The egress gateway's Service host. */
+function gatewayHost(s: IstioSettings, gw: IstioEgressGatewaySettings): string {
+  return `${gw.serviceName}.${gw.namespace}.svc.${s.clusterDomain}`;
+}
+
+/**
+ * With `IstioEgress.GATEWAY`, per external host of the namespace: a `Gateway` on the egress
+ * gateway's pods (TLS passthrough by SNI, or HTTP by Host) and a `VirtualService` that sends the
+ * host from the namespace's sidecars to the gateway and from the gateway to the host (Istio's
+ * egress gateway task, networking.istio.io/v1).
+ */
+function egressGatewayObjects(model: ZeroTrustModel, ns: string, s: IstioSettings): IstioObject[] {
+  const gw = s.egress === IstioEgress.GATEWAY ? s.egressGateway : undefined;
+  if (s.mode !== IstioMode.SIDECAR || !gw) return [];
+  const byHost = new Map<string, FlowModel[]>();
+  for (const f of model.flows) {
+    if (!inNamespace(f.source, ns) || f.destination.type !== 'fqdn') continue;
+    byHost.set(f.destination.host, [...(byHost.get(f.destination.host) ?? []), f]);
+  }
+  const out: IstioObject[] = [];
+  for (const [host, flows] of [...byHost.entries()].sort(compareEntries)) {
+    const name = `egress-${externalName(flows[0].destination)}`;
+    const ports = unionPorts(flows).filter((p) => p.protocol === 'TCP');
+    const allows = flows.map((f) => `${describeFlow(f)} (through the egress gateway ${gw.namespace}/${gw.serviceName})`);
+    const mapped = ports.map((p) => `${p.number}=${gw.targetPorts[String(p.number)]}`).join(',');
+    out.push({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'Gateway',
+      metadata: { ...meta(ns, name, allows), annotations: { ...meta(ns, name, allows).annotations, [EGRESS_TARGET_PORTS_ANNOTATION]: mapped } },
+      spec: {
+        selector: { ...gw.labels },
+        servers: ports.map((p) => {
+          const protocol = servicePortProtocol(p, true);
+          return {
+            port: { number: p.number, name: `${protocol.toLowerCase()}-${p.number}`, protocol },
+            hosts: [host],
+            ...(protocol === 'TLS' ? { tls: { mode: 'PASSTHROUGH' } } : {}),
+          };
+        }),
+      },
+    });
+    const gateway = `${ns}/${name}`;
+    const hop = (p: Port, from: string, to: string) => {
+      const match = { gateways: [from], port: p.number, ...(servicePortProtocol(p, true) === 'TLS' ? { sniHosts: [host] } : {}) };
+      return { match: [match], route: [{ destination: { host: to, port: { number: p.number } } }] };
+    };
+    const tls = ports.filter((p) => servicePortProtocol(p, true) === 'TLS');
+    const http = ports.filter((p) => servicePortProtocol(p, true) !== 'TLS');
+    out.push({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: meta(ns, name, allows),
+      spec: {
+        hosts: [host],
+        gateways: ['mesh', gateway],
+        exportTo: ['.', gw.namespace],
+        ...(http.length ? { http: http.flatMap((p) => [hop(p, 'mesh', gatewayHost(s, gw)), hop(p, gateway, host)]) } : {}),
+        ...(tls.length ? { tls: tls.flatMap((p) => [hop(p, 'mesh', gatewayHost(s, gw)), hop(p, gateway, host)]) } : {}),
+      },
+    });
   }
   return out;
 }
@@ -478,6 +590,12 @@ export function networkPolicyOptions(model: ZeroTrustModel, ns: string, s: Istio
     });
     // NetworkPolicy cannot name hosts: the workload may reach any address on the host's ports only,
     // and its sidecar (REGISTRY_ONLY + ServiceEntry) narrows that to the declared host.
+    const gw = s.egress === IstioEgress.GATEWAY ? s.egressGateway : undefined;
+    if (gw) {
+      // Host names go through the egress gateway: this layer opens egress to its pods, on the pod ports behind the host's ports.
+      const peer = peerOf({ type: 'external-workload', namespace: gw.namespace, labels: gw.labels }, ns);
+      return { backend: s.backend, l7EnforcedAbove: true, identityEnforcedAbove: true, fqdnEgress: 'gateway', fqdnGateway: { peer, targetPorts: gw.targetPorts }, namespaceRules: rules };
+    }
     return { backend: s.backend, l7EnforcedAbove: true, identityEnforcedAbove: true, fqdnEgress: 'any-address', namespaceRules: rules };
   }
 
@@ -544,6 +662,7 @@ export function istioObjects(model: ZeroTrustModel, ns: string, s: IstioSettings
     ...authorizationPolicies(model, ns, s),
     ...waypoints(model, ns, s),
     ...serviceEntries(model, ns, s),
+    ...egressGatewayObjects(model, ns, s),
     ...dnsServiceEntries(ns, s, dns),
     ...sidecars(model, ns, s, dns),
   ];

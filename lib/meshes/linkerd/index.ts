@@ -102,6 +102,7 @@ function linkerdLayerOptions(s: LinkerdSettings): NetworkPolicyLayerOptions {
     }],
     l7EnforcedAbove: true,
     identityEnforcedAbove: true,
+    proxyIdentityEnforcedAbove: true,
     fqdnEgress: 'error',
   };
 }
@@ -113,6 +114,8 @@ function linkerdLayerOptions(s: LinkerdSettings): NetworkPolicyLayerOptions {
  */
 class LinkerdRenderer implements MeshRenderer {
   public readonly backend = 'linkerd';
+  /** Linkerd's policy covers the proxy's admin port (metrics): it renders those flows too. */
+  public readonly rendersProxyFlows = true;
 
   public constructor(private readonly settings: LinkerdSettings) {}
 

@@ -24,6 +24,7 @@
  */
 import { ZeroTrustError } from '../../intent/errors';
 import { Weaken } from '../../intent/weaken';
+import { LINKERD_ADMIN_PORT } from '../metrics';
 import {
   EndpointModel, FlowModel, HttpRuleModel, WorkloadModel, ZeroTrustModel, describeFlow, describeHttpRule, endpointKey, flowIndex, isPodEndpoint, managedMetadata,
 } from '../../intent/model';
@@ -409,6 +410,47 @@ function httpRoute(namespace: string, name: string, server: string, rules: any[]
   };
 }
 
+/**
+ * The proxy admin server (4191) of each workload that a scraper may reach
+ * (`allowMetricsScraping`): a Server for it, `GET /metrics` authorized for the scraper, and the
+ * proxy's own probes (`GET /live`, `/ready` from kubelet) authorized from the probe networks, as
+ * a Server on the admin port takes it out of the default policy that admitted them.
+ */
+function adminObjects(model: ZeroTrustModel, namespace: string, s: LinkerdSettings): LinkerdObject[] {
+  const out: LinkerdObject[] = [];
+  for (const w of model.workloads.filter((x) => x.namespace === namespace)) {
+    const scrapes = (flowIndex(model).inbound.get(w) ?? []).filter((f) => f.proxy && f.ports.some((p) => p.number === LINKERD_ADMIN_PORT));
+    if (scrapes.length === 0) continue;
+    const name = `${w.name}-proxy-admin`;
+    out.push({
+      apiVersion: `${POLICY_GROUP}/v1beta3`,
+      kind: 'Server',
+      metadata: meta(namespace, name, scrapes.map(describeFlow)),
+      spec: { podSelector: { matchLabels: { ...w.selector } }, port: LINKERD_ADMIN_PORT, proxyProtocol: 'HTTP/1', accessPolicy: 'deny' },
+    });
+    const metricsRoute = `${name}-metrics`;
+    out.push(httpRoute(namespace, metricsRoute, name, routeRules([[{ path: { type: 'Exact', value: '/metrics' }, method: 'GET' }]], s), scrapes.map((f) => `${describeFlow(f)} (GET /metrics)`), s));
+    out.push(...authorize(namespace, metricsRoute, { group: s.routeGroup, kind: 'HTTPRoute', name: metricsRoute }, sourcesOf(scrapes), s, ' (GET /metrics)'));
+    const probeRoute = `${name}-probes`;
+    const what = `kubelet probes of the Linkerd proxy (GET /live, /ready with User-Agent ${KUBE_PROBE_USER_AGENT}) from ${s.probeNetworks.join(', ')}, unauthenticated`;
+    out.push(httpRoute(namespace, probeRoute, name, routeRules([['/live', '/ready'].map((path) => ({
+      path: { type: 'Exact', value: path },
+      headers: [{ type: 'RegularExpression', name: 'User-Agent', value: KUBE_PROBE_USER_AGENT }],
+      method: 'GET',
+    }))], s), [what], s));
+    out.push({
+      apiVersion: `${POLICY_GROUP}/v1alpha1`,
+      kind: 'AuthorizationPolicy',
+      metadata: meta(namespace, probeRoute, [what]),
+      spec: {
+        targetRef: { group: s.routeGroup, kind: 'HTTPRoute', name: probeRoute },
+        requiredAuthenticationRefs: [{ group: POLICY_GROUP, kind: 'NetworkAuthentication', name: PROBE_AUTHN }],
+      },
+    });
+  }
+  return out;
+}
+
 /** Every Linkerd object of one namespace, in a stable order. */
 export function linkerdObjects(model: ZeroTrustModel, namespace: string, s: LinkerdSettings): LinkerdObject[] {
   checkLinkerd(model, namespace, s);
@@ -468,11 +510,13 @@ export function linkerdObjects(model: ZeroTrustModel, namespace: string, s: Link
       });
     }
   }
-  if (probes) {
+  const admin = adminObjects(model, namespace, s);
+  out.push(...admin);
+  if (probes || admin.length > 0) {
     out.push({
       apiVersion: `${POLICY_GROUP}/v1alpha1`,
       kind: 'NetworkAuthentication',
-      metadata: meta(namespace, PROBE_AUTHN, [`kubelet probes from ${s.probeNetworks.join(', ')}, on the probe routes of Servers that have HTTP rules`]),
+      metadata: meta(namespace, PROBE_AUTHN, [`kubelet probes from ${s.probeNetworks.join(', ')}, on the probe routes of Servers that have HTTP rules or are the proxy's admin port`]),
       spec: { networks: s.probeNetworks.map((cidr) => ({ cidr })) },
     });
   }

@@ -22,6 +22,8 @@ export interface NetworkPolicyLayerPlan {
  * the layer is opened for it (`plan`), and the synth step runs the layer once.
  */
 export class NetworkPolicyLayer implements MeshRenderer {
+  /** The layer opens the proxy's own ports (metrics) too. */
+  public readonly rendersProxyFlows = true;
   private readonly plans = new WeakMap<RenderContext, NetworkPolicyLayerPlan>();
 
   /** @param plan the layer's options for a namespace (computed once per namespace) */
@@ -34,7 +36,8 @@ export class NetworkPolicyLayer implements MeshRenderer {
 
   public render(ctx: RenderContext): RenderedObject[] {
     const { options, model } = this.planOf(ctx);
-    return networkPolicies(model ?? ctx.model, ctx.namespace.name, ctx.dns, options);
+    const clusterNetworks = options.clusterNetworks ?? ctx.clusterNetworks;
+    return networkPolicies(model ?? ctx.model, ctx.namespace.name, ctx.dns, clusterNetworks ? { ...options, clusterNetworks } : options);
   }
 
   private planOf(ctx: RenderContext): NetworkPolicyLayerPlan {

@@ -9,6 +9,7 @@ import {
   EndpointModel, FlowModel, ZeroTrustModel, compareText, describeFlow, flowIndex, isPodEndpoint, managedMetadata,
 } from '../../intent/model';
 import { DnsSpec } from '../../intent/dns';
+import { CLUSTER_NETWORKS_ANNOTATION } from '../../intent/networks';
 
 /** The label Kubernetes sets on every namespace to its own name. */
 export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
@@ -76,7 +77,12 @@ export interface NetworkPolicyLayerOptions {
    * layer admits egress from that workload to every address (`0.0.0.0/0`, `::/0`) on the flow's ports only.
    * @default 'error'
    */
-  readonly fqdnEgress?: 'error' | 'skip' | 'any-address';
+  readonly fqdnEgress?: 'error' | 'skip' | 'any-address' | 'gateway';
+  /**
+   * With `fqdnEgress: 'gateway'`: the egress gateway's pods, and the pod port behind each of its
+   * Service ports; egress to a host name opens only these, on the mapped ports.
+   */
+  readonly fqdnGateway?: { readonly peer: NetworkPolicyPeer; readonly targetPorts: { readonly [port: string]: number } };
   /**
    * True when a mesh above authorizes sources by ServiceAccount (Istio principals, Linkerd
    * identities), so this layer may render `Peer.workload({ serviceAccount })` sources by their
@@ -85,6 +91,19 @@ export interface NetworkPolicyLayerOptions {
    * @default false
    */
   readonly identityEnforcedAbove?: boolean;
+  /**
+   * True when the mesh above also authorizes the sources of the proxy's own ports (metrics) by
+   * ServiceAccount (Linkerd's admin server). Istio's 15020/15090 and Kuma's 5670 are outside the
+   * mesh's authorization, so there a source with a ServiceAccount is refused like on plain NetworkPolicy.
+   * @default false
+   */
+  readonly proxyIdentityEnforcedAbove?: boolean;
+  /**
+   * The cluster's pod and Service ranges (the chart's `clusterNetworks`): cut out of the
+   * every-address egress opened for host names, so it reaches no pod or Service address directly.
+   * @default - none
+   */
+  readonly clusterNetworks?: readonly string[];
 }
 
 /** A NetworkPolicy as plain JSON. */
@@ -130,21 +149,40 @@ export function networkPolicies(model: ZeroTrustModel, namespace: string, dns: D
       }));
     }
     const anyAddressForFqdn = options.fqdnEgress === 'any-address';
-    const outbound = (index.outbound.get(w) ?? []).filter((f) => f.destination.type !== 'fqdn' || anyAddressForFqdn);
+    const gateway = options.fqdnEgress === 'gateway' ? options.fqdnGateway : undefined;
+    const outbound = (index.outbound.get(w) ?? []).filter((f) => f.destination.type !== 'fqdn' || anyAddressForFqdn || gateway);
     if (outbound.length > 0) {
-      const rules = outbound.map((f) => ({ peers: f.destination.type === 'fqdn' ? ANY_ADDRESS : [peerOf(f.destination, namespace)], ports: portsOf(f, options) }));
-      out.push(policy(namespace, `${w.name}-egress`, outbound.map(describeFlow), {
+      const anyAddress = anyAddressPeers(options.clusterNetworks ?? []);
+      const rules = outbound.map((f) => {
+        if (f.destination.type === 'fqdn' && gateway) {
+          return { peers: [gateway.peer], ports: f.ports.map((p): NetworkPolicyPort => ({ port: gateway.targetPorts[String(p.number)] ?? p.number, protocol: 'TCP' })) };
+        }
+        return { peers: f.destination.type === 'fqdn' ? anyAddress : [peerOf(f.destination, namespace)], ports: portsOf(f, options) };
+      });
+      const egress = policy(namespace, `${w.name}-egress`, outbound.map(describeFlow), {
         podSelector: { matchLabels: { ...w.selector } },
         policyTypes: ['Egress'],
         egress: mergeRules(rules).map((r) => renderRule('to', r)),
-      }));
+      });
+      // Says which excepts of the every-address blocks are the cluster's own (for readers and reviewers).
+      const excepted = options.clusterNetworks ?? [];
+      if (excepted.length > 0 && !gateway && outbound.some((f) => f.destination.type === 'fqdn')) egress.metadata.annotations[CLUSTER_NETWORKS_ANNOTATION] = excepted.join(',');
+      out.push(egress);
     }
   }
   return out;
 }
 
-/** Every IPv4 and IPv6 address: egress to a host name whose address only the mesh above knows. */
-const ANY_ADDRESS: NetworkPolicyPeer[] = [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }];
+/**
+ * Every IPv4 and IPv6 address but the cluster's own ranges: egress to a host name whose address
+ * only the mesh above knows.
+ */
+function anyAddressPeers(clusterNetworks: readonly string[]): NetworkPolicyPeer[] {
+  return (['0.0.0.0/0', '::/0'] as const).map((cidr) => {
+    const except = clusterNetworks.filter((n) => n.includes(':') === cidr.includes(':') && n !== cidr);
+    return { ipBlock: { cidr, ...(except.length ? { except } : {}) } };
+  });
+}
 
 /** Throws for flows of the namespace that this layer cannot express (HTTP rules without an L7 mesh, host names). */
 export function checkExpressible(model: ZeroTrustModel, namespace: string, options: NetworkPolicyLayerOptions): void {
@@ -153,6 +191,9 @@ export function checkExpressible(model: ZeroTrustModel, namespace: string, optio
     if (!touches(f.source) && !touches(f.destination)) continue;
     if (f.http.length > 0 && !options.l7EnforcedAbove) {
       throw new ZeroTrustError({ code: 'HTTP_RULES_NOT_ENFORCEABLE', weaken: Weaken.HTTP_TO_PORT, backend: options.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: NetworkPolicy cannot match HTTP methods or paths; drop the http rule or use a mesh that enforces L7 (Istio, Linkerd, Cilium)` });
+    }
+    if (f.proxy && f.source.type === 'external-workload' && f.source.serviceAccount !== undefined && touches(f.destination) && !options.proxyIdentityEnforcedAbove) {
+      throw new ZeroTrustError({ code: 'SERVICE_ACCOUNT_NOT_ENFORCEABLE', backend: options.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: the proxy's metrics ports (${f.ports.map((p) => p.toString()).join(', ')}) are outside the ${options.backend} backend's authorization, so only NetworkPolicy admits the scraper there, and it cannot match the ServiceAccount "${f.source.serviceAccount}"; give the scraper by labels only (Peer.workload() without serviceAccount)${options.backend === 'istio' ? ': with Istio\'s metrics merging the app\'s metrics are served on 15020 too, so appPort is not needed' : ''}` });
     }
     if (f.source.type === 'external-workload' && f.source.serviceAccount !== undefined && touches(f.destination) && !options.identityEnforcedAbove) {
       throw new ZeroTrustError({ code: 'SERVICE_ACCOUNT_NOT_ENFORCEABLE', weaken: Weaken.IDENTITY_TO_LABELS, backend: options.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: NetworkPolicy cannot match a ServiceAccount, so every pod with the labels would be admitted whatever it runs as; drop serviceAccount from Peer.workload() and give labels only those pods carry, or use a mesh that authorizes by identity (Istio, Linkerd, Cilium)` });
@@ -199,6 +240,8 @@ function dnsPeer(dns: DnsSpec, namespace: string): NetworkPolicyPeer {
 function portsOf(f: FlowModel, options: NetworkPolicyLayerOptions): NetworkPolicyPort[] {
   if (f.ports.length === 0) return [];
   const app: NetworkPolicyPort[] = f.ports.map((p) => ({ port: p.number, ...(p.endPort !== undefined ? { endPort: p.endPort } : {}), protocol: p.protocol }));
+  // The proxy's own ports (metrics) are reached directly, not through the mesh's tunnel.
+  if (f.proxy) return app;
   const podToPod = isPodEndpoint(f.source) && isPodEndpoint(f.destination);
   // The mesh tunnels (HBONE, Linkerd's inbound proxy) carry TCP only: a UDP-only flow opens no mesh port.
   const tcp = f.ports.some((p) => p.protocol === 'TCP');
