@@ -262,6 +262,7 @@ function reader(manifests: Loaded['manifests'], backend: string | undefined) {
 function warnNotes(notes: readonly import('../report/notes').ReviewNote[], io: CliIo) {
   for (const n of notes) {
     if (n.kind === 'host-network') io.stderr(`${NAME}: warning: ${n.party} ${n.text}\n`);
+    if (n.kind === 'no-namespace') io.stderr(`${NAME}: warning: ${n.text}\n`);
   }
 }
 
@@ -352,13 +353,13 @@ function diff(args: string[], io: CliIo): number {
   const format = (values.format as string | undefined) ?? 'markdown';
   if (format !== 'markdown' && format !== 'json') throw new UsageError(`diff: unknown format "${format}"; expected markdown or json`, HELP.diff);
   const report = require('../report') as typeof import('../report');
-  const matrices = positionals.map((dir) => {
-    const { manifests } = load(dir, values, 'diff', io);
-    return guarded(manifests, (ms) => {
-      const chosen = reader(ms, values.backend as string | undefined);
-      return { ...report.flowMatrix(ms, { backend: chosen.backend, evaluator: chosen.evaluator }), notes: report.reviewNotes(ms, chosen.backend, chosen.enrolledNamespaces) };
-    });
-  });
+  // Both versions over one universe: the parties either names (lib/report/matrix.ts, comparedWith).
+  const loaded = positionals.map((dir) => load(dir, values, 'diff', io).manifests);
+  const matrices = loaded.map((manifests, i) => guarded(manifests, (ms) => {
+    const chosen = reader(ms, values.backend as string | undefined);
+    const comparedWith = loaded[1 - i];
+    return { ...report.flowMatrix(ms, { backend: chosen.backend, evaluator: chosen.evaluator, comparedWith }), notes: report.reviewNotes(ms, chosen.backend, chosen.enrolledNamespaces) };
+  }));
   const notes = mergeNotes(matrices[0].notes, matrices[1].notes);
   warnNotes(matrices[1].notes, io);
   const d = report.diffMatrices(matrices[0], matrices[1]);
