@@ -66,7 +66,8 @@ export function reviewNotes(manifests: readonly AnyManifest[], backend: string, 
       kind: 'no-namespace',
       party: 'ns:default',
       mark: 'namespace assumed',
-      text: `${names} set no \`metadata.namespace\`: read as in namespace \`default\`, but \`kubectl apply\` puts them in its current context's namespace (or the one \`--namespace\` names), where these rows then hold instead`,
+      text: `${names} set no \`metadata.namespace\`: read as in namespace \`default\`, but \`kubectl apply\` puts them in its current context's namespace `
+        + '(or the one `--namespace` names), where these rows then hold instead',
     });
   }
   for (const w of workloads) {
