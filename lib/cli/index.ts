@@ -273,7 +273,9 @@ function warnNotes(notes: readonly import('../report/notes').ReviewNote[], io: C
  */
 function guarded<T>(manifests: Loaded['manifests'], work: (manifests: Loaded['manifests']) => T): T {
   try {
-    return work(manifests);
+    // One report's steps (the reader's enrolled namespaces, the universe, the row names) read the manifests' mentions once.
+    const { onceFor } = require('../report/universe') as typeof import('../report/universe');
+    return onceFor(manifests, () => work(manifests));
   } catch (e) {
     // A field of an unexpected type shows as a TypeError ("x.map is not a function"); anything else is ours.
     if (isKnown(e) || !(e instanceof TypeError)) throw e;
