@@ -102,13 +102,14 @@ function chartFileDocuments(app: App, charts: Map<Chart, readonly unknown[]>): (
   const ext = app.outputFileExtension;
   const byName = new Map<string, readonly unknown[]>();
   for (const [chart, docs] of charts) byName.set(Names.toDnsLabel(chart), docs);
-  const all = app.charts.every((c) => charts.has(c)) ? app.charts.flatMap((c) => [...charts.get(c)!]) : undefined;
+  // `app.charts` walks the whole construct tree: only for the one file of a FILE_PER_APP output.
+  const all = () => (app.charts.every((c) => charts.has(c)) ? app.charts.flatMap((c) => [...charts.get(c)!]) : undefined);
   return (file, text) => {
     const base = path.basename(file);
     if (!base.endsWith(ext)) return undefined;
     const name = base.slice(0, base.length - ext.length);
     const docs = app.yamlOutputType === YamlOutputType.FILE_PER_APP
-      ? (name === 'app' ? all : undefined)
+      ? (name === 'app' ? all() : undefined)
       : app.yamlOutputType === YamlOutputType.FILE_PER_CHART ? byName.get(name) ?? byName.get(name.replace(/^\d{4}-/, '')) : undefined;
     if (docs === undefined || docs.length === 0) return undefined;
     return FastYaml.stringify(...docs) === text ? docs : undefined;

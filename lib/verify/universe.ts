@@ -116,8 +116,13 @@ export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly
   const labelSets = new Map<string, Array<{ labels: { [key: string]: string }; name: string }>>();
   // The label sets of each namespace that no real pod there has (probes of their own), by name.
   const probeLabels = new Map<string, Map<string, { [key: string]: string }>>();
+  // Selectors already probed in a namespace: a large app's policies name each peer many times.
+  const probed = new Set<string>();
   const selectorProbe = (ns: NamespaceInfo, sel: LabelSelector) => {
     const key = JSON.stringify([sel.matchLabels ?? null, sel.matchExpressions ?? null]);
+    const here = `${ns.name}\0${key}`;
+    if (probed.has(here)) return;
+    probed.add(here);
     let sets = labelSets.get(key);
     if (!sets) {
       sets = labelSetsSatisfying(sel).map((labels) => ({ labels, name: labelSetName(labels) }));
