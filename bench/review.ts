@@ -212,8 +212,12 @@ const ratio = (a: number, b: number) => `${(a / b).toFixed(a / b >= 10 ? 0 : 1)}
 const GOAL = { workloads: 2000, edges: 10000, ratio: 3, rssMiB: 1024, write: 0.5 };
 
 /** The RESULTS.md section. */
-export function reviewSection(costs: ReviewCost[]): string {
+export function reviewSection(costs: ReviewCost[], run?: { date: string; loadStart: number; loadEnd: number; seconds: number }): string {
   const lines = ['## Review at scale', ''];
+  if (run) {
+    lines.push(`Run on ${run.date} (${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'CPU'}, Node ${process.version}); load average at start ${run.loadStart.toFixed(1)}, `
+      + `at end ${run.loadEnd.toFixed(1)}; ${Math.round(run.seconds)} s. A load above the core count means other processes shared the CPUs: times are then longer than on an idle machine, the synth's as much as the commands'.`, '');
+  }
   lines.push('`flows --format json`, `diff` (against the same topology with 1% of its edges moved) and `verify` on the folder each backend synthesized, '
     + 'each a fresh process (wall time from spawn to exit, peak RSS), and `ZeroTrustReview.write(app)` (intent file and FLOWS.md) in the synth\'s process right after it. '
     + '**synth** is the build and `app.synth()` (self-check on, YAML written) that produced the folder; each command\'s ratio is to it. '

@@ -167,8 +167,10 @@ export function replaceSection(text: string, heading: string, section: string): 
 }
 
 function reviewOf(opt: Options): string {
+  const loadStart = os.loadavg()[0];
+  const started = Date.now();
   const costs = reviewCosts(opt.sizes, { oldUpTo: opt.reviewOld }, (l) => process.stderr.write(`${l}\n`));
-  return reviewSection(costs);
+  return reviewSection(costs, { date: new Date().toISOString().slice(0, 10), loadStart, loadEnd: os.loadavg()[0], seconds: (Date.now() - started) / 1000 });
 }
 
 function main(): void {

@@ -107,7 +107,7 @@ describe('hostile files: refused with exit 2, never read, never hanging', () => 
   });
 
   test('a folder of per-mesh folders: nothing read without -R, and the message says why', () => {
-    const dir = folder({ 'istio/a.yaml': deny, 'linkerd/b.yaml': deny });
+    const dir = folder({ 'istio/a.yaml': deny, 'linkerd/b.yaml': deny.replace('name: deny', 'name: deny-b') });
     expectRefused(cli('flows', dir), /no Kubernetes objects found .*its subfolders \(istio, linkerd\) are read only with -R/);
     expect(cli('flows', dir, '-R').code).toBe(0);
   });
@@ -192,14 +192,25 @@ describe('workload kinds and identities', () => {
     expectRefused(cli('explain', dir, '--from', 'prod/web', '--to', 'prod/db:80'), /--to prod\/db: objects of several kinds have this name; name one: prod\/Deployment\/db, prod\/StatefulSet\/db/);
   });
 
-  test('of two objects of the same kind and name the last one read is the workload, as in the cluster', () => {
+  test('two objects of the same kind, namespace and name are refused, naming both (kubectl keeps whichever it applies last)', () => {
     const dir = folder({ 'a.yaml': deployment('web'), 'b.yaml': deployment('web').replace(/app: web/g, 'app: web2') });
-    const [w] = inventory(loadManifests(dir)).workloads;
-    expect(w.labels).toEqual({ app: 'web2' });
+    expect(() => loadManifests(dir)).toThrow(/b\.yaml document #0: Deployment prod\/web is also defined by .*a\.yaml document #0/);
   });
 });
 
 describe('manifests as the cluster reads them, end to end', () => {
+  test('an object defined twice is refused with exit 2 naming both files', () => {
+    expectRefused(cli('flows', folder({ 'a.yaml': deployment('api'), 'b.yaml': deployment('api') })), /b\.yaml document #0: Deployment prod\/api is also defined by .*a\.yaml document #0/);
+  });
+
+  test('objects without metadata.namespace are read as in default, and the report says so', () => {
+    const open = `${NP}metadata: {name: open}\nspec:\n  podSelector: {}\n  policyTypes: [Ingress, Egress]\n  ingress: [{}]\n`;
+    const r = cli('flows', folder({ 'a.yaml': `${open}---\n${deployment('api').replace(', namespace: prod', '')}` }));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/`default\/api` \(namespace assumed\)/);
+    expect(r.stderr).toMatch(/`Deployment api` set no `metadata\.namespace`: read as in namespace `default`, but `kubectl apply` puts them in its current context's namespace/);
+  });
+
   test('a folder of JSON pods has flows', () => {
     const pod = (name: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'prod', labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'x', ports: [{ containerPort: 80 }] }] } });
     const dir = folder({

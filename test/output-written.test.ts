@@ -6,13 +6,14 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { App } from 'cdk8s';
+import { App, YamlOutputType } from 'cdk8s';
 import * as fc from 'fast-check';
 import { STORY_MESHES } from '../apps/main';
 import { heroAndLilDeeBee } from '../apps/story';
 import { buildZeroTrust, topology } from '../bench/topology';
 import { FastYaml, ZeroTrustReview } from '../lib';
-import { WrittenManifests } from '../lib/output/written';
+import { ChartDocuments, WrittenManifests } from '../lib/output/written';
+import { writeFlowsMarkdown } from '../lib/report';
 import { loadManifests, ManifestError, manifestsOfDocuments, parseManifests } from '../lib/verify';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'zt-written-'));
@@ -123,6 +124,35 @@ describe('ZeroTrustReview.write after FastYaml.synth', () => {
     const written = WrittenManifests.of(app)!;
     expect(() => loadManifests(app.outdir, { documentsOf: (f, t) => written.documentsOf(f, t) })).toThrow(/malformed YAML/);
     expect(() => ZeroTrustReview.write(app)).toThrow(ManifestError);
+    fs.rmSync(app.outdir, { recursive: true, force: true });
+  });
+});
+
+describe('ZeroTrustReview.write after app.synth()', () => {
+  test.each(STORY_MESHES.flatMap((m) => [YamlOutputType.FILE_PER_CHART, YamlOutputType.FILE_PER_APP].map((t) => [m.id, YamlOutputType[t], m, t] as const)))(
+    'takes the documents each chart handed to cdk8s, and writes the FLOWS.md a fresh parse writes (%s, %s)', (_id, _type, mesh, type) => {
+      const app = new App({ outdir: path.join(tmp(), 'out'), yamlOutputType: type });
+      heroAndLilDeeBee(app, mesh);
+      app.synth();
+      const recorded = ChartDocuments.take(app)!;
+      expect([...recorded.keys()]).toEqual(app.charts);
+      // Put back as synth left it (take forgets), then write: the record is used once and let go.
+      for (const [chart, docs] of recorded) ChartDocuments.record(chart, docs);
+      const remembered = fs.readFileSync(ZeroTrustReview.write(app)[1], 'utf8');
+      expect(ChartDocuments.take(app)).toBeUndefined();
+      const parsed = fs.readFileSync(writeFlowsMarkdown(app.outdir, { backend: mesh.id }), 'utf8');
+      expect(remembered).toBe(parsed);
+      expect(remembered).toMatch(/hero/);
+      fs.rmSync(path.dirname(app.outdir), { recursive: true, force: true });
+    });
+
+  test('reads a file edited after synth from disk', () => {
+    const app = new App({ outdir: tmp() });
+    heroAndLilDeeBee(app, STORY_MESHES[0]);
+    app.synth();
+    const [file] = yamlFiles(app.outdir);
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/^kind: NetworkPolicy$/m, 'kind: [unclosed'));
+    expect(() => ZeroTrustReview.write(app)).toThrow(/malformed YAML/);
     fs.rmSync(app.outdir, { recursive: true, force: true });
   });
 });

@@ -187,6 +187,17 @@ const CASES: Case[] = [
     expect: /a\.yaml document #0: holds several YAML documents with no `---` line between them/,
     stricter: true,
   },
+  {
+    name: 'one object defined twice (same kind, namespace and name) in two files: kubectl keeps the last applied; refused naming both',
+    files: { 'a.yaml': pod('twin'), 'b.yaml': `${pod('other')}---\n${pod('twin')}` },
+    expect: /b\.yaml document #1: Pod ns\/twin is also defined by .*a\.yaml document #0; kubectl apply would keep the one it applies last/,
+    stricter: true,
+  },
+  {
+    name: 'the same name in two namespaces, or of two kinds, is two objects',
+    files: { 'a.yaml': `${pod('twin')}---\n${pod('twin', 'other')}---\napiVersion: v1\nkind: Service\nmetadata: {name: twin, namespace: ns}\n` },
+    expect: ['Pod ns/twin', 'Pod other/twin', 'Service ns/twin'],
+  },
 ];
 
 const temps: string[] = [];

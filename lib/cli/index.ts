@@ -262,6 +262,7 @@ function reader(manifests: Loaded['manifests'], backend: string | undefined) {
 function warnNotes(notes: readonly import('../report/notes').ReviewNote[], io: CliIo) {
   for (const n of notes) {
     if (n.kind === 'host-network') io.stderr(`${NAME}: warning: ${n.party} ${n.text}\n`);
+    if (n.kind === 'no-namespace') io.stderr(`${NAME}: warning: ${n.text}\n`);
   }
 }
 
@@ -272,7 +273,9 @@ function warnNotes(notes: readonly import('../report/notes').ReviewNote[], io: C
  */
 function guarded<T>(manifests: Loaded['manifests'], work: (manifests: Loaded['manifests']) => T): T {
   try {
-    return work(manifests);
+    // One report's steps (the reader's enrolled namespaces, the universe, the row names) read the manifests' mentions once.
+    const { onceFor } = require('../report/universe') as typeof import('../report/universe');
+    return onceFor(manifests, () => work(manifests));
   } catch (e) {
     // A field of an unexpected type shows as a TypeError ("x.map is not a function"); anything else is ours.
     if (isKnown(e) || !(e instanceof TypeError)) throw e;
@@ -355,13 +358,15 @@ function diff(args: string[], io: CliIo): number {
   const format = (values.format as string | undefined) ?? 'markdown';
   if (format !== 'markdown' && format !== 'json') throw new UsageError(`diff: unknown format "${format}"; expected markdown or json`, HELP.diff);
   const report = require('../report') as typeof import('../report');
-  const matrices = positionals.map((dir) => {
-    const { manifests } = load(dir, values, 'diff', io);
+  // Both versions over one universe: the parties either names (lib/report/matrix.ts, comparedWith).
+  const loaded = positionals.map((dir) => load(dir, values, 'diff', io).manifests);
+  const matrices = loaded.map((manifests, i) => {
     // Rows only a weakened flow allows are marked from the intent file beside them: a change of enforcement strength is a change.
-    const intent = report.intentBeside(dir);
+    const intent = report.intentBeside(positionals[i]);
     return guarded(manifests, (ms) => {
       const chosen = reader(ms, values.backend as string | undefined);
-      const read = { ...report.flowMatrix(ms, { backend: chosen.backend, evaluator: chosen.evaluator }), notes: report.reviewNotes(ms, chosen.backend, chosen.enrolledNamespaces) };
+      const comparedWith = loaded[1 - i];
+      const read = { ...report.flowMatrix(ms, { backend: chosen.backend, evaluator: chosen.evaluator, comparedWith }), notes: report.reviewNotes(ms, chosen.backend, chosen.enrolledNamespaces) };
       return intent ? report.markWeakenedRows(read, intent) : read;
     });
   });

@@ -10,6 +10,7 @@ import { Port } from './port';
 import { IntentRegistry } from './registry';
 import { IMesh, MeshBinding, MetadataAdditions, meshBinding } from './render';
 import { ChartWorkload, ZeroTrustSynthesis } from './synthesis';
+import { ChartDocuments } from '../output/written';
 import type { SecureWorkload } from './workload';
 
 import { brand, isBranded, isBrandedHere } from './brand';
@@ -241,11 +242,11 @@ export class ZeroTrustChart extends Chart {
   public toJson(): any[] {
     ZeroTrustSynthesis._of(this)._assertOk();
     const kept = this.keptDocuments;
-    if (kept) {
-      this.keptDocuments = undefined;
-      return kept;
-    }
-    return super.toJson();
+    this.keptDocuments = undefined;
+    const docs = kept ?? super.toJson();
+    // For ZeroTrustReview.write after app.synth(): the file's documents without parsing it back.
+    ChartDocuments.record(this, docs);
+    return docs;
   }
 
   /** @internal */

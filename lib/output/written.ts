@@ -14,7 +14,7 @@
  */
 import { createHash } from 'crypto';
 import * as path from 'path';
-import { App } from 'cdk8s';
+import { App, Chart } from 'cdk8s';
 
 interface WrittenFile {
   readonly digest: string;
@@ -88,3 +88,34 @@ export class WrittenManifests {
     return written.documents;
   }
 }
+
+/**
+ * The documents each ZeroTrustChart handed to cdk8s (its `toJson()`), by app: what a plain
+ * `app.synth()` wrote into the chart's file, so that `ZeroTrustReview.write` after it can take them
+ * where the file holds exactly their YAML instead of parsing it. The synthesis holds every
+ * chart's documents at once already (for its self-check), so keeping them adds no peak memory;
+ * the record goes with `forget` or the app.
+ */
+export class ChartDocuments {
+  /** Records the documents a chart returned from `toJson()` (the last call wins). */
+  public static record(chart: Chart, documents: readonly unknown[]): void {
+    const app = chart.node.root as App;
+    let charts = chartDocs.get(app);
+    if (!charts) {
+      charts = new Map();
+      chartDocs.set(app, charts);
+    }
+    charts.set(chart, documents);
+  }
+
+  /** The documents recorded for the app's charts, and forgets them. */
+  public static take(app: App): Map<Chart, readonly unknown[]> | undefined {
+    const charts = chartDocs.get(app);
+    chartDocs.delete(app);
+    return charts;
+  }
+
+  private constructor() {}
+}
+
+const chartDocs = new WeakMap<App, Map<Chart, readonly unknown[]>>();

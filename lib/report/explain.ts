@@ -41,6 +41,12 @@ export function resolveEndpoint(manifests: readonly SourcedManifest[], text: str
       labels: { [PROBE_LABEL]: 'true' }, annotations: {}, serviceAccount: 'default', ports: [],
     };
   }
+  // A party the policies name (`ops/{app=backup}@pg-backup`, `ops/*@pg-backup`), as the flow rows name it.
+  if (/^[a-z0-9-]+\/[{*]/.test(text) && text !== `${text.split('/')[0]}/*`) {
+    const party = reportUniverse(manifests).endpoints.find((e) => e.id === text);
+    if (party) return party;
+    fail('no party of that name; the flow rows name those the policies name (ns/{labels}, ns/{labels}@serviceaccount, ns/*@serviceaccount)');
+  }
   if (/^[a-z0-9-]+\/([A-Z][A-Za-z0-9]*\/)?[a-z0-9.-]+$/.test(text)) {
     const w = inv.workloads.find((e) => e.id === text) ?? reportUniverse(manifests).endpoints.find((e) => e.id === text);
     if (w) return w;
@@ -49,7 +55,7 @@ export function resolveEndpoint(manifests: readonly SourcedManifest[], text: str
     return fail(`no such workload; the manifests define ${inv.workloads.map((e) => e.id).join(', ') || 'none'}`);
   }
   if (/^([a-z0-9-]+\.)+[a-z]{2,}$/i.test(text)) return { id: `fqdn:${text}`, kind: 'fqdn', host: text };
-  return fail('expected ns/workload, ns/* (any pod of a namespace), ip:<address> or fqdn:<host>');
+  return fail('expected ns/workload, ns/* (any pod of a namespace), a party of the flow rows (ns/{labels}@serviceaccount), ip:<address> or fqdn:<host>');
 }
 
 /** Splits `ns/workload:8080` into the endpoint text and port. */

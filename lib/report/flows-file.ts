@@ -8,6 +8,7 @@ import { NotedMatrix, formatFlowsMarkdown } from './format';
 import { flowMatrix } from './matrix';
 import { reviewNotes } from './notes';
 import { enforcementMarkdown, intentBeside, markWeakenedRows } from './weakened';
+import { onceFor } from './universe';
 
 /** Options of `writeFlowsMarkdown`. */
 export interface FlowsFileOptions {
@@ -27,9 +28,12 @@ export interface FlowsFileOptions {
 
 /** The matrix of a set of manifests with the notes of its report (assumed parties, hostNetwork pods). */
 export function notedMatrix(manifests: readonly SourcedManifest[], backend?: string): NotedMatrix {
-  const chosen = readerOf(manifests, backend);
-  const matrix = flowMatrix(manifests, { backend: chosen.backend, evaluator: chosen.evaluator });
-  return { ...matrix, notes: reviewNotes(manifests, chosen.backend, chosen.enrolledNamespaces) };
+  // The reader's enrolled namespaces and the matrix's universe read the manifests' mentions once.
+  return onceFor(manifests, () => {
+    const chosen = readerOf(manifests, backend);
+    const matrix = flowMatrix(manifests, { backend: chosen.backend, evaluator: chosen.evaluator });
+    return { ...matrix, notes: reviewNotes(manifests, chosen.backend, chosen.enrolledNamespaces) };
+  });
 }
 
 /**

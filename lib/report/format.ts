@@ -43,7 +43,8 @@ export function code(text: string): string {
 
 /** Pads a Markdown table so it also reads well as plain text. */
 export function markdownTable(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, 3, ...rows.map((r) => r[i].length)));
+  const widths = header.map((h) => Math.max(h.length, 3));
+  for (const r of rows) for (let i = 0; i < widths.length; i++) if (r[i].length > widths[i]) widths[i] = r[i].length;
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   return [line(header), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.map(line)].join('\n');
 }
@@ -65,7 +66,14 @@ export const TABLE_HEADER = ['Source', 'Destination', 'Port', 'Protocol', 'L7 ru
 /** The Markdown flow table (`_No flows are allowed._` when empty). */
 export function formatTable(matrix: NotedMatrix): string {
   if (matrix.rows.length === 0) return '_No flows are allowed._';
-  return markdownTable(TABLE_HEADER, matrix.rows.map((r) => rowCells(r, matrix.notes)));
+  // A party's cell once per name: a large app's table names each party in hundreds of rows.
+  const cells = new Map<string, string>();
+  const cell = (name: string) => {
+    let c = cells.get(name);
+    if (c === undefined) { c = partyCell(name, matrix.notes); cells.set(name, c); }
+    return c;
+  };
+  return markdownTable(TABLE_HEADER, matrix.rows.map((r) => [cell(r.source), cell(r.destination), r.port, r.protocol, r.l7 ? code(r.l7) : '—', r.mtls ? 'required' : 'no']));
 }
 
 /**

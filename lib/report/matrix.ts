@@ -22,6 +22,7 @@ import { L7Answer, l7Of } from './l7';
 import { MtlsOf, mtlsOf, mtlsReadsEffects } from './mtls';
 import { NamedRange, addressName } from './names';
 import { mentions, onceFor, reportUniverse } from './universe';
+import { compareText } from '../intent/collation';
 
 /** One row of the matrix. */
 export interface FlowRow {
@@ -52,6 +53,12 @@ export interface FlowMatrixOptions {
   readonly evaluator?: PolicyEvaluator;
   /** Extra endpoints to probe (for example `intentProbes(model).endpoints`). */
   readonly extraEndpoints?: Endpoint[];
+  /**
+   * The other version of a diff: the parties its policies name are asked about here too, and its
+   * address ranges name addresses here, so that both versions are read over one universe (a
+   * range one side drops is still a row of the other, not a removed party).
+   */
+  readonly comparedWith?: readonly SourcedManifest[];
 }
 
 /** Names endpoints for rows. */
@@ -62,9 +69,11 @@ export class EndpointNamer {
   /** Row names of the addresses named so far (rows ask the same few addresses again and again). */
   private readonly addressNames = new Map<string, string>();
 
-  public constructor(manifests: readonly SourcedManifest[]) {
+  /** `otherRanges`: address ranges of another version of the manifests (a diff's), which name addresses too. */
+  public constructor(manifests: readonly SourcedManifest[], otherRanges: readonly string[] = []) {
     this.workloads = new Set(inventory(manifests).workloads.map((w) => w.id));
-    this.ranges = mentions(manifests).cidrs.map((text) => ({ text, parsed: parseCidr(text, 'cidr') }));
+    const own = mentions(manifests).cidrs;
+    this.ranges = [...own, ...otherRanges.filter((c) => !own.includes(c))].sort(compareText).map((text) => ({ text, parsed: parseCidr(text, 'cidr') }));
   }
 
   /** True for a workload object of the manifests (not a probe). */
@@ -105,8 +114,17 @@ function matrixOf(manifests: readonly SourcedManifest[], options: FlowMatrixOpti
   const chosen = options.evaluator
     ? { backend: options.backend ?? options.evaluator.backend, evaluator: options.evaluator }
     : readerOf(manifests, options.backend);
-  const universe = reportUniverse(manifests, options.extraEndpoints ?? []);
-  return { backend: chosen.backend, rows: matrixRows(manifests, chosen.backend, chosen.evaluator, universe) };
+  const other = options.comparedWith ? partiesOf(options.comparedWith) : { probes: [], ranges: [] };
+  const universe = reportUniverse(manifests, [...(options.extraEndpoints ?? []), ...other.probes]);
+  return { backend: chosen.backend, rows: matrixRows(manifests, chosen.backend, chosen.evaluator, universe, other.ranges) };
+}
+
+/** The parties of a version of the manifests other than its workloads (probes of what its policies name), and its address ranges. */
+function partiesOf(manifests: readonly SourcedManifest[]): { probes: Endpoint[]; ranges: string[] } {
+  return onceFor(manifests, () => {
+    const workloads = new Set(inventory(manifests).workloads.map((w) => w.id));
+    return { probes: reportUniverse(manifests).endpoints.filter((e) => !workloads.has(e.id)), ranges: mentions(manifests).cidrs };
+  });
 }
 
 /** One allowed port of a row being built. */
@@ -140,8 +158,8 @@ interface Cell {
  * so the rows (reasons and effects merged in that order) are the same. A reader without a
  * prefilter is asked every pair.
  */
-export function matrixRows(manifests: readonly SourcedManifest[], backend: string, evaluator: PolicyEvaluator, universe: Universe): FlowRow[] {
-  const namer = new EndpointNamer(manifests);
+export function matrixRows(manifests: readonly SourcedManifest[], backend: string, evaluator: PolicyEvaluator, universe: Universe, otherRanges: readonly string[] = []): FlowRow[] {
+  const namer = new EndpointNamer(manifests, otherRanges);
   const endpoints = universe.endpoints;
   const focus = new Uint8Array(endpoints.length);
   endpoints.forEach((e, i) => { focus[i] = namer.isWorkload(e) ? 1 : 0; });

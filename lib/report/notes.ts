@@ -3,8 +3,8 @@
  * do not define (the cluster DNS the universe makes up, peer namespaces taken to run in the
  * mesh) and workloads whose flows the CNI decides (`hostNetwork: true`).
  */
-import { workloadObjects } from '../verify/inventory';
-import { AnyManifest } from '../verify/manifests';
+import { namespaceOfObject, workloadObjects } from '../verify/inventory';
+import { AnyManifest, manifestOf } from '../verify/manifests';
 import { enrolExternal, isBackend } from '../verify/readers';
 import { Endpoint } from '../verify/types';
 import { PROBE_LABEL } from '../verify/universe';
@@ -12,8 +12,12 @@ import { compareText } from '../intent/collation';
 
 /** One assumption or warning of a report. */
 export interface ReviewNote {
-  /** `assumed`: a party the manifests do not define; `enrolled`: a namespace taken to run in the mesh; `host-network`: a pod on its node's network. */
-  readonly kind: 'assumed' | 'enrolled' | 'host-network';
+  /**
+   * `assumed`: a party the manifests do not define; `enrolled`: a namespace taken to run in the mesh;
+   * `host-network`: a pod on its node's network; `no-namespace`: objects without `metadata.namespace`,
+   * read as in `default` (the party is `ns:default`).
+   */
+  readonly kind: 'assumed' | 'enrolled' | 'host-network' | 'no-namespace';
   /** The row name (`kube-system/kube-dns`, `prod/agent`), or `ns:<namespace>` for every party of a namespace. */
   readonly party: string;
   /** What a table cell adds after the name: `assumed`, `assumed in mesh`, `hostNetwork`. */
@@ -54,6 +58,18 @@ export function reviewNotes(manifests: readonly AnyManifest[], backend: string, 
       });
     }
   }
+  // kubectl puts an object without a namespace into its context's namespace (or --namespace): read as `default`, said so.
+  const unset = manifests.map(manifestOf).filter((m) => namespaceOfObject(m) !== undefined && !m.metadata.namespace);
+  if (unset.length > 0) {
+    const names = unset.slice(0, 5).map((m) => `\`${m.kind} ${m.metadata.name}\``).join(', ') + (unset.length > 5 ? ` and ${unset.length - 5} more` : '');
+    notes.push({
+      kind: 'no-namespace',
+      party: 'ns:default',
+      mark: 'namespace assumed',
+      text: `${names} set no \`metadata.namespace\`: read as in namespace \`default\`, but \`kubectl apply\` puts them in its current context's namespace `
+        + '(or the one `--namespace` names), where these rows then hold instead',
+    });
+  }
   for (const w of workloads) {
     if (w.template.spec?.hostNetwork !== true) continue;
     notes.push({
@@ -71,7 +87,7 @@ export function notesOf(notes: readonly ReviewNote[] | undefined, party: string)
   if (!notes || notes.length === 0) return [];
   return notes.filter((n) => {
     if (n.party === party) return true;
-    if (n.kind !== 'enrolled') return false;
+    if (n.kind !== 'enrolled' && n.kind !== 'no-namespace') return false;
     const ns = n.party.slice('ns:'.length);
     return party === `ns:${ns}` || party.startsWith(`${ns}/`);
   });

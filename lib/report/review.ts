@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { App, Names, YamlOutputType } from 'cdk8s';
+import { App, Chart, Names, YamlOutputType } from 'cdk8s';
 import { IConstruct } from 'constructs';
 import { ZeroTrustChart } from '../intent/chart';
 import { DnsSpec } from '../intent/dns';
@@ -12,7 +12,8 @@ import { INTENT_FILE_NAME, intentDocumentText } from '../intent/document';
 import { IntentRegistry } from '../intent/registry';
 import { enforcementSummary, formatEnforcementSummary } from '../intent/weaken';
 import { ZeroTrustSynthesis } from '../intent/synthesis';
-import { WrittenManifests } from '../output/written';
+import { ChartDocuments, WrittenManifests } from '../output/written';
+import { FastYaml } from '../output/yaml';
 import { ManifestError } from '../verify/manifests';
 import { BackendDetectionError } from '../verify/readers';
 import { writeFlowsMarkdown } from './flows-file';
@@ -88,12 +89,14 @@ export class ZeroTrustReview {
     if (options.flowsMarkdown === false) return [intentFile];
     const backends = [...new Set(IntentRegistry.of(app).resolve().model.namespaces.map((n) => n.backend))].sort();
     const written = WrittenManifests.of(app);
+    const charts = ChartDocuments.take(app);
     // Used once: after this, the app no longer holds on to every document it wrote.
     WrittenManifests.forget(app);
+    const ofCharts = charts ? chartFileDocuments(app, charts) : undefined;
     try {
       return [intentFile, writeFlowsMarkdown(outdir, {
         backend: backends.length === 1 ? backends[0] : undefined,
-        documentsOf: written ? (file, text) => written.documentsOf(file, text) : undefined,
+        documentsOf: written ? (file, text) => written.documentsOf(file, text) : ofCharts,
         // The app's own files: those of outdir, and of its chart folders with folder-per-chart
         // output. Other folders (another mesh's output, say) are not the app's and are not read.
         subfolders: chartFolders(app, outdir),
@@ -107,6 +110,30 @@ export class ZeroTrustReview {
   }
 
   private constructor() {}
+}
+
+/**
+ * After a plain `app.synth()`: the documents of a file cdk8s wrote for the app's charts (one file
+ * per chart, `NNNN-` prefixed when charts depend on each other, or one file for the app), taken
+ * from what each ZeroTrustChart returned, when the file holds exactly their YAML (cdk8s's `yaml`
+ * writer and FastYaml write the same bytes); `undefined` (parse it) otherwise.
+ */
+function chartFileDocuments(app: App, charts: Map<Chart, readonly unknown[]>): (file: string, text: string) => readonly unknown[] | undefined {
+  const ext = app.outputFileExtension;
+  const byName = new Map<string, readonly unknown[]>();
+  for (const [chart, docs] of charts) byName.set(Names.toDnsLabel(chart), docs);
+  // `app.charts` walks the whole construct tree: only for the one file of a FILE_PER_APP output.
+  const all = () => (app.charts.every((c) => charts.has(c)) ? app.charts.flatMap((c) => [...charts.get(c)!]) : undefined);
+  return (file, text) => {
+    const base = path.basename(file);
+    if (!base.endsWith(ext)) return undefined;
+    const name = base.slice(0, base.length - ext.length);
+    const docs = app.yamlOutputType === YamlOutputType.FILE_PER_APP
+      ? (name === 'app' ? all() : undefined)
+      : app.yamlOutputType === YamlOutputType.FILE_PER_CHART ? byName.get(name) ?? byName.get(name.replace(/^\d{4}-/, '')) : undefined;
+    if (docs === undefined || docs.length === 0) return undefined;
+    return FastYaml.stringify(...docs) === text ? docs : undefined;
+  };
 }
 
 /** The subfolders of `outdir` holding the app's charts (folder-per-chart output), if any. */

@@ -183,7 +183,31 @@ export function loadManifests(pathOrDir: string, options: LoadManifestsOptions =
     const manifests = known ? manifestsOfDocuments(known, f, options) : parseManifests(text, f, { ...options, maxFullParseBytes });
     for (const m of manifests) out.push(m);
   }
+  refuseDuplicates(out);
   return out;
+}
+
+/**
+ * Two objects of one kind, namespace and name: `kubectl apply` would keep whichever it applied
+ * last, kustomize and GitOps tools refuse them, and which one a review should read depends on the
+ * order someone applies the files in. Refused with both origins, never read twice or one dropped.
+ * An object without `metadata.namespace` counts as in the namespace kubectl would put it (the
+ * same for every such object).
+ */
+function refuseDuplicates(manifests: readonly SourcedManifest[]): void {
+  const seen = new Map<string, SourcedManifest>();
+  for (const s of manifests) {
+    const m = s.manifest;
+    const group = m.apiVersion.includes('/') ? m.apiVersion.split('/')[0] : '';
+    const key = `${group}\0${m.kind}\0${m.metadata.namespace ?? ''}\0${m.metadata.name}`;
+    const first = seen.get(key);
+    if (first) {
+      const what = `${m.kind} ${m.metadata.namespace ? `${m.metadata.namespace}/` : ''}${m.metadata.name}`;
+      throw new ManifestError(`${s.file} document #${s.index}: ${what} is also defined by ${first.file} document #${first.index}; kubectl apply would keep the one it applies last, `
+        + 'so the folder does not say which is meant: remove one of them');
+    }
+    seen.set(key, s);
+  }
 }
 
 /** The files `loadManifests` reads, in order; refuses what it would refuse to read. */

@@ -5,7 +5,8 @@
  */
 import { ParsedCidr, cidrContains, formatIp } from '../intent/cidr';
 import { NAMESPACE_NAME_LABEL, NamespaceInfo, compareStrings, implicitNamespace, inventory } from './inventory';
-import { AnyManifest } from './manifests';
+import { namedParties } from './backends';
+import { AnyManifest, manifestOf } from './manifests';
 import { CompiledPolicy, LabelSelector, compileNetworkPolicies, ipInBlock, selectorMatches } from './networkpolicy';
 import { PortSet } from './prefilter';
 import { Endpoint, Query } from './types';
@@ -39,12 +40,26 @@ export interface Universe {
   readonly requests?: UniverseRequest[];
 }
 
+/** Options of `probeUniverse`. */
+export interface ProbeUniverseOptions {
+  /**
+   * Whether a ServiceAccount a policy names (and no pod of its namespace runs as) is also probed
+   * with every label set probed in that namespace: a pod with the labels one peer is admitted by
+   * and the account another is. Istio and Linkerd check the account in the proxy and the labels
+   * in the NetworkPolicy layer, so they admit such a pod; the report shows it. The self-check
+   * leaves it out (it is a limit of those meshes, not a rendering mistake it could name).
+   * @default true
+   */
+  readonly accountsAcrossLabels?: boolean;
+}
+
 /**
  * Builds the universe of a set of manifests. `extra` endpoints (for example `intentProbes(model)`,
  * so that a policy that lost an `except` or a selector is still probed where the intent draws
  * its lines) are added unless their id is already there; `extraPorts` join the asked ports.
  */
-export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly Endpoint[] = [], extraPorts: readonly UniversePort[] = [], extraRequests: readonly UniverseRequest[] = []): Universe {
+export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly Endpoint[] = [], extraPorts: readonly UniversePort[] = [], extraRequests: readonly UniverseRequest[] = [],
+  options: ProbeUniverseOptions = {}): Universe {
   const inv = inventory(manifests);
   const policies = compileNetworkPolicies(manifests);
   const namespaces = new Map(inv.namespaces.map((n) => [n.name, n]));
@@ -53,7 +68,7 @@ export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly
   const add = (e: Endpoint) => { if (!byId.has(e.id)) byId.set(e.id, e); };
   for (const w of inv.workloads) add(w);
 
-  const probe = (ns: NamespaceInfo, name: string, labels: { [key: string]: string }): Endpoint => ({
+  const probe = (ns: NamespaceInfo, name: string, labels: { [key: string]: string }, serviceAccount = 'default'): Endpoint => ({
     id: `${ns.name}/${name}`,
     kind: 'pod',
     namespace: ns.name,
@@ -61,7 +76,7 @@ export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly
     namespaceAnnotations: { ...ns.annotations },
     labels: { [PROBE_LABEL]: 'true', ...labels },
     annotations: {},
-    serviceAccount: 'default',
+    serviceAccount,
     ports: [],
   });
   // Cluster DNS, which every default-deny namespace keeps open; a real one in the manifests wins.
@@ -99,16 +114,24 @@ export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly
   // be indistinguishable from it).
   // Each distinct selector's label sets and probe names are worked out once: many policies name the same peer.
   const labelSets = new Map<string, Array<{ labels: { [key: string]: string }; name: string }>>();
+  // The label sets of each namespace that no real pod there has (probes of their own), by name.
+  const probeLabels = new Map<string, Map<string, { [key: string]: string }>>();
+  // Selectors already probed in a namespace: a large app's policies name each peer many times.
+  const probed = new Set<string>();
   const selectorProbe = (ns: NamespaceInfo, sel: LabelSelector) => {
     const key = JSON.stringify([sel.matchLabels ?? null, sel.matchExpressions ?? null]);
+    const here = `${ns.name}\0${key}`;
+    if (probed.has(here)) return;
+    probed.add(here);
     let sets = labelSets.get(key);
     if (!sets) {
-      sets = labelSetsSatisfying(sel).map((labels) => ({ labels, name: `{${Object.entries(labels).sort(compareEntries).map(([k, v]) => `${k}=${v}`).join(',')}}` }));
+      sets = labelSetsSatisfying(sel).map((labels) => ({ labels, name: labelSetName(labels) }));
       labelSets.set(key, sets);
     }
     for (const { labels, name } of sets) {
       if (byId.has(`${ns.name}/${name}`) || realPodMatches(ns.name, { matchLabels: labels })) continue;
       add(probe(ns, name, labels));
+      (probeLabels.get(ns.name) ?? probeLabels.set(ns.name, new Map()).get(ns.name)!).set(name, labels);
     }
   };
 
@@ -152,9 +175,40 @@ export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly
   for (const ns of [...managed].sort(compareText)) {
     add(probe(nsInfo(ns), 'zt-intruder', { 'zero-trust.cdk8s.io/intruder': 'true' }));
   }
+  // Parties the mesh objects name by who they are (principals, identities, Cilium and Kuma selectors).
+  const parties = namedParties(manifests.map(manifestOf));
+  for (const party of parties) if (party.namespace !== undefined) mentioned.add(party.namespace);
   let outsider = OUTSIDER_NAMESPACE;
   for (let i = 1; mentioned.has(outsider) || managed.has(outsider); i++) outsider = `${OUTSIDER_NAMESPACE}-${i}`;
   add(probe(implicitNamespace(outsider), 'zt-outsider', {}));
+  // A named account no pod of its namespace runs as: a pod of each label set probed there runs as it too.
+  const accounts = new Map<string, Set<string>>();
+  const runsAs = new Set(pods.map((w) => `${w.namespace}\0${w.serviceAccount ?? 'default'}`));
+  for (const party of parties) {
+    const ns = nsInfo(party.namespace ?? outsider);
+    const labels = party.labels ?? {};
+    const sa = party.serviceAccount;
+    if (Object.keys(labels).length === 0) {
+      if (sa === undefined) add(probe(ns, '*', {}));
+      else if (!runsAs.has(`${ns.name}\0${sa}`)) (accounts.get(ns.name) ?? accounts.set(ns.name, new Set()).get(ns.name)!).add(sa);
+      continue;
+    }
+    if (sa === undefined) {
+      selectorProbe(ns, { matchLabels: { ...labels } });
+      continue;
+    }
+    const name = labelSetName(labels);
+    const first = Object.entries(labels)[0];
+    if ((podIndex.get(`${ns.name}\0${first[0]}\0${first[1]}`) ?? []).some((w) => w.serviceAccount === sa && selectorMatches({ matchLabels: { ...labels } }, w.labels))) continue;
+    add(probe(ns, `${name}@${sa}`, { ...labels }, sa));
+  }
+  for (const [ns, sas] of [...accounts].sort(([a], [b]) => compareText(a, b))) {
+    for (const sa of [...sas].sort(compareText)) {
+      add(probe(nsInfo(ns), `*@${sa}`, {}, sa));
+      if (options.accountsAcrossLabels === false) continue;
+      for (const [name, labels] of probeLabels.get(ns) ?? []) add(probe(nsInfo(ns), `${name}@${sa}`, labels, sa));
+    }
+  }
   for (const ip of probeIps(blocks)) add({ id: `ip:${ip}`, kind: 'ip', ip });
   for (const e of extra) add(e);
 
@@ -163,6 +217,11 @@ export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly
     ports: mergePorts([...policyPorts(policies), ...extraPorts, ...extraRequests.map((r) => ({ number: r.port, protocol: 'TCP' as const }))]),
     ...(extraRequests.length > 0 ? { requests: mergeRequests(extraRequests) } : {}),
   };
+}
+
+/** `{app=backup,tier=db}`: a probe's name for the pods with these labels. */
+function labelSetName(labels: { [key: string]: string }): string {
+  return `{${Object.entries(labels).sort(compareEntries).map(([k, v]) => `${k}=${v}`).join(',')}}`;
 }
 
 /** De-duplicated and sorted by port, method, path. */
@@ -247,9 +306,10 @@ export function probeIps(blocks: Array<{ cidr: ParsedCidr; except: ParsedCidr[] 
     if (inside !== undefined) out.add(formatIp(b.cidr.family, inside));
     for (const x of b.except) out.add(formatIp(x.family, first(x)));
   }
+  // The internet is always a party: an IPv4 address outside every range (IPv6 when some range is IPv6).
   for (const family of [4, 6] as const) {
     const mine = blocks.filter((b) => b.cidr.family === family);
-    if (mine.length === 0) continue;
+    if (mine.length === 0 && family === 6) continue;
     const fixed = family === 4 ? 0xc0000201n /* 192.0.2.1 */ : 0x20010db8000000000000000000000001n; /* 2001:db8::1 */
     const candidates = [fixed, ...mine.flatMap((b) => [first(b.cidr) - 1n, last(b.cidr) + 1n])];
     const outside = candidates.find((a) => a >= 0n && a <= max(family) && !mine.some((b) => cidrContains(b.cidr, a)));

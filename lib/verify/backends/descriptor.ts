@@ -13,6 +13,7 @@ import { LinkerdEvaluatorOptions } from '../linkerd';
 import { NAMESPACE_NAME_LABEL } from '../inventory';
 import { NetworkPolicyEvaluator } from '../networkpolicy';
 import { DecidingObject, DecisionEffect, Endpoint, Manifest, PolicyEvaluator, Query } from '../types';
+import { NamedParty } from './parties';
 
 /** Mesh families: backends of one family share objects (Istio sidecar and ambient). */
 export type BackendFamily = 'networkpolicy' | 'istio' | 'linkerd' | 'cilium' | 'kuma' | 'nsm';
@@ -85,6 +86,13 @@ export interface ReaderBackend {
   mtls(objects: Manifest[]): MtlsOf;
   /** Whether the mTLS answer reads the decision's effects (the others ignore them, so the report need not keep them). */
   readonly mtlsReadsEffects: boolean;
+  /**
+   * The parties the backend's own objects name by who they are (an Istio principal, a Linkerd
+   * identity, a Cilium endpoint selector, Kuma tags), for the probe universe. NetworkPolicy
+   * selectors are the universe's own (every backend may keep that layer), so plain NetworkPolicy
+   * and NSM name none here.
+   */
+  parties(objects: readonly Manifest[]): NamedParty[];
 }
 
 /** Whether an allowed query requires mTLS, given the effects of the reader's decision that allowed it. */

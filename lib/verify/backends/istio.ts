@@ -1,6 +1,7 @@
 import { IstioEvaluator } from '../istio';
 import { BackendFamily, CLUSTER_NAMESPACES, MtlsOf, ReaderBackend, apiGroup, describeObject, isNamespace, withNamespaceLabels } from './descriptor';
 import { Manifest } from '../types';
+import { identitiesOf } from './parties';
 
 const AMBIENT_LABEL = 'istio.io/dataplane-mode';
 
@@ -20,6 +21,8 @@ const istioCommon = {
   keepsNetworkLayer: true,
   infrastructureNamespaces: [...CLUSTER_NAMESPACES, 'istio-system'],
   mtlsReadsEffects: false,
+  // Principals of AuthorizationPolicies (`cluster.local/ns/ops/sa/backup`): a pod of that namespace running as that account.
+  parties: (objects: readonly Manifest[]) => identitiesOf(objects, (m) => apiGroup(m).endsWith('istio.io')),
   // Required when the destination is in the data plane and its PeerAuthentication is STRICT for the port.
   mtls: (objects: Manifest[]): MtlsOf => {
     const istio = new IstioEvaluator(objects);

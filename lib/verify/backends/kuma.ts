@@ -1,4 +1,6 @@
 import { KumaEvaluator, KumaMtls } from '../kuma';
+import { Manifest } from '../types';
+import { NamedParty, eachObject } from './parties';
 import { CLUSTER_NAMESPACES, ReaderBackend, apiGroup, describeObject, isNamespace, withNamespaceLabels } from './descriptor';
 
 const INJECTION_LABEL = 'kuma.io/sidecar-injection';
@@ -27,6 +29,7 @@ export const kumaBackend: ReaderBackend = {
   infrastructureNamespaces: [...CLUSTER_NAMESPACES, 'kuma-system'],
   // Required when the destination is a member of a mesh whose mTLS is STRICT.
   mtlsReadsEffects: false,
+  parties: (objects) => kumaParties(objects),
   mtls: (objects) => {
     const kuma = new KumaEvaluator(objects);
     return (q) => {
@@ -35,3 +38,26 @@ export const kumaBackend: ReaderBackend = {
     };
   },
 };
+
+const KUMA_NS_TAG = 'k8s.kuma.io/namespace';
+
+/** Tags of `MeshSubset`/`MeshServiceSubset` target references: the pod labels and namespace they ask for (`kuma.io/` tags name no label). */
+function kumaParties(objects: readonly Manifest[]): NamedParty[] {
+  const out: NamedParty[] = [];
+  for (const m of objects) {
+    const group = m.apiVersion.split('/')[0];
+    if (group !== 'kuma.io' && !group.endsWith('.kuma.io')) continue;
+    eachObject(m.spec, (o) => {
+      if ((o.kind !== 'MeshSubset' && o.kind !== 'MeshServiceSubset') || typeof o.tags !== 'object' || o.tags === null) return;
+      const labels: { [key: string]: string } = {};
+      let namespace: string | undefined;
+      for (const [k, v] of Object.entries(o.tags)) {
+        if (typeof v !== 'string') continue;
+        if (k === KUMA_NS_TAG) namespace = v;
+        else if (!k.startsWith('kuma.io/') && !k.startsWith('k8s.kuma.io/')) labels[k] = v;
+      }
+      out.push({ ...(namespace !== undefined ? { namespace } : {}), labels });
+    });
+  }
+  return out;
+}

@@ -1,6 +1,7 @@
 import { LinkerdEvaluator } from '../linkerd';
 import { selectorMatches } from '../networkpolicy';
 import { DecisionEffect, Manifest, Query } from '../types';
+import { NamedParty, identitiesOf } from './parties';
 import { CLUSTER_NAMESPACES, ReaderBackend, ManifestIndex, allowingObjects, apiGroup, describeObject, findManifest, isNamespace } from './descriptor';
 
 /** Linkerd: `policy.linkerd.io` objects or the injection annotation on a Namespace. */
@@ -26,6 +27,7 @@ export const linkerdBackend: ReaderBackend = {
   },
   infrastructureNamespaces: [...CLUSTER_NAMESPACES, 'linkerd', 'linkerd-viz'],
   mtlsReadsEffects: true,
+  parties: (objects) => linkerdParties(objects),
   mtls: (objects) => {
     const linkerd = new LinkerdEvaluator(objects);
     const index = new ManifestIndex(objects);
@@ -61,3 +63,18 @@ function linkerdAuthenticated(objects: ManifestIndex, q: Query, effects: readonl
   return authz.length > 0 && authz.every(requiresMtls);
 }
 
+
+/** MeshTLSAuthentication identities (`backup.ops.serviceaccount.identity.linkerd.cluster.local`) and ServiceAccount references. */
+function linkerdParties(objects: readonly Manifest[]): NamedParty[] {
+  const linkerdObject = (m: Manifest) => apiGroup(m).endsWith('linkerd.io');
+  const out = identitiesOf(objects, linkerdObject);
+  for (const m of objects) {
+    if (!linkerdObject(m) || !Array.isArray(m.spec?.identityRefs)) continue;
+    for (const ref of m.spec.identityRefs) {
+      if (ref?.kind !== 'ServiceAccount' || typeof ref.name !== 'string') continue;
+      const namespace = typeof ref.namespace === 'string' ? ref.namespace : m.metadata.namespace;
+      out.push({ ...(namespace !== undefined ? { namespace } : {}), serviceAccount: ref.name });
+    }
+  }
+  return out;
+}

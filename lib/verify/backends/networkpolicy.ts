@@ -13,4 +13,5 @@ export const networkPolicyBackend: ReaderBackend = {
   infrastructureNamespaces: CLUSTER_NAMESPACES,
   mtlsReadsEffects: false,
   mtls: neverMtls,
+  parties: () => [],
 };
