@@ -27,15 +27,12 @@ test.each([['linkerd', () => Mesh.linkerd(), 4191, true], ['kuma', () => Mesh.ku
     expect({ code: verify.status, stderr: verify.stderr }).toEqual({ code: 0, stderr: '' });
     const flows = cli('flows', dir, '--format', 'json');
     expect(flows.status).toBe(0);
-    // Kuma: the scraper is named by labels, which the review reads back; on Linkerd its rows need
-    // the scraper's pods to be taken as meshed, which `flows` does not assume of a Peer.workload()
-    // source (verify above compares with the intent's own assumptions).
-    if (!identity) {
-      const rows = JSON.stringify(JSON.parse(flows.stdout));
-      expect(rows).toContain(String(proxyPort));
-      expect(rows).toContain('9090');
-      expect(rows).toContain('monitoring');
-    }
+    // The scraper is a party of the review universe on both (named by labels, and on Linkerd by
+    // its ServiceAccount too), so its rows are listed.
+    const rows = JSON.stringify(JSON.parse(flows.stdout));
+    expect(rows).toContain(String(proxyPort));
+    expect(rows).toContain('9090');
+    expect(rows).toContain('monitoring');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
