@@ -15,7 +15,7 @@ import { BackendId } from '../lib/intent/backend';
 import { inventory } from '../lib/verify/inventory';
 import { Query } from '../lib/verify/types';
 import { TopologyFeatures, buildApp, topologyArb } from './topology';
-import { synthApp } from './support/synth';
+import { expectSynthError, synthApp } from './support/synth';
 
 const RUNS = Number(process.env.ZT_PROPERTY_RUNS ?? 30);
 const SEED = Number(process.env.ZT_PROPERTY_SEED ?? 20261207);
@@ -152,6 +152,24 @@ describe('the DENY twin of an ALLOW policy', () => {
     const rules = named(objects, 'api-deny').spec.rules;
     expect(rules).toContainEqual({ from: [{ source: { principals: ['cluster.local/ns/ingress/sa/gw'] } }], to: [{ operation: { ports: ['8080'], notMethods: ['GET', 'POST'] } }] });
     expect(rules).toContainEqual({ from: [{ source: { namespaces: ['ingress'], notPrincipals: ['cluster.local/ns/ingress/sa/gw'] } }], to: [{ operation: { ports: ['8080'], notMethods: ['POST'] } }] });
+  });
+
+  test('up to 8 HTTP rules of one source on one port are negated (subsumed operations dropped); 9 are refused with the workload and port', () => {
+    const rules = (n: number): HttpRule[] => [...Array(n).keys()].map((i) => ({ methods: ['GET'], paths: [`/r${i}`] }));
+    const objects = policies(Mesh.istio(), (c) => {
+      const api = new SecureWorkload(c, 'api', { image: 'api', ports: [Port.http(8080)] });
+      api.allowFrom(new SecureWorkload(c, 'web', { image: 'web' }), { ports: [Port.http(8080)], http: rules(8) });
+    });
+    // Missing every rule: another method, or none of the eight paths (the 2^8 - 2 mixed choices are subsumed).
+    expect(named(objects, 'api-deny').spec.rules[1].to).toEqual([
+      { operation: { ports: ['8080'], notMethods: ['GET'] } },
+      { operation: { ports: ['8080'], notPaths: rules(8).map((r) => r.paths![0]).sort() } },
+    ]);
+    const app = Testing.app();
+    const c = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh: Mesh.istio() });
+    new SecureWorkload(c, 'api', { image: 'api', ports: [Port.http(8080)] }).allowFrom(new SecureWorkload(c, 'web', { image: 'web' }), { ports: [Port.http(8080)], http: rules(9) });
+    const error = expectSynthError(app, 'shop/api port 8080: 9 distinct HTTP rules of one source on one port', 'Merge the rules');
+    expect((error.problems.length > 0 ? error.problems : [error]).map((p) => [p.code, p.workload])).toEqual([['ISTIO_HTTP_RULES_NOT_PINNABLE', 'shop/api']]);
   });
 
   test('the reader: a GatewayClass-wide ALLOW in the root namespace applies at every waypoint (and only there)', () => {

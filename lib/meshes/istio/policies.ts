@@ -308,7 +308,7 @@ function authorizationPolicies(model: ZeroTrustModel, ns: string, s: IstioSettin
     if (!needsWaypoint(model, w, s)) {
       const rules = allowRules(inbound, s);
       out.push(authorizationPolicy(ns, w.name, inbound.map(describeFlow), { selector, action: 'ALLOW', rules }));
-      out.push(denyPolicy(ns, `${w.name}-deny`, w.name, s, { selector }, rules, s.mode === IstioMode.SIDECAR));
+      out.push(denyPolicy(ns, `${w.name}-deny`, w, w.name, s, { selector }, rules, s.mode === IstioMode.SIDECAR));
       continue;
     }
     // Ambient with L7 rules: the Service's traffic goes through the waypoint, which enforces every
@@ -323,16 +323,16 @@ function authorizationPolicies(model: ZeroTrustModel, ns: string, s: IstioSettin
       ...l4.map(describeFlow),
       `waypoint ${ns}/${WAYPOINT_NAME} -> ${ns}/${w.name} on ${unionPorts(viaWaypoint).map((p) => p.toString()).join(', ')} (after it enforced ${w.name}-l7)`,
     ], { selector, action: 'ALLOW', rules: l4Rules }));
-    out.push(denyPolicy(ns, `${w.name}-deny`, w.name, s, { selector }, l4Rules, false));
+    out.push(denyPolicy(ns, `${w.name}-deny`, w, w.name, s, { selector }, l4Rules, false));
     const targetRefs = [{ kind: 'Service', group: '', name: w.name }];
     const l7Rules = allowRules(viaWaypoint, s);
     out.push(authorizationPolicy(ns, `${w.name}-l7`, viaWaypoint.map(describeFlow), { targetRefs, action: 'ALLOW', rules: l7Rules }));
-    out.push(denyPolicy(ns, `${w.name}-l7-deny`, `${w.name}-l7`, s, { targetRefs }, l7Rules, true));
+    out.push(denyPolicy(ns, `${w.name}-l7-deny`, w, `${w.name}-l7`, s, { targetRefs }, l7Rules, true));
   }
   // A workload nobody may reach: one DENY of everything, so a mesh-wide ALLOW cannot open it.
   for (const w of workloadsOf(model, ns)) {
     if (inboundFlows(model, w).some((f) => tcpOnly(f) !== undefined)) continue;
-    out.push(denyPolicy(ns, `${w.name}-deny`, w.name, s, { selector: { matchLabels: { ...w.selector } } }, [], false));
+    out.push(denyPolicy(ns, `${w.name}-deny`, w, w.name, s, { selector: { matchLabels: { ...w.selector } } }, [], false));
   }
   return out;
 }
@@ -347,8 +347,8 @@ function authorizationPolicies(model: ZeroTrustModel, ns: string, s: IstioSettin
  * source's HTTP rules. Nothing here adds an allowed request: the twin denies exactly what its
  * ALLOW policy does not admit, up to the residuals of `pinRules`.
  */
-function denyPolicy(ns: string, name: string, allowName: string, s: IstioSettings, target: any, allow: IstioRule[], l7: boolean): IstioObject {
-  const rules = pinRules(allow, l7, s);
+function denyPolicy(ns: string, name: string, w: WorkloadModel, allowName: string, s: IstioSettings, target: any, allow: IstioRule[], l7: boolean): IstioObject {
+  const rules = pinRules(allow, l7, s, `${ns}/${w.name}`);
   const what = rules.length === 1 && Object.keys(rules[0]).length === 0
     ? `nothing: every connection to the pods is denied, whatever other ALLOW policies say (a mesh-wide ALLOW in ${s.rootNamespace})`
     : `nothing beyond ${allowName}: every port${l7 ? ', source or request' : ' or source'} it does not admit is denied, whatever other ALLOW policies say (a mesh-wide ALLOW in ${s.rootNamespace})`;
@@ -384,13 +384,13 @@ const MAX_PIN_HTTP_RULES = 8;
  * of `notMethods`/`notPaths` conjunctions by choosing, for each rule, whether the method or the
  * path falls outside it; subsumed operations are dropped. Empty when every request is allowed.
  */
-function negateRequests(requests: { methods: string[]; paths: string[] }[], s: IstioSettings): IstioOperation[] | undefined {
+function negateRequests(requests: { methods: string[]; paths: string[] }[], s: IstioSettings, workload: string, port: string): IstioOperation[] | undefined {
   const rules = [...new Map(requests.map((r) => [JSON.stringify([[...r.methods].sort(), [...r.paths].sort()]), r])).values()];
   if (rules.some((r) => r.methods.length === 0 && r.paths.length === 0)) return undefined;
   if (rules.length > MAX_PIN_HTTP_RULES) {
     throw new ZeroTrustError({
-      code: 'ISTIO_HTTP_RULES_NOT_PINNABLE', backend: s.backend,
-      message: `one source has ${rules.length} HTTP rules on one port; the DENY policy that keeps a mesh-wide ALLOW from widening them needs up to 2^${rules.length} operations. Merge the rules (at most ${MAX_PIN_HTTP_RULES} per source and port)`,
+      code: 'ISTIO_HTTP_RULES_NOT_PINNABLE', backend: s.backend, workload,
+      message: `${workload} port ${port}: ${rules.length} distinct HTTP rules of one source on one port; the DENY policy that keeps a mesh-wide ALLOW from widening them needs up to 2^${rules.length} operations. Merge the rules (at most ${MAX_PIN_HTTP_RULES} per source and port)`,
     });
   }
   let ops: { notMethods: Set<string>; notPaths: Set<string> }[] = [{ notMethods: new Set(), notPaths: new Set() }];
@@ -424,7 +424,7 @@ function negateRequests(requests: { methods: string[]; paths: string[] }[], s: I
  * an outer range's except still gets that range's requests), so with a mesh-wide ALLOW such an
  * address is refused by NetworkPolicy alone.
  */
-function pinRules(allow: IstioRule[], l7: boolean, s: IstioSettings): any[] {
+function pinRules(allow: IstioRule[], l7: boolean, s: IstioSettings, workload: string): any[] {
   const byPort = new Map<string, PinEntry[]>();
   for (const rule of allow) {
     for (const { operation } of rule.to) {
@@ -465,7 +465,7 @@ function pinRules(allow: IstioRule[], l7: boolean, s: IstioSettings): any[] {
     const rules: any[] = [{ from: [{ source: unknown }], to: [{ operation: { ports: [] } }] }];
     if (l7) {
       const requestRule = (source: any, requests: PinEntry['requests'] | null) => {
-        const ops = requests ? negateRequests(requests, s) : undefined;
+        const ops = requests ? negateRequests(requests, s, workload, port) : undefined;
         if (ops) rules.push({ from: [{ source }], to: ops.map((operation) => ({ operation })) });
       };
       for (const [p, own] of [...principals.entries()].sort(compareEntries)) {
