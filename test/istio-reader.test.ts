@@ -74,7 +74,7 @@ describe('a widened or edited manifest is caught', () => {
   const ask = (manifests: Manifest[], mode: IstioMode, src: Endpoint, dst: Endpoint, port: number, http?: { method: string; path: string }) =>
     new IstioEvaluator(manifests, { enrolledNamespaces: { 'ext-ns': mode } }).evaluate({ source: src, destination: dst, port, protocol: 'TCP', ...(http ? { http } : {}) });
 
-  test.each([IstioMode.SIDECAR, IstioMode.AMBIENT])('%s: dropping the ports, a principal wildcard, PERMISSIVE, or deleting allow-nothing and the ALLOW policy', (mode) => {
+  test.each([IstioMode.SIDECAR, IstioMode.AMBIENT])('%s: dropping the ports, a principal wildcard, PERMISSIVE, or deleting allow-nothing and the ALLOW policy (each with its DENY twin)', (mode) => {
     const b = storyLike(mode);
     const [w0, w1] = workloadEndpoints(b.manifests);
     const stranger = { ...foreignPod('alpha', 'stranger'), namespaceLabels: w0.namespaceLabels };
@@ -88,7 +88,12 @@ describe('a widened or edited manifest is caught', () => {
     expect(ask(b.manifests, mode, foreignPod('outside', 'x'), w1, 5432).allowed).toBe(false);
     expect(ask(b.manifests, mode, foreignPod('ext-ns', 'x'), w0, 8080, { method: 'POST', path: '/api/x' }).allowed).toBe(false);
 
-    const noPorts = edit((m) => { if (m.kind === 'AuthorizationPolicy' && m.metadata.name === 'w1') delete m.spec.rules[0].to; });
+    // Each ALLOW policy's DENY twin refuses what it does not admit, so widening the ALLOW alone opens nothing;
+    // the edits below widen it and drop its twin.
+    const untwinned = (ms: any[], name: string) => ms.filter((m) => !(m.kind === 'AuthorizationPolicy' && m.metadata.name === `${name}-deny`));
+    const noPortsKept = edit((m) => { if (m.kind === 'AuthorizationPolicy' && m.metadata.name === 'w1') delete m.spec.rules[0].to; });
+    expect(ask(noPortsKept.filter((m: any) => m.kind !== 'Sidecar'), mode, w0, w1, 9999).reasons.join('\n')).toMatch(/w1-deny \(DENY\) matches/);
+    const noPorts = untwinned(noPortsKept, 'w1');
     if (mode === IstioMode.SIDECAR) {
       // The source's Sidecar (REGISTRY_ONLY) still knows no Service on 9999; dropping it too is caught.
       expect(ask(noPorts, mode, w0, w1, 9999).reasons.join('\n')).toMatch(/REGISTRY_ONLY and no imported Service/);
@@ -97,17 +102,17 @@ describe('a widened or edited manifest is caught', () => {
       expect(ask(noPorts, mode, w0, w1, 9999).allowed).toBe(true);
     }
 
-    const wildcard = edit((m) => { if (m.kind === 'AuthorizationPolicy' && m.metadata.name === 'w1') m.spec.rules[0].from[0].source.principals = ['*']; });
+    const wildcard = untwinned(edit((m) => { if (m.kind === 'AuthorizationPolicy' && m.metadata.name === 'w1') m.spec.rules[0].from[0].source.principals = ['*']; }), 'w1');
     // A mesh pod of another namespace (no Sidecar there) now gets in.
     expect(ask(b.manifests, mode, foreignPod('ext-ns', 'x'), w1, 5432).allowed).toBe(false);
     expect(ask(wildcard, mode, foreignPod('ext-ns', 'x'), w1, 5432).allowed).toBe(true);
 
     const permissive = edit((m) => { if (m.kind === 'PeerAuthentication') m.spec.mtls.mode = 'PERMISSIVE'; if (m.kind === 'AuthorizationPolicy' && m.metadata.name === 'w1') m.spec = {}; });
-    const removed = permissive.filter((m: any) => !(m.kind === 'AuthorizationPolicy' && ['allow-nothing', 'w1'].includes(m.metadata.name)));
+    const removed = permissive.filter((m: any) => !(m.kind === 'AuthorizationPolicy' && ['allow-nothing', 'w1', 'w1-deny'].includes(m.metadata.name)));
     expect(ask(removed, mode, foreignPod('outside', 'x'), w1, 5432).allowed).toBe(true);
 
     const l7 = mode === IstioMode.SIDECAR ? 'w0' : 'w0-l7';
-    const anyMethod = edit((m) => { if (m.kind === 'AuthorizationPolicy' && m.metadata.name === l7) for (const r of m.spec.rules) for (const t of r.to) delete t.operation.methods; });
+    const anyMethod = untwinned(edit((m) => { if (m.kind === 'AuthorizationPolicy' && m.metadata.name === l7) for (const r of m.spec.rules) for (const t of r.to) delete t.operation.methods; }), l7);
     expect(ask(anyMethod, mode, foreignPod('ext-ns', 'x'), w0, 8080, { method: 'POST', path: '/api/x' }).allowed).toBe(true);
   });
 

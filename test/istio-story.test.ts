@@ -56,8 +56,8 @@ describe.each([IstioMode.SIDECAR, IstioMode.AMBIENT])('the story on Istio (%s)',
     expect(pa.spec).toEqual({ mtls: { mode: 'STRICT' } });
   });
 
-  test('allow-nothing, then one ALLOW policy per destination workload', () => {
-    expect(byKind(objects, 'AuthorizationPolicy')).toEqual(['allow-nothing', 'hero', 'lil-deebee']);
+  test('allow-nothing, then per destination workload one ALLOW policy and its DENY twin', () => {
+    expect(byKind(objects, 'AuthorizationPolicy')).toEqual(['allow-nothing', 'hero', 'hero-deny', 'lil-deebee', 'lil-deebee-deny']);
     expect(find(objects, 'AuthorizationPolicy', 'allow-nothing').spec).toEqual({});
     for (const ap of objects.filter((o) => o.kind === 'AuthorizationPolicy')) {
       expect(ap.metadata.labels['app.kubernetes.io/managed-by']).toBe('cdk8s-zero-trust');
@@ -73,6 +73,17 @@ describe.each([IstioMode.SIDECAR, IstioMode.AMBIENT])('the story on Istio (%s)',
       rules: [{ from: [{ source: { principals: ['cluster.local/ns/production/sa/hero'] } }], to: [{ operation: { ports: ['5432'] } }] }],
     });
     expect(ap.metadata.annotations[ALLOWS]).toBe('production/hero -> production/lil-deebee on 5432/TCP');
+  });
+
+  test('Lil DeeBee\'s DENY twin refuses every other principal on 5432 and every other port (a mesh-wide ALLOW cannot widen it)', () => {
+    expect(find(objects, 'AuthorizationPolicy', 'lil-deebee-deny', ns).spec).toEqual({
+      selector: { matchLabels: DEEBEE },
+      action: 'DENY',
+      rules: [
+        { from: [{ source: { notPrincipals: ['cluster.local/ns/production/sa/hero'] } }], to: [{ operation: { ports: ['5432'] } }] },
+        { to: [{ operation: { notPorts: ['5432'] } }] },
+      ],
+    });
   });
 
   test('Hero admits the ingress-nginx namespace on 8080', () => {
@@ -287,7 +298,9 @@ describe('HTTP rules', () => {
     });
     // lil-deebee stays on ztunnel only.
     expect(find(objects, 'AuthorizationPolicy', 'lil-deebee').spec.selector).toEqual({ matchLabels: DEEBEE });
-    expect(byKind(objects, 'AuthorizationPolicy')).toEqual(['allow-nothing', 'hero', 'hero-l7', 'lil-deebee']);
+    // Each ALLOW policy has its DENY twin (ztunnel's L4 only, the waypoint's with the requests); admin, reached by nobody, is denied everything.
+    expect(byKind(objects, 'AuthorizationPolicy')).toEqual(['admin-deny', 'allow-nothing', 'hero', 'hero-deny', 'hero-l7', 'hero-l7-deny', 'lil-deebee', 'lil-deebee-deny']);
+    expect(JSON.stringify(find(objects, 'AuthorizationPolicy', 'hero-deny').spec)).not.toMatch(/Methods|Paths/);
 
     // NetworkPolicy: clients -> waypoint:15008, waypoint -> hero:15008 and istiod.
     expect(find(objects, 'NetworkPolicy', 'waypoint-ingress').spec).toEqual({

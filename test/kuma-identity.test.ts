@@ -178,6 +178,46 @@ describe('several charts, createMesh: false, and refusals', () => {
     expect(find(objects, 'MeshTrafficPermission', 'ledger', 'pay').spec.rules[0].default.allow).toEqual([{ spiffeID: { type: 'Exact', value: 'spiffe://default.mesh.local/ns/shop/sa/web' } }]);
   });
 
+  test.each([
+    ['identity', () => Mesh.kuma(), () => SPIFFE(), 'shop uses KumaIdentity.TAGS, pay uses KumaIdentity.SPIFFE (trust domain default.mesh.local)'],
+    ['trustDomain', () => SPIFFE(), () => Mesh.kuma({ identity: KumaIdentity.SPIFFE, trustDomain: 'other.example.org' }), 'pay uses KumaIdentity.SPIFFE (trust domain other.example.org)'],
+    // pay sorts first, so its chart would emit the MeshIdentity, but it does not create the mesh.
+    ['createMesh (SPIFFE, the first namespace does not create it)', () => SPIFFE(), () => Mesh.kuma({ identity: KumaIdentity.SPIFFE, createMesh: false }), 'the first namespace, pay, which has createMesh: false, while shop creates the mesh'],
+  ])('charts on one mesh with a different %s: KUMA_MESH_SETTINGS_DIFFER naming both charts\' namespaces', (_what, first, second, detail) => {
+    const a = Testing.app();
+    const shop = new ZeroTrustChart(a, 'shop', { namespace: 'shop', mesh: first() });
+    const pay = new ZeroTrustChart(a, 'pay', { namespace: 'pay', mesh: second() });
+    new SecureWorkload(shop, 'web', { image: 'web' });
+    new SecureWorkload(pay, 'ledger', { image: 'ledger', ports: [Port.tcp(8443, 'https')] });
+    const error = expectSynthError(a, 'share the Kuma mesh "default" with settings that do not fit together', detail, 'give every chart on it the same Mesh.kuma() identity and trustDomain');
+    expect(error.message).toMatch(/namespaces (shop and pay|pay and shop)/);
+    expect((error.problems.length > 0 ? error.problems : [error]).map((p) => [p.code, p.namespace])).toEqual([['KUMA_MESH_SETTINGS_DIFFER', 'pay']]);
+  });
+
+  test('SPIFFE: the first namespace creates the mesh and another names it: one MeshIdentity, from the first', () => {
+    const a = Testing.app();
+    new SecureWorkload(new ZeroTrustChart(a, 'shop', { namespace: 'shop', mesh: Mesh.kuma({ identity: KumaIdentity.SPIFFE, createMesh: false }) }), 'web', { image: 'web' });
+    new SecureWorkload(new ZeroTrustChart(a, 'pay', { namespace: 'pay', mesh: SPIFFE() }), 'ledger', { image: 'ledger' });
+    const objects = synthApp(a) as Manifest[];
+    expect(objects.filter((o) => o.kind === 'MeshIdentity').map((o) => o.metadata.name)).toEqual(['default-identity']);
+  });
+
+  test('with tags one chart may own the Mesh and another name it (createMesh: false): one Mesh in the folder', () => {
+    const a = Testing.app();
+    new SecureWorkload(new ZeroTrustChart(a, 'shop', { namespace: 'shop', mesh: Mesh.kuma() }), 'web', { image: 'web' });
+    new SecureWorkload(new ZeroTrustChart(a, 'pay', { namespace: 'pay', mesh: Mesh.kuma({ createMesh: false }) }), 'ledger', { image: 'ledger' });
+    expect((synthApp(a) as Manifest[]).filter((o) => o.kind === 'Mesh').map((o) => o.metadata.name)).toEqual(['default']);
+  });
+
+  test('charts on two meshes may differ', () => {
+    const a = Testing.app();
+    new SecureWorkload(new ZeroTrustChart(a, 'shop', { namespace: 'shop', mesh: Mesh.kuma() }), 'web', { image: 'web' });
+    new SecureWorkload(new ZeroTrustChart(a, 'pay', { namespace: 'pay', mesh: Mesh.kuma({ identity: KumaIdentity.SPIFFE, meshName: 'payments' }) }), 'ledger', { image: 'ledger' });
+    const objects = synthApp(a) as Manifest[];
+    expect(objects.filter((o) => o.kind === 'Mesh').map((o) => o.metadata.name).sort()).toEqual(['default', 'payments']);
+    expect(objects.filter((o) => o.kind === 'MeshIdentity').map((o) => o.metadata.name)).toEqual(['payments-identity']);
+  });
+
   test('createMesh: false emits neither Mesh nor MeshIdentity, and the trust domain the props name is used', () => {
     const objects = story(Mesh.kuma({ identity: KumaIdentity.SPIFFE, createMesh: false, trustDomain: 'prod.example.org' }));
     expect(objects.filter((o) => o.kind === 'Mesh' || o.kind === 'MeshIdentity')).toEqual([]);

@@ -127,8 +127,9 @@ describe('explain names the same objects as before', () => {
 
   test.each([
     ['networkpolicy', ['NetworkPolicy production/default-deny', 'NetworkPolicy production/lil-deebee-ingress']],
-    ['istio', ['PeerAuthentication production/default', 'AuthorizationPolicy production/allow-nothing', 'AuthorizationPolicy production/lil-deebee']],
-    ['istio-ambient', ['PeerAuthentication production/default', 'AuthorizationPolicy production/allow-nothing', 'AuthorizationPolicy production/lil-deebee']],
+    // The DENY twin refuses first: ingress-nginx is no principal lil-deebee admits (issue 18).
+    ['istio', ['PeerAuthentication production/default', 'AuthorizationPolicy production/lil-deebee-deny']],
+    ['istio-ambient', ['PeerAuthentication production/default', 'AuthorizationPolicy production/lil-deebee-deny']],
     ['linkerd', ['NetworkPolicy production/default-deny', 'NetworkPolicy production/lil-deebee-ingress']],
     // Cilium's default-deny sentence names no policy (a gap of the prose, kept as it was).
     ['cilium', []],

@@ -127,6 +127,7 @@ export class IstioEvaluator implements PolicyEvaluator {
       principal: mtls ? this.principalOf(q.source) : undefined,
       namespace: mtls ? q.source.namespace : undefined,
       ip: q.source.kind === 'ip' ? q.source.ip : undefined,
+      host: q.source.kind === 'fqdn',
       port: q.port,
       http: q.http,
     };
@@ -391,13 +392,18 @@ export class IstioEvaluator implements PolicyEvaluator {
     }));
   }
 
-  /** Policies a waypoint applies to a Service: those attached to the Service or to the waypoint itself. */
+  /**
+   * Policies a waypoint applies to a Service: those attached to the Service or to the waypoint
+   * itself, and the root namespace's attached to the `istio-waypoint` GatewayClass (every waypoint
+   * of the mesh). Selector policies, the root namespace's too, are ztunnel's, not the waypoint's.
+   */
   private targetRefPolicies(ns: string, service: string, gateway: string): Manifest[] {
-    return this.of('AuthorizationPolicy', ns).filter((ap) => {
-      const refs: any[] = ap.spec?.targetRefs ?? (ap.spec?.targetRef ? [ap.spec.targetRef] : []);
-      return refs.some((r) => (r.kind === 'Service' && (r.group ?? '') === '' && r.name === service)
-        || (r.kind === 'Gateway' && r.group === 'gateway.networking.k8s.io' && r.name === gateway));
-    });
+    const refsOf = (ap: Manifest): any[] => ap.spec?.targetRefs ?? (ap.spec?.targetRef ? [ap.spec.targetRef] : []);
+    const own = this.of('AuthorizationPolicy', ns).filter((ap) => refsOf(ap).some((r) => (r.kind === 'Service' && (r.group ?? '') === '' && r.name === service)
+      || (r.kind === 'Gateway' && r.group === 'gateway.networking.k8s.io' && r.name === gateway)));
+    const meshWide = ns === this.root ? [] : this.of('AuthorizationPolicy', this.root)
+      .filter((ap) => refsOf(ap).some((r) => r.kind === 'GatewayClass' && r.group === 'gateway.networking.k8s.io' && r.name === 'istio-waypoint'));
+    return [...own, ...meshWide];
   }
 
   /** The waypoint a Service's traffic goes through, if the label names an existing istio-waypoint Gateway. */
@@ -480,6 +486,8 @@ interface Attributes {
   principal?: string;
   namespace?: string;
   ip?: string;
+  /** The source is a host name: some address outside the cluster, which one unknown. */
+  host?: boolean;
   port: number;
   /** Whether this enforcement point sees HTTP on the connection. */
   l7?: boolean;
@@ -522,8 +530,22 @@ function sourceMatches(s: any, a: Attributes): boolean {
   if (s.notPrincipals && anyOf(s.notPrincipals, a.principal)) return false;
   if (s.namespaces && !anyOf(s.namespaces, a.namespace)) return false;
   if (s.notNamespaces && anyOf(s.notNamespaces, a.namespace)) return false;
+  if (a.host) return hostSourceMatches(s);
   if (s.ipBlocks && !(a.ip && s.ipBlocks.some((c: string) => ipInCidr(a.ip!, c)))) return false;
   if (s.notIpBlocks && a.ip && s.notIpBlocks.some((c: string) => ipInCidr(a.ip!, c))) return false;
+  return true;
+}
+
+/**
+ * Address fields for a source known only by host name (as the intent reads it: inside a whole
+ * address space, anywhere else unknown): `ipBlocks` match when they list a /0; `notIpBlocks`
+ * exclude it when they list a /0, or when they carve exceptions out of `ipBlocks` (its address may
+ * be in them); alone, ranges short of /0 leave it outside them.
+ */
+function hostSourceMatches(s: any): boolean {
+  const whole = (cidrs: string[] | undefined) => (cidrs ?? []).some((c) => c.endsWith('/0'));
+  if (s.ipBlocks && !whole(s.ipBlocks)) return false;
+  if (s.notIpBlocks && (whole(s.notIpBlocks) || (s.ipBlocks && s.notIpBlocks.length > 0))) return false;
   return true;
 }
 

@@ -14,6 +14,7 @@ import {
 import { Port, PortKind } from '../../intent/port';
 import { NamespaceRule, NetworkPolicyLayerOptions, NetworkPolicyPeer, peerOf } from '../networkpolicy/policies';
 import { compareEntries, compareText } from '../../intent/collation';
+import { cidrContains, parseCidr } from '../../intent/cidr';
 
 /** Which Istio data plane the namespace is enrolled in. */
 export enum IstioMode {
@@ -305,7 +306,9 @@ function authorizationPolicies(model: ZeroTrustModel, ns: string, s: IstioSettin
     if (inbound.length === 0) continue;
     const selector = { matchLabels: { ...w.selector } };
     if (!needsWaypoint(model, w, s)) {
-      out.push(authorizationPolicy(ns, w.name, inbound.map(describeFlow), { selector, action: 'ALLOW', rules: allowRules(inbound, s) }));
+      const rules = allowRules(inbound, s);
+      out.push(authorizationPolicy(ns, w.name, inbound.map(describeFlow), { selector, action: 'ALLOW', rules }));
+      out.push(denyPolicy(ns, `${w.name}-deny`, w, w.name, s, { selector }, rules, s.mode === IstioMode.SIDECAR));
       continue;
     }
     // Ambient with L7 rules: the Service's traffic goes through the waypoint, which enforces every
@@ -315,16 +318,189 @@ function authorizationPolicies(model: ZeroTrustModel, ns: string, s: IstioSettin
     const l4 = inbound.filter((f) => f.http.length === 0);
     const viaWaypoint = inbound.filter((f) => isPodEndpoint(f.source));
     const waypoint = principal(s, ns, WAYPOINT_NAME);
+    const l4Rules = allowRules(l4, s, [{ principal: waypoint, ports: unionPorts(viaWaypoint) }]);
     out.push(authorizationPolicy(ns, w.name, [
       ...l4.map(describeFlow),
       `waypoint ${ns}/${WAYPOINT_NAME} -> ${ns}/${w.name} on ${unionPorts(viaWaypoint).map((p) => p.toString()).join(', ')} (after it enforced ${w.name}-l7)`,
-    ], { selector, action: 'ALLOW', rules: allowRules(l4, s, [{ principal: waypoint, ports: unionPorts(viaWaypoint) }]) }));
-    out.push(authorizationPolicy(ns, `${w.name}-l7`, viaWaypoint.map(describeFlow), {
-      targetRefs: [{ kind: 'Service', group: '', name: w.name }],
-      action: 'ALLOW',
-      rules: allowRules(viaWaypoint, s),
-    }));
+    ], { selector, action: 'ALLOW', rules: l4Rules }));
+    out.push(denyPolicy(ns, `${w.name}-deny`, w, w.name, s, { selector }, l4Rules, false));
+    const targetRefs = [{ kind: 'Service', group: '', name: w.name }];
+    const l7Rules = allowRules(viaWaypoint, s);
+    out.push(authorizationPolicy(ns, `${w.name}-l7`, viaWaypoint.map(describeFlow), { targetRefs, action: 'ALLOW', rules: l7Rules }));
+    out.push(denyPolicy(ns, `${w.name}-l7-deny`, w, `${w.name}-l7`, s, { targetRefs }, l7Rules, true));
   }
+  // A workload nobody may reach: one DENY of everything, so a mesh-wide ALLOW cannot open it.
+  for (const w of workloadsOf(model, ns)) {
+    if (inboundFlows(model, w).some((f) => tcpOnly(f) !== undefined)) continue;
+    out.push(denyPolicy(ns, `${w.name}-deny`, w, w.name, s, { selector: { matchLabels: { ...w.selector } } }, [], false));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- DENY pins
+
+/**
+ * Istio ORs ALLOW policies: an ALLOW in the root namespace (or any other that selects the pod)
+ * admits what ours do not. DENY policies are evaluated before every ALLOW, so each ALLOW policy we
+ * emit gets a DENY twin that refuses its complement: every other port, every source that no rule
+ * names on a port, and (where the twin is enforced by an L7 proxy) every request outside the
+ * source's HTTP rules. Nothing here adds an allowed request: the twin denies exactly what its
+ * ALLOW policy does not admit, up to the residuals of `pinRules`.
+ */
+function denyPolicy(ns: string, name: string, w: WorkloadModel, allowName: string, s: IstioSettings, target: any, allow: IstioRule[], l7: boolean): IstioObject {
+  const rules = pinRules(allow, l7, s, `${ns}/${w.name}`);
+  const what = rules.length === 1 && Object.keys(rules[0]).length === 0
+    ? `nothing: every connection to the pods is denied, whatever other ALLOW policies say (a mesh-wide ALLOW in ${s.rootNamespace})`
+    : `nothing beyond ${allowName}: every port${l7 ? ', source or request' : ' or source'} it does not admit is denied, whatever other ALLOW policies say (a mesh-wide ALLOW in ${s.rootNamespace})`;
+  return authorizationPolicy(ns, name, [what], { ...target, action: 'DENY', rules });
+}
+
+/** True when the range `inner` lies inside `outer` (same family), or is it. */
+function cidrWithin(inner: string, outer: string): boolean {
+  const i = parseCidr(inner, 'ipBlock');
+  const o = parseCidr(outer, 'ipBlock');
+  return i.family === o.family && i.prefix >= o.prefix && cidrContains(o, i.address);
+}
+
+/** One source of an ALLOW rule on one port, and the requests it may send there (undefined: every request). */
+interface PinEntry { source: IstioSource; requests?: { methods: string[]; paths: string[] }[] }
+
+/** The namespace of a principal we wrote (`<trustDomain>/ns/<ns>/sa/<sa>`). */
+function principalNamespace(p: string): string | undefined {
+  return /\/ns\/([^/]+)\/sa\/[^/]+$/.exec(p)?.[1];
+}
+
+/** The requests of two entries of one party together (undefined: every request). */
+function unionRequests(a: PinEntry['requests'], b: PinEntry['requests']): PinEntry['requests'] {
+  return a === undefined || b === undefined ? undefined : [...a, ...b];
+}
+
+/** Most HTTP rules one party may have on one port before the negation (up to 2^n operations) is refused. */
+const MAX_PIN_HTTP_RULES = 8;
+
+/**
+ * The operations that match exactly the requests outside `requests` (each a method set AND a path
+ * set, empty = any): the negation of a union of conjunctions, written as a union (the `to` list)
+ * of `notMethods`/`notPaths` conjunctions by choosing, for each rule, whether the method or the
+ * path falls outside it; subsumed operations are dropped. Empty when every request is allowed.
+ */
+function negateRequests(requests: { methods: string[]; paths: string[] }[], s: IstioSettings, workload: string, port: string): IstioOperation[] | undefined {
+  const rules = [...new Map(requests.map((r) => [JSON.stringify([[...r.methods].sort(), [...r.paths].sort()]), r])).values()];
+  if (rules.some((r) => r.methods.length === 0 && r.paths.length === 0)) return undefined;
+  if (rules.length > MAX_PIN_HTTP_RULES) {
+    throw new ZeroTrustError({
+      code: 'ISTIO_HTTP_RULES_NOT_PINNABLE', backend: s.backend, workload,
+      message: `${workload} port ${port}: ${rules.length} distinct HTTP rules of one source on one port; the DENY policy that keeps a mesh-wide ALLOW from widening them needs up to 2^${rules.length} operations. Merge the rules (at most ${MAX_PIN_HTTP_RULES} per source and port)`,
+    });
+  }
+  let ops: { notMethods: Set<string>; notPaths: Set<string> }[] = [{ notMethods: new Set(), notPaths: new Set() }];
+  for (const r of rules) {
+    const next: typeof ops = [];
+    for (const o of ops) {
+      if (r.methods.length) next.push({ notMethods: new Set([...o.notMethods, ...r.methods]), notPaths: o.notPaths });
+      if (r.paths.length) next.push({ notMethods: o.notMethods, notPaths: new Set([...o.notPaths, ...r.paths]) });
+    }
+    ops = next;
+  }
+  // An operation whose sets contain another's matches less than it: drop it.
+  const within = (a: Set<string>, b: Set<string>) => [...a].every((x) => b.has(x));
+  const keyOf = (o: { notMethods: Set<string>; notPaths: Set<string> }) => JSON.stringify([[...o.notMethods].sort(), [...o.notPaths].sort()]);
+  const unique = [...new Map(ops.map((o) => [keyOf(o), o])).values()];
+  const kept = unique.filter((o) => !unique.some((x) => x !== o && within(x.notMethods, o.notMethods) && within(x.notPaths, o.notPaths)));
+  return kept.map((o) => ({
+    ports: [],
+    ...(o.notMethods.size ? { notMethods: [...o.notMethods].sort(compareText) } : {}),
+    ...(o.notPaths.size ? { notPaths: [...o.notPaths].sort(compareText) } : {}),
+  })).sort((a, b) => compareText(JSON.stringify(a), JSON.stringify(b)));
+}
+
+/**
+ * DENY rules refusing what `allow` does not admit. Per port: a rule for sources no ALLOW rule
+ * names there (`notPrincipals`, `notNamespaces`, `notIpBlocks`); with `l7`, per principal,
+ * namespace (minus its principals that have rules of their own) and address range, a rule for the
+ * requests outside its HTTP rules; and one rule for every port no rule names (`notPorts`).
+ * Ports with the same rules share them. Residual: an address range's `except` ranges are left to
+ * the NetworkPolicy layer (the rule for unknown sources lists the ranges whole, and an address in
+ * an outer range's except still gets that range's requests), so with a mesh-wide ALLOW such an
+ * address is refused by NetworkPolicy alone.
+ */
+function pinRules(allow: IstioRule[], l7: boolean, s: IstioSettings, workload: string): any[] {
+  const byPort = new Map<string, PinEntry[]>();
+  for (const rule of allow) {
+    for (const { operation } of rule.to) {
+      const request = operation.methods || operation.paths ? { methods: operation.methods ?? [], paths: operation.paths ?? [] } : undefined;
+      for (const port of operation.ports) {
+        const entries = byPort.get(port) ?? [];
+        for (const { source } of rule.from) entries.push({ source, requests: request ? [request] : undefined });
+        byPort.set(port, entries);
+      }
+    }
+  }
+  if (byPort.size === 0) return [{}];
+  const shapes = new Map<string, { rules: any[]; ports: string[] }>();
+  for (const [port, entries] of byPort) {
+    const principals = new Map<string, PinEntry['requests'] | null>();
+    const namespaces = new Map<string, PinEntry['requests'] | null>();
+    const blocks = new Map<string, { source: IstioSource; requests: PinEntry['requests'] | null }>();
+    const add = <K>(m: Map<K, PinEntry['requests'] | null>, k: K, r: PinEntry['requests']) => {
+      const had = m.get(k);
+      m.set(k, had === undefined ? (r ?? null) : had === null || r === undefined ? null : unionRequests(had, r) ?? null);
+    };
+    for (const e of entries) {
+      for (const p of e.source.principals ?? []) add(principals, p, e.requests);
+      for (const n of e.source.namespaces ?? []) add(namespaces, n, e.requests);
+      for (const b of e.source.ipBlocks ?? []) {
+        const source: IstioSource = { ipBlocks: [b], ...(e.source.notIpBlocks ? { notIpBlocks: [...e.source.notIpBlocks] } : {}) };
+        const key = JSON.stringify(source);
+        const had = blocks.get(key);
+        blocks.set(key, { source, requests: had === undefined ? (e.requests ?? null) : had.requests === null || e.requests === undefined ? null : unionRequests(had.requests, e.requests) ?? null });
+      }
+    }
+    const sorted = (xs: Iterable<string>) => [...new Set(xs)].sort(compareText);
+    const unknown: IstioSource & { notPrincipals?: string[]; notNamespaces?: string[] } = {
+      ...(principals.size ? { notPrincipals: sorted(principals.keys()) } : {}),
+      ...(namespaces.size ? { notNamespaces: sorted(namespaces.keys()) } : {}),
+      ...(blocks.size ? { notIpBlocks: sorted([...blocks.values()].flatMap((b) => b.source.ipBlocks!)) } : {}),
+    };
+    const rules: any[] = [{ from: [{ source: unknown }], to: [{ operation: { ports: [] } }] }];
+    if (l7) {
+      const requestRule = (source: any, requests: PinEntry['requests'] | null) => {
+        const ops = requests ? negateRequests(requests, s, workload, port) : undefined;
+        if (ops) rules.push({ from: [{ source }], to: ops.map((operation) => ({ operation })) });
+      };
+      for (const [p, own] of [...principals.entries()].sort(compareEntries)) {
+        const ns = principalNamespace(p);
+        const viaNs = ns !== undefined ? namespaces.get(ns) : undefined;
+        // What the principal may send: its own rules and its namespace's.
+        requestRule({ principals: [p] }, viaNs === undefined ? own : own === null || viaNs === null ? null : [...own!, ...viaNs!]);
+      }
+      for (const [n, own] of [...namespaces.entries()].sort(compareEntries)) {
+        const named = [...principals.keys()].filter((p) => principalNamespace(p) === n);
+        requestRule({ namespaces: [n], ...(named.length ? { notPrincipals: sorted(named) } : {}) }, own);
+      }
+      // Ranges are nested or disjoint: an address gets the requests of every range around it, so
+      // each range's rule leaves out the ranges inside it, which have rules of their own.
+      const all = [...blocks.values()];
+      for (const [, b] of [...blocks.entries()].sort(compareEntries)) {
+        const cidr = b.source.ipBlocks![0];
+        const around = all.filter((o) => cidrWithin(cidr, o.source.ipBlocks![0]));
+        const inner = sorted(all.map((o) => o.source.ipBlocks![0]).filter((c) => c !== cidr && cidrWithin(c, cidr)));
+        const requests = around.some((o) => o.requests === null) ? null : around.flatMap((o) => o.requests!);
+        const notIpBlocks = sorted([...(b.source.notIpBlocks ?? []), ...inner]);
+        requestRule({ ipBlocks: [cidr], ...(notIpBlocks.length ? { notIpBlocks } : {}) }, requests);
+      }
+    }
+    const key = JSON.stringify(rules);
+    const shape = shapes.get(key) ?? { rules, ports: [] };
+    shape.ports.push(port);
+    shapes.set(key, shape);
+  }
+  const byNumber = (a: string, b: string) => Number(a) - Number(b);
+  const out: any[] = [];
+  for (const { rules, ports } of [...shapes.values()].sort((a, b) => byNumber(a.ports.sort(byNumber)[0], b.ports.sort(byNumber)[0]))) {
+    for (const r of rules) out.push({ from: r.from, to: r.to.map((t: any) => ({ operation: { ...t.operation, ports: [...ports].sort(byNumber) } })) });
+  }
+  out.push({ to: [{ operation: { notPorts: [...byPort.keys()].sort(byNumber) } }] });
   return out;
 }
 

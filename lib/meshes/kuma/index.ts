@@ -1,4 +1,5 @@
 import { WeakenProps } from '../../intent/weaken';
+import { compareText } from '../../intent/collation';
 import { ZeroTrustError } from '../../intent/errors';
 import { checkDnsSubdomain, checkDnsLabel } from '../../intent/names';
 import { MetadataAdditions, MeshRenderer, PodSpecAdditions, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
@@ -117,6 +118,7 @@ class KumaRenderer implements MeshRenderer {
         message: `namespace ${ns} is Kuma's system namespace (controlPlaneNamespace), where policies apply to the whole mesh and kuma-cp runs; put the workloads in a namespace of their own`,
       });
     }
+    checkSameMeshSettings(ctx, this.options);
     checkKuma(ctx.model, ns, this.options);
   }
 
@@ -139,6 +141,52 @@ class KumaRenderer implements MeshRenderer {
 
   public render(ctx: RenderContext): RenderedObject[] {
     return kumaObjects(ctx.model, ctx.namespace.name, this.options);
+  }
+}
+
+/**
+ * The settings of the charts of each Kuma mesh, per app (keyed by the app's namespace list, which
+ * the render contexts of one synthesis share), as their checks ran.
+ */
+const meshSettingsSeen = new WeakMap<object, Map<string, Map<string, KumaOptions>>>();
+
+/** The identity settings of a chart, in words. */
+function identityText(o: KumaOptions): string {
+  return o.spiffe ? `KumaIdentity.SPIFFE (trust domain ${o.spiffe.trustDomain})` : 'KumaIdentity.TAGS';
+}
+
+/**
+ * Charts on one Kuma mesh must agree on the identity model (a tags chart beside a SPIFFE chart, or
+ * two trust domains, would match identities the mesh does not issue). With SPIFFE, the
+ * MeshIdentity exists once per mesh and is emitted by the chart of the mesh's first namespace (by
+ * name), so that chart must create the mesh when another one does. One chart may own the Mesh and
+ * the others name it (`createMesh: false`) otherwise. Refused by the chart whose check completes
+ * the picture, naming both charts' namespaces.
+ */
+function checkSameMeshSettings(ctx: RenderContext, o: KumaOptions): void {
+  const app = ctx.model.namespaces;
+  const meshes = meshSettingsSeen.get(app) ?? new Map<string, Map<string, KumaOptions>>();
+  meshSettingsSeen.set(app, meshes);
+  const charts = meshes.get(o.meshName) ?? new Map<string, KumaOptions>();
+  meshes.set(o.meshName, charts);
+  const ns = ctx.namespace.name;
+  const fail = (other: string, why: string) => new ZeroTrustError({
+    code: 'KUMA_MESH_SETTINGS_DIFFER', backend: 'kuma', namespace: ns,
+    message: `the charts of namespaces ${other} and ${ns} share the Kuma mesh "${o.meshName}" with settings that do not fit together: ${why}; give every chart on it the same Mesh.kuma() identity and trustDomain (with KumaIdentity.SPIFFE, let the chart of the first namespace by name create the mesh, or every chart), or put them on meshes of their own (meshName)`,
+  });
+  for (const [other, theirs] of charts) {
+    if (other !== ns && (theirs.spiffe?.trustDomain ?? null) !== (o.spiffe?.trustDomain ?? null)) {
+      throw fail(other, `${other} uses ${identityText(theirs)}, ${ns} uses ${identityText(o)}`);
+    }
+  }
+  charts.set(ns, o);
+  if (!o.spiffe) return;
+  const names = ctx.model.namespaces.filter((n) => n.backend === 'kuma' && n.mesh === `kuma:${o.meshName}`).map((n) => n.name).sort(compareText);
+  if (names.some((n) => !charts.has(n))) return;
+  const first = charts.get(names[0])!;
+  const creator = names.find((n) => charts.get(n)!.createMesh);
+  if (!first.createMesh && creator !== undefined) {
+    throw fail(creator === ns ? names[0] : creator, `with KumaIdentity.SPIFFE the MeshIdentity comes from the chart of the first namespace, ${names[0]}, which has createMesh: false, while ${creator} creates the mesh (createMesh: true), so no chart would emit the MeshIdentity`);
   }
 }
 
