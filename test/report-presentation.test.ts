@@ -13,8 +13,9 @@ import * as fc from 'fast-check';
 import { Mesh, Port, SecureWorkload, ZeroTrustChart, ZeroTrustReview } from '../lib';
 import { heroAndLilDeeBee } from '../apps/story';
 import {
-  FlowMatrix, FlowRow, code, diffMatrices, dotText, escapeMarkdown, formatDiffMarkdown, formatDot, formatFlowsMarkdown, formatMermaid, formatTable, mermaidText,
+  FlowMatrix, FlowRow, code, diffMatrices, dotText, escapeMarkdown, flowMatrix, formatDiffMarkdown, formatDot, formatFlowsMarkdown, formatMermaid, formatTable, mermaidText,
 } from '../lib/report';
+import { loadManifests } from '../lib/verify';
 import { story, synthTo, tempDir } from './support/stories';
 
 const ROOT = path.join(__dirname, '..');
@@ -249,4 +250,15 @@ describe('ZeroTrustReview.write on folders that hold more than the app', () => {
     expect(() => ZeroTrustReview.write(app, { outdir })).toThrow(/ZeroTrustReview\.write: .*zero-trust\.intent\.json is written, but FLOWS\.md cannot be: .*no Kubernetes objects in its \*\.yaml, \*\.yml or \*\.json files \(its subfolders elsewhere, istio are not read/);
     expect(fs.existsSync(path.join(outdir, 'zero-trust.intent.json'))).toBe(true);
   });
+});
+
+test('an any row names each layer once, not once per port (the kubelet probe rows of Istio ambient)', () => {
+  const rows = flowMatrix(loadManifests(path.join(__dirname, '..', 'dist', 'istio-ambient'))).rows.filter((r) => r.source === 'cidr:169.254.7.127/32');
+  expect(rows.map((r) => `${r.destination} ${r.port}/${r.protocol}`)).toEqual(['production/hero any/TCP', 'production/lil-deebee any/TCP']);
+  for (const r of rows) {
+    expect(r.reasons).toEqual([
+      'ip:169.254.7.127 is the kubelet probe address, which ztunnel does not intercept',
+      `networkpolicy ip:169.254.7.127 -> ${r.destination}:any/TCP: allowed`,
+    ]);
+  }
 });

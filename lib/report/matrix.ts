@@ -292,7 +292,7 @@ function anyRow(cell: Cell, singles: readonly UniversePort[], ask: (port: number
     if (!first) first = hit;
     else if (hit.rule !== first.rule) return false;
     // Flat first (see `flat`): hashing a string still in pieces costs more than making it flat.
-    for (const r of hit.reasons) { r.charCodeAt(0); reasons.add(r); }
+    for (const r of hit.reasons) { r.charCodeAt(0); reasons.add(anyPortReason(r, hit.query)); }
     if (readsEffects) effects.push(...hit.effects);
     return true;
   };
@@ -386,7 +386,7 @@ function cellRows(cell: Cell, askedSize: number, askedOne: boolean, mtls: MtlsOf
   const rules = new Set(entries.map(([, h]) => h.rule));
   if (cell.allowed.size + (block?.count ?? 0) === askedSize && askedOne && rules.size === 1) {
     const reasons = new Set<string>();
-    for (const [, h] of entries) for (const r of h.reasons) reasons.add(r);
+    for (const [, h] of entries) for (const r of h.reasons) reasons.add(anyPortReason(r, h.query));
     // Only the backends whose mTLS column reads the effects get them all.
     const effects = readsEffects ? entries.flatMap(([, h]) => h.effects) : entries[0][1].effects;
     return [row('any', { query: entries[0][1].query, reasons: [...reasons], effects, rule: entries[0][1].rule })];
@@ -405,6 +405,17 @@ function cellRows(cell: Cell, askedSize: number, askedOne: boolean, mtls: MtlsOf
  * `any` row over a thousand ports keeps a thousand, so each is read once to keep it in a third
  * of the memory.
  */
+/**
+ * A reason of one port of an `any` row, said of every port: a layer that names the connection it
+ * passed (`networkpolicy ip:169.254.7.127 -> prod/web:8080/TCP: allowed`) names it with port
+ * `any`, so the row's reasons are one line per layer and object, not one per port (a kubelet
+ * probe row of a large app would otherwise carry thousands).
+ */
+function anyPortReason(reason: string, query: Query): string {
+  const named = `${query.destination.id}:${query.port}/${query.protocol}`;
+  return reason.includes(named) ? reason.split(named).join(`${query.destination.id}:any/${query.protocol}`) : reason;
+}
+
 function flat(reasons: readonly string[]): string[] {
   const out = new Array<string>(reasons.length);
   for (let i = 0; i < reasons.length; i++) {
