@@ -144,7 +144,8 @@ export function checkIstio(model: ZeroTrustModel, ns: string, s: IstioSettings):
   for (const f of model.flows) {
     if (inNamespace(f.destination, ns)) {
       const src = f.source;
-      if (src.type === 'external-workload' && !src.serviceAccount) {
+      // Only the TCP ports are Istio's to authorize (UDP stays with the NetworkPolicy layer, see allowRules).
+      if (src.type === 'external-workload' && !src.serviceAccount && tcpOnly(f)) {
         fail(f, `Istio authorizes by identity, and ${endpointKey(src)} names no ServiceAccount, so it cannot be written as a principal; pass serviceAccount to Peer.workload(), or use Peer.namespace() to admit the whole namespace`, Weaken.WORKLOAD_TO_NAMESPACE);
       }
       const notHttp = f.http.length > 0 ? f.ports.filter((p) => !p.speaksHttp) : [];
