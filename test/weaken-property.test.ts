@@ -9,12 +9,15 @@
 import { Testing } from 'cdk8s';
 import * as fc from 'fast-check';
 import { stringify } from 'yaml';
-import { CiliumMutualAuth, IstioMode, Mesh, Weaken, ZeroTrustReview, ZeroTrustSynthesis } from '../lib';
+import { App } from 'cdk8s';
+import { CiliumMutualAuth, IstioMode, Mesh, Peer, Port, SecureWorkload, Weaken, ZeroTrustChart, ZeroTrustReview, ZeroTrustSynthesis } from '../lib';
 import { backendIntentOptions, compareWithIntent, describeMismatch, intentProbes, parseManifests, probeUniverse, readerFor } from '../lib/verify';
 import { parseIntentDocument } from '../lib/intent/document';
 import { IntentRegistry } from '../lib/intent/registry';
 import { BackendId } from '../lib/intent/backend';
-import { describeFlow } from '../lib/intent/model';
+import { FlowModel, describeFlow, endpointKey, samePort } from '../lib/intent/model';
+import { ZeroTrustError } from '../lib/intent/errors';
+import { WEAKEN_MEMBERS, declaredFlow, hostExceptOf, weakenFlow } from '../lib/intent/weaken';
 import { TopologyFeatures, buildApp, topologyArb } from './topology';
 
 const RUNS = Number(process.env.ZT_PROPERTY_RUNS ?? 30);
@@ -82,6 +85,66 @@ const CASES: WeakenCase[] = [
   },
 ];
 
+/** The problem the chart's layers find when the flows alone are checked (the layers the synth ran), or undefined. */
+function refusalOf(chart: ZeroTrustChart, model: ReturnType<ZeroTrustSynthesis['_run']>['model'] & object, flows: FlowModel[]): ZeroTrustError | undefined {
+  const ctx = {
+    model: { ...model, flows }, namespace: model.namespaces.find((n) => n.name === chart.namespaceName)!,
+    dns: chart.dns.spec, createsNamespace: chart._emitsNamespace, clusterNetworks: chart._clusterNetworks,
+  };
+  for (const layer of chart._binding.layers()) {
+    try {
+      layer.check(ctx);
+    } catch (e) {
+      if (e instanceof ZeroTrustError) return e;
+      throw e;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The model the synth enforces is the declared one with exactly the refused parts weakened: the
+ * enforced forms of each declared flow split its ports into parts (each port in one part), a form
+ * changes only what its members give up, and each member of a part is needed on each of its ports
+ * (that port alone, with the part's other members applied but not this one, is refused for this
+ * member by a chart the flow touches).
+ */
+function expectExactlyTheRefusedParts(app: App): void {
+  const model = ZeroTrustSynthesis._of(app)._run().model!;
+  const charts = app.node.findAll().filter((x): x is ZeroTrustChart => x instanceof ZeroTrustChart);
+  const forms = new Map<FlowModel, FlowModel[]>();
+  for (const f of model.flows) forms.set(declaredFlow(f), [...(forms.get(declaredFlow(f)) ?? []), f]);
+  for (const [d, enforced] of forms) {
+    const parts = new Map<string, { ports: readonly typeof d.ports[number][]; members: readonly Weaken[] }>();
+    for (const f of enforced) {
+      const ports = f.part ?? d.ports;
+      parts.set(JSON.stringify([ports.map(String), f.weakened ?? []]), { ports, members: f.weakened ?? [] });
+      // Nothing but what a member gives up differs from the declaration.
+      const members = new Set(f.weakened ?? []);
+      if (!members.has(Weaken.HTTP_TO_PORT)) expect(f.http).toEqual(d.http);
+      else expect(d.http.length).toBeGreaterThan(0);
+      if (!members.has(Weaken.PORTS_TO_CONNECTION)) expect(f.ports.map(String)).toEqual(ports.map(String));
+      const weakerSource = members.has(Weaken.IDENTITY_TO_LABELS) || members.has(Weaken.WORKLOAD_TO_NAMESPACE);
+      if (!weakerSource) expect(endpointKey(f.source)).toBe(endpointKey(d.source));
+      if (!members.has(Weaken.HOST_TO_PORT) && !members.has(Weaken.IDENTITY_TO_LABELS)) expect(endpointKey(f.destination)).toBe(endpointKey(d.destination));
+    }
+    // The parts split the declared ports: each in exactly one.
+    for (const p of d.ports) expect([...parts.values()].filter((x) => x.ports.some((q) => samePort(p, q))).length).toBe(1);
+    expect([...parts.values()].reduce((n, x) => n + x.ports.length, 0)).toBe(d.ports.length);
+    const touched = charts.filter((ch) => [d.source, d.destination].some((e) => e.type === 'workload' && e.workload.namespace === ch.namespaceName));
+    for (const { ports, members } of parts.values()) {
+      for (const m of members) {
+        const others = WEAKEN_MEMBERS.filter((x) => x !== m && members.includes(x));
+        for (const p of (ports.length ? ports.map((x) => [x]) : [[]])) {
+          const flows = weakenFlow({ ...d, ports: p.length ? p : d.ports }, others, hostExceptOf(enforced));
+          const why = touched.map((ch) => refusalOf(ch, model, flows)).find((e) => e?.weaken === m);
+          if (!why) throw new Error(`${d.declaredAt}: ${m} weakens ${p.map(String).join(', ') || 'the flow'}, which no chart refuses without it (${touched.map((ch) => refusalOf(ch, model, flows)?.message ?? 'no refusal').join('; ')})`);
+        }
+      }
+    }
+  }
+}
+
 describe.each(CASES.map((c) => [c.name, c]))('reader(synth(intent, weaken)) == weaken(intent): %s', (_name, c: WeakenCase) => {
   test('random apps, random accepted weakenings', () => {
     const stats = { runs: 0, refused: 0, weakened: 0 };
@@ -123,6 +186,7 @@ describe.each(CASES.map((c) => [c.name, c]))('reader(synth(intent, weaken)) == w
         const universe = probeUniverse(manifests, probes.endpoints, probes.ports, probes.requests);
         const mismatches = compareWithIntent(reader, enforced, universe, { limit: 1, dns, ...backendIntentOptions(c.id, { enrolledNamespaces: ENROLLED }) });
         if (mismatches.length > 0) throw new Error(`first mismatch (accepted ${accepted.join(', ') || 'nothing'}):\n${describeMismatch(mismatches[0], c.id)}`);
+        expectExactlyTheRefusedParts(app);
         stats.runs++;
       }),
       { numRuns: RUNS, seed: SEED, endOnFailure: true },
@@ -131,5 +195,46 @@ describe.each(CASES.map((c) => [c.name, c]))('reader(synth(intent, weaken)) == w
     // Not vacuous: most apps synthesize.
     expect(stats.runs).toBeGreaterThan(RUNS / 4);
     if (c.name !== 'cilium (SPIRE)') expect(stats.weakened).toBeGreaterThan(0);
+  });
+});
+
+/**
+ * Property (issue 19, follow-up): flows that mix TCP, UDP and HTTP ports, from a peer with or
+ * without a ServiceAccount and with or without HTTP rules, on every backend with every member
+ * accepted: each member weakens exactly the ports its refusal named (see expectExactlyTheRefusedParts).
+ */
+describe.each(CASES.map((c) => [c.name, c]))('a weakening covers exactly the refused ports: %s', (_name, c: WeakenCase) => {
+  test('random mixed-protocol flows', () => {
+    const portArb = fc.record({ kind: fc.constantFrom('tcp', 'udp', 'http'), number: fc.constantFrom(53, 80, 5353, 8080) });
+    let weakened = 0;
+    fc.assert(
+      fc.property(fc.uniqueArray(portArb, { minLength: 2, maxLength: 4, selector: (p) => `${p.number}/${p.kind === 'udp' ? 'UDP' : 'TCP'}` }), fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+        fc.constantFrom('prometheus', 'prometheus', undefined), fc.boolean(), fc.constantFrom('from', 'from', 'namespace', 'to'), (specs, pick, serviceAccount, http, peer) => {
+          const app = Testing.app();
+          const chart = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh: c.mesh(c.members) });
+          const ports = specs.map((p) => (p.kind === 'tcp' ? Port.tcp(p.number) : p.kind === 'udp' ? Port.udp(p.number) : Port.http(p.number)));
+          const api = new SecureWorkload(chart, 'api', { image: 'x', ports });
+          const chosen = ports.filter((_, i) => pick[i]);
+          const rule = { ...(chosen.length ? { ports: chosen } : {}), ...(http && (chosen.length ? chosen : ports).every((p) => p.speaksHttp) ? { http: [{ methods: ['GET'] }] } : {}) };
+          const other = Peer.workload({ namespace: 'ext-a', labels: { app: 'client' }, ...(serviceAccount ? { serviceAccount } : {}) });
+          if (peer === 'from') api.allowFrom(other, rule);
+          else if (peer === 'namespace') api.allowFrom(Peer.namespace('ext-a'), rule);
+          else api.allowTo(other, { ports: chosen.length ? chosen : ports });
+          try {
+            app.synthYaml();
+          } catch (e) {
+            const problems = ZeroTrustSynthesis.problemsOf(e);
+            if (problems.length === 0) throw e;
+            // Only refusals with no weaker form are left when every member is accepted.
+            for (const p of problems) if (p.weaken !== undefined) throw new Error(`refused although ${p.weaken} is accepted: ${p.message}`);
+            return;
+          }
+          weakened += ZeroTrustSynthesis._of(app)._run().model!.flows.filter((f) => f.weakened?.length).length;
+          expectExactlyTheRefusedParts(app);
+        }),
+      { numRuns: RUNS, seed: SEED },
+    );
+    // Not vacuous (Cilium weakens nothing of flows with peers outside the app).
+    if (c.id !== 'cilium') expect(weakened).toBeGreaterThan(0);
   });
 });
