@@ -129,7 +129,6 @@ export class Mesh implements IMesh {
     return Mesh.of(RENDER_BACKENDS['kuma'], { ...rest, weaken }, (options) => ({
       meshKey: `kuma:${options.meshName}`, reserved: KUMA_RESERVED,
       profile: {
-        httpRulesAtL4: options.httpRulesAtL4,
         // A Mesh created elsewhere must have mTLS on (Mesh.kuma() says so): read it as STRICT.
         reader: {
           kuma: {
