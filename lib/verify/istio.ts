@@ -127,6 +127,7 @@ export class IstioEvaluator implements PolicyEvaluator {
       principal: mtls ? this.principalOf(q.source) : undefined,
       namespace: mtls ? q.source.namespace : undefined,
       ip: q.source.kind === 'ip' ? q.source.ip : undefined,
+      anyHost: q.source.kind === 'fqdn',
       port: q.port,
       http: q.http,
     };
@@ -461,11 +462,14 @@ export class IstioEvaluator implements PolicyEvaluator {
       const visible = exportTo.includes('*') || exportTo.includes(src.namespace!) || (exportTo.includes('.') && se.metadata.namespace === src.namespace);
       if (!visible || !(se.spec?.ports ?? []).some((p: any) => p.number === q.port)) continue;
       const seHosts: string[] = se.spec?.hosts ?? [];
+      const seAddresses: string[] = se.spec?.addresses ?? [];
+      // Opaque TCP is matched by the address dialled, the hosts are ignored: a whole-space address holds a host name's address too.
+      const opaque = ['TCP', undefined].includes((se.spec?.ports ?? []).find((p: any) => p.number === q.port)?.protocol);
       const hit = dst.kind === 'fqdn'
-        ? seHosts.some((h) => hostMatches(h, dst.host!))
-        : (se.spec?.addresses ?? []).some((a: string) => ipInCidr(dst.ip!, a.includes('/') ? a : `${a}/${a.includes(':') ? 128 : 32}`));
+        ? seHosts.some((h) => hostMatches(h, dst.host!)) || (opaque && seAddresses.some((a) => wholeSpace(a)))
+        : seAddresses.some((a: string) => ipInCidr(dst.ip!, a.includes('/') ? a : `${a}/${a.includes(':') ? 128 : 32}`));
       if (!hit) continue;
-      const chosen = dst.kind === 'fqdn' ? seHosts.find((h) => hostMatches(h, dst.host!))! : seHosts[0];
+      const chosen = dst.kind === 'fqdn' ? seHosts.find((h) => hostMatches(h, dst.host!)) ?? seAddresses.find((a) => wholeSpace(a))! : seHosts[0];
       if (seHosts.some((h) => imported(se.metadata.namespace!, h))) {
         return istioEffect('allow', `${name}: REGISTRY_ONLY imports ServiceEntry ${se.metadata.namespace}/${se.metadata.name} (${chosen})`, [...sidecarObjects, objectOf(se)]);
       }
@@ -480,6 +484,11 @@ interface Attributes {
   principal?: string;
   namespace?: string;
   ip?: string;
+  /**
+   * The source is a host outside the cluster (a host name): its address is unknown, but it lies in
+   * every whole-space block (`0.0.0.0/0`, `::/0`), as the intent and the NetworkPolicy reader take it.
+   */
+  anyHost?: boolean;
   port: number;
   /** Whether this enforcement point sees HTTP on the connection. */
   l7?: boolean;
@@ -510,20 +519,27 @@ function ruleMatches(rule: any, a: Attributes, action: 'ALLOW' | 'DENY'): boolea
   if (rule.when) throw new Error('the Istio reader does not model "when" conditions');
   const from: any[] | undefined = rule.from;
   const to: any[] | undefined = rule.to;
-  const fromOk = !from || from.some((f) => sourceMatches(f.source ?? {}, a));
+  const fromOk = !from || from.some((f) => sourceMatches(f.source ?? {}, a, action));
   const toOk = !to || to.some((t) => operationMatches(t.operation ?? {}, a, action));
   return fromOk && toOk;
 }
 
-function sourceMatches(s: any, a: Attributes): boolean {
+function sourceMatches(s: any, a: Attributes, action: 'ALLOW' | 'DENY'): boolean {
   for (const k of Object.keys(s)) if (!SUPPORTED_SOURCE.includes(k)) throw new Error(`the Istio reader does not model source field "${k}"`);
   const anyOf = (patterns: string[] | undefined, v: string | undefined) => v !== undefined && (patterns ?? []).some((p) => stringMatches(p, v));
   if (s.principals && !anyOf(s.principals, a.principal)) return false;
   if (s.notPrincipals && anyOf(s.notPrincipals, a.principal)) return false;
   if (s.namespaces && !anyOf(s.namespaces, a.namespace)) return false;
   if (s.notNamespaces && anyOf(s.notNamespaces, a.namespace)) return false;
-  if (s.ipBlocks && !(a.ip && s.ipBlocks.some((c: string) => ipInCidr(a.ip!, c)))) return false;
-  if (s.notIpBlocks && a.ip && s.notIpBlocks.some((c: string) => ipInCidr(a.ip!, c))) return false;
+  if (a.anyHost && a.ip === undefined) {
+    // A host's address is in a whole-space block; whether it is in any narrower one is unknown, so
+    // an ALLOW rule is taken not to match it and a DENY rule to match it (fail closed either way).
+    if (s.ipBlocks && !s.ipBlocks.some((c: string) => wholeSpace(c))) return action === 'DENY';
+    if (s.notIpBlocks?.length) return action === 'DENY';
+  } else {
+    if (s.ipBlocks && !(a.ip && s.ipBlocks.some((c: string) => ipInCidr(a.ip!, c)))) return false;
+    if (s.notIpBlocks && a.ip && s.notIpBlocks.some((c: string) => ipInCidr(a.ip!, c))) return false;
+  }
   return true;
 }
 
@@ -611,6 +627,11 @@ function parseIp(ip: string): { v: bigint; bits: number } | undefined {
   const t = tail !== undefined && tail ? tail.split(':') : [];
   const groups = ip.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
   return { v: groups.reduce((acc, g) => (acc << 16n) + BigInt(parseInt(g || '0', 16)), 0n), bits: 128 };
+}
+
+/** True when `cidr` is every address of its family (`0.0.0.0/0`, `::/0`). */
+function wholeSpace(cidr: string): boolean {
+  return /\/0$/.test(cidr);
 }
 
 /** True when `ip` lies inside `cidr` (same family). */
