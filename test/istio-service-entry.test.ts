@@ -7,6 +7,9 @@
  */
 import { App, Testing } from 'cdk8s';
 import { Dns, IstioMode, Mesh, Peer, Port, SecureWorkload, ZeroTrustChart, ZeroTrustSynthesis } from '../lib';
+import { IstioEvaluator } from '../lib/verify/istio';
+import { Endpoint, Manifest } from '../lib/verify/types';
+import { workloadEndpoints } from './support/istio-endpoints';
 import { find, synthApp } from './support/synth';
 
 function chart(app: App, dns?: Dns): ZeroTrustChart {
@@ -108,5 +111,34 @@ describe('Istio sidecar: address ranges and host names', () => {
     expect(problems(app)).toEqual([]);
     const policy = find(synthApp(app), 'AuthorizationPolicy', 'api', 'shop');
     expect(policy.spec.rules).toContainEqual(expect.objectContaining({ from: [{ source: { ipBlocks: ['0.0.0.0/0'] } }] }));
+  });
+});
+
+describe('the Istio reader: a host name as a source, by the AuthorizationPolicy rules Istio matches on its address', () => {
+  const host: Endpoint = { id: 'fqdn:api.example.com', kind: 'fqdn', host: 'api.example.com' } as Endpoint;
+  function ask(extra: (manifests: Manifest[]) => Manifest[]): boolean {
+    const app = Testing.app();
+    new SecureWorkload(chart(app), 'api', { image: 'x', ports: [Port.tcp(6379)] }).allowFrom(Peer.ipBlock('0.0.0.0/0'), { ports: [Port.tcp(6379)] });
+    const manifests = extra(synthApp(app) as Manifest[]);
+    const [api] = workloadEndpoints(manifests);
+    return new IstioEvaluator(manifests).evaluate({ source: host, destination: api, port: 6379, protocol: 'TCP' }).allowed;
+  }
+  const deny = (source: object): Manifest => ({
+    apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'pin', namespace: 'shop' },
+    spec: { action: 'DENY', rules: [{ from: [{ source }], to: [{ operation: { ports: ['6379'] } }] }] },
+  } as Manifest);
+  const narrowed = (ms: Manifest[]) => ms.map((m) => (m.kind === 'AuthorizationPolicy' && m.metadata.name === 'api'
+    ? { ...m, spec: { ...m.spec, rules: m.spec.rules.map((r: any) => ({ ...r, from: [{ source: { ipBlocks: ['0.0.0.0/0'], notIpBlocks: ['10.0.0.0/8'] } }] })) } } : m));
+
+  test('ALLOW from 0.0.0.0/0 admits it; with notIpBlocks it does not (a block with excepts is not taken to hold a host, as in the intent)', () => {
+    expect(ask((ms) => ms)).toBe(true);
+    expect(ask(narrowed)).toBe(false);
+  });
+
+  test('a DENY rule matches it by the same convention: notIpBlocks of a narrower block do not exclude it, a whole-space one does; ipBlocks of a narrower block do not hold it', () => {
+    expect(ask((ms) => [...ms, deny({ notIpBlocks: ['203.0.113.0/24'] })])).toBe(false);
+    expect(ask((ms) => [...ms, deny({ notIpBlocks: ['0.0.0.0/0'] })])).toBe(true);
+    expect(ask((ms) => [...ms, deny({ ipBlocks: ['203.0.113.0/24'] })])).toBe(true);
+    expect(ask((ms) => [...ms, deny({ ipBlocks: ['0.0.0.0/0'] })])).toBe(false);
   });
 });

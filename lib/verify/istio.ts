@@ -532,10 +532,10 @@ function sourceMatches(s: any, a: Attributes, action: 'ALLOW' | 'DENY'): boolean
   if (s.namespaces && !anyOf(s.namespaces, a.namespace)) return false;
   if (s.notNamespaces && anyOf(s.notNamespaces, a.namespace)) return false;
   if (a.anyHost && a.ip === undefined) {
-    // A host's address is in a whole-space block; whether it is in any narrower one is unknown, so
-    // an ALLOW rule is taken not to match it and a DENY rule to match it (fail closed either way).
-    if (s.ipBlocks && !s.ipBlocks.some((c: string) => wholeSpace(c))) return action === 'DENY';
-    if (s.notIpBlocks?.length) return action === 'DENY';
+    // As the intent takes it: a host's address is in a whole-space block and in no narrower one, and
+    // a whole-space block with excepts is not taken to hold it (so an ALLOW rule with notIpBlocks does not match).
+    if (s.ipBlocks && !s.ipBlocks.some((c: string) => wholeSpace(c))) return false;
+    if (s.notIpBlocks?.length && (s.notIpBlocks.some((c: string) => wholeSpace(c)) || action === 'ALLOW')) return false;
   } else {
     if (s.ipBlocks && !(a.ip && s.ipBlocks.some((c: string) => ipInCidr(a.ip!, c)))) return false;
     if (s.notIpBlocks && a.ip && s.notIpBlocks.some((c: string) => ipInCidr(a.ip!, c))) return false;
