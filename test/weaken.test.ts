@@ -320,7 +320,7 @@ describe('a weakening applies to exactly the part of the flow its refusal named'
   const RULE = 'shop/dns.allowFrom(monitoring/{app=prometheus}@prometheus)';
 
   test.each([['istio', () => Mesh.istio({ weaken: [Weaken.IDENTITY_TO_LABELS] })], ['linkerd', () => Mesh.linkerd({ weaken: [Weaken.IDENTITY_TO_LABELS] })]])(
-    '%s: IDENTITY_TO_LABELS drops the ServiceAccount on the UDP port only; TCP keeps it, and verify checks both exactly', async (_id, mesh) => {
+    '%s: IDENTITY_TO_LABELS drops the ServiceAccount on the UDP port only; TCP keeps it, and verify checks both exactly', async (id, mesh) => {
       const dir = synthesize((app) => mixed(app, mesh()));
       const doc = JSON.parse(fs.readFileSync(path.join(dir, 'zero-trust.intent.json'), 'utf-8'));
       expect(doc.flows).toHaveLength(1);
@@ -334,6 +334,13 @@ describe('a weakening applies to exactly the part of the flow its refusal named'
         .toEqual(['prometheus 5353/TCP ', '- 5353/UDP IDENTITY_TO_LABELS']);
       const r = await cli('verify', dir);
       expect(r.stdout).toMatch(/^OK: /);
+      // flows marks the row only the weakened part allows (any ServiceAccount with the labels, on UDP); TCP keeps the account. The summary counts the rule once.
+      const rows = (await cli('flows', dir)).stdout.split('\n');
+      const row = (source: RegExp, proto: string) => rows.filter((l) => source.test(l) && l.includes('`shop/dns`') && new RegExp(`\\| 5353 +\\| ${proto} `).test(l));
+      expect(row(/^\| `monitoring\/\{app=prometheus\}` /, 'UDP')).toEqual([expect.stringContaining('`weakened (Weaken.IDENTITY_TO_LABELS)`')]);
+      expect(row(/^\| `monitoring\/\{app=prometheus\}` /, 'TCP')).toEqual([]);
+      expect(row(/^\| <code>monitoring\/\{app=prometheus\}&#64;prometheus<\/code> /, 'TCP')).toEqual([expect.stringMatching(/\| — +\| required +\|$/)]);
+      expect(rows).toContain(`- ${id}: 0 flows enforced as declared, 1 weakened (Weaken.IDENTITY_TO_LABELS: 1)`);
       // Recorded as weakening the whole flow, the file is wider than the manifests: verify fails on TCP from another ServiceAccount.
       const other = tempDir('weaken-part');
       temps.push(other);
