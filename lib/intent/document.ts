@@ -6,10 +6,10 @@
 import { BACKEND_IDS, isBackendId } from './backend';
 import { DnsSpec } from './dns';
 import { ZeroTrustError } from './errors';
-import { EndpointModel, FlowModel, NamespaceModel, WorkloadModel, ZeroTrustModel } from './model';
+import { EndpointModel, FlowModel, NamespaceModel, WorkloadModel, ZeroTrustModel, samePort } from './model';
 import { Port, PortKind } from './port';
 import { parseCidr } from './cidr';
-import { WEAKEN_MEMBERS, Weaken, declaredFlow, hostExceptOf, weakenFlow } from './weaken';
+import { WEAKEN_MEMBERS, Weaken, declaredFlow, hostExceptOf, weakenFlow, weakeningsOf } from './weaken';
 
 /** File name of the intent file. */
 export const INTENT_FILE_NAME = 'zero-trust.intent.json';
@@ -40,9 +40,15 @@ export interface IntentDocumentJson {
   flows: Array<{
     source: EndpointJson; destination: EndpointJson; ports: PortJson[]; http: Array<{ methods: string[]; paths: string[] }>; declaredAt: string;
     weakened?: string[];
+    /**
+     * The declared ports a member of `weakened` applies to, for a member whose refusal named only
+     * some of them (UDP ports whose ServiceAccount the mesh cannot check); a member not listed
+     * here weakens the whole flow.
+     */
+    weakenedPorts?: { [member: string]: PortJson[] };
     /** True when the ports are the mesh proxy's own (metrics scraping). */
     proxy?: boolean;
-    /** With `HOST_TO_PORT`: the cluster's ranges left out of "any address" (the chart's `clusterCidrs`). */
+    /** With `HOST_TO_PORT`: the cluster's ranges left out of "any address" (the chart's `clusterNetworks`). */
     hostExcept?: string[];
   }>;
 }
@@ -76,13 +82,14 @@ export function intentDocument(model: ZeroTrustModel, dns: { [namespace: string]
     version: INTENT_FORMAT_VERSION,
     namespaces: model.namespaces.map((n) => ({ name: n.name, backend: n.backend, dns: dnsJson(dns[n.name] ?? KUBE_DNS) })),
     workloads: model.workloads.map((w) => ({ name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, selector: sortedObject(w.selector), ports: w.ports.map(portJson) })),
-    flows: declaredFlows(model).map(({ flow: f, weakened, hostExcept }) => ({
+    flows: declaredFlows(model).map(({ flow: f, weakened, weakenedPorts, hostExcept }) => ({
       source: endpointJson(f.source),
       destination: endpointJson(f.destination),
       ports: f.ports.map(portJson),
       http: f.http.map((h) => ({ methods: [...h.methods], paths: [...h.paths] })),
       declaredAt: f.declaredAt,
       ...(weakened.length ? { weakened: [...weakened] } : {}),
+      ...(Object.keys(weakenedPorts).length ? { weakenedPorts } : {}),
       ...(hostExcept.length ? { hostExcept } : {}),
       ...(f.proxy ? { proxy: true } : {}),
     })),
@@ -90,13 +97,18 @@ export function intentDocument(model: ZeroTrustModel, dns: { [namespace: string]
 }
 
 /** The declared flows of a model, each once (a weakening may enforce one as two), with its weakenings. */
-function declaredFlows(model: ZeroTrustModel): Array<{ flow: FlowModel; weakened: readonly Weaken[]; hostExcept: string[] }> {
+function declaredFlows(model: ZeroTrustModel): Array<{ flow: FlowModel; weakened: readonly Weaken[]; weakenedPorts: { [member: string]: PortJson[] }; hostExcept: string[] }> {
   const enforced = new Map<FlowModel, FlowModel[]>();
   for (const f of model.flows) {
     const d = declaredFlow(f);
     enforced.set(d, [...(enforced.get(d) ?? []), f]);
   }
-  return [...enforced].map(([flow, forms]) => ({ flow, weakened: forms[0].weakened ?? [], hostExcept: hostExceptOf(forms) }));
+  return [...enforced].map(([flow, forms]) => {
+    const parts = weakeningsOf(flow, forms);
+    const weakenedPorts: { [member: string]: PortJson[] } = {};
+    for (const [m, ports] of parts) if (ports) weakenedPorts[m] = ports.map(portJson);
+    return { flow, weakened: [...parts.keys()], weakenedPorts, hostExcept: hostExceptOf(forms) };
+  });
 }
 
 function dnsJson(d: DnsSpec): DnsSpec {
@@ -193,18 +205,28 @@ export function parseIntentDocument(doc: unknown, where = INTENT_FILE_NAME): Par
         fail(`${f}.hostExcept[${j}]`, (e as Error).message);
       }
     });
+    const ports = list(o.ports, `${f}.ports`).map((p, j) => port(p, `${f}.ports[${j}]`));
+    const parts = new Map<Weaken, Port[] | undefined>(weakened.map((m) => [m, undefined]));
+    for (const [m, on] of Object.entries(o.weakenedPorts === undefined ? {} : obj(o.weakenedPorts, `${f}.weakenedPorts`))) {
+      const field = `${f}.weakenedPorts.${m}`;
+      if (!weakened.includes(m as Weaken)) fail(field, `"${m}" is not in weakened`);
+      parts.set(m as Weaken, list(on, field).map((p, j) => {
+        const parsed = port(p, `${field}[${j}]`);
+        return ports.find((q) => samePort(q, parsed)) ?? fail(`${field}[${j}]`, `${parsed.toString()} is not one of the flow's ports`);
+      }));
+    }
     // A weakened flow is checked in its weaker form, exactly as the synth rendered it.
     return weakenFlow({
       source: endpoint(o.source, `${f}.source`),
       destination: endpoint(o.destination, `${f}.destination`),
-      ports: list(o.ports, `${f}.ports`).map((p, j) => port(p, `${f}.ports[${j}]`)),
+      ports,
       http: list(o.http ?? [], `${f}.http`).map((h, j) => ({
         methods: strings(obj(h, `${f}.http[${j}]`).methods ?? [], `${f}.http[${j}].methods`),
         paths: strings(h.paths ?? [], `${f}.http[${j}].paths`),
       })),
       declaredAt: typeof o.declaredAt === 'string' ? o.declaredAt : f,
       ...(o.proxy === true ? { proxy: true } : {}),
-    }, weakened, hostExcept);
+    }, parts, hostExcept);
   });
   return { model: { namespaces, workloads, flows }, dns };
 }

@@ -108,8 +108,13 @@ export interface FlowModel {
    * absent: enforced as declared.
    */
   readonly weakened?: readonly Weaken[];
-  /** The flow as declared, when this one is its weaker form. */
+  /** The flow as declared, when this one is its weaker form (or one part of it). */
   readonly declared?: FlowModel;
+  /**
+   * The declared ports this flow stands for, when a weakening applies to only some of the declared
+   * flow's ports (lib/intent/weaken.ts): the declared flow is split into parts; absent: all of them.
+   */
+  readonly part?: readonly Port[];
   /**
    * True when the ports are the mesh proxy's own (its metrics ports, `allowMetricsScraping`), not
    * the workload's: only the layers that see those ports render them (the NetworkPolicy layer;
@@ -166,7 +171,7 @@ export function endpointKey(e: EndpointModel): string {
  */
 export function describeFlow(f: FlowModel): string {
   if (f.declared && f.weakened?.length) {
-    return `${describeFlow(f.declared)} — ${f.weakened.map((m) => `${WEAKENING_PHRASES[m]} (Weaken.${m})`).join('; ')}`;
+    return `${describeFlow(f.part ? { ...f.declared, ports: [...f.part] } : f.declared)} — ${f.weakened.map((m) => `${WEAKENING_PHRASES[m]} (Weaken.${m})`).join('; ')}`;
   }
   const ports = f.ports.length === 0 ? 'any port' : f.ports.map((p) => p.toString()).join(', ');
   const http = f.http.length === 0 ? '' : ` [${f.http.map(describeHttpRule).join(' | ')}]`;

@@ -122,11 +122,6 @@ export interface MeshBinding {
    */
   readonly weaken?: readonly Weaken[];
   /**
-   * The cluster's own ranges, which `Weaken.HOST_TO_PORT` leaves out of "any address".
-   * @default - none
-   */
-  readonly clusterCidrs?: readonly string[];
-  /**
    * Creates the layer of the identity guard (the chart's `identityGuard`): admission policies
    * that keep each workload's selector labels and ServiceAccount to its own pods.
    * @default - no guard can be rendered

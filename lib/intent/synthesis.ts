@@ -10,11 +10,12 @@ import { ApiObject, Chart, JsonPatch } from 'cdk8s';
 import { IConstruct } from 'constructs';
 import { DnsSpec } from './dns';
 import { ZeroTrustError, ZeroTrustErrorDetails, formatProblems } from './errors';
-import { FlowModel, NamespaceModel, WorkloadModel, ZeroTrustModel } from './model';
+import { FlowModel, NamespaceModel, WorkloadModel, ZeroTrustModel, samePort } from './model';
+import { Port } from './port';
 import { reservedKey } from './names';
 import { clusterNetworkProblems } from './networks';
 import { IntentRegistry } from './registry';
-import { WEAKEN_MEMBERS, Weaken, applyWeakenings, declaredFlow, describeWeakening } from './weaken';
+import { Weaken, applyWeakenings, declaredFlow, describeWeakening } from './weaken';
 import {
   MeshBinding, MeshRenderer, MetadataAdditions, PodSpecAdditions, RenderContext, RenderedObject, SelfCheck, SelfCheckChart,
 } from './render';
@@ -252,18 +253,16 @@ interface CheckOutcome {
  * shows in the same synth. A refusal that the weakening does not answer stays a problem.
  */
 function checkWithWeakenings(declared: ZeroTrustModel, plans: ReadonlyArray<{ chart: SynthesizedChart; ctx: RenderContext; layers: MeshRenderer[] }>): CheckOutcome {
-  const weakenings = new Map<FlowModel, Set<Weaken>>();
-  const clusterCidrs = new Map<FlowModel, readonly string[]>();
+  const weakenings = new Map<FlowModel, Map<Weaken, Port[] | undefined>>();
+  const hostNetworks = new Map<FlowModel, readonly string[]>();
   const refused: ZeroTrustError[] = [];
   // A rule refused for one member is one problem per chart, whichever of the chart's layers refused it (the first, outermost, names it).
   const refusedOnce = new Map<FlowModel, Set<string>>();
   let model = declared;
   let last: ZeroTrustError[] = [];
-  // Each round adds at least one member to a flow, so there are at most as many rounds as members (and one to confirm).
-  for (let round = 0; round <= WEAKEN_MEMBERS.length; round++) {
-    model = applyWeakenings(declared, weakenings, clusterCidrs);
-    // What this round's model has applied: a refusal of a member already applied is one the weakening did not answer.
-    const inModel = new Map([...weakenings].map(([f, ms]) => [f, new Set(ms)]));
+  // Each round weakens more of some flow (a member, or more of its ports), so the rounds end; the cap is a guard.
+  for (let round = 0; round < 64; round++) {
+    model = applyWeakenings(declared, weakenings, hostNetworks);
     last = [];
     let grew = false;
     for (const plan of plans) {
@@ -274,19 +273,25 @@ function checkWithWeakenings(declared: ZeroTrustModel, plans: ReadonlyArray<{ ch
         for (const found of checkLayer(layer, ctx)) {
           const p = found.problem.within(context);
           const member = p.weaken;
-          const flow = found.flow && declaredFlow(found.flow);
-          if (!member || !flow || inModel.get(flow)?.has(member)) { last.push(p); continue; }
+          const form = found.flow;
+          // A refusal of a member already applied to this form is one the weakening did not answer.
+          if (!member || !form || form.weakened?.includes(member)) { last.push(p); continue; }
+          const flow = declaredFlow(form);
+          // Only the part of the flow the refusal names is weakened (the UDP ports of a flow, not its TCP ones).
+          const ports = refusedPorts(layer, ctx, form, member);
           // Every chart that refuses the flow must accept the member (a flow between two charts is checked by both).
           if (!accepted.has(member)) {
             const seen = refusedOnce.get(flow) ?? new Set<string>();
-            if (!seen.has(`${context.namespace}|${member}`)) refused.push(withWeakenHint(p, member));
+            if (!seen.has(`${context.namespace}|${member}`)) refused.push(withWeakenHint(p, member, ports && ports.length < flow.ports.length ? ports : undefined));
             refusedOnce.set(flow, seen.add(`${context.namespace}|${member}`));
           }
-          const applied = weakenings.get(flow);
-          if (applied?.has(member)) continue;
-          weakenings.set(flow, new Set([...(applied ?? []), member]));
-          // A host name is weakened by the chart of its source (the only chart it touches): that chart's ranges stay closed.
-          if (member === Weaken.HOST_TO_PORT) clusterCidrs.set(flow, plan.chart._binding.clusterCidrs ?? []);
+          const applied = weakenings.get(flow) ?? new Map<Weaken, Port[] | undefined>();
+          const next = widenedPart(flow, applied, member, ports);
+          if (next === false) continue;
+          applied.set(member, next);
+          weakenings.set(flow, applied);
+          // A host name is weakened by the chart of its source (the only chart it touches): that chart's networks stay closed.
+          if (member === Weaken.HOST_TO_PORT) hostNetworks.set(flow, plan.chart._clusterNetworks ?? []);
           grew = true;
         }
       }
@@ -296,10 +301,32 @@ function checkWithWeakenings(declared: ZeroTrustModel, plans: ReadonlyArray<{ ch
   return { model, problems: [...refused, ...last] };
 }
 
+/**
+ * The declared ports of a refused form that the refusal names: each port checked alone, those
+ * refused for the same member; all of the form's declared ports when the refusal is of the ports
+ * together (a subset of a connection) or names no port alone.
+ */
+function refusedPorts(layer: MeshRenderer, ctx: RenderContext, form: FlowModel, member: Weaken): Port[] {
+  const ports = [...(form.part ?? declaredFlow(form).ports)];
+  if (ports.length <= 1) return ports;
+  const alone = ports.filter((p) => problemOf(() => layer.check({ ...ctx, model: { ...ctx.model, flows: [{ ...form, ports: [p] }] } }))?.weaken === member);
+  return alone.length > 0 ? alone : ports;
+}
+
+/** The part of the flow `member` weakens once `ports` are refused too (undefined: all of it), or false when it already does. */
+function widenedPart(flow: FlowModel, applied: ReadonlyMap<Weaken, Port[] | undefined>, member: Weaken, ports: readonly Port[]): Port[] | undefined | false {
+  if (applied.has(member) && applied.get(member) === undefined) return false;
+  const before = applied.get(member) ?? [];
+  const after = flow.ports.filter((p) => before.some((q) => samePort(p, q)) || ports.some((q) => samePort(p, q)));
+  if (applied.has(member) && after.length === before.length) return false;
+  return after.length === flow.ports.length || flow.ports.length === 0 ? undefined : after;
+}
+
 /** The refusal, telling which `Weaken` member would accept it (unless its message already does). */
-function withWeakenHint(p: ZeroTrustError, member: Weaken): ZeroTrustError {
-  if (p.text.includes(`Weaken.${member}`)) return p;
-  return new ZeroTrustError({ ...p.details, message: `${p.text}; or accept it weaker with weaken: [Weaken.${member}] on the chart's Mesh (${describeWeakening(member).replace(/ \(Weaken\.[A-Z_]+\)$/, '')})` });
+function withWeakenHint(p: ZeroTrustError, member: Weaken, part?: readonly Port[]): ZeroTrustError {
+  const on = part ? ` on ${part.map((x) => x.toString()).join(', ')}` : '';
+  if (p.text.includes(`Weaken.${member}`)) return on ? new ZeroTrustError({ ...p.details, message: `${p.text} (Weaken.${member} applies${on} only)` }) : p;
+  return new ZeroTrustError({ ...p.details, message: `${p.text}; or accept it weaker with weaken: [Weaken.${member}] on the chart's Mesh (${describeWeakening(member).replace(/ \(Weaken\.[A-Z_]+\)$/, '')}${on})` });
 }
 
 /** A problem a layer found, and the flow it refused (absent: a problem of the namespace or of several flows). */

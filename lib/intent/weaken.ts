@@ -9,10 +9,10 @@
  * renderers and readers see an ordinary model, and the declared flow travels with the weaker ones
  * (`FlowModel.declared`) for annotations, reports and the intent file.
  */
-import { normalizeCidr, parseCidr } from './cidr';
 import { compareText } from './collation';
 import { ZeroTrustError } from './errors';
 import { EndpointModel, FlowModel, WEAKENING_PHRASES, ZeroTrustModel, samePort } from './model';
+import { Port } from './port';
 
 /**
  * What a backend may give up when the user accepts it, by name. Nothing is weakened unless its
@@ -65,13 +65,6 @@ export interface WeakenProps {
    * @default - nothing is weakened: every such flow is a synth error
    */
   readonly weaken?: Weaken[];
-  /**
-   * The cluster's own address ranges (pod, Service and node networks). `Weaken.HOST_TO_PORT`
-   * leaves them out of "any address", so a host name weakened to its ports does not also open the
-   * cluster's pods and Services on them.
-   * @default - none: "any address" includes the cluster's own
-   */
-  readonly clusterCidrs?: string[];
 }
 
 /** `enforced as the whole port (Weaken.HTTP_TO_PORT)`. */
@@ -90,33 +83,50 @@ export function normalizeWeaken(list: readonly Weaken[] | undefined, where: stri
   return WEAKEN_MEMBERS.filter((m) => given.has(m));
 }
 
-/** The `clusterCidrs` prop, normalized and sorted; throws for a malformed, whole-space or repeated range. */
-export function normalizeClusterCidrs(list: readonly string[] | undefined, where: string): string[] {
-  if (list === undefined) return [];
-  if (!Array.isArray(list)) throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', message: `${where}: clusterCidrs must be an array of CIDR strings` });
-  const out = new Set<string>();
-  for (const c of list) {
-    const parsed = parseCidr(c, `${where}: clusterCidrs`);
-    if (parsed.prefix === 0) throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', message: `${where}: clusterCidrs "${c}" is every address; list the cluster's own ranges` });
-    const n = normalizeCidr(parsed);
-    if (out.has(n)) throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', message: `${where}: clusterCidrs lists ${n} twice` });
-    out.add(n);
-  }
-  return [...out].sort(compareText);
-}
-
 /** Every IPv4 and IPv6 address, as `HOST_TO_PORT` renders a host name. */
 const ANY_ADDRESS = ['0.0.0.0/0', '::/0'];
 
 /**
- * The flows enforced for a declared flow when `members` are applied to it (one flow, or two for
- * `HOST_TO_PORT`: every IPv4 and every IPv6 address, each except the `clusterCidrs` of its family).
+ * The members applied to a declared flow, each with the part of it that was refused: some of its
+ * declared ports, or (undefined) the whole flow.
  */
-export function weakenFlow(declared: FlowModel, members: ReadonlySet<Weaken> | readonly Weaken[], clusterCidrs: readonly string[] = []): FlowModel[] {
-  const set = new Set(members);
-  const applied = WEAKEN_MEMBERS.filter((m) => set.has(m));
+export type WeakenParts = ReadonlyMap<Weaken, readonly Port[] | undefined>;
+
+/** Members given as a list weaken the whole flow. */
+function partsOf(members: WeakenParts | ReadonlySet<Weaken> | readonly Weaken[]): WeakenParts {
+  if (members instanceof Map) return members;
+  return new Map([...(members as Iterable<Weaken>)].map((m) => [m, undefined]));
+}
+
+/**
+ * The flows enforced for a declared flow when `members` are applied to it. A member applies to
+ * the part of the flow its refusal named (`WeakenParts`: some ports, or all of it); the declared
+ * ports are split into parts by the members that weaken them, and each part is one flow (two for
+ * `HOST_TO_PORT`: every IPv4 and every IPv6 address, each except the `clusterNetworks` of its
+ * family). A part no member weakens keeps the declaration as it is.
+ */
+export function weakenFlow(declared: FlowModel, members: WeakenParts | ReadonlySet<Weaken> | readonly Weaken[], clusterNetworks: readonly string[] = []): FlowModel[] {
+  const parts = partsOf(members);
+  const applied = WEAKEN_MEMBERS.filter((m) => parts.has(m));
   if (applied.length === 0) return [declared];
-  let f: FlowModel = declared;
+  if (declared.ports.length === 0 || applied.every((m) => parts.get(m) === undefined)) return weakenPart(declared, undefined, applied, clusterNetworks);
+  const groups: Array<{ members: Weaken[]; ports: Port[] }> = [];
+  for (const p of declared.ports) {
+    const ms = applied.filter((m) => parts.get(m)?.some((q) => samePort(q, p)) ?? true);
+    const g = groups.find((x) => x.members.join() === ms.join());
+    if (g) g.ports.push(p);
+    else groups.push({ members: ms, ports: [p] });
+  }
+  if (groups.length === 1) return weakenPart(declared, undefined, groups[0].members, clusterNetworks);
+  return groups.flatMap((g) => weakenPart(declared, g.ports, g.members, clusterNetworks));
+}
+
+/** One part of a declared flow (`part`: its ports, undefined: all of it) with `members` applied. */
+function weakenPart(declared: FlowModel, part: Port[] | undefined, members: readonly Weaken[], clusterNetworks: readonly string[]): FlowModel[] {
+  const ofPart = part ? { ports: part, part } : {};
+  if (members.length === 0) return [{ ...declared, ...ofPart, declared }];
+  const set = new Set(members);
+  let f: FlowModel = { ...declared, ...ofPart };
   if (set.has(Weaken.HTTP_TO_PORT)) f = { ...f, http: [] };
   if (set.has(Weaken.IDENTITY_TO_LABELS)) f = { ...f, source: withoutServiceAccount(f.source), destination: withoutServiceAccount(f.destination) };
   if (set.has(Weaken.WORKLOAD_TO_NAMESPACE) && f.source.type === 'external-workload' && !f.source.serviceAccount) {
@@ -125,12 +135,12 @@ export function weakenFlow(declared: FlowModel, members: ReadonlySet<Weaken> | r
   if (set.has(Weaken.PORTS_TO_CONNECTION) && f.destination.type === 'workload') {
     const dest = f.destination.workload;
     // Every port of the destination, the declared ones first (in their order), then the rest.
-    f = { ...f, ports: [...f.ports, ...dest.ports.filter((d) => !f.ports.some((p) => samePort(p, d)))] };
+    f = { ...f, ports: [...f.ports, ...dest.ports.filter((d) => !declared.ports.some((p) => samePort(p, d)))] };
   }
-  const base: FlowModel = { ...f, declared, weakened: applied };
+  const base: FlowModel = { ...f, declared, weakened: [...members] };
   if (set.has(Weaken.HOST_TO_PORT) && f.destination.type === 'fqdn') {
     return ANY_ADDRESS.map((cidr) => {
-      const except = clusterCidrs.filter((c) => c.includes(':') === cidr.includes(':'));
+      const except = clusterNetworks.filter((c) => c.includes(':') === cidr.includes(':') && c !== cidr);
       return { ...base, destination: { type: 'ip-block', cidr, except } };
     });
   }
@@ -149,12 +159,28 @@ export function declaredFlow(f: FlowModel): FlowModel {
 
 /**
  * The model with each declared flow replaced by its weakened forms, in the model's order.
- * `weakenings` and `clusterCidrs` (of the chart that weakened a host name) are keyed by the declared flow.
+ * `weakenings` and `clusterNetworks` (of the chart that weakened a host name) are keyed by the declared flow.
  */
-export function applyWeakenings(model: ZeroTrustModel, weakenings: ReadonlyMap<FlowModel, ReadonlySet<Weaken>>,
-  clusterCidrs: ReadonlyMap<FlowModel, readonly string[]> = new Map()): ZeroTrustModel {
+export function applyWeakenings(model: ZeroTrustModel, weakenings: ReadonlyMap<FlowModel, WeakenParts>,
+  clusterNetworks: ReadonlyMap<FlowModel, readonly string[]> = new Map()): ZeroTrustModel {
   if (weakenings.size === 0) return model;
-  return { ...model, flows: model.flows.flatMap((f) => weakenFlow(f, weakenings.get(f) ?? [], clusterCidrs.get(f))) };
+  return { ...model, flows: model.flows.flatMap((f) => weakenFlow(f, weakenings.get(f) ?? [], clusterNetworks.get(f))) };
+}
+
+/**
+ * The members that weaken a declared flow, in `WEAKEN_MEMBERS` order, each with the declared
+ * ports it weakens when that is only some of them (undefined: the whole flow), from its enforced forms.
+ */
+export function weakeningsOf(declared: FlowModel, forms: readonly FlowModel[]): Map<Weaken, Port[] | undefined> {
+  const out = new Map<Weaken, Port[] | undefined>();
+  for (const m of WEAKEN_MEMBERS) {
+    const with_ = forms.filter((f) => f.weakened?.includes(m));
+    if (with_.length === 0) continue;
+    if (with_.some((f) => f.part === undefined)) { out.set(m, undefined); continue; }
+    const ports = declared.ports.filter((p) => with_.some((f) => f.part!.some((q) => samePort(p, q))));
+    out.set(m, ports.length === declared.ports.length ? undefined : ports);
+  }
+  return out;
 }
 
 /** The ranges a weakened host name's flows leave out (their destinations' excepts), sorted. */
@@ -180,20 +206,19 @@ export interface EnforcementSummary {
  * a flow counts for the backend of each namespace of the app at one of its ends.
  */
 export function enforcementSummary(model: ZeroTrustModel): EnforcementSummary[] {
-  const seen = new Set<FlowModel>();
+  const forms = new Map<FlowModel, FlowModel[]>();
+  for (const f of model.flows) forms.set(declaredFlow(f), [...(forms.get(declaredFlow(f)) ?? []), f]);
   const out = new Map<string, { declared: number; weakened: number; byMember: { [m: string]: number } }>();
   for (const n of model.namespaces) if (!out.has(n.backend)) out.set(n.backend, { declared: 0, weakened: 0, byMember: {} });
-  for (const f of model.flows) {
-    const d = declaredFlow(f);
-    if (seen.has(d)) continue;
-    seen.add(d);
+  for (const [d, enforced] of forms) {
+    const members = [...weakeningsOf(d, enforced).keys()];
     const backends = new Set<string>();
-    for (const e of [f.source, f.destination]) if (e.type === 'workload') backends.add(e.workload.backend);
+    for (const e of [d.source, d.destination]) if (e.type === 'workload') backends.add(e.workload.backend);
     for (const b of backends) {
       const s = out.get(b) ?? { declared: 0, weakened: 0, byMember: {} };
-      if (f.weakened?.length) {
+      if (members.length) {
         s.weakened++;
-        for (const m of f.weakened) s.byMember[m] = (s.byMember[m] ?? 0) + 1;
+        for (const m of members) s.byMember[m] = (s.byMember[m] ?? 0) + 1;
       } else {
         s.declared++;
       }

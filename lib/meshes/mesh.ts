@@ -1,4 +1,5 @@
 import { BackendId } from '../intent/backend';
+import { ZeroTrustError } from '../intent/errors';
 import { ReservedKeys } from '../intent/names';
 import { IMesh, MeshRenderer, RenderBackend, bindMesh } from '../intent/render';
 import { CiliumMeshProps, ciliumBackend } from './cilium';
@@ -12,7 +13,7 @@ import { NetworkServiceMeshProps, nsmBackend } from './nsm';
 import { CILIUM_RESERVED, ISTIO_RESERVED, KUMA_RESERVED, LINKERD_RESERVED, NSM_RESERVED } from './reserved';
 import { MeshSelfCheck, SelfCheckProfile } from './selfcheck';
 import { KumaMtls } from '../verify/kuma';
-import { Weaken, WeakenProps, normalizeClusterCidrs, normalizeWeaken } from '../intent/weaken';
+import { Weaken, WeakenProps, normalizeWeaken } from '../intent/weaken';
 import { KumaHttpRules } from './kuma';
 
 // The props and enums of every factory below: the public vocabulary of the backends.
@@ -128,7 +129,6 @@ export class Mesh implements IMesh {
     return Mesh.of(RENDER_BACKENDS['kuma'], { ...rest, weaken }, (options) => ({
       meshKey: `kuma:${options.meshName}`, reserved: KUMA_RESERVED,
       profile: {
-        httpRulesAtL4: options.httpRulesAtL4,
         // A Mesh created elsewhere must have mTLS on (Mesh.kuma() says so): read it as STRICT.
         reader: {
           kuma: {
@@ -172,8 +172,11 @@ export class Mesh implements IMesh {
     const settings = backend.settings(props);
     const id = backend.id(settings);
     const weaken = normalizeWeaken(props.weaken, `Mesh for ${id}`);
-    const clusterCidrs = normalizeClusterCidrs(props.clusterCidrs, `Mesh for ${id}`);
-    return new Mesh(id, () => backend.layers(settings).map(proxyFlowsHidden), { ...options(settings), weaken, clusterCidrs });
+    // The cluster's ranges are one fact of the chart (clusterNetworks); a plain-JavaScript caller passing them here would get "any address".
+    if ((props as { clusterCidrs?: unknown }).clusterCidrs !== undefined) {
+      throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', message: `Mesh for ${id}: clusterCidrs is not a mesh prop; give the cluster's pod and Service ranges to the chart (ZeroTrustChart clusterNetworks), which Weaken.HOST_TO_PORT leaves closed` });
+    }
+    return new Mesh(id, () => backend.layers(settings).map(proxyFlowsHidden), { ...options(settings), weaken });
   }
 
   /** Backend id, also the output folder name (`networkpolicy`, `istio`, `istio-ambient`, ...). */
@@ -189,7 +192,7 @@ export class Mesh implements IMesh {
     this.id = backend;
     const meshKey = options.meshKey ?? backend;
     bindMesh(this, {
-      backend, layers, meshKey, reserved: options.reserved, weaken: options.weaken, clusterCidrs: options.clusterCidrs,
+      backend, layers, meshKey, reserved: options.reserved, weaken: options.weaken,
       selfCheck: new MeshSelfCheck(backend, meshKey, options.profile),
       guardLayer: () => new IdentityGuardLayer(backend),
       proxyMetricsPorts: () => proxyMetricsPorts(backend),
@@ -203,5 +206,4 @@ interface MeshOptions {
   readonly reserved?: ReservedKeys;
   readonly profile: SelfCheckProfile;
   readonly weaken?: readonly Weaken[];
-  readonly clusterCidrs?: readonly string[];
 }

@@ -19,7 +19,7 @@
  */
 import { DnsSpec } from '../intent/dns';
 import { ZeroTrustError } from '../intent/errors';
-import { EndpointModel, FlowModel, NAME_LABEL, ZeroTrustModel, describeFlow } from '../intent/model';
+import { EndpointModel, NAME_LABEL, ZeroTrustModel, describeFlow } from '../intent/model';
 import { SelfCheck, SelfCheckInput } from '../intent/render';
 import { IntentEvaluator, IntentOptions, describeQuery, endpointMatches, flowHttpMatches, flowPortMatches, intentProbes } from '../verify/expected';
 import { NAMESPACE_NAME_LABEL, NamespaceInfo, WORKLOAD_KINDS, implicitNamespace, inventory, namespaceOfObject } from '../verify/inventory';
@@ -36,8 +36,6 @@ export interface SelfCheckProfile {
   readonly istioRevision?: string;
   /** Linkerd: the control plane's namespace. */
   readonly linkerdControlPlaneNamespace?: string;
-  /** Kuma `KumaHttpRules.ENFORCE_AT_L4`: HTTP rules to this chart's workloads are enforced on their ports only (a documented downgrade). */
-  readonly httpRulesAtL4?: boolean;
   /** The backend's settings the reader needs (trust domain, a Kuma mesh created elsewhere, ...). */
   readonly reader?: ReaderOptions['settings'];
 }
@@ -103,10 +101,9 @@ function selfCheck(check: MeshSelfCheck, input: SelfCheckInput): SelfCheckReport
   const mine = new Set(input.charts.map((c) => c.namespace));
   const groupNamespaces = new Set([...input.groups].filter(([, g]) => g === check.group).map(([ns]) => ns));
   const otherManaged = new Set([...input.groups].filter(([, g]) => g !== check.group).map(([ns]) => ns));
-  const profiles = new Map(input.charts.map((c) => [c.namespace, (c.binding.selfCheck as MeshSelfCheck | undefined)?.profile ?? {}]));
 
   const manifests = selectManifests(input, groupNamespaces, otherManaged);
-  const model = expectedModel(input.model, profiles);
+  const model = input.model;
   const managed = new Set(model.namespaces.map((n) => n.name));
   const enrolled = peerNamespaces(model, new Set([...managed, ...[...input.dns.values()].map((d) => d.namespace ?? '')]));
   const reader = readerFor(manifests, { backend, enrolledNamespaces: enrolled, settings: check.profile.reader });
@@ -214,13 +211,6 @@ function selectManifests(input: SelfCheckInput, group: Set<string>, otherManaged
     });
   }
   return out;
-}
-
-/** The model the output must match: Kuma charts with `ENFORCE_AT_L4` enforce their HTTP rules on the ports only. */
-function expectedModel(model: ZeroTrustModel, profiles: Map<string, { httpRulesAtL4?: boolean }>): ZeroTrustModel {
-  const atL4 = (f: FlowModel) => f.http.length > 0 && f.destination.type === 'workload' && profiles.get(f.destination.workload.namespace)?.httpRulesAtL4 === true;
-  if (!model.flows.some(atL4)) return model;
-  return { ...model, flows: model.flows.map((f) => (atL4(f) ? { ...f, http: [] } : f)) };
 }
 
 /**

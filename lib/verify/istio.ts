@@ -127,7 +127,7 @@ export class IstioEvaluator implements PolicyEvaluator {
       principal: mtls ? this.principalOf(q.source) : undefined,
       namespace: mtls ? q.source.namespace : undefined,
       ip: q.source.kind === 'ip' ? q.source.ip : undefined,
-      host: q.source.kind === 'fqdn',
+      anyHost: q.source.kind === 'fqdn',
       port: q.port,
       http: q.http,
     };
@@ -467,11 +467,14 @@ export class IstioEvaluator implements PolicyEvaluator {
       const visible = exportTo.includes('*') || exportTo.includes(src.namespace!) || (exportTo.includes('.') && se.metadata.namespace === src.namespace);
       if (!visible || !(se.spec?.ports ?? []).some((p: any) => p.number === q.port)) continue;
       const seHosts: string[] = se.spec?.hosts ?? [];
+      const seAddresses: string[] = se.spec?.addresses ?? [];
+      // Opaque TCP is matched by the address dialled, the hosts are ignored: a whole-space address holds a host name's address too.
+      const opaque = ['TCP', undefined].includes((se.spec?.ports ?? []).find((p: any) => p.number === q.port)?.protocol);
       const hit = dst.kind === 'fqdn'
-        ? seHosts.some((h) => hostMatches(h, dst.host!))
-        : (se.spec?.addresses ?? []).some((a: string) => ipInCidr(dst.ip!, a.includes('/') ? a : `${a}/${a.includes(':') ? 128 : 32}`));
+        ? seHosts.some((h) => hostMatches(h, dst.host!)) || (opaque && seAddresses.some((a) => wholeSpace(a)))
+        : seAddresses.some((a: string) => ipInCidr(dst.ip!, a.includes('/') ? a : `${a}/${a.includes(':') ? 128 : 32}`));
       if (!hit) continue;
-      const chosen = dst.kind === 'fqdn' ? seHosts.find((h) => hostMatches(h, dst.host!))! : seHosts[0];
+      const chosen = dst.kind === 'fqdn' ? seHosts.find((h) => hostMatches(h, dst.host!)) ?? seAddresses.find((a) => wholeSpace(a))! : seHosts[0];
       if (seHosts.some((h) => imported(se.metadata.namespace!, h))) {
         return istioEffect('allow', `${name}: REGISTRY_ONLY imports ServiceEntry ${se.metadata.namespace}/${se.metadata.name} (${chosen})`, [...sidecarObjects, objectOf(se)]);
       }
@@ -486,8 +489,11 @@ interface Attributes {
   principal?: string;
   namespace?: string;
   ip?: string;
-  /** The source is a host name: some address outside the cluster, which one unknown. */
-  host?: boolean;
+  /**
+   * The source is a host outside the cluster (a host name): its address is unknown, but it lies in
+   * every whole-space block (`0.0.0.0/0`, `::/0`), as the intent and the NetworkPolicy reader take it.
+   */
+  anyHost?: boolean;
   port: number;
   /** Whether this enforcement point sees HTTP on the connection. */
   l7?: boolean;
@@ -518,21 +524,27 @@ function ruleMatches(rule: any, a: Attributes, action: 'ALLOW' | 'DENY'): boolea
   if (rule.when) throw new Error('the Istio reader does not model "when" conditions');
   const from: any[] | undefined = rule.from;
   const to: any[] | undefined = rule.to;
-  const fromOk = !from || from.some((f) => sourceMatches(f.source ?? {}, a));
+  const fromOk = !from || from.some((f) => sourceMatches(f.source ?? {}, a, action));
   const toOk = !to || to.some((t) => operationMatches(t.operation ?? {}, a, action));
   return fromOk && toOk;
 }
 
-function sourceMatches(s: any, a: Attributes): boolean {
+function sourceMatches(s: any, a: Attributes, action: 'ALLOW' | 'DENY'): boolean {
   for (const k of Object.keys(s)) if (!SUPPORTED_SOURCE.includes(k)) throw new Error(`the Istio reader does not model source field "${k}"`);
   const anyOf = (patterns: string[] | undefined, v: string | undefined) => v !== undefined && (patterns ?? []).some((p) => stringMatches(p, v));
   if (s.principals && !anyOf(s.principals, a.principal)) return false;
   if (s.notPrincipals && anyOf(s.notPrincipals, a.principal)) return false;
   if (s.namespaces && !anyOf(s.namespaces, a.namespace)) return false;
   if (s.notNamespaces && anyOf(s.notNamespaces, a.namespace)) return false;
-  if (a.host) return hostSourceMatches(s);
-  if (s.ipBlocks && !(a.ip && s.ipBlocks.some((c: string) => ipInCidr(a.ip!, c)))) return false;
-  if (s.notIpBlocks && a.ip && s.notIpBlocks.some((c: string) => ipInCidr(a.ip!, c))) return false;
+  if (a.anyHost && a.ip === undefined) {
+    // As the intent takes it: a host's address is in a whole-space block and in no narrower one, and
+    // a whole-space block with excepts is not taken to hold it (so an ALLOW rule with notIpBlocks does not match).
+    if (s.ipBlocks && !s.ipBlocks.some((c: string) => wholeSpace(c))) return false;
+    if (s.notIpBlocks?.length && (s.notIpBlocks.some((c: string) => wholeSpace(c)) || action === 'ALLOW')) return false;
+  } else {
+    if (s.ipBlocks && !(a.ip && s.ipBlocks.some((c: string) => ipInCidr(a.ip!, c)))) return false;
+    if (s.notIpBlocks && a.ip && s.notIpBlocks.some((c: string) => ipInCidr(a.ip!, c))) return false;
+  }
   return true;
 }
 
@@ -542,13 +554,6 @@ function sourceMatches(s: any, a: Attributes): boolean {
  * exclude it when they list a /0, or when they carve exceptions out of `ipBlocks` (its address may
  * be in them); alone, ranges short of /0 leave it outside them.
  */
-function hostSourceMatches(s: any): boolean {
-  const whole = (cidrs: string[] | undefined) => (cidrs ?? []).some((c) => c.endsWith('/0'));
-  if (s.ipBlocks && !whole(s.ipBlocks)) return false;
-  if (s.notIpBlocks && (whole(s.notIpBlocks) || (s.ipBlocks && s.notIpBlocks.length > 0))) return false;
-  return true;
-}
-
 function operationMatches(o: any, a: Attributes, action: 'ALLOW' | 'DENY'): boolean {
   for (const k of Object.keys(o)) if (!SUPPORTED_OPERATION.includes(k)) throw new Error(`the Istio reader does not model operation field "${k}"`);
   if (o.ports && !o.ports.includes(String(a.port))) return false;
@@ -633,6 +638,11 @@ function parseIp(ip: string): { v: bigint; bits: number } | undefined {
   const t = tail !== undefined && tail ? tail.split(':') : [];
   const groups = ip.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
   return { v: groups.reduce((acc, g) => (acc << 16n) + BigInt(parseInt(g || '0', 16)), 0n), bits: 128 };
+}
+
+/** True when `cidr` is every address of its family (`0.0.0.0/0`, `::/0`). */
+function wholeSpace(cidr: string): boolean {
+  return /\/0$/.test(cidr);
 }
 
 /** True when `ip` lies inside `cidr` (same family). */

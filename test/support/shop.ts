@@ -13,11 +13,12 @@ export interface Shop {
  * `GET /products*`, `POST /orders`) -> postgres; a gRPC payments service in a second namespace;
  * api egress to api.stripe.com:443; Prometheus (by labels and ServiceAccount) scraping every
  * workload's metrics port. `mesh` is called once per chart; `http: false` declares web -> api
- * without its HTTP rules.
+ * without its HTTP rules; `clusterNetworks` is given to both charts.
  */
-export function shopApp(app: App, mesh: () => Mesh, options: { readonly http?: boolean } = {}): Shop {
-  const shop = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh: mesh() });
-  const payments = new ZeroTrustChart(app, 'payments', { namespace: 'payments', mesh: mesh() });
+export function shopApp(app: App, mesh: () => Mesh, options: { readonly http?: boolean; readonly clusterNetworks?: string[] } = {}): Shop {
+  const networks = options.clusterNetworks ? { clusterNetworks: options.clusterNetworks } : {};
+  const shop = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh: mesh(), ...networks });
+  const payments = new ZeroTrustChart(app, 'payments', { namespace: 'payments', mesh: mesh(), ...networks });
   const metrics = Port.http(9090, 'metrics');
   const web = new SecureWorkload(shop, 'web', { image: 'ghcr.io/example/web:1', ports: [Port.http(8080), metrics] });
   const api = new SecureWorkload(shop, 'api', { image: 'ghcr.io/example/api:1', ports: [Port.http(8080), metrics] });

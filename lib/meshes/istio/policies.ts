@@ -12,9 +12,9 @@ import {
   EndpointModel, FlowModel, WorkloadModel, ZeroTrustModel, describeFlow, endpointKey, flowIndex, isPodEndpoint, managedMetadata,
 } from '../../intent/model';
 import { Port, PortKind } from '../../intent/port';
+import { cidrContains, normalizeCidr, parseCidr } from '../../intent/cidr';
 import { NamespaceRule, NetworkPolicyLayerOptions, NetworkPolicyPeer, peerOf } from '../networkpolicy/policies';
 import { compareEntries, compareText } from '../../intent/collation';
-import { cidrContains, parseCidr } from '../../intent/cidr';
 
 /** Which Istio data plane the namespace is enrolled in. */
 export enum IstioMode {
@@ -145,7 +145,8 @@ export function checkIstio(model: ZeroTrustModel, ns: string, s: IstioSettings):
   for (const f of model.flows) {
     if (inNamespace(f.destination, ns)) {
       const src = f.source;
-      if (src.type === 'external-workload' && !src.serviceAccount) {
+      // Only the TCP ports are Istio's to authorize (UDP stays with the NetworkPolicy layer, see allowRules).
+      if (src.type === 'external-workload' && !src.serviceAccount && tcpOnly(f)) {
         fail(f, `Istio authorizes by identity, and ${endpointKey(src)} names no ServiceAccount, so it cannot be written as a principal; pass serviceAccount to Peer.workload(), or use Peer.namespace() to admit the whole namespace`, Weaken.WORKLOAD_TO_NAMESPACE);
       }
       const notHttp = f.http.length > 0 ? f.ports.filter((p) => !p.speaksHttp) : [];
@@ -197,6 +198,37 @@ export function checkIstio(model: ZeroTrustModel, ns: string, s: IstioSettings):
         const ranges = f.ports.filter((p) => p.endPort !== undefined && p.protocol === 'TCP');
         if (ranges.length > 0) fail(f, `a ServiceEntry cannot express the port range ${ranges.map((p) => p.toString()).join(', ')}; list single ports`);
       }
+    }
+  }
+  if (s.mode === IstioMode.SIDECAR && s.egress !== IstioEgress.GATEWAY) checkSharedHostPorts(model, ns, s);
+}
+
+/**
+ * A host's ServiceEntry lists the ports of every workload of the namespace that declares it, and
+ * a sidecar that imports the host admits all of them. Where the NetworkPolicy layer opens one of
+ * those ports to every address for the workload (another host name, a whole-space block), the
+ * workload would reach the host on a port it does not declare: refused.
+ */
+function checkSharedHostPorts(model: ZeroTrustModel, ns: string, s: IstioSettings): void {
+  const covers = (pattern: string, host: string) => pattern === host || (pattern.startsWith('*.') && host.endsWith(pattern.slice(1)));
+  const toHosts = model.flows.filter((f) => inNamespace(f.source, ns) && f.destination.type === 'fqdn');
+  const hosts = [...new Set(toHosts.map((f) => (f.destination as { host: string }).host))].sort(compareText);
+  for (const w of workloadsOf(model, ns)) {
+    const own = outboundFlows(model, w);
+    const named = own.filter((f) => f.destination.type === 'fqdn');
+    if (named.length === 0) continue;
+    const open = new Set(own.filter((f) => f.destination.type === 'fqdn' || (f.destination.type === 'ip-block' && /\/0$/.test(f.destination.cidr)))
+      .flatMap((f) => f.ports.filter((p) => p.protocol === 'TCP').map((p) => p.number)));
+    for (const host of hosts) {
+      const mine = named.filter((f) => covers((f.destination as { host: string }).host, host));
+      if (mine.length === 0) continue;
+      const declared = new Set(unionPorts(mine).map((p) => p.number));
+      const extra = unionPorts(toHosts.filter((f) => (f.destination as { host: string }).host === host)).map((p) => p.number).filter((n) => !declared.has(n) && open.has(n));
+      if (extra.length === 0) continue;
+      throw new ZeroTrustError({
+        code: 'ISTIO_NOT_ENFORCEABLE', backend: s.backend, namespace: ns, workload: mine[0].declaredBy, rule: mine[0].declaredAt,
+        message: `${mine[0].declaredAt}: the ServiceEntry of ${host} in ${ns} lists port ${extra.join(', ')}, which other workloads declare, and ${ns}/${w.name}'s sidecar imports it while the NetworkPolicy layer opens ${extra.join(', ')} to every address for ${ns}/${w.name}'s other egress, so it could reach ${host} on ${extra.join(', ')}, which it does not declare; declare the same ports for ${host} in every workload of ${ns} that names it, or use IstioEgress.GATEWAY`,
+      });
     }
   }
 }
@@ -541,11 +573,6 @@ function externalName(e: EndpointModel): string {
   throw new Error(`not external: ${endpointKey(e)}`);
 }
 
-/** The placeholder host of an address-range ServiceEntry (Istio matches TCP by address; the host is only a name). */
-function cidrHost(e: EndpointModel): string {
-  return `${externalName(e)}.external.invalid`;
-}
-
 function servicePortProtocol(p: Port, external: boolean): string {
   switch (p.kind) {
     case PortKind.HTTP: return 'HTTP';
@@ -556,14 +583,67 @@ function servicePortProtocol(p: Port, external: boolean): string {
   }
 }
 
+/**
+ * The address-range ServiceEntries of a namespace, by flow: one per block and set of ports a
+ * workload declares for it, so that a sidecar imports exactly its own workload's addresses and
+ * ports (a ServiceEntry's ports are every importer's, and the NetworkPolicy layer may open other
+ * addresses on them, for a host name). A block's `except` ranges are cut out of its addresses.
+ * Named `cidr-<block>`, with `-2`, `-3`, ... when the namespace has several for one block.
+ */
+function addressRangeEntries(model: ZeroTrustModel, ns: string): Map<FlowModel, { name: string; flows: FlowModel[] }> {
+  const perWorkload = new Map<string, FlowModel[]>();
+  for (const f of model.flows) {
+    if (!inNamespace(f.source, ns) || f.destination.type !== 'ip-block' || !f.ports.some((p) => p.protocol === 'TCP')) continue;
+    const key = `${endpointKey(f.source)}\u0000${endpointKey(f.destination)}`;
+    perWorkload.set(key, [...(perWorkload.get(key) ?? []), f]);
+  }
+  const byKey = new Map<string, FlowModel[]>();
+  for (const flows of perWorkload.values()) {
+    const key = `${endpointKey(flows[0].destination)}\u0000${unionPorts(flows).map((p) => p.number).join(',')}`;
+    byKey.set(key, [...(byKey.get(key) ?? []), ...flows]);
+  }
+  const out = new Map<FlowModel, { name: string; flows: FlowModel[] }>();
+  const taken = new Map<string, number>();
+  for (const [, flows] of [...byKey.entries()].sort(compareEntries)) {
+    const base = externalName(flows[0].destination);
+    const n = (taken.get(base) ?? 0) + 1;
+    taken.set(base, n);
+    const entry = { name: n === 1 ? base : `${base}-${n}`, flows };
+    for (const f of flows) out.set(f, entry);
+  }
+  return out;
+}
+
+/** The addresses of a block outside its `except` ranges, as CIDRs (a ServiceEntry cannot except). */
+function addressesOf(cidr: string, except: readonly string[]): string[] {
+  if (except.length === 0) return [cidr];
+  const net = parseCidr(cidr, 'ip-block');
+  const bits = net.family === 4 ? 32 : 128;
+  const cut = except.map((e) => parseCidr(e, 'ip-block except'));
+  const out: string[] = [];
+  const walk = (address: bigint, prefix: number): void => {
+    const block = { family: net.family, address, prefix };
+    if (cut.some((e) => e.prefix <= prefix && cidrContains(e, address))) return;
+    if (!cut.some((e) => e.prefix > prefix && cidrContains(block, e.address))) {
+      out.push(normalizeCidr(block));
+      return;
+    }
+    walk(address, prefix + 1);
+    walk(address + (1n << BigInt(bits - prefix - 1)), prefix + 1);
+  };
+  walk(parseCidr(normalizeCidr(net), 'ip-block').address, net.prefix);
+  return out;
+}
+
 /** ServiceEntries for the external hosts and TCP address ranges the workloads of `ns` may reach, visible in `ns` only. */
 function serviceEntries(model: ZeroTrustModel, ns: string, s: IstioSettings): IstioObject[] {
   if (s.mode !== IstioMode.SIDECAR) return [];
   const byName = new Map<string, { dest: EndpointModel; flows: FlowModel[] }>();
+  const ranges = addressRangeEntries(model, ns);
   for (const f of model.flows) {
     if (!inNamespace(f.source, ns)) continue;
-    if (f.destination.type !== 'fqdn' && !(f.destination.type === 'ip-block' && f.ports.some((p) => p.protocol === 'TCP'))) continue;
-    const name = externalName(f.destination);
+    if (f.destination.type !== 'fqdn' && !ranges.has(f)) continue;
+    const name = ranges.get(f)?.name ?? externalName(f.destination);
     const entry = byName.get(name) ?? { dest: f.destination, flows: [] };
     entry.flows.push(f);
     byName.set(name, entry);
@@ -577,10 +657,11 @@ function serviceEntries(model: ZeroTrustModel, ns: string, s: IstioSettings): Is
       kind: 'ServiceEntry',
       metadata: meta(ns, name, flows.map(describeFlow)),
       spec: {
-        hosts: [fqdn ? dest.host : cidrHost(dest)],
-        ...(dest.type === 'ip-block' ? { addresses: [dest.cidr] } : {}),
+        hosts: [fqdn ? dest.host : `${name}.external.invalid`],
+        ...(dest.type === 'ip-block' ? { addresses: addressesOf(dest.cidr, dest.except) } : {}),
         ports: ports.map((p) => {
-          const protocol = servicePortProtocol(p, fqdn);
+          // An address range is matched by the address dialled only as opaque TCP (HTTP would match the Host header against the placeholder host).
+          const protocol = fqdn ? servicePortProtocol(p, true) : 'TCP';
           return { number: p.number, name: `${protocol.toLowerCase()}-${p.number}`, protocol };
         }),
         location: 'MESH_EXTERNAL',
@@ -594,7 +675,7 @@ function serviceEntries(model: ZeroTrustModel, ns: string, s: IstioSettings): Is
 }
 
 /** The Sidecar egress host that makes a destination reachable, or undefined when the sidecar does not carry it. */
-function egressHost(f: FlowModel, s: IstioSettings): string | undefined {
+function egressHost(f: FlowModel, s: IstioSettings, ranges: ReadonlyMap<FlowModel, { name: string }>): string | undefined {
   const d = f.destination;
   switch (d.type) {
     case 'workload': return `${d.workload.namespace}/${d.workload.name}.${d.workload.namespace}.svc.${s.clusterDomain}`;
@@ -602,7 +683,7 @@ function egressHost(f: FlowModel, s: IstioSettings): string | undefined {
     case 'external-workload': return `${d.namespace}/*`;
     case 'namespace': return `${d.namespace}/*`;
     case 'fqdn': return `./${d.host}`;
-    case 'ip-block': return f.ports.some((p) => p.protocol === 'TCP') ? `./${cidrHost(d)}` : undefined;
+    case 'ip-block': return ranges.has(f) ? `./${ranges.get(f)!.name}.external.invalid` : undefined;
   }
 }
 
@@ -649,12 +730,13 @@ function sidecars(model: ZeroTrustModel, ns: string, s: IstioSettings, dns: DnsS
       outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' },
     },
   });
+  const ranges = addressRangeEntries(model, ns);
   const out = [sidecar('default', [`nothing but cluster DNS: pods of ${ns} without their own Sidecar reach no other Service and no external host through their proxy`], undefined, dnsHosts)];
   for (const w of workloadsOf(model, ns)) {
     const flows = outboundFlows(model, w);
     const gateway = s.egress === IstioEgress.GATEWAY && s.egressGateway && flows.some((f) => f.destination.type === 'fqdn')
       ? [`${s.egressGateway.namespace}/${gatewayHost(s, s.egressGateway)}`] : [];
-    const hosts = [...new Set([...dnsHosts, ...gateway, ...flows.map((f) => egressHost(f, s)).filter((h): h is string => h !== undefined)])].sort(compareText);
+    const hosts = [...new Set([...dnsHosts, ...gateway, ...flows.map((f) => egressHost(f, s, ranges)).filter((h): h is string => h !== undefined)])].sort(compareText);
     out.push(sidecar(w.name, flows.length ? flows.map(describeFlow) : [`nothing but cluster DNS: ${ns}/${w.name} reaches no other Service and no external host through its proxy`], w.selector, hosts));
   }
   return out;

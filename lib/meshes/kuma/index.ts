@@ -98,7 +98,6 @@ function kumaOptions(props: KumaMeshProps): KumaOptions {
   return {
     meshName,
     createMesh: props.createMesh ?? true,
-    httpRulesAtL4: (props.httpRules ?? KumaHttpRules.REJECT) === KumaHttpRules.ENFORCE_AT_L4,
     controlPlaneNamespace,
     spiffe: identity === KumaIdentity.SPIFFE ? { trustDomain } : undefined,
   };
@@ -195,7 +194,6 @@ function kumaLayerOptions(options: KumaOptions): NetworkPolicyLayerOptions {
   return {
     backend: 'kuma',
     // Sidecar to sidecar traffic keeps the application port as its destination; no extra ports.
-    l7EnforcedAbove: options.httpRulesAtL4,
     // With SPIFFE identity the sidecar checks a Peer.workload()'s ServiceAccount; this layer its labels.
     identityEnforcedAbove: options.spiffe !== undefined,
     fqdnEgress: 'any-address',

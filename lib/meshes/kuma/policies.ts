@@ -28,8 +28,6 @@ const KUMA_CA_BACKEND = 'ca-1';
 export interface KumaOptions {
   readonly meshName: string;
   readonly createMesh: boolean;
-  /** True when HTTP rules are accepted and enforced as "any request on the port". */
-  readonly httpRulesAtL4: boolean;
   readonly controlPlaneNamespace: string;
   /** Set with `KumaIdentity.SPIFFE`: permissions match SPIFFE IDs in this trust domain (`rules[]`). */
   readonly spiffe?: { readonly trustDomain: string };
@@ -60,7 +58,7 @@ export function checkKuma(model: ZeroTrustModel, ns: string, o: KumaOptions): vo
     };
     if (inNamespace(f.destination, ns)) {
       const tcp = f.ports.filter((p) => p.kind !== PortKind.UDP);
-      if (f.http.length > 0 && !o.httpRulesAtL4) {
+      if (f.http.length > 0) {
         fail('Kuma\'s MeshTrafficPermission cannot match HTTP methods or paths (kumahq/kuma#3250); drop the http rule, or accept every request on the port with Weaken.HTTP_TO_PORT (formerly KumaHttpRules.ENFORCE_AT_L4)', Weaken.HTTP_TO_PORT);
       }
       if (tcp.length > 0) {

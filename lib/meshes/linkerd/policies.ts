@@ -241,7 +241,8 @@ export function checkLinkerd(model: ZeroTrustModel, namespace: string, s: Linker
       throw new ZeroTrustError({ code: 'LINKERD_NOT_ENFORCEABLE', weaken: Weaken.HOST_TO_PORT, backend: s.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: ${why}; allow the host's addresses with Peer.ipBlock() instead` });
     }
     if (!mine(dst) || dst.type !== 'workload') continue;
-    if (src.type === 'external-workload' && !src.serviceAccount) {
+    // Linkerd proxies TCP only: a UDP-only flow is the NetworkPolicy layer's (see serverPlans).
+    if (src.type === 'external-workload' && !src.serviceAccount && f.ports.some((p) => p.protocol === Protocol.TCP)) {
       throw new ZeroTrustError({ code: 'SERVICE_ACCOUNT_REQUIRED', weaken: Weaken.WORKLOAD_TO_NAMESPACE, backend: s.backend, rule: f.declaredAt, workload: f.declaredBy, message: `${f.declaredAt}: Linkerd authorizes by identity and the ServiceAccount of ${endpointKey(src)} is unknown; give Peer.workload() a serviceAccount (or use Peer.namespace())` });
     }
   }
