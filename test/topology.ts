@@ -7,7 +7,7 @@
  */
 import { App, Testing } from 'cdk8s';
 import * as fc from 'fast-check';
-import { Dns, HttpRule, Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
+import { Dns, HttpRule, Mesh, Peer, Port, SecureWorkload, ZeroTrustChart, ZeroTrustChartProps } from '../lib';
 import { DnsSpec } from '../lib/intent/dns';
 import { IntentRegistry } from '../lib/intent/registry';
 import { ZeroTrustModel } from '../lib/intent/model';
@@ -152,8 +152,10 @@ function toPort(p: PortSpec): Port {
  * `Mesh.networkPolicy()` (one Mesh per chart). HTTP rules are applied only where every port of
  * the flow speaks HTTP and the flow is an ingress one.
  */
-export function buildApp(spec: TopologySpec, app: App = Testing.app(), mesh: () => Mesh = () => Mesh.networkPolicy(), egressServiceAccounts = false): { app: App; model: () => ZeroTrustModel; dns: (namespace: string) => DnsSpec } {
+export function buildApp(spec: TopologySpec, app: App = Testing.app(), mesh: () => Mesh = () => Mesh.networkPolicy(), egressServiceAccounts = false,
+  chartProps: (namespace: string) => Partial<ZeroTrustChartProps> = () => ({})): { app: App; model: () => ZeroTrustModel; dns: (namespace: string) => DnsSpec } {
   const charts = NAMESPACES.slice(0, spec.namespaces).map((ns, i) => new ZeroTrustChart(app, ns, {
+    ...chartProps(ns),
     namespace: ns,
     mesh: mesh(),
     ...(spec.dns?.[i] !== undefined ? { dns: DNS_CHOICES[spec.dns[i]]() } : {}),

@@ -133,7 +133,20 @@ export class IstioEvaluator implements PolicyEvaluator {
 
     // 3. Authorization.
     if (dstPlane === 'sidecar') {
-      const d = evaluatePolicies(this.selectorPolicies(q.destination), { ...peer, l7: http }, 'sidecar');
+      const policies = this.selectorPolicies(q.destination);
+      const enforced = policies.filter((p) => !isDryRun(p));
+      const d = evaluatePolicies(enforced, { ...peer, l7: http }, 'sidecar');
+      if (d.allowed && enforced.length < policies.length) {
+        // Envoy evaluates the dry-run policies as shadow rules and records their result; the audit
+        // marks a connection the policies would deny if they were all enforced.
+        const shadow = evaluatePolicies(policies, { ...peer, l7: http }, 'sidecar, with its dry-run policies enforced');
+        if (!shadow.allowed) {
+          effects.push(...d.effects, ...shadow.effects.map((e) => ({ ...e, verdict: 'allow' as const, audited: true, detail: `${e.detail}: would be denied; allowed because the policies are dry-run (istio.io/dry-run)` })));
+          return this.network([q], effects);
+        }
+        effects.push(...shadow.effects);
+        return this.network([q], effects);
+      }
       effects.push(...d.effects);
       if (!d.allowed) return decision(false, effects);
       return this.network([q], effects);
@@ -216,7 +229,8 @@ export class IstioEvaluator implements PolicyEvaluator {
   /** TCP ports the ALLOW policies of a meshed pod may admit (every port when none applies; none with a CUSTOM one). */
   private authorizedPorts(e: Endpoint): PortSet {
     return this.cached(this.authorizedPortsCache, e, '', () => {
-      const policies = this.selectorPolicies(e);
+      // A dry-run policy restricts nothing (sidecars); ambient destinations keep every policy (ztunnel enforcement is not audited).
+      const policies = this.dataPlane(e) === 'sidecar' ? this.selectorPolicies(e).filter((p) => !isDryRun(p)) : this.selectorPolicies(e);
       if (policies.some((p) => (p.spec?.action ?? 'ALLOW') === 'CUSTOM')) return PortSet.NONE;
       const allow = policies.filter((p) => (p.spec?.action ?? 'ALLOW') === 'ALLOW');
       if (allow.length === 0) return PortSet.ALL_TCP;
@@ -557,6 +571,11 @@ function stringMatches(pattern: string, value: string): boolean {
 }
 
 // -------------------------------------------------------------------- small helpers
+
+/** True for an AuthorizationPolicy in dry-run (`istio.io/dry-run: "true"`): the sidecar records its result and enforces nothing. */
+function isDryRun(p: Manifest): boolean {
+  return String(p.metadata.annotations?.['istio.io/dry-run'] ?? '').toLowerCase() === 'true';
+}
 
 function istioEffect(verdict: DecisionVerdict, detail: string, objects: readonly DecidingObject[] = []): DecisionEffect {
   return { layer: 'istio', verdict, objects, detail };

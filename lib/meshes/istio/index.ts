@@ -5,6 +5,7 @@ import { checkDnsLabel, checkDnsSubdomain, checkLabels } from '../../intent/name
 import { MetadataAdditions, MeshRenderer, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
 import { withoutProxyContext } from '../metrics';
 import { NetworkPolicyLayer } from '../networkpolicy';
+import { stagedIstioObjects } from './stage';
 import {
   IstioEgress, IstioEgressGatewaySettings, IstioMode, IstioSettings, USE_WAYPOINT_LABEL, WAYPOINT_NAME, checkIstio, istioObjects, namespaceLabels, needsWaypoint, podEnrolmentLabels,
   networkPolicyOptions,
@@ -217,7 +218,7 @@ class IstioRenderer implements MeshRenderer {
   }
 
   public render(ctx: RenderContext): RenderedObject[] {
-    return istioObjects(withoutProxyContext(ctx).model, ctx.namespace.name, this.settings, ctx.dns);
+    return stagedIstioObjects(ctx, istioObjects(withoutProxyContext(ctx).model, ctx.namespace.name, this.settings, ctx.dns));
   }
 }
 
