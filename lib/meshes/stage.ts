@@ -6,8 +6,9 @@
  * inbound port); NetworkPolicies add up, so every other policy is left exactly as in ENFORCE.
  * Egress, UDP and the ports the proxy does not capture stay enforced by the layer.
  */
+import { ZeroTrustError } from '../intent/errors';
 import { RenderContext, RenderedObject } from '../intent/render';
-import { WorkloadModel, managedMetadata } from '../intent/model';
+import { WorkloadModel, endpointKey, managedMetadata } from '../intent/model';
 
 /** Annotation naming the rollout stage on the objects a stage changes (for reviewers). */
 export const STAGE_ANNOTATION = 'zero-trust.cdk8s.io/stage';
@@ -47,4 +48,25 @@ export function auditIngressPolicies(ctx: RenderContext, mesh: string, ports: (w
     });
   }
   return out;
+}
+
+/**
+ * In AUDIT the NetworkPolicy layer no longer narrows a source by its pod labels, and a mesh that
+ * names sources by identity (namespace and ServiceAccount) would then admit a pod of the source's
+ * namespace without those labels *as allowed*, recording nothing: an opening the audit does not
+ * show. Such a rule is refused (`AUDIT_NOT_RECORDED`) rather than audited.
+ */
+export function checkAuditSources(ctx: RenderContext, backend: string, mesh: string): void {
+  if (!auditing(ctx)) return;
+  const ns = ctx.namespace.name;
+  for (const f of ctx.model.flows) {
+    const src = f.source;
+    const dst = f.destination;
+    if (dst.type !== 'workload' || dst.workload.namespace !== ns || src.type !== 'external-workload' || Object.keys(src.labels).length === 0) continue;
+    throw new ZeroTrustError({
+      code: 'AUDIT_NOT_RECORDED', backend, namespace: ns, workload: f.declaredBy, rule: f.declaredAt,
+      message: `${f.declaredAt}: in Enforcement.AUDIT the NetworkPolicy layer admits every source on ${dst.workload.name}'s ports, and ${mesh} names ${endpointKey(src)} `
+        + `by namespace and ServiceAccount only: a pod of ${src.namespace} without its labels would be admitted as allowed, and not recorded as a would-be denial; keep this chart in ENFORCE`,
+    });
+  }
 }

@@ -6,6 +6,7 @@ import { MetadataAdditions, MeshRenderer, RenderBackend, RenderContext, Rendered
 import { withoutProxyContext } from '../metrics';
 import { NetworkPolicyLayer } from '../networkpolicy';
 import { stagedIstioObjects } from './stage';
+import { checkAuditSources } from '../stage';
 import {
   IstioEgress, IstioEgressGatewaySettings, IstioMode, IstioSettings, USE_WAYPOINT_LABEL, WAYPOINT_NAME, checkIstio, istioObjects, namespaceLabels, needsWaypoint, podEnrolmentLabels,
   networkPolicyOptions,
@@ -171,6 +172,7 @@ class IstioRenderer implements MeshRenderer {
       });
     }
     checkIstio(ctx.model, ns, this.settings);
+    checkAuditSources(ctx, this.backend, 'Istio');
     if (this.settings.mode === IstioMode.SIDECAR) {
       for (const f of ctx.model.flows) {
         const src = f.source;
