@@ -23,6 +23,7 @@ interface StageCase { readonly id: BackendId; readonly mesh: () => Mesh; readonl
 
 const CASES: StageCase[] = [
   { id: 'istio', mesh: () => Mesh.istio(), features: { maxWorkloads: 5, http: true, fqdn: true, serviceAccounts: 'always', externalAnyPort: false, portRanges: false } },
+  { id: 'linkerd', mesh: () => Mesh.linkerd(), features: { maxWorkloads: 5, http: true, serviceAccounts: 'always', ipSourceBlocks: [0, 1, 2, 3] } },
 ];
 
 function synth(c: StageCase, spec: TopologySpec, enforcement: Enforcement) {
@@ -50,9 +51,12 @@ describe.each(CASES.map((c) => [c.id, c] as const))('AUDIT against ENFORCE on %s
       const after = readerFor(audit.manifests, { backend: c.id, enrolledNamespaces: ENROLLED });
       const intent = new IntentEvaluator(audit.model, { dns: audit.dns, ...backendIntentOptions(c.id, { enrolledNamespaces: ENROLLED }) });
       const probes = intentProbes(audit.model);
-      const universe = probeUniverse(audit.manifests, probes.endpoints, probes.ports, probes.requests, { accountsAcrossLabels: false });
-      for (const q of queries(universe)) {
-        const was = before.evaluate(q).allowed;
+      // The AUDIT output's universe (its audit NetworkPolicies add ports to probe); ENFORCE is asked with its own
+      // parties, which differ only in what the stage changes on them (Linkerd: the namespace's default policy).
+      const universe = (manifests: typeof audit.manifests) => probeUniverse(manifests, probes.endpoints, probes.ports, probes.requests, { accountsAcrossLabels: false });
+      const own = new Map(universe(enforce.manifests).endpoints.map((e) => [e.id, e]));
+      for (const q of queries(universe(audit.manifests))) {
+        const was = before.evaluate({ ...q, source: own.get(q.source.id) ?? q.source, destination: own.get(q.destination.id) ?? q.destination }).allowed;
         const now = after.evaluate(q);
         if (was && !now.allowed) throw new Error(`AUDIT denies what ENFORCE allows: ${describeQuery(q)}`);
         if (isAudited(now) !== (now.allowed && !was)) throw new Error(`audit mark ${isAudited(now)} but ENFORCE ${was ? 'allows' : 'denies'}: ${describeQuery(q)}\n${now.reasons.join('\n')}`);
