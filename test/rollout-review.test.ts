@@ -21,6 +21,7 @@ async function cli(...argv: string[]): Promise<{ code: number; stdout: string; s
 describe.each([
   ['istio', () => Mesh.istio(), { enforcement: Enforcement.AUDIT }],
   ['linkerd', () => Mesh.linkerd(), { enforcement: Enforcement.AUDIT }],
+  ['kuma', () => Mesh.kuma(), { enforcement: Enforcement.AUDIT }],
 ] as const)('the review of the story on %s in AUDIT', (_id, mesh, stage) => {
   const root = tempDir('rollout-review');
   const enforce = synthTo(path.join(root, 'enforce'), (app) => { heroAndLilDeeBee(app, mesh()); });

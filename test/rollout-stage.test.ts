@@ -19,7 +19,7 @@ const MESH: { [id in BackendId]: () => Mesh } = {
 };
 
 /** Which backend honours which stage (the README's rollout table says the same). */
-const AUDIT: BackendId[] = ['istio', 'linkerd'];
+const AUDIT: BackendId[] = ['istio', 'linkerd', 'kuma'];
 const PERMISSIVE: BackendId[] = ['istio'];
 
 function chart(id: BackendId, enforcement?: Enforcement, mtls?: MtlsMode): ZeroTrustChart {

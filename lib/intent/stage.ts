@@ -45,7 +45,7 @@ const AUDIT_REFUSALS: Record<BackendId, string | undefined> = {
   'istio-ambient': 'ztunnel in the pinned Istio 1.30 does not record dry-run AuthorizationPolicies (istiod drops them for ztunnel since 1.25, istio/istio#55414; ztunnel\'s own dry-run, ztunnel#1659, logs at debug level only and is new), so the policies would be open with nothing recorded; use IstioMode.SIDECAR for the audit, or Mesh.linkerd()',
   'linkerd': undefined,
   'cilium': 'Cilium\'s audit mode is not a policy field: it is the agent\'s policy-audit-mode (Helm policyAuditMode=true) or a per-endpoint setting (cilium endpoint config <id> PolicyAuditMode=Enabled), which the YAML of a chart cannot carry; set it on the cluster and keep this chart in ENFORCE (Hubble then shows the would-be drops as AUDIT verdicts), or use Mesh.istio() sidecar or Mesh.linkerd()',
-  'kuma': 'the Kuma renderer does not render MeshTrafficPermission AllowWithShadowDeny yet; use Mesh.istio() sidecar or Mesh.linkerd() for the audit',
+  'kuma': undefined,
   'nsm': 'Network Service Mesh has no audit mode: a client either has a connection to a network service or none; use Mesh.istio() sidecar or Mesh.linkerd() for the audit',
 };
 

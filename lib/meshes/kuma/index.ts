@@ -2,6 +2,7 @@ import { WeakenProps } from '../../intent/weaken';
 import { ZeroTrustError } from '../../intent/errors';
 import { checkDnsSubdomain, checkDnsLabel } from '../../intent/names';
 import { MetadataAdditions, MeshRenderer, PodSpecAdditions, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
+import { checkKumaStage, stagedKumaObjects } from './stage';
 import { NetworkPolicyLayer } from '../networkpolicy';
 import { NAMESPACE_NAME_LABEL, NetworkPolicyLayerOptions } from '../networkpolicy/policies';
 import {
@@ -118,6 +119,7 @@ class KumaRenderer implements MeshRenderer {
       });
     }
     checkKuma(ctx.model, ns, this.options);
+    checkKumaStage(ctx, this.options.spiffe !== undefined);
   }
 
   public namespaceMetadata(): MetadataAdditions {
@@ -138,7 +140,7 @@ class KumaRenderer implements MeshRenderer {
   }
 
   public render(ctx: RenderContext): RenderedObject[] {
-    return kumaObjects(ctx.model, ctx.namespace.name, this.options);
+    return stagedKumaObjects(ctx, kumaObjects(ctx.model, ctx.namespace.name, this.options));
   }
 }
 
