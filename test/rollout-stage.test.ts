@@ -30,6 +30,7 @@ describe.each([...BACKEND_IDS])('the stages on %s', (id) => {
   test(AUDIT.includes(id) ? 'Enforcement.AUDIT is accepted' : 'Enforcement.AUDIT is refused with STAGE_NOT_SUPPORTED, naming alternatives', () => {
     if (AUDIT.includes(id)) {
       expect(chart(id, Enforcement.AUDIT)._stage).toEqual({ enforcement: 'audit' });
+      expect(chart(id, Enforcement.AUDIT).enforcement).toBe(Enforcement.AUDIT);
       return;
     }
     const e = expectError(() => chart(id, Enforcement.AUDIT), 'STAGE_NOT_SUPPORTED', /Enforcement\.AUDIT cannot be honoured/);
@@ -42,6 +43,7 @@ describe.each([...BACKEND_IDS])('the stages on %s', (id) => {
   test(PERMISSIVE.includes(id) ? 'MtlsMode.PERMISSIVE is accepted' : 'MtlsMode.PERMISSIVE is refused with MTLS_MODE_NOT_SUPPORTED', () => {
     if (PERMISSIVE.includes(id)) {
       expect(chart(id, undefined, MtlsMode.PERMISSIVE)._stage).toEqual({ mtls: 'permissive' });
+      expect(chart(id, undefined, MtlsMode.PERMISSIVE).mtls).toBe(MtlsMode.PERMISSIVE);
       return;
     }
     const e = expectError(() => chart(id, undefined, MtlsMode.PERMISSIVE), 'MTLS_MODE_NOT_SUPPORTED', /MtlsMode\.PERMISSIVE cannot be honoured/);
@@ -50,6 +52,8 @@ describe.each([...BACKEND_IDS])('the stages on %s', (id) => {
 
   test('ENFORCE and STRICT, given explicitly, are the default', () => {
     expect(chart(id, Enforcement.ENFORCE, MtlsMode.STRICT)._stage).toEqual({});
+    const c = chart(id);
+    expect([c.enforcement, c.mtls]).toEqual([Enforcement.ENFORCE, MtlsMode.STRICT]);
   });
 });
 

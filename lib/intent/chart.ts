@@ -155,6 +155,10 @@ export class ZeroTrustChart extends Chart {
   public readonly mesh: IMesh;
   /** Cluster DNS workloads may reach. */
   public readonly dns: Dns;
+  /** The chart's rollout stage: `ENFORCE`, or `AUDIT` (see `ZeroTrustChartProps.enforcement`). */
+  public readonly enforcement: Enforcement;
+  /** The chart's mTLS stage: `STRICT`, or `PERMISSIVE` (see `ZeroTrustChartProps.mtls`). */
+  public readonly mtls: MtlsMode;
 
   /** @internal */
   public readonly _binding: MeshBinding;
@@ -195,6 +199,8 @@ export class ZeroTrustChart extends Chart {
     this._emitsNamespace = props.createNamespace ?? true;
     this._clusterNetworks = props.clusterNetworks === undefined ? [] : parseClusterNetworks(props.clusterNetworks, `ZeroTrustChart "${id}"`);
     this._stage = chartStage(props.enforcement, props.mtls, binding.backend, `ZeroTrustChart "${id}" (namespace ${props.namespace})`, props.namespace);
+    this.enforcement = this._stage.enforcement === 'audit' ? Enforcement.AUDIT : Enforcement.ENFORCE;
+    this.mtls = this._stage.mtls === 'permissive' ? MtlsMode.PERMISSIVE : MtlsMode.STRICT;
     this._binding = binding;
     this.namespaceName = props.namespace;
     this.mesh = props.mesh;
