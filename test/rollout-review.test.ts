@@ -106,3 +106,23 @@ test('verify fails an AUDIT folder where a policy admits for real what the audit
     fs.rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('Linkerd in AUDIT: a declared client reaches every other port of its destination audited, one row listing the ports; FLOWS.md is deterministic', async () => {
+  const root = tempDir('rollout-fold');
+  try {
+    const build = (app: import('cdk8s').App) => { heroAndLilDeeBee(app, Mesh.linkerd(), { enforcement: Enforcement.AUDIT }); };
+    const a = synthTo(path.join(root, 'a'), build);
+    const b = synthTo(path.join(root, 'b'), build);
+    expect(fs.readFileSync(path.join(a, 'FLOWS.md'), 'utf-8')).toBe(fs.readFileSync(path.join(b, 'FLOWS.md'), 'utf-8'));
+    const json = JSON.parse((await cli('flows', a, '--format', 'json')).stdout);
+    const heroToDeebee = json.flows.filter((r: any) => r.source === 'production/hero' && r.destination === 'production/lil-deebee');
+    const declared = heroToDeebee.filter((r: any) => !r.l7.includes(AUDIT_MARK));
+    const audited = heroToDeebee.filter((r: any) => r.l7.includes(AUDIT_MARK));
+    expect(declared.map((r: any) => r.port)).toEqual(['5432']);
+    expect(audited).toHaveLength(1);
+    expect(audited[0].port).toMatch(/^\d+(-\d+)?(, \d+(-\d+)?)+$/);
+    expect(audited[0].port.split(', ')).not.toContain('5432');
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});

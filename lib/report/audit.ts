@@ -65,7 +65,36 @@ export function auditMarkedRows(manifests: readonly SourcedManifest[], evaluator
   const enforced = rowsOf(new EnforcedView(evaluator));
   const kept = new Set(enforced.map(identity));
   const marked = rows.filter((r) => !kept.has(identity(r))).map((r) => ({ ...r, l7: r.l7 ? `${r.l7}; ${AUDIT_MARK}` : AUDIT_MARK }));
-  return [...enforced, ...marked];
+  return [...enforced, ...foldPorts(marked)];
+}
+
+/**
+ * Marked rows of one pair, protocol, L7 cell and mTLS column as one row listing their ports
+ * (`1, 53, 8000-8003`): an audited Linkerd Server admits a declared client on every port but the
+ * proxy's own, which the matrix cannot call `any`, and a row per port would bury the page.
+ */
+function foldPorts(rows: FlowRow[]): FlowRow[] {
+  const groups = new Map<string, FlowRow[]>();
+  const out: FlowRow[] = [];
+  for (const r of rows) {
+    if (!/^\d+$/.test(r.port)) { out.push(r); continue; }
+    const key = [r.source, r.destination, r.protocol, r.l7, r.mtls ? 'mtls' : 'plain'].join('\u0000');
+    const g = groups.get(key);
+    if (g) g.push(r); else groups.set(key, [r]);
+  }
+  for (const g of groups.values()) {
+    if (g.length === 1) { out.push(g[0]); continue; }
+    const ports = [...new Set(g.map((r) => Number(r.port)))].sort((a, b) => a - b);
+    const ranges: string[] = [];
+    for (let i = 0; i < ports.length;) {
+      let j = i;
+      while (j + 1 < ports.length && ports[j + 1] === ports[j] + 1) j++;
+      ranges.push(j > i ? `${ports[i]}-${ports[j]}` : String(ports[i]));
+      i = j + 1;
+    }
+    out.push({ ...g[0], port: ranges.join(', '), reasons: [...new Set(g.flatMap((r) => r.reasons))] });
+  }
+  return out;
 }
 
 /** The stage lines of a report (`''` when every namespace enforces, STRICT). */

@@ -464,8 +464,10 @@ export function matrixRowsByProbing(manifests: readonly SourcedManifest[], backe
 
 /** Order of rows: source, destination, port (numeric, `any` first), protocol. */
 export function compareRows(a: FlowRow, b: FlowRow): number {
-  const port = (p: string) => (p === 'any' ? 0 : Number(p));
-  return compareStrings(a.source, b.source) || compareStrings(a.destination, b.destination) || port(a.port) - port(b.port) || compareStrings(a.protocol, b.protocol);
+  // A row of several ports (`1, 53, 8000-8003`: audited rows, lib/report/audit.ts) sorts by its first, then by its text.
+  const port = (p: string) => (p === 'any' ? 0 : parseInt(p, 10));
+  return compareStrings(a.source, b.source) || compareStrings(a.destination, b.destination) || port(a.port) - port(b.port) || compareStrings(a.protocol, b.protocol)
+    || compareStrings(a.port, b.port);
 }
 
 /** `production/hero -> production/lil-deebee 5432/TCP`. */
