@@ -1,5 +1,5 @@
 import { Testing } from 'cdk8s';
-import { Enforcement, Mesh, MtlsMode, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
+import { Enforcement, IstioMode, Mesh, MtlsMode, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
 import { heroAndLilDeeBee } from '../apps/story';
 import { EnforcedView, isAudited } from '../lib/verify/audit';
 import { readerFor } from '../lib/verify/readers';
@@ -111,4 +111,17 @@ describe('the story on Istio (sidecar) in PERMISSIVE', () => {
     const own = pas.find((pa) => pa.spec.selector)!;
     expect(own.metadata.annotations['zero-trust.cdk8s.io/allows']).not.toMatch(/^PERMISSIVE mTLS: pods of/);
   });
+});
+
+test('the reader on hand-written ambient manifests: ztunnel is not sent dry-run policies, so they are absent there and nothing is marked', () => {
+  const app = Testing.app();
+  heroAndLilDeeBee(app, Mesh.istio({ mode: IstioMode.AMBIENT }));
+  const objects = synthApp(app).map((o) => (o.kind === 'AuthorizationPolicy'
+    ? { ...o, metadata: { ...o.metadata, annotations: { ...o.metadata.annotations, [DRY_RUN]: 'true' } } } : o));
+  const meshOnly = readerFor(objects, { backend: 'istio-ambient', networkLayer: false, enrolledNamespaces: ['payments'] });
+  const d = meshOnly.evaluate({ source: ENROLLED_ELSEWHERE, destination: DEEBEE, port: 5432, protocol: 'TCP' });
+  expect(d.allowed).toBe(true);
+  expect(isAudited(d)).toBe(false);
+  const enforced = readerFor(synthApp((() => { const a = Testing.app(); heroAndLilDeeBee(a, Mesh.istio({ mode: IstioMode.AMBIENT })); return a; })()), { backend: 'istio-ambient', networkLayer: false, enrolledNamespaces: ['payments'] });
+  expect(enforced.evaluate({ source: ENROLLED_ELSEWHERE, destination: DEEBEE, port: 5432, protocol: 'TCP' }).allowed).toBe(false);
 });
