@@ -1,4 +1,5 @@
 export * from './intent/chart';
+export { Enforcement, MtlsMode } from './intent/stage';
 export * from './intent/dns';
 export * from './intent/peer';
 export * from './intent/port';

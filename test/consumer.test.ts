@@ -13,7 +13,8 @@ const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
 /** Size budget of the tarball, in bytes. The bundled @viz-js/viz (SVG output) is 5.7 of the 6.5 MB unpacked. */
 const BUDGET = {
   packed: 2.5 * 1024 * 1024,
-  unpacked: 7 * 1024 * 1024,
+  /** 7 MiB until issue 21 (rollout stages: code, API docs in .jsii, README guide) took it 18 KB over. */
+  unpacked: 7.25 * 1024 * 1024,
   /** Everything but the bundled dependencies. */
   ownUnpacked: 1.25 * 1024 * 1024,
 };

@@ -7,7 +7,7 @@
  */
 import { App, Testing } from 'cdk8s';
 import * as fc from 'fast-check';
-import { Dns, HttpRule, Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
+import { Dns, HttpRule, Mesh, Peer, Port, SecureWorkload, ZeroTrustChart, ZeroTrustChartProps } from '../lib';
 import { DnsSpec } from '../lib/intent/dns';
 import { IntentRegistry } from '../lib/intent/registry';
 import { ZeroTrustModel } from '../lib/intent/model';
@@ -150,14 +150,14 @@ function toPort(p: PortSpec): Port {
 /**
  * Builds the app of a topology; `app` defaults to a fresh `Testing.app()`, `mesh` to
  * `Mesh.networkPolicy()` (one Mesh per chart). HTTP rules are applied only where every port of
- * the flow speaks HTTP and the flow is an ingress one. `clusterNetworks` is given to every chart.
+ * the flow speaks HTTP and the flow is an ingress one. `chartProps` gives each chart more props (by namespace).
  */
 export function buildApp(spec: TopologySpec, app: App = Testing.app(), mesh: () => Mesh = () => Mesh.networkPolicy(), egressServiceAccounts = false,
-  clusterNetworks?: string[]): { app: App; model: () => ZeroTrustModel; dns: (namespace: string) => DnsSpec } {
+  chartProps: (namespace: string) => Partial<ZeroTrustChartProps> = () => ({})): { app: App; model: () => ZeroTrustModel; dns: (namespace: string) => DnsSpec } {
   const charts = NAMESPACES.slice(0, spec.namespaces).map((ns, i) => new ZeroTrustChart(app, ns, {
+    ...chartProps(ns),
     namespace: ns,
     mesh: mesh(),
-    ...(clusterNetworks ? { clusterNetworks } : {}),
     ...(spec.dns?.[i] !== undefined ? { dns: DNS_CHOICES[spec.dns[i]]() } : {}),
   }));
   const dnsOf = new Map(charts.map((c) => [c.namespaceName, c.dns.spec]));

@@ -154,7 +154,8 @@ describe.each(CASES.map((c) => [c.name, c]))('reader(synth(intent, weaken)) == w
       fc.property(topologyArb(c.features), fc.oneof(fc.constant(c.members), fc.subarray(c.members)), fc.boolean(), (spec, accepted, ranges) => {
         // The chart's clusterNetworks (left out of a host name weakened to its ports) half of the time: a range inside
         // the excepts of the generator's blocks, so only a block declared without its except overlaps it (and is refused).
-        const { app, dns } = buildApp(spec, Testing.app(), () => c.mesh(accepted), c.features.egressServiceAccounts, ranges ? ['10.1.0.0/16', 'fd00::/8'] : undefined);
+        const { app, dns } = buildApp(spec, Testing.app(), () => c.mesh(accepted), c.features.egressServiceAccounts,
+          () => (ranges ? { clusterNetworks: ['10.1.0.0/16', 'fd00::/8'] } : {}));
         let yaml: string;
         try {
           yaml = app.synthYaml();

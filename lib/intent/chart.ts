@@ -9,6 +9,7 @@ import { IPeer } from './peer';
 import { Port } from './port';
 import { IntentRegistry } from './registry';
 import { IMesh, MeshBinding, MetadataAdditions, meshBinding } from './render';
+import { Enforcement, MtlsMode, StageModel, chartStage } from './stage';
 import { ChartWorkload, ZeroTrustSynthesis } from './synthesis';
 import { ChartDocuments } from '../output/written';
 import type { SecureWorkload } from './workload';
@@ -73,6 +74,23 @@ export interface ZeroTrustChartProps {
    * @default false
    */
   readonly identityGuard?: boolean;
+  /**
+   * The rollout stage: `Enforcement.AUDIT` admits every connection that reaches a workload of the
+   * chart and has the mesh record the ones the intent does not declare ("would be denied"), so a
+   * team can fix its intent before it enforces. Istio (sidecar) and Linkerd honour it; every other
+   * backend refuses it (`STAGE_NOT_SUPPORTED`, naming the alternatives). What the workloads may
+   * send stays enforced. See the README, "Rolling out".
+   * @default Enforcement.ENFORCE
+   */
+  readonly enforcement?: Enforcement;
+  /**
+   * The mTLS stage: `MtlsMode.PERMISSIVE` accepts plaintext from clients without a proxy while
+   * they are being enrolled (Istio sidecar: PeerAuthentication `PERMISSIVE`). The authorization
+   * still decides; pair it with `Enforcement.AUDIT` to admit such clients and see them. Other
+   * backends refuse it (`MTLS_MODE_NOT_SUPPORTED`).
+   * @default MtlsMode.STRICT
+   */
+  readonly mtls?: MtlsMode;
 }
 
 /** Options of `ZeroTrustChart.allowMetricsScraping`. */
@@ -137,6 +155,10 @@ export class ZeroTrustChart extends Chart {
   public readonly mesh: IMesh;
   /** Cluster DNS workloads may reach. */
   public readonly dns: Dns;
+  /** The chart's rollout stage: `ENFORCE`, or `AUDIT` (see `ZeroTrustChartProps.enforcement`). */
+  public readonly enforcement: Enforcement;
+  /** The chart's mTLS stage: `STRICT`, or `PERMISSIVE` (see `ZeroTrustChartProps.mtls`). */
+  public readonly mtls: MtlsMode;
 
   /** @internal */
   public readonly _binding: MeshBinding;
@@ -148,6 +170,8 @@ export class ZeroTrustChart extends Chart {
   public readonly _clusterNetworks: string[];
   /** @internal */
   public readonly _identityGuard: boolean;
+  /** The chart's rollout stage. @internal */
+  public readonly _stage: StageModel;
   private readonly namespaceObject?: ApiObject;
   private readonly declaredWorkloads: SecureWorkload[] = [];
   private keptDocuments?: any[];
@@ -174,6 +198,9 @@ export class ZeroTrustChart extends Chart {
     this._identityGuard = props.identityGuard ?? false;
     this._emitsNamespace = props.createNamespace ?? true;
     this._clusterNetworks = props.clusterNetworks === undefined ? [] : parseClusterNetworks(props.clusterNetworks, `ZeroTrustChart "${id}"`);
+    this._stage = chartStage(props.enforcement, props.mtls, binding.backend, `ZeroTrustChart "${id}" (namespace ${props.namespace})`, props.namespace);
+    this.enforcement = this._stage.enforcement === 'audit' ? Enforcement.AUDIT : Enforcement.ENFORCE;
+    this.mtls = this._stage.mtls === 'permissive' ? MtlsMode.PERMISSIVE : MtlsMode.STRICT;
     this._binding = binding;
     this.namespaceName = props.namespace;
     this.mesh = props.mesh;
@@ -186,7 +213,7 @@ export class ZeroTrustChart extends Chart {
         metadata: { name: this.namespaceName, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } },
       }));
     }
-    IntentRegistry.of(this).addNamespace({ name: this.namespaceName, backend: binding.backend, ...(binding.meshKey ? { mesh: binding.meshKey } : {}) });
+    IntentRegistry.of(this).addNamespace({ name: this.namespaceName, backend: binding.backend, ...(binding.meshKey ? { mesh: binding.meshKey } : {}), ...this._stage });
     const synthesis = ZeroTrustSynthesis._of(this);
     synthesis._addChart(this);
     // cdk8s validates every construct before it collects the charts' objects; the synth step runs

@@ -31,7 +31,7 @@ type EndpointJson =
 /** The JSON document of `zero-trust.intent.json`. */
 export interface IntentDocumentJson {
   version: number;
-  namespaces: Array<{ name: string; backend: string; dns: DnsSpec }>;
+  namespaces: Array<{ name: string; backend: string; dns: DnsSpec; enforcement?: 'audit'; mtls?: 'permissive' }>;
   workloads: Array<{ name: string; namespace: string; serviceAccount: string; selector: { [key: string]: string }; ports: PortJson[] }>;
   /**
    * The flows as declared; `weakened` lists the `Weaken` members the chart accepted for a flow,
@@ -80,7 +80,11 @@ function endpointJson(e: EndpointModel): EndpointJson {
 export function intentDocument(model: ZeroTrustModel, dns: { [namespace: string]: DnsSpec } = {}): IntentDocumentJson {
   return {
     version: INTENT_FORMAT_VERSION,
-    namespaces: model.namespaces.map((n) => ({ name: n.name, backend: n.backend, dns: dnsJson(dns[n.name] ?? KUBE_DNS) })),
+    namespaces: model.namespaces.map((n) => ({
+      name: n.name, backend: n.backend, dns: dnsJson(dns[n.name] ?? KUBE_DNS),
+      // The stage only when it is not the default, so that ENFORCE output is unchanged.
+      ...(n.enforcement ? { enforcement: n.enforcement } : {}), ...(n.mtls ? { mtls: n.mtls } : {}),
+    })),
     workloads: model.workloads.map((w) => ({ name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, selector: sortedObject(w.selector), ports: w.ports.map(portJson) })),
     flows: declaredFlows(model).map(({ flow: f, weakened, weakenedPorts, hostExcept }) => ({
       source: endpointJson(f.source),
@@ -161,7 +165,12 @@ export function parseIntentDocument(doc: unknown, where = INTENT_FILE_NAME): Par
       dns[name] = s.cidr ? { cidr: str(s.cidr, `${f}.dns.cidr`) } : { namespace: str(s.namespace, `${f}.dns.namespace`), labels: labels(s.labels ?? {}, `${f}.dns.labels`) };
     }
     const backend = str(o.backend, `${f}.backend`);
-    return { name, backend: isBackendId(backend) ? backend : fail(`${f}.backend`, `unknown backend "${backend}" (known: ${BACKEND_IDS.join(', ')})`) };
+    if (o.enforcement !== undefined && o.enforcement !== 'audit') fail(`${f}.enforcement`, `expected "audit" or nothing, got ${JSON.stringify(o.enforcement)}`);
+    if (o.mtls !== undefined && o.mtls !== 'permissive') fail(`${f}.mtls`, `expected "permissive" or nothing, got ${JSON.stringify(o.mtls)}`);
+    return {
+      name, backend: isBackendId(backend) ? backend : fail(`${f}.backend`, `unknown backend "${backend}" (known: ${BACKEND_IDS.join(', ')})`),
+      ...(o.enforcement ? { enforcement: 'audit' as const } : {}), ...(o.mtls ? { mtls: 'permissive' as const } : {}),
+    };
   });
   const workloads: WorkloadModel[] = list(d.workloads, 'workloads').map((w, i) => {
     const f = `workloads[${i}]`;

@@ -37,6 +37,17 @@ export interface NamespaceModel {
    * @default - the backend id (one mesh per backend)
    */
   readonly mesh?: string;
+  /**
+   * `audit` when the chart is in `Enforcement.AUDIT`: undeclared connections to its workloads are
+   * admitted and recorded as would-be denials.
+   * @default - enforced
+   */
+  readonly enforcement?: 'audit';
+  /**
+   * `permissive` when the chart accepts plaintext (`MtlsMode.PERMISSIVE`).
+   * @default - strict
+   */
+  readonly mtls?: 'permissive';
 }
 
 /** A `SecureWorkload` of the app. */

@@ -27,6 +27,7 @@ import { ReaderOptions, backendIntentOptions, readerFor } from '../verify/reader
 import { Decision, Endpoint, Manifest, PolicyEvaluator, Query } from '../verify/types';
 import { OUTSIDER_NAMESPACE, PROBE_LABEL, UniversePort, UniverseRequest, probeUniverse, queries } from '../verify/universe';
 import { PortSet, prefilterOf, verdictsOf } from '../verify/prefilter';
+import { enforcedWhenAudited } from '../verify/audit';
 
 /** What a backend's settings change in the semantics the self-check expects. */
 export interface SelfCheckProfile {
@@ -106,7 +107,8 @@ function selfCheck(check: MeshSelfCheck, input: SelfCheckInput): SelfCheckReport
   const model = input.model;
   const managed = new Set(model.namespaces.map((n) => n.name));
   const enrolled = peerNamespaces(model, new Set([...managed, ...[...input.dns.values()].map((d) => d.namespace ?? '')]));
-  const reader = readerFor(manifests, { backend, enrolledNamespaces: enrolled, settings: check.profile.reader });
+  // A chart in AUDIT is checked in its enforced view: allowed without an audit mark is exactly what the intent declares.
+  const reader = enforcedWhenAudited(readerFor(manifests, { backend, enrolledNamespaces: enrolled, settings: check.profile.reader }), input.model.namespaces);
   const options = intentOptions(backend, check.profile, enrolled, input.dns);
   const intent = new IntentEvaluator(model, options);
 

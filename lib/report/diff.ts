@@ -13,6 +13,7 @@
 import { FlowMatrix, FlowRow, compareRows } from './matrix';
 import { TABLE_HEADER, code, formatNotes, markdownTable, rowCells } from './format';
 import { ReviewNote } from './notes';
+import { AUDIT_MARK, NamespaceStage } from './audit';
 
 /** An `any` row and the specific ports it replaces or keeps (`5432`, `8080`). */
 export interface PortChange {
@@ -32,6 +33,8 @@ export interface FlowDiff {
   readonly widened: PortChange[];
   /** Removed `any` rows, each with the specific ports of the new version it still allowed (not listed as added). */
   readonly narrowed: PortChange[];
+  /** The rollout stages of the old and the new version, when either is not ENFORCE and STRICT. */
+  readonly stages?: { readonly old: NamespaceStage[]; readonly new: NamespaceStage[] };
 }
 
 function identity(r: FlowRow): string {
@@ -75,7 +78,8 @@ export function diffMatrices(before: FlowMatrix, after: FlowMatrix): FlowDiff {
   });
 
   const changes = (m: Map<FlowRow, string[]>) => [...m.entries()].map(([row, ports]) => ({ row, ports: [...new Set(ports)] })).sort((a, b) => compareRows(a.row, b.row));
-  return { oldBackend: before.backend, newBackend: after.backend, added, removed, widened: changes(widened), narrowed: changes(narrowed) };
+  const stages = before.stages?.length || after.stages?.length ? { stages: { old: before.stages ?? [], new: after.stages ?? [] } } : {};
+  return { oldBackend: before.backend, newBackend: after.backend, added, removed, widened: changes(widened), narrowed: changes(narrowed), ...stages };
 }
 
 function plural(n: number, word: string): string {
@@ -94,6 +98,10 @@ export function formatDiffMarkdown(d: FlowDiff, oldName: string, newName: string
   if (widened.length > 0) summary.push(`${widened.length} opened to any port (the ports they replace are still open, not removed)`);
   if (narrowed.length > 0) summary.push(`${narrowed.length} narrowed from any port (the ports kept are not listed as added)`);
   const lines = ['## Allowed flow changes', '', `${code(oldName)} → ${code(newName)} (${backends}): ${summary.join(', ')}.`];
+  if (d.stages) {
+    const stage = (list: readonly NamespaceStage[]) => (list.length ? list.map((x) => `${code(x.namespace)} ${x.enforcement}${x.mtls === 'PERMISSIVE' ? ' (mTLS PERMISSIVE)' : ''}`).join(', ') : 'ENFORCE, STRICT');
+    lines.push('', `Rollout stage: ${stage(d.stages.old)} → ${stage(d.stages.new)}. Rows marked \`${AUDIT_MARK}\` are open only because the mesh audits the policy.`);
+  }
   if (d.added.length === 0 && d.removed.length === 0) {
     lines.push('', 'No allowed flow changed.');
   }
@@ -112,5 +120,8 @@ export function formatDiffMarkdown(d: FlowDiff, oldName: string, newName: string
 
 /** JSON of the difference (rows with their reasons, the `any` rows' port changes, the notes). */
 export function formatDiffJson(d: FlowDiff, notes?: readonly ReviewNote[]): string {
-  return `${JSON.stringify({ oldBackend: d.oldBackend, newBackend: d.newBackend, added: d.added, removed: d.removed, widened: d.widened ?? [], narrowed: d.narrowed ?? [], notes: notes ?? [] }, null, 2)}\n`;
+  return `${JSON.stringify({
+    oldBackend: d.oldBackend, newBackend: d.newBackend, ...(d.stages ? { stages: d.stages } : {}),
+    added: d.added, removed: d.removed, widened: d.widened ?? [], narrowed: d.narrowed ?? [], notes: notes ?? [],
+  }, null, 2)}\n`;
 }

@@ -6,6 +6,7 @@
 import { FlowMatrix, FlowRow } from './matrix';
 import { ReviewNote, notesOf } from './notes';
 import { compareText } from '../intent/collation';
+import { stageMarkdown } from './audit';
 
 /** A matrix with the notes of its report (assumed parties, hostNetwork pods): see `reviewNotes`. */
 export interface NotedMatrix extends FlowMatrix {
@@ -89,7 +90,7 @@ export function formatNotes(notes: readonly ReviewNote[] | undefined, rows: read
 
 /** The matrix as JSON text (rows with their reasons, and the notes of the report). */
 export function formatJson(matrix: NotedMatrix): string {
-  return `${JSON.stringify({ backend: matrix.backend, flows: matrix.rows, notes: matrix.notes ?? [] }, null, 2)}\n`;
+  return `${JSON.stringify({ backend: matrix.backend, ...(matrix.stages?.length ? { stages: matrix.stages } : {}), flows: matrix.rows, notes: matrix.notes ?? [] }, null, 2)}\n`;
 }
 
 /** A node of the diagrams. */
@@ -206,6 +207,7 @@ export function formatFlowsMarkdown(matrix: NotedMatrix, title?: string): string
     '`ns:X` is any pod of namespace X, `ns:*` a pod of any other namespace, `cidr:` an address range (`except` the ranges inside it that are named on their own), `world` an address outside every range the policies name.',
     '`any` port: every port probed was allowed. L7 rule: the HTTP requests allowed (— when any request passes). mTLS: required when both ends must authenticate.',
     ...(notes ? ['A mark after a party, (assumed), (assumed in mesh) or (hostNetwork), points to the notes below the table: what this page takes for granted about it.'] : []),
+    ...(matrix.stages?.length ? ['', stageMarkdown(matrix.stages)] : []),
     '',
     formatTable(matrix),
     '',
@@ -225,7 +227,8 @@ export function formatMatrix(matrix: NotedMatrix, format: string, title = ''): s
   switch (format) {
     case 'table': {
       const notes = formatNotes(matrix.notes, matrix.rows);
-      return `${formatTable(matrix)}\n${notes ? `\n${notes}\n` : ''}`;
+      const stage = stageMarkdown(matrix.stages ?? []);
+      return `${stage ? `${stage}\n\n` : ''}${formatTable(matrix)}\n${notes ? `\n${notes}\n` : ''}`;
     }
     case 'json': return formatJson(matrix);
     case 'mermaid': return formatMermaid(matrix);

@@ -23,6 +23,7 @@ import { MtlsOf, mtlsOf, mtlsReadsEffects } from './mtls';
 import { NamedRange, addressName } from './names';
 import { mentions, onceFor, reportUniverse } from './universe';
 import { compareText } from '../intent/collation';
+import { NamespaceStage, auditMarkedRows, namespaceStages } from './audit';
 
 /** One row of the matrix. */
 export interface FlowRow {
@@ -43,6 +44,8 @@ export interface FlowRow {
 export interface FlowMatrix {
   readonly backend: string;
   readonly rows: FlowRow[];
+  /** The namespaces in a rollout stage other than ENFORCE and STRICT (absent: none). */
+  readonly stages?: NamespaceStage[];
 }
 
 /** Options of `flowMatrix`. */
@@ -116,7 +119,11 @@ function matrixOf(manifests: readonly SourcedManifest[], options: FlowMatrixOpti
     : readerOf(manifests, options.backend);
   const other = options.comparedWith ? partiesOf(options.comparedWith) : { probes: [], ranges: [] };
   const universe = reportUniverse(manifests, [...(options.extraEndpoints ?? []), ...other.probes]);
-  return { backend: chosen.backend, rows: matrixRows(manifests, chosen.backend, chosen.evaluator, universe, other.ranges) };
+  const rowsOf = (reader: PolicyEvaluator) => matrixRows(manifests, chosen.backend, reader, universe, other.ranges);
+  // In AUDIT, the rows open only because of the audit are marked (lib/report/audit.ts).
+  const rows = auditMarkedRows(manifests, chosen.evaluator, rowsOf(chosen.evaluator), rowsOf).sort(compareRows);
+  const stages = namespaceStages(manifests);
+  return { backend: chosen.backend, rows, ...(stages.length ? { stages } : {}) };
 }
 
 /** The parties of a version of the manifests other than its workloads (probes of what its policies name), and its address ranges. */
@@ -468,8 +475,10 @@ export function matrixRowsByProbing(manifests: readonly SourcedManifest[], backe
 
 /** Order of rows: source, destination, port (numeric, `any` first), protocol. */
 export function compareRows(a: FlowRow, b: FlowRow): number {
-  const port = (p: string) => (p === 'any' ? 0 : Number(p));
-  return compareStrings(a.source, b.source) || compareStrings(a.destination, b.destination) || port(a.port) - port(b.port) || compareStrings(a.protocol, b.protocol);
+  // A row of several ports (`1, 53, 8000-8003`: audited rows, lib/report/audit.ts) sorts by its first, then by its text.
+  const port = (p: string) => (p === 'any' ? 0 : parseInt(p, 10));
+  return compareStrings(a.source, b.source) || compareStrings(a.destination, b.destination) || port(a.port) - port(b.port) || compareStrings(a.protocol, b.protocol)
+    || compareStrings(a.port, b.port);
 }
 
 /** `production/hero -> production/lil-deebee 5432/TCP`. */

@@ -11,6 +11,7 @@ import { FlowPrefilter, OpenPrefilter, PortSet, prefilterOf, verdictsOf } from '
 import { UniversePort, UniversePorts, UniverseRequest, queries } from '../verify/universe';
 import { Endpoint, PolicyEvaluator, Query, SourcedManifest } from '../verify/types';
 import { onceFor, reportUniverse } from './universe';
+import { enforcedWhenAudited } from '../verify/audit';
 
 /** The result of a verification. */
 export interface Verification {
@@ -39,7 +40,9 @@ export function verifyAgainstIntent(
   manifests: readonly SourcedManifest[], backend: string, evaluator: PolicyEvaluator, intent: ParsedIntent,
   enrolledNamespaces: readonly string[] = [], limit = 50,
 ): Verification {
-  return onceFor(manifests, () => verifyPrefiltered(manifests, backend, evaluator, intent, enrolledNamespaces, limit));
+  // A chart in AUDIT is verified in its enforced view (lib/verify/audit.ts): unmarked allows must be exactly the intent.
+  const reader = enforcedWhenAudited(evaluator, intent.model.namespaces);
+  return onceFor(manifests, () => verifyPrefiltered(manifests, backend, reader, intent, enrolledNamespaces, limit));
 }
 
 function verifyPrefiltered(

@@ -134,7 +134,7 @@ export class IstioEvaluator implements PolicyEvaluator {
 
     // 3. Authorization.
     if (dstPlane === 'sidecar') {
-      const d = evaluatePolicies(this.selectorPolicies(q.destination), { ...peer, l7: http }, 'sidecar');
+      const d = evaluateWithDryRun(this.selectorPolicies(q.destination), { ...peer, l7: http }, 'sidecar', true);
       effects.push(...d.effects);
       if (!d.allowed) return decision(false, effects);
       return this.network([q], effects);
@@ -142,7 +142,7 @@ export class IstioEvaluator implements PolicyEvaluator {
 
     const waypoint = mtls && service ? this.waypointOf(q.destination.namespace!, service.svc) : undefined;
     if (waypoint) {
-      const l7 = evaluatePolicies(this.targetRefPolicies(q.destination.namespace!, service!.svc.metadata.name, waypoint.name), { ...peer, l7: http }, `waypoint ${waypoint.name}`);
+      const l7 = evaluateWithDryRun(this.targetRefPolicies(q.destination.namespace!, service!.svc.metadata.name, waypoint.name), { ...peer, l7: http }, `waypoint ${waypoint.name}`, true);
       effects.push(istioEffect('info', `Service ${service!.svc.metadata.name} uses waypoint ${q.destination.namespace}/${waypoint.name}`), ...l7.effects);
       if (!l7.allowed) return decision(false, effects);
       const fromWaypoint: Attributes = {
@@ -151,7 +151,7 @@ export class IstioEvaluator implements PolicyEvaluator {
         port: q.port,
         l7: false,
       };
-      const l4 = evaluatePolicies(this.selectorPolicies(q.destination), fromWaypoint, 'ztunnel (source: the waypoint)');
+      const l4 = evaluateWithDryRun(this.selectorPolicies(q.destination), fromWaypoint, 'ztunnel (source: the waypoint)', false);
       effects.push(...l4.effects);
       if (!l4.allowed) return decision(false, effects);
       const wp = this.waypointEndpoint(q.destination, waypoint.name, waypoint.serviceAccount);
@@ -160,7 +160,7 @@ export class IstioEvaluator implements PolicyEvaluator {
         { source: wp, destination: q.destination, port: HBONE, protocol: 'TCP' },
       ], effects);
     }
-    const l4 = evaluatePolicies(this.selectorPolicies(q.destination), { ...peer, l7: false }, 'ztunnel');
+    const l4 = evaluateWithDryRun(this.selectorPolicies(q.destination), { ...peer, l7: false }, 'ztunnel', false);
     effects.push(...l4.effects);
     if (!l4.allowed) return decision(false, effects);
     // Between mesh pods ztunnel tunnels to the destination's HBONE port; plaintext keeps the app port.
@@ -217,7 +217,8 @@ export class IstioEvaluator implements PolicyEvaluator {
   /** TCP ports the ALLOW policies of a meshed pod may admit (every port when none applies; none with a CUSTOM one). */
   private authorizedPorts(e: Endpoint): PortSet {
     return this.cached(this.authorizedPortsCache, e, '', () => {
-      const policies = this.selectorPolicies(e);
+      // A dry-run policy restricts nothing (sidecars record it; ztunnel never gets it).
+      const policies = this.selectorPolicies(e).filter((p) => !isDryRun(p));
       if (policies.some((p) => (p.spec?.action ?? 'ALLOW') === 'CUSTOM')) return PortSet.NONE;
       const allow = policies.filter((p) => (p.spec?.action ?? 'ALLOW') === 'ALLOW');
       if (allow.length === 0) return PortSet.ALL_TCP;
@@ -584,6 +585,29 @@ function stringMatches(pattern: string, value: string): boolean {
 }
 
 // -------------------------------------------------------------------- small helpers
+
+/**
+ * The policies' verdict with the dry-run ones (`istio.io/dry-run: "true"`) not enforced. Envoy (a
+ * sidecar, a waypoint) evaluates them as shadow rules and records their result: a connection the
+ * policies would deny if all were enforced is allowed with an `audited` effect (`records`).
+ * ztunnel is not sent them (istiod drops dry-run policies for ztunnel since Istio 1.25,
+ * istio/istio#55414): there they are absent, and nothing is recorded.
+ */
+function evaluateWithDryRun(policies: Manifest[], a: Attributes, where: string, records: boolean): Decision {
+  const enforced = policies.filter((p) => !isDryRun(p));
+  const d = evaluatePolicies(enforced, a, where);
+  if (enforced.length === policies.length || !d.allowed || !records) return d;
+  const shadow = evaluatePolicies(policies, a, `${where}, its dry-run policies counted`);
+  if (shadow.allowed) return shadow;
+  return decision(true, [...d.effects, ...shadow.effects.map((e) => ({
+    ...e, verdict: 'allow' as const, audited: true, detail: `${e.detail}: would be denied; allowed because the policies are dry-run (istio.io/dry-run)`,
+  }))]);
+}
+
+/** True for an AuthorizationPolicy in dry-run (`istio.io/dry-run: "true"`): the sidecar records its result and enforces nothing. */
+function isDryRun(p: Manifest): boolean {
+  return String(p.metadata.annotations?.['istio.io/dry-run'] ?? '').toLowerCase() === 'true';
+}
 
 function istioEffect(verdict: DecisionVerdict, detail: string, objects: readonly DecidingObject[] = []): DecisionEffect {
   return { layer: 'istio', verdict, objects, detail };

@@ -412,6 +412,11 @@ export class KumaEvaluator implements PolicyEvaluator {
       }
     }
     if (!verdict) return deny(`mTLS is on and no MeshTrafficPermission allows ${source.id} -> ${destination.id}:${port}`);
+    if (verdict.by.endsWith('(AllowWithShadowDeny)')) {
+      // Admitted and logged as denied: the entry's enforced form is Deny.
+      const d = allow(`${verdict.by}: would be denied; admitted and logged as denied`, [verdict.policy]);
+      return decision(true, d.effects.map((e) => ({ ...e, audited: true })));
+    }
     return (verdict.allowed ? allow : deny)(verdict.by, [verdict.policy]);
   }
 

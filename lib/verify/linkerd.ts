@@ -13,9 +13,11 @@
  * - route authorizations are the route's own plus the Server's;
  * - without routes a Server has one default route (every request, Server authorizations);
  * - an AuthorizationPolicy needs every referenced authentication; one that references a missing
- *   object, or two MeshTLS (or two Network) authentications, is ignored.
+ *   object, or two MeshTLS (or two Network) authentications, is ignored;
+ * - `audit` (Server accessPolicy or default inbound policy) admits what nothing else authorizes,
+ *   and the effect is marked `audited` (its enforced form is `deny`).
  * Not modelled: GRPCRoute, EgressNetwork (outbound policy), ServerAuthorization, multicluster,
- * `audit` accessPolicy logging, pod-level port annotations (opaque-ports, require-identity).
+ * pod-level port annotations (opaque-ports, require-identity).
  */
 import { parseCidr, parseIp, cidrContains, ParsedCidr } from '../intent/cidr';
 import { Decision, DecidingObject, DecisionEffect, Endpoint, Manifest, PolicyEvaluator, Query, SourcedManifest, decision, objectName } from './types';
@@ -276,6 +278,11 @@ export class LinkerdEvaluator implements PolicyEvaluator {
     const verdict = (list: Check[], where: string, route?: RouteObj) => {
       const hit = list.filter((x) => x.ok);
       const named = (checks: Check[]) => [...checks.flatMap((x) => (x.object ? [x.object] : [])), ...(route ? [routeObject(route)] : []), serverObject];
+      // Admitted by the Server's audit authorization alone: the proxy logs it, and enforcing denies it.
+      const audited = hit.length > 0 && hit.every((x) => x.name === 'accessPolicy audit');
+      if (audited) {
+        return { ...result(true, `nothing but accessPolicy audit authorizes ${q.source.id} on ${where}: would be denied; admitted and logged because the Server is in audit (${conn})`, named(hit)), audited: true };
+      }
       return hit.length
         ? result(true, `${hit.map((x) => x.name).join(' and ')} ${hit.length > 1 ? 'authorize' : 'authorizes'} ${q.source.id} on ${where} (${conn})`, named(hit))
         : result(false, `nothing authorizes ${q.source.id} on ${where}${list.length ? ` (checked ${list.map((x) => x.name).join(', ')})` : ''} (${conn})`, named(list));
@@ -353,6 +360,10 @@ export class LinkerdEvaluator implements PolicyEvaluator {
     const d = q.destination;
     const policy = d.annotations?.['config.linkerd.io/default-inbound-policy'] ?? d.namespaceAnnotations?.['config.linkerd.io/default-inbound-policy'] ?? this.opts.clusterDefaultPolicy;
     const ok = this.policyAllows(policy, q.source);
+    if (policy === 'audit') {
+      // The audit default admits everyone and logs it; `deny` (its enforced form) would refuse.
+      return { ...linkerdEffect('allow', `no Server selects ${d.id} port ${q.port}; the default inbound policy "audit" admits ${q.source.id}: would be denied; admitted and logged (${conn})`), audited: true };
+    }
     const detail = `no Server selects ${d.id} port ${q.port}; the default inbound policy "${policy}" ${ok ? 'admits' : 'refuses'} ${q.source.id}${this.meshed(q.source) ? '' : ' (not meshed)'} (${conn})`;
     return linkerdEffect(ok ? 'allow' : 'deny', detail);
   }

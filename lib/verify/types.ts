@@ -102,6 +102,12 @@ export interface DecisionEffect {
    * (`networkpolicy a -> b:15008/TCP: allowed`) and folds the network layer's own effects.
    */
   readonly folded?: boolean;
+  /**
+   * True on the effect of a policy in audit or dry-run (Istio `istio.io/dry-run`, Linkerd `audit`)
+   * that would have denied the connection: it is allowed only because the policy is audited, and
+   * enforcing the chart closes it ("would be denied").
+   */
+  readonly audited?: boolean;
 }
 
 /** The answer to a query, with the steps that decided it. */

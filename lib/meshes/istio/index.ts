@@ -5,6 +5,8 @@ import { checkDnsLabel, checkDnsSubdomain, checkLabels } from '../../intent/name
 import { MetadataAdditions, MeshRenderer, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
 import { withoutProxyContext } from '../metrics';
 import { NetworkPolicyLayer } from '../networkpolicy';
+import { stagedIstioObjects } from './stage';
+import { checkAuditSources } from '../stage';
 import {
   IstioEgress, IstioEgressGatewaySettings, IstioMode, IstioSettings, USE_WAYPOINT_LABEL, WAYPOINT_NAME, checkIstio, istioObjects, namespaceLabels, needsWaypoint, podEnrolmentLabels,
   networkPolicyOptions,
@@ -170,6 +172,7 @@ class IstioRenderer implements MeshRenderer {
       });
     }
     checkIstio(ctx.model, ns, this.settings);
+    checkAuditSources(ctx, this.backend, 'Istio');
     if (this.settings.mode === IstioMode.SIDECAR) {
       for (const f of ctx.model.flows) {
         const src = f.source;
@@ -217,7 +220,7 @@ class IstioRenderer implements MeshRenderer {
   }
 
   public render(ctx: RenderContext): RenderedObject[] {
-    return istioObjects(withoutProxyContext(ctx).model, ctx.namespace.name, this.settings, ctx.dns);
+    return stagedIstioObjects(ctx, istioObjects(withoutProxyContext(ctx).model, ctx.namespace.name, this.settings, ctx.dns));
   }
 }
 

@@ -3,6 +3,7 @@ import { compareText } from '../../intent/collation';
 import { ZeroTrustError } from '../../intent/errors';
 import { checkDnsSubdomain, checkDnsLabel } from '../../intent/names';
 import { MetadataAdditions, MeshRenderer, PodSpecAdditions, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
+import { checkKumaStage, stagedKumaObjects } from './stage';
 import { NetworkPolicyLayer } from '../networkpolicy';
 import { NAMESPACE_NAME_LABEL, NetworkPolicyLayerOptions } from '../networkpolicy/policies';
 import {
@@ -119,6 +120,7 @@ class KumaRenderer implements MeshRenderer {
     }
     checkSameMeshSettings(ctx, this.options);
     checkKuma(ctx.model, ns, this.options);
+    checkKumaStage(ctx, this.options.spiffe !== undefined);
   }
 
   public namespaceMetadata(): MetadataAdditions {
@@ -139,7 +141,7 @@ class KumaRenderer implements MeshRenderer {
   }
 
   public render(ctx: RenderContext): RenderedObject[] {
-    return kumaObjects(ctx.model, ctx.namespace.name, this.options);
+    return stagedKumaObjects(ctx, kumaObjects(ctx.model, ctx.namespace.name, this.options));
   }
 }
 

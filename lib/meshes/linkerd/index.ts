@@ -2,6 +2,8 @@ import { WeakenProps } from '../../intent/weaken';
 import { ZeroTrustError } from '../../intent/errors';
 import { checkDnsLabel, checkDnsSubdomain } from '../../intent/names';
 import { normalizeCidr, parseCidr } from '../../intent/cidr';
+import { checkAuditSources } from '../stage';
+import { linkerdDefaultPolicy, stagedLinkerdObjects } from './stage';
 import { NetworkPolicyLayer } from '../networkpolicy';
 import { NAMESPACE_NAME_LABEL, NetworkPolicyLayerOptions } from '../networkpolicy/policies';
 import { MetadataAdditions, MeshRenderer, RenderBackend, RenderContext, RenderedObject } from '../../intent/render';
@@ -121,19 +123,20 @@ class LinkerdRenderer implements MeshRenderer {
 
   public check(ctx: RenderContext): void {
     checkLinkerd(ctx.model, ctx.namespace.name, this.settings);
+    checkAuditSources(ctx, this.backend, 'Linkerd');
   }
 
-  public namespaceMetadata(): MetadataAdditions {
-    return { annotations: { [LINKERD_INJECT_ANNOTATION]: 'enabled', [LINKERD_DEFAULT_POLICY_ANNOTATION]: 'deny' } };
+  public namespaceMetadata(ctx?: RenderContext): MetadataAdditions {
+    return { annotations: { [LINKERD_INJECT_ANNOTATION]: 'enabled', [LINKERD_DEFAULT_POLICY_ANNOTATION]: linkerdDefaultPolicy(ctx) } };
   }
 
-  public podMetadata(): MetadataAdditions {
-    // Also on the pods, so a chart with createNamespace: false is still meshed and default-deny.
-    return { annotations: { [LINKERD_INJECT_ANNOTATION]: 'enabled', [LINKERD_DEFAULT_POLICY_ANNOTATION]: 'deny' } };
+  public podMetadata(ctx?: RenderContext): MetadataAdditions {
+    // Also on the pods, so a chart with createNamespace: false is still meshed and default-deny (or audit).
+    return { annotations: { [LINKERD_INJECT_ANNOTATION]: 'enabled', [LINKERD_DEFAULT_POLICY_ANNOTATION]: linkerdDefaultPolicy(ctx) } };
   }
 
   public render(ctx: RenderContext): RenderedObject[] {
-    return linkerdObjects(ctx.model, ctx.namespace.name, this.settings);
+    return stagedLinkerdObjects(ctx, linkerdObjects(ctx.model, ctx.namespace.name, this.settings));
   }
 }
 
