@@ -20,7 +20,7 @@ const MESH: { [id in BackendId]: () => Mesh } = {
 
 /** Which backend honours which stage (the README's rollout table says the same). */
 const AUDIT: BackendId[] = ['istio', 'linkerd', 'kuma'];
-const PERMISSIVE: BackendId[] = ['istio'];
+const PERMISSIVE: BackendId[] = ['istio', 'kuma'];
 
 function chart(id: BackendId, enforcement?: Enforcement, mtls?: MtlsMode): ZeroTrustChart {
   return new ZeroTrustChart(Testing.app(), 'prod', { namespace: 'prod', mesh: MESH[id](), enforcement, mtls });

@@ -55,7 +55,7 @@ const PERMISSIVE_REFUSALS: Record<BackendId, string | undefined> = {
   'istio-ambient': 'the NetworkPolicy layer under ambient admits only HBONE (15008) between meshed pods, so a plaintext client would still be dropped; use IstioMode.SIDECAR for the migration',
   'linkerd': 'Linkerd has no mTLS mode: meshed pods always talk mTLS and the authorization alone decides whether a client without a proxy is admitted; use Enforcement.AUDIT, whose audit policy admits such clients and records them',
   'cilium': 'Cilium\'s mutual authentication (CiliumMutualAuth) is chosen on Mesh.cilium(), not per chart; the default (NONE) has no mTLS to relax',
-  'kuma': 'Kuma\'s mTLS mode is a property of the Mesh object (mtls.backends[].mode), shared by every namespace of the mesh, not of one chart; set it on the Mesh you manage',
+  'kuma': undefined,
   'nsm': 'Network Service Mesh connections have no plaintext mode to allow',
 };
 

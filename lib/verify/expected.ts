@@ -93,6 +93,15 @@ export interface IntentOptions {
   readonly meshWideStrictMtls?: boolean;
 
   /**
+   * Deviation (Kuma, docs/backends/kuma.md: `MtlsMode.PERMISSIVE` emits a Permissive `MeshTLS`):
+   * a destination in a namespace whose chart is in `MtlsMode.PERMISSIVE` accepts plaintext from
+   * outside the mesh and checks no permission on it, so `meshWideStrictMtls` and
+   * `meshedNamespaces` reject nothing there: the flows alone decide.
+   * @default false
+   */
+  readonly permissiveAdmitsPlaintext?: boolean;
+
+  /**
    * Deviation (Linkerd 4143, Istio ambient HBONE 15008: the NetworkPolicy layer's `meshPorts`, in
    * docs/backends/linkerd.md and docs/backends/istio.md): a flow between two pods with a TCP port
    * (the tunnel carries TCP only) also admits TCP
@@ -557,10 +566,11 @@ function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates
   let ingress: { ok: boolean; reasons: () => string[] };
   const probeIp = endpointIp(q.source);
   const meshed = (e: Endpoint) => managed(e) || (e.kind === 'pod' && (opts.meshedNamespaces ?? []).includes(e.namespace ?? ''));
-  const unmeshedSource = q.protocol === 'TCP' && q.source.kind === 'pod' && opts.meshedNamespaces !== undefined && !meshed(q.source);
+  const plaintextPasses = opts.permissiveAdmitsPlaintext === true && model.namespaces.some((n) => n.name === q.destination.namespace && n.mtls === 'permissive');
+  const unmeshedSource = q.protocol === 'TCP' && q.source.kind === 'pod' && opts.meshedNamespaces !== undefined && !meshed(q.source) && !plaintextPasses;
   if (q.protocol === 'TCP' && (opts.proxyPorts ?? []).includes(q.port) && meshed(q.destination)) {
     ingress = { ok: false, reasons: () => [`${q.port} is a proxy port of ${q.destination.id}; its proxy refuses it (deviation proxyPorts)`] };
-  } else if (opts.meshWideStrictMtls && q.protocol === 'TCP' && !meshed(q.source) && meshed(q.destination)) {
+  } else if (opts.meshWideStrictMtls && !plaintextPasses && q.protocol === 'TCP' && !meshed(q.source) && meshed(q.destination)) {
     ingress = { ok: false, reasons: () => [`${q.source.id} is not in the mesh and the mesh's STRICT mTLS rejects its plaintext at ${q.destination.id} (deviation meshWideStrictMtls)`] };
   } else if (!managed(q.destination)) {
     ingress = { ok: true, reasons: () => [`${q.destination.id} is not in a managed namespace; its ingress is unrestricted`] };

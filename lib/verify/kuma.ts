@@ -13,8 +13,12 @@
  *   its mode is that backend's `mode` (STRICT when absent). A mesh absent from the manifests is
  *   taken from `options.meshes`, else assumed to have mTLS off (Kuma then enforces nothing).
  * - Only TCP is proxied: UDP is decided by the NetworkPolicy layer alone.
+ * - A `MeshTLS` (same namespaces, label and targetRef ordering as the permissions below, no
+ *   `sectionName`) sets the mode of the pods it selects: the last `mode` of its `rules[]` (or of
+ *   `from[]` entries targeting `Mesh`), the most specific policy winning; it does not turn mTLS on.
  * - Inbound (meshed destination): mTLS off -> allowed; plaintext client (unmeshed) -> denied in
- *   STRICT, allowed in PERMISSIVE; client of another mesh -> denied. Otherwise the destination
+ *   STRICT, allowed in PERMISSIVE with no permission checked (Kuma's RBAC filter sits on the mTLS
+ *   filter chain only, kumahq/kuma#8152); client of another mesh -> denied. Otherwise the destination
  *   port must be an inbound (a TCP port of a Service selecting the pod; its name is the container
  *   port's name); a port without inbound falls to Kuma's inbound passthrough and is reported
  *   allowed. The MeshTrafficPermissions of the destination's namespace and of the control-plane
@@ -112,6 +116,7 @@ export class KumaEvaluator implements PolicyEvaluator {
   private readonly services: Manifest[];
   private readonly mtps: Manifest[];
   private readonly passthroughs: Manifest[];
+  private readonly meshTlses: Manifest[];
   private readonly identities: Manifest[];
   private readonly serviceIndex: SelectorIndex<Manifest>;
   private readonly targetIndex = new Map<Manifest[], { order: Map<Manifest, number>; always: Map<string, Manifest[]>; byEntry: Map<string, Manifest[]> }>();
@@ -126,6 +131,11 @@ export class KumaEvaluator implements PolicyEvaluator {
     this.services = manifests.filter((m) => m.kind === 'Service' && m.apiVersion === 'v1');
     this.mtps = manifests.filter((m) => m.kind === 'MeshTrafficPermission' && m.apiVersion === 'kuma.io/v1alpha1');
     this.passthroughs = manifests.filter((m) => m.kind === 'MeshPassthrough' && m.apiVersion === 'kuma.io/v1alpha1');
+    this.meshTlses = manifests.filter((m) => m.kind === 'MeshTLS' && m.apiVersion === 'kuma.io/v1alpha1');
+    // A port-level mode would be skipped by the per-pod lookup: refused rather than read as the pod's.
+    for (const m of this.meshTlses) {
+      if (m.spec?.targetRef?.sectionName !== undefined) throw new Error(`MeshTLS ${m.metadata.namespace}/${m.metadata.name}: a targetRef with sectionName is not modelled`);
+    }
     this.identities = manifests.filter((m) => m.kind === 'MeshIdentity' && m.apiVersion === 'kuma.io/v1alpha1' && m.metadata.namespace === this.system)
       .sort((a, b) => compareText(a.metadata.name, b.metadata.name));
     this.serviceIndex = new SelectorIndex(this.services, (svc) => svc.metadata.namespace,
@@ -153,7 +163,7 @@ export class KumaEvaluator implements PolicyEvaluator {
         const network = below.ports(s, d);
         const destination = endpoints[d];
         const dst = destination.kind === 'pod' ? this.membership(destination) : undefined;
-        if (network.empty || !dst || this.mtls(dst.mesh) !== KumaMtls.STRICT) return network;
+        if (network.empty || !dst || this.mtlsAt(destination, dst.mesh) !== KumaMtls.STRICT) return network;
         const source = endpoints[s];
         return source.kind === 'pod' && this.membership(source) ? network : network.only('UDP').union(network.intersect(KUMA_METRICS));
       },
@@ -171,9 +181,12 @@ export class KumaEvaluator implements PolicyEvaluator {
       const mode = this.mtls(dst.mesh);
       if (mode === KumaMtls.OFF) return allow(`mesh ${dst.mesh} has mTLS off: Kuma enforces no permission`);
       if (!src) {
-        return mode === KumaMtls.PERMISSIVE
-          ? allow(`mesh ${dst.mesh} is PERMISSIVE: plaintext from ${q.source.id} passes`)
-          : deny(`mesh ${dst.mesh} is STRICT: plaintext from ${q.source.id} (outside the mesh) is rejected`);
+        const tls = this.meshTlsAt(q.destination, dst.mesh);
+        const where = tls ? `MeshTLS ${tls.manifest.metadata.namespace}/${tls.manifest.metadata.name} makes ${q.destination.id} ${tls.mode}` : `mesh ${dst.mesh} is ${mode}`;
+        const objects = tls ? [tls.manifest] : [];
+        return (tls?.mode ?? mode) === KumaMtls.PERMISSIVE
+          ? allow(`${where}: plaintext from ${q.source.id} passes, and Kuma checks no MeshTrafficPermission on plaintext`, objects)
+          : deny(`${where}: plaintext from ${q.source.id} (outside the mesh) is rejected`, objects);
       }
       if (src.mesh !== dst.mesh) return deny(`${q.source.id} is in mesh ${src.mesh}, ${q.destination.id} in ${dst.mesh}`);
       return this.permission(q.source, q.destination, dst.mesh, q.port);
@@ -202,6 +215,39 @@ export class KumaEvaluator implements PolicyEvaluator {
     const backend = (mtls?.backends ?? []).find((b: any) => b.name === mtls?.enabledBackend);
     if (!mtls?.enabledBackend || !backend) return KumaMtls.OFF;
     return backend.mode === 'PERMISSIVE' || backend.mode === 1 ? KumaMtls.PERMISSIVE : KumaMtls.STRICT;
+  }
+
+  /**
+   * The mTLS mode of a meshed pod's inbound: its mesh's, unless a MeshTLS selecting the pod sets
+   * `mode` (the most specific one that does; mTLS off stays off: MeshTLS does not enable it).
+   */
+  public mtlsAt(e: Endpoint, mesh: string): KumaMtls {
+    const mode = this.mtls(mesh);
+    if (mode === KumaMtls.OFF) return mode;
+    return this.meshTlsAt(e, mesh)?.mode ?? mode;
+  }
+
+  /** The MeshTLS that decides the mode of pod `e`'s inbound, with that mode, or undefined when none sets one. */
+  private meshTlsAt(e: Endpoint, mesh: string): { manifest: Manifest; mode: KumaMtls } | undefined {
+    if (this.meshTlses.length === 0) return undefined;
+    let found: { manifest: Manifest; mode: KumaMtls } | undefined;
+    for (const { manifest: p } of this.applicable(this.meshTlses, e, mesh, undefined, 'MeshTLS')) {
+      const name = `MeshTLS ${p.metadata.namespace}/${p.metadata.name}`;
+      if (p.spec?.from !== undefined && p.spec?.rules !== undefined) throw new Error(`${name}: from[] beside rules[] is not modelled`);
+      const entries: any[] = [];
+      for (const f of p.spec?.from ?? []) {
+        if (f?.targetRef?.kind !== 'Mesh') throw new Error(`${name}: from[].targetRef kind ${f?.targetRef?.kind} is not modelled`);
+        entries.push(f);
+      }
+      entries.push(...(p.spec?.rules ?? []));
+      for (const r of entries) {
+        const m = r?.default?.mode;
+        if (m === undefined) continue;
+        if (m !== 'Permissive' && m !== 'Strict') throw new Error(`${name}: mode ${JSON.stringify(m)} is not modelled`);
+        found = { manifest: p, mode: m === 'Permissive' ? KumaMtls.PERMISSIVE : KumaMtls.STRICT };
+      }
+    }
+    return found;
   }
 
   /** Services in the pod's namespace that select it. */

@@ -141,7 +141,7 @@ class KumaRenderer implements MeshRenderer {
   }
 
   public render(ctx: RenderContext): RenderedObject[] {
-    return stagedKumaObjects(ctx, kumaObjects(ctx.model, ctx.namespace.name, this.options));
+    return stagedKumaObjects(ctx, kumaObjects(ctx.model, ctx.namespace.name, this.options), this.options.meshName);
   }
 }
 

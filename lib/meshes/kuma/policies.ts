@@ -36,7 +36,7 @@ export interface KumaOptions {
 /** A Kuma object as plain JSON. */
 export interface KumaObject {
   readonly apiVersion: 'kuma.io/v1alpha1';
-  readonly kind: 'Mesh' | 'MeshTrafficPermission' | 'MeshPassthrough' | 'MeshIdentity';
+  readonly kind: 'Mesh' | 'MeshTrafficPermission' | 'MeshPassthrough' | 'MeshIdentity' | 'MeshTLS';
   readonly metadata: { name: string; namespace?: string; labels: { [key: string]: string }; annotations: { [key: string]: string } };
   readonly spec: any;
 }
@@ -99,7 +99,8 @@ export function checkKuma(model: ZeroTrustModel, ns: string, o: KumaOptions): vo
   }
 }
 
-function metadata(name: string, namespace: string | undefined, meshName: string, allows: string[]): KumaObject['metadata'] {
+/** Metadata of a Kuma object: managed, and labelled with its mesh when namespaced. */
+export function metadata(name: string, namespace: string | undefined, meshName: string, allows: string[]): KumaObject['metadata'] {
   return managedMetadata(name, namespace, allows, namespace !== undefined ? { [KUMA_MESH_LABEL]: meshName } : {});
 }
 

@@ -25,16 +25,16 @@ export const kumaBackend: ReaderBackend = {
     return withNamespaceLabels(endpoint, { [INJECTION_LABEL]: 'enabled', [MESH_LABEL]: mesh });
   },
   // kuma-dp reaches the control plane itself; app traffic to it leaves the mesh and meets passthrough None.
-  intentOptions: ({ enrolledNamespaces }) => ({ meshedNamespaces: [...enrolledNamespaces], tcpDnsBlocked: true, meshWideStrictMtls: true }),
+  intentOptions: ({ enrolledNamespaces }) => ({ meshedNamespaces: [...enrolledNamespaces], tcpDnsBlocked: true, meshWideStrictMtls: true, permissiveAdmitsPlaintext: true }),
   infrastructureNamespaces: [...CLUSTER_NAMESPACES, 'kuma-system'],
-  // Required when the destination is a member of a mesh whose mTLS is STRICT.
+  // Required when the destination is a member of a mesh whose mTLS is STRICT and no MeshTLS makes it Permissive.
   mtlsReadsEffects: false,
   parties: (objects) => kumaParties(objects),
   mtls: (objects) => {
     const kuma = new KumaEvaluator(objects);
     return (q) => {
       const member = kuma.membership(q.destination);
-      return member !== undefined && kuma.mtls(member.mesh) === KumaMtls.STRICT;
+      return member !== undefined && kuma.mtlsAt(q.destination, member.mesh) === KumaMtls.STRICT;
     };
   },
 };
