@@ -24,8 +24,10 @@ export enum MtlsMode {
   /** Only mutual TLS is accepted (the default). */
   STRICT = 'STRICT',
   /**
-   * Plaintext is accepted too, for clients not yet in the mesh; the authorization still decides
-   * (a rule naming an identity admits no plaintext client unless the chart is in `AUDIT`).
+   * Plaintext is accepted too, for clients not yet in the mesh. On Istio the authorization still
+   * decides (a rule naming an identity admits no plaintext client unless the chart is in `AUDIT`);
+   * on Kuma no permission applies to plaintext, and the NetworkPolicy layer admits the declared
+   * sources by labels.
    */
   PERMISSIVE = 'PERMISSIVE',
 }
