@@ -7,11 +7,12 @@
  */
 import { Testing } from 'cdk8s';
 import * as fc from 'fast-check';
-import { CiliumMutualAuth, IstioMode, Mesh } from '../lib';
+import { stringify } from 'yaml';
+import { CiliumMutualAuth, IstioEgress, IstioMode, Mesh } from '../lib';
 import { BACKEND_IDS, BackendId } from '../lib/intent/backend';
 import { intentDocument, parseIntentDocument } from '../lib/intent/document';
 import { diffMatrices, flowMatrix, readerOf, verifyAgainstIntent } from '../lib/report';
-import { parseManifests } from '../lib/verify';
+import { Manifest, parseManifests } from '../lib/verify';
 import { TopologyFeatures, TopologySpec, buildApp, topologyArb } from './topology';
 
 const RUNS = Number(process.env.ZT_WIDENING_RUNS ?? 15);
@@ -141,5 +142,65 @@ describe.each(CASES.map((c) => [c.name, c]))('a widened copy is added flows nami
       checked++;
     }), { numRuns: RUNS, seed: SEED, endOnFailure: true });
     expect(checked).toBeGreaterThan(RUNS / 3);
+  });
+});
+
+/**
+ * Host names through Istio's egress gateway: the network layer sees each sidecar reach the
+ * gateway's pods, never the host, so the review must still find a host added by hand (a copy of
+ * an existing host's ServiceEntry, Gateway and VirtualService under a new name, annotations kept
+ * (the Gateway's names its pod ports), and the host in
+ * the Sidecars of the workloads that reached the old one).
+ */
+describe('istio (egress gateway): a host added by hand is an added flow to it, and verify fails', () => {
+  const EVIL = 'evil.example.net';
+  const gateway: Case = {
+    name: 'istio (egress gateway)', id: 'istio', mesh: () => Mesh.istio({ egress: IstioEgress.GATEWAY }),
+    features: { maxWorkloads: SMALL, http: true, fqdn: true, wildcardHosts: false, serviceAccounts: 'always', externalAnyPort: false, portRanges: false },
+  };
+  test('random apps, a random routed host copied', () => {
+    let checked = 0;
+    fc.assert(fc.property(topologyArb(gateway.features), fc.nat(20), fc.boolean(), (spec, pick, mergeKeys) => {
+      const out = synth(gateway, spec);
+      if (!out) return;
+      const before = parseManifests(out.yaml, 'before.yaml');
+      const all = before.map((x) => x.manifest);
+      const routes = all.filter((m) => m.kind === 'VirtualService' && (m.spec?.gateways ?? []).some((g: string) => g !== 'mesh'));
+      if (routes.length === 0) return;
+      const vs = routes[pick % routes.length];
+      const ns: string = vs.metadata.namespace!;
+      const host: string = vs.spec.hosts[0];
+      const gwRef: string = vs.spec.gateways.find((g: string) => g !== 'mesh');
+      const gw = all.find((m) => m.kind === 'Gateway' && `${m.metadata.namespace}/${m.metadata.name}` === gwRef)!;
+      const se = all.find((m) => m.kind === 'ServiceEntry' && m.metadata.namespace === ns && (m.spec?.hosts ?? []).includes(host))!;
+      expect({ gateway: gw !== undefined, serviceEntry: se !== undefined }).toEqual({ gateway: true, serviceEntry: true });
+      const copy = (m: Manifest) => {
+        const text = JSON.stringify({ ...m, metadata: { ...m.metadata, name: `${m.metadata.name}-zz` } });
+        return JSON.parse(text.split(JSON.stringify(host)).join(JSON.stringify(EVIL)).split(JSON.stringify(gwRef)).join(JSON.stringify(`${gwRef}-zz`)));
+      };
+      const sources: string[] = [];
+      const edited = all.map((m) => {
+        if (m.kind !== 'Sidecar' || m.metadata.namespace !== ns || !m.spec?.workloadSelector) return m;
+        const egress = (m.spec.egress ?? []).map((e: { hosts: string[] }) => (e.hosts.includes(`./${host}`) ? { ...e, hosts: [...e.hosts, `./${EVIL}`] } : e));
+        if (JSON.stringify(egress) === JSON.stringify(m.spec.egress)) return m;
+        sources.push(m.metadata.name!);
+        return { ...m, spec: { ...m.spec, egress } };
+      });
+      if (sources.length === 0) return;
+      const text = [...edited.map((m) => stringify(m, { version: '1.1' })), ...[se, gw, vs].map((m) => yamlOf(copy(m), mergeKeys))].join('\n---\n');
+      const after = parseManifests(text, 'after.yaml');
+
+      const d = diffMatrices(flowMatrix(before, { backend: 'istio', comparedWith: after }), flowMatrix(after, { backend: 'istio', comparedWith: before }));
+      const rows = d.added.filter((r) => r.destination === `fqdn:${EVIL}`);
+      expect({ host, found: rows.length > 0 ? 'yes' : d.added.map((r) => `${r.source} -> ${r.destination} ${r.port}/${r.protocol}`) }).toEqual({ host, found: 'yes' });
+      expect(rows.every((r) => r.source.startsWith(`${ns}/`))).toBe(true);
+
+      const chosen = readerOf(after, 'istio');
+      const v = verifyAgainstIntent(after, chosen.backend, chosen.evaluator, out.intent, chosen.enrolledNamespaces, 1);
+      expect(v.mismatches.map((m) => m.query.destination.id)).toEqual([`fqdn:${EVIL}`]);
+      checked++;
+    }), { numRuns: RUNS * 10, seed: SEED, endOnFailure: true });
+    // About one app in twenty reaches a host through the gateway (no wildcard, no UDP identity, a known port).
+    expect(checked).toBeGreaterThan(RUNS / 5);
   });
 });

@@ -182,12 +182,35 @@ export class IstioEvaluator implements PolicyEvaluator {
     const waypoints = new Set(this.of('Gateway').filter((g) => g.spec?.gatewayClassName === 'istio-waypoint').map((g) => g.metadata.namespace));
     // Behind a waypoint the network layer sees two hops to and from it, not this pair: every source is a candidate.
     const viaWaypoint = (d: Endpoint) => d.kind === 'pod' && this.dataPlane(d) === 'ambient' && waypoints.has(d.namespace);
+    // A host name routed through an egress gateway: the network layer sees the sidecar reach the
+    // gateway's pods, never the host, so every pod of a routing namespace is a candidate source,
+    // on the ports the `mesh` routes take (the reader then asks the network layer about the hop).
+    const routed = this.gatewayRoutedHosts();
+    let podsByNamespace: Map<string, number[]> | undefined;
+    const podsOf = (ns: string): readonly number[] => {
+      if (!podsByNamespace) {
+        podsByNamespace = new Map();
+        endpoints.forEach((e, i) => { if (e.kind === 'pod' && e.namespace) (podsByNamespace!.get(e.namespace) ?? podsByNamespace!.set(e.namespace, []).get(e.namespace)!).push(i); });
+      }
+      return podsByNamespace.get(ns) ?? [];
+    };
+    const routesTo = (d: Endpoint) => (d.kind === 'fqdn' && d.host !== undefined ? routed.get(d.host) : undefined);
     return {
-      sources: (d) => (viaWaypoint(endpoints[d]) ? open.sources(d) : below.sources(d)),
+      sources: (d) => {
+        if (viaWaypoint(endpoints[d])) return open.sources(d);
+        const routes = routesTo(endpoints[d]);
+        if (!routes) return below.sources(d);
+        const out = [...below.sources(d)];
+        for (const ns of routes.keys()) out.push(...podsOf(ns));
+        return out;
+      },
       ports: (s, d) => {
         const source = endpoints[s];
         const destination = endpoints[d];
         const network = below.ports(s, d);
+        const routes = routesTo(destination);
+        const viaGateway = routes && source.kind === 'pod' && this.dataPlane(source) === 'sidecar' ? routes.get(source.namespace!) : undefined;
+        if (viaGateway) return network.union(viaGateway);
         const udp = network.only('UDP');
         const dstPlane = this.dataPlane(destination);
         if (destination.kind !== 'pod' || !dstPlane) return network;
@@ -212,6 +235,32 @@ export class IstioEvaluator implements PolicyEvaluator {
         return networkOnly ? network : network.only('UDP');
       },
     };
+  }
+
+  /**
+   * Host names a VirtualService sends through an egress gateway: per host, the namespaces of such
+   * VirtualServices (their sidecars follow them) and the TCP ports of their `mesh` routes (every
+   * port for a route without one). A superset of what `egressGatewayHop` follows.
+   */
+  private gatewayRoutedHosts(): Map<string, Map<string, PortSet>> {
+    const out = new Map<string, Map<string, PortSet>>();
+    for (const vs of this.of('VirtualService')) {
+      if (!String(vs.apiVersion).startsWith('networking.istio.io/') || !(vs.spec?.gateways ?? []).some((g: string) => g !== 'mesh')) continue;
+      let ports = PortSet.NONE;
+      for (const r of [...(vs.spec?.tls ?? []), ...(vs.spec?.http ?? []), ...(vs.spec?.tcp ?? [])]) {
+        for (const m of r?.match ?? []) {
+          if (!(m?.gateways ?? []).includes('mesh')) continue;
+          ports = ports.union(/^\d+$/.test(String(m.port ?? '')) ? PortSet.single('TCP', Number(m.port)) : PortSet.ALL_TCP);
+        }
+      }
+      if (ports.empty) continue;
+      for (const host of vs.spec?.hosts ?? []) {
+        const byNs = out.get(host) ?? out.set(host, new Map()).get(host)!;
+        const ns = String(vs.metadata.namespace);
+        byNs.set(ns, (byNs.get(ns) ?? PortSet.NONE).union(ports));
+      }
+    }
+    return out;
   }
 
   /** TCP ports the ALLOW policies of a meshed pod may admit (every port when none applies; none with a CUSTOM one). */
