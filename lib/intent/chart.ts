@@ -242,6 +242,12 @@ export class ZeroTrustChart extends Chart {
     if (options.appPort !== undefined && !(options.appPort instanceof Port)) {
       throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', namespace: this.namespaceName, message: `${where}: appPort must be a Port (Port.http(9090)), got ${shown(options.appPort)}` });
     }
+    if (options.workloads !== undefined && !Array.isArray(options.workloads)) {
+      throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', namespace: this.namespaceName, message: `${where}: workloads must be an array of SecureWorkloads of this chart, got ${shown(options.workloads)}` });
+    }
+    if (options.proxyMetrics !== undefined && typeof options.proxyMetrics !== 'boolean') {
+      throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', namespace: this.namespaceName, message: `${where}: proxyMetrics must be true or false, got ${shown(options.proxyMetrics)}` });
+    }
     for (const w of options.workloads ?? []) {
       if (!(w as any)?._toModel || w.namespace !== this.namespaceName) {
         throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', namespace: this.namespaceName, message: `${where}: workloads must be SecureWorkloads of this chart (namespace ${this.namespaceName}), got ${(w as any)?.namespace !== undefined ? `${(w as any).namespace}/${(w as any).name}` : shown(w)}` });

@@ -1,6 +1,6 @@
 import { BackendId } from '../intent/backend';
 import { ZeroTrustError } from '../intent/errors';
-import { ReservedKeys } from '../intent/names';
+import { ReservedKeys, shown } from '../intent/names';
 import { IMesh, MeshRenderer, RenderBackend, bindMesh } from '../intent/render';
 import { CiliumMeshProps, ciliumBackend } from './cilium';
 import { IdentityGuardLayer } from './guard';
@@ -124,8 +124,11 @@ export class Mesh implements IMesh {
    */
   public static kuma(props: KumaMeshProps = {}): Mesh {
     // The deprecated httpRules: ENFORCE_AT_L4 is Weaken.HTTP_TO_PORT.
-    const { httpRules, ...rest } = props;
-    const weaken = [...(props.weaken ?? []), ...(httpRules === KumaHttpRules.ENFORCE_AT_L4 ? [Weaken.HTTP_TO_PORT] : [])];
+    const { httpRules, ...rest } = meshProps(props, 'Mesh.kuma');
+    if (httpRules !== undefined && !(Object.values(KumaHttpRules) as unknown[]).includes(httpRules)) {
+      throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', backend: 'kuma', message: `Mesh.kuma: httpRules must be one of ${Object.keys(KumaHttpRules).join(', ')} (deprecated: use weaken), got ${shown(httpRules)}` });
+    }
+    const weaken = [...normalizeWeaken(rest.weaken, 'Mesh.kuma'), ...(httpRules === KumaHttpRules.ENFORCE_AT_L4 ? [Weaken.HTTP_TO_PORT] : [])];
     return Mesh.of(RENDER_BACKENDS['kuma'], { ...rest, weaken }, (options) => ({
       meshKey: `kuma:${options.meshName}`, reserved: KUMA_RESERVED,
       profile: {
@@ -158,9 +161,14 @@ export class Mesh implements IMesh {
    */
   public static networkServiceMesh(props: NetworkServiceMeshProps = {}): Mesh {
     // The deprecated allowHttpRulesOverConnection and allowPortsOverConnection are Weaken members.
-    const { allowHttpRulesOverConnection, allowPortsOverConnection, ...rest } = props;
+    const { allowHttpRulesOverConnection, allowPortsOverConnection, ...rest } = meshProps(props, 'Mesh.networkServiceMesh');
+    for (const [name, value] of [['allowHttpRulesOverConnection', allowHttpRulesOverConnection], ['allowPortsOverConnection', allowPortsOverConnection]] as const) {
+      if (value !== undefined && typeof value !== 'boolean') {
+        throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', backend: 'nsm', message: `Mesh.networkServiceMesh: ${name} must be true or false (deprecated: use weaken), got ${shown(value)}` });
+      }
+    }
     const weaken = [
-      ...(props.weaken ?? []),
+      ...normalizeWeaken(rest.weaken, 'Mesh.networkServiceMesh'),
       ...(allowHttpRulesOverConnection ? [Weaken.HTTP_TO_PORT] : []),
       ...(allowPortsOverConnection ? [Weaken.PORTS_TO_CONNECTION] : []),
     ];
@@ -169,7 +177,7 @@ export class Mesh implements IMesh {
 
   /** The props are resolved (and validated) now, where the user wrote them; layers are made at synth. */
   private static of<Props extends WeakenProps, Settings>(backend: RenderBackend<Props, Settings>, props: Props, options: (settings: Settings) => MeshOptions = () => ({ profile: {} })): Mesh {
-    const settings = backend.settings(props);
+    const settings = backend.settings(meshProps(props, 'Mesh'));
     const id = backend.id(settings);
     const weaken = normalizeWeaken(props.weaken, `Mesh for ${id}`);
     // The cluster's ranges are one fact of the chart (clusterNetworks); a plain-JavaScript caller passing them here would get "any address".
@@ -206,4 +214,13 @@ interface MeshOptions {
   readonly reserved?: ReservedKeys;
   readonly profile: SelfCheckProfile;
   readonly weaken?: readonly Weaken[];
+}
+
+/** The props of a `Mesh.*()` factory: an object (plain JavaScript may pass anything). */
+function meshProps<P>(props: P, where: string): P {
+  if (props === undefined) return {} as P;
+  if (typeof props !== 'object' || props === null || Array.isArray(props)) {
+    throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', message: `${where}: the props must be an object, got ${shown(props)}` });
+  }
+  return props;
 }
