@@ -10,7 +10,7 @@ import { KumaMeshProps, kumaBackend } from './kuma';
 import { LinkerdMeshProps, linkerdBackend } from './linkerd';
 import { NetworkPolicyMeshProps, networkPolicyBackend } from './networkpolicy';
 import { NetworkServiceMeshProps, nsmBackend } from './nsm';
-import { CILIUM_RESERVED, ISTIO_RESERVED, KUMA_RESERVED, LINKERD_RESERVED, NSM_RESERVED } from './reserved';
+import { CILIUM_RESERVED, ISTIO_AMBIENT_RESERVED, ISTIO_RESERVED, KUMA_RESERVED, LINKERD_RESERVED, NSM_RESERVED } from './reserved';
 import { MeshSelfCheck, SelfCheckProfile } from './selfcheck';
 import { KumaMtls } from '../verify/kuma';
 import { Weaken, WeakenProps, normalizeWeaken } from '../intent/weaken';
@@ -63,7 +63,7 @@ export class Mesh implements IMesh {
    */
   public static istio(props: IstioMeshProps = {}): Mesh {
     return Mesh.of(RENDER_BACKENDS['istio'], props, (settings) => ({
-      meshKey: `istio:${settings.trustDomain}`, reserved: ISTIO_RESERVED,
+      meshKey: `istio:${settings.trustDomain}`, reserved: settings.backend === 'istio-ambient' ? ISTIO_AMBIENT_RESERVED : ISTIO_RESERVED,
       profile: {
         istioRootNamespace: settings.rootNamespace, istioRevision: settings.revision,
         reader: { istio: { trustDomain: settings.trustDomain, rootNamespace: settings.rootNamespace, clusterDomain: settings.clusterDomain } },
