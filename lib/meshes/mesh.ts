@@ -129,7 +129,7 @@ export class Mesh implements IMesh {
       throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', backend: 'kuma', message: `Mesh.kuma: httpRules must be one of ${Object.keys(KumaHttpRules).join(', ')} (deprecated: use weaken), got ${shown(httpRules)}` });
     }
     const weaken = [...normalizeWeaken(rest.weaken, 'Mesh.kuma'), ...(httpRules === KumaHttpRules.ENFORCE_AT_L4 ? [Weaken.HTTP_TO_PORT] : [])];
-    return Mesh.of(RENDER_BACKENDS['kuma'], { ...rest, weaken }, (options) => ({
+    return Mesh.of(KUMA_WITH_SCRAPE_CHECK, { ...rest, weaken }, (options) => ({
       meshKey: `kuma:${options.meshName}`, reserved: KUMA_RESERVED,
       profile: {
         // A Mesh created elsewhere must have mTLS on (Mesh.kuma() says so): read it as STRICT.
@@ -224,3 +224,28 @@ function meshProps<P>(props: P, where: string): P {
   }
   return props;
 }
+
+/**
+ * Kuma's metrics port (kuma-dp's own server) is hidden from the Kuma layer, which refuses
+ * address-range sources everywhere else: refuse them there too, by the same code, rather than
+ * leaving a plaintext scrape from a range only the self-check would catch.
+ */
+const KUMA_SCRAPE_CHECK: MeshRenderer & { readonly rendersProxyFlows: true } = {
+  backend: 'kuma',
+  rendersProxyFlows: true,
+  check: (ctx) => {
+    for (const f of ctx.model.flows) {
+      if (!f.proxy || f.source.type !== 'ip-block' || f.destination.type !== 'workload' || f.destination.workload.namespace !== ctx.namespace.name) continue;
+      throw new ZeroTrustError({
+        code: 'KUMA_NOT_ENFORCEABLE', backend: 'kuma', rule: f.declaredAt, workload: f.declaredBy,
+        message: `${f.declaredAt}: Kuma admits no address-range source (${f.source.cidr}), and kuma-dp's metrics port is outside MeshTrafficPermission, so the range would be let in there by NetworkPolicy alone; run the scraper in the mesh and name it with Peer.workload()/Peer.namespace()`,
+      });
+    }
+  },
+  render: () => [],
+};
+
+const KUMA_WITH_SCRAPE_CHECK: typeof RENDER_BACKENDS['kuma'] = {
+  ...RENDER_BACKENDS['kuma'],
+  layers: (settings) => [KUMA_SCRAPE_CHECK, ...RENDER_BACKENDS['kuma'].layers(settings)],
+};
