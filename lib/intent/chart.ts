@@ -236,7 +236,7 @@ export class ZeroTrustChart extends Chart {
     if (typeof (scraper as any)?.toPeerSpec !== 'function') {
       throw new ZeroTrustError({ code: 'INVALID_PEER', namespace: this.namespaceName, message: `${where}: the scraper must be a SecureWorkload or a Peer.*() value, got ${shown(scraper)}` });
     }
-    if (typeof options !== 'object' || options === null) {
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
       throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', namespace: this.namespaceName, message: `${where}: expected options { appPort?, workloads?, proxyMetrics? }, got ${shown(options)}` });
     }
     if (options.appPort !== undefined && !(options.appPort instanceof Port)) {

@@ -62,6 +62,10 @@ export class Mesh implements IMesh {
    * NetworkPolicy layer stays on underneath, opened for istiod, HBONE (15008) and ambient probes.
    */
   public static istio(props: IstioMeshProps = {}): Mesh {
+    const gateway = meshProps(props, 'Mesh.istio').egressGateway as unknown;
+    if (gateway !== undefined && (typeof gateway !== 'object' || gateway === null || Array.isArray(gateway))) {
+      throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', message: `Mesh.istio: egressGateway must be an object ({ namespace?, labels?, serviceName?, targetPorts? }), got ${shown(gateway)}` });
+    }
     return Mesh.of(RENDER_BACKENDS['istio'], props, (settings) => ({
       meshKey: `istio:${settings.trustDomain}`, reserved: settings.backend === 'istio-ambient' ? ISTIO_AMBIENT_RESERVED : ISTIO_RESERVED,
       profile: {

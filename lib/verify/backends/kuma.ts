@@ -25,7 +25,7 @@ export const kumaBackend: ReaderBackend = {
     return withNamespaceLabels(endpoint, { [INJECTION_LABEL]: 'enabled', [MESH_LABEL]: mesh });
   },
   // kuma-dp reaches the control plane itself; app traffic to it leaves the mesh and meets passthrough None.
-  intentOptions: ({ enrolledNamespaces }) => ({ meshedNamespaces: [...enrolledNamespaces], tcpDnsBlocked: true, meshWideStrictMtls: true }),
+  intentOptions: ({ enrolledNamespaces }) => ({ meshedNamespaces: [...enrolledNamespaces], tcpDnsBlocked: true, meshWideStrictMtls: true, plaintextProxyPorts: [...KUMA_DP_PORTS] }),
   infrastructureNamespaces: [...CLUSTER_NAMESPACES, 'kuma-system'],
   // Required when the destination is a member of a mesh whose mTLS is STRICT, except on the ports
   // kuma-dp serves itself (metrics, probe proxy), which are plaintext.
