@@ -3,8 +3,9 @@
  * of issue 15 (HTTP rules on egress, adopted workloads elsewhere or twice, explicit empty lists,
  * reserved pod labels, mesh root namespaces, chart labels, DNS-1035 names, HTTPRoute paths,
  * shared ServiceAccounts, long ServiceAccount names, lenient CIDRs, host names and images,
- * unknown port kinds, cross-mesh flows, self-flows, plain-JavaScript shapes) mixed with ordinary
- * values. For each intent, exactly one of:
+ * unknown port kinds, cross-mesh flows, self-flows, plain-JavaScript shapes, wrong-typed values
+ * of the mesh, chart and metrics-scraping options) mixed with ordinary values. For each intent,
+ * exactly one of (and a wrong-typed option value is never accepted, unless valid for it or null):
  *
  * - synth throws a ZeroTrustError (never a TypeError or any other class) with a code; problems
  *   found at synth name their backend and the workload or namespace, and problems of a rule name
@@ -18,7 +19,7 @@ import { App, Chart, Testing } from 'cdk8s';
 import * as plus from 'cdk8s-plus-27';
 import * as fc from 'fast-check';
 import { stringify } from 'yaml';
-import { CiliumMutualAuth, IPeer, IstioMode, Mesh, Peer, Port, PortKind, SecureWorkload, ZeroTrustChart, ZeroTrustSynthesis } from '../lib';
+import { CiliumMutualAuth, IPeer, IstioEgress, IstioMode, KumaIdentity, Mesh, Peer, Port, PortKind, SecureWorkload, ZeroTrustChart, ZeroTrustSynthesis } from '../lib';
 import { ZeroTrustError } from '../lib/intent/errors';
 import { IntentRegistry } from '../lib/intent/registry';
 import {
@@ -36,25 +37,34 @@ interface Backend {
   readonly mesh: (variant: number) => Mesh;
   /** Reader settings of a variant. */
   readonly settings?: (variant: number) => any;
+  /** The variant-0 mesh with extra (plain-JavaScript, possibly wrong-typed) props. */
+  readonly make: (extra: any) => Mesh;
+  /** The backend's own props a hostile intent may give a wrong-typed value ([prop, base props]). */
+  readonly props: Array<[string, any?]>;
 }
 
 const BACKENDS: Backend[] = [
-  { id: 'networkpolicy', mesh: () => Mesh.networkPolicy() },
+  { id: 'networkpolicy', mesh: () => Mesh.networkPolicy(), make: (p) => Mesh.networkPolicy(p), props: [] },
   {
     id: 'istio', mesh: (v) => Mesh.istio({ mode: IstioMode.SIDECAR, ...(v ? { trustDomain: 'corp.example' } : {}) }),
+    make: (p) => Mesh.istio({ mode: IstioMode.SIDECAR, ...p }), props: [['egress'], ['egressGateway', { egress: IstioEgress.GATEWAY }]],
     settings: (v) => ({ istio: { trustDomain: v ? 'corp.example' : 'cluster.local' } }),
   },
   {
     id: 'istio-ambient', mesh: (v) => Mesh.istio({ mode: IstioMode.AMBIENT, ...(v ? { trustDomain: 'corp.example' } : {}) }),
+    make: (p) => Mesh.istio({ mode: IstioMode.AMBIENT, ...p }), props: [['egress']],
     settings: (v) => ({ istio: { trustDomain: v ? 'corp.example' : 'cluster.local' } }),
   },
   {
-    id: 'linkerd', mesh: (v) => Mesh.linkerd(v ? { identityDomain: 'corp.example' } : {}),
+    id: 'linkerd', mesh: (v) => Mesh.linkerd(v ? { identityDomain: 'corp.example' } : {}), make: (p) => Mesh.linkerd(p), props: [],
     settings: (v) => ({ linkerd: { identityDomain: v ? 'corp.example' : 'cluster.local' } }),
   },
-  { id: 'cilium', mesh: (v) => Mesh.cilium(v ? { mutualAuth: CiliumMutualAuth.NONE } : {}) },
-  { id: 'kuma', mesh: (v) => Mesh.kuma(v ? { meshName: 'other' } : {}) },
-  { id: 'nsm', mesh: (v) => Mesh.networkServiceMesh(v ? { allowPortsOverConnection: true, allowHttpRulesOverConnection: true } : {}) },
+  { id: 'cilium', mesh: (v) => Mesh.cilium(v ? { mutualAuth: CiliumMutualAuth.NONE } : {}), make: (p) => Mesh.cilium(p), props: [['mutualAuth']] },
+  { id: 'kuma', mesh: (v) => Mesh.kuma(v ? { meshName: 'other' } : {}), make: (p) => Mesh.kuma(p), props: [['identity'], ['trustDomain', { identity: KumaIdentity.SPIFFE }], ['httpRules']] },
+  {
+    id: 'nsm', mesh: (v) => Mesh.networkServiceMesh(v ? { allowPortsOverConnection: true, allowHttpRulesOverConnection: true } : {}),
+    make: (p) => Mesh.networkServiceMesh(p), props: [['allowPortsOverConnection'], ['allowHttpRulesOverConnection']],
+  },
 ];
 
 // ------------------------------------------------------------------ the grammar of edge values
@@ -105,6 +115,36 @@ const EDGE_WORKLOAD_PORTS = ['empty', 'undeclared', 'not-array', 'number'] as co
 /** Options of a rule to a peer outside the app: every port, 443, 80 (HTTP), a range. */
 const EXTERNAL_PORTS = ['default', 'tls', 'http', 'range'] as const;
 
+/**
+ * Plain-JavaScript values of the wrong type for the options added with weakening, rollout and
+ * metrics scraping. One that is valid for a prop (an empty list, `true` for a flag, a string that
+ * is a fine trust domain) or `null` (read as unset, the default) may be accepted; every other must
+ * be refused with a ZeroTrustError, since a truthy misreading would widen the output.
+ */
+const WRONG_VALUES: unknown[] = [{}, 5, 'bogus', 'false', 0, [], true, null, [5], [{}], 'HTTP_TO_PORT', -1];
+const HOSTILE_COMMON: Array<[string, string]> = [
+  ['mesh', 'weaken'], ['chart', 'clusterNetworks'], ['chart', 'enforcement'], ['chart', 'mtls'], ['chart', 'identityGuard'],
+  ['scrape', 'proxyMetrics'], ['scrape', 'workloads'], ['scrape', 'appPort'], ['scrape', 'options'], ['scrape', 'scraper'],
+];
+const ARRAY_PROPS = new Set(['weaken', 'clusterNetworks', 'workloads']);
+const FLAG_PROPS = new Set(['identityGuard', 'proxyMetrics', 'allowPortsOverConnection', 'allowHttpRulesOverConnection']);
+
+/** Whether a wrong-typed `value` for `prop` may be accepted (it is valid there, or null for unset). */
+function mayAccept(prop: string, value: unknown): boolean {
+  if (value === null) return !['weaken', 'clusterNetworks', 'workloads', 'httpRules', 'options', 'scraper', 'egressGateway'].includes(prop) && !FLAG_PROPS.has(prop);
+  if (ARRAY_PROPS.has(prop) && Array.isArray(value) && value.length === 0) return true;
+  if (FLAG_PROPS.has(prop) && value === true) return true;
+  if (prop === 'options' && typeof value === 'object' && !Array.isArray(value)) return true; // {}: no options
+  if (prop === 'egressGateway' && typeof value === 'object' && !Array.isArray(value)) return true; // {}: the defaults
+  if (prop === 'trustDomain' && (value === 'bogus' || value === 'false')) return true; // DNS names
+  return false;
+}
+
+interface HostileSpec {
+  readonly target: number;
+  readonly value: number;
+}
+
 type PeerSpec =
   | { kind: 'workload'; index: number }
   | { kind: 'self' }
@@ -139,6 +179,8 @@ interface AppSpec {
   readonly charts: Array<{ ns: Pick; labels: Pick; variant: number; createNamespace: boolean }>;
   readonly workloads: WorkloadSpec[];
   readonly rules: RuleSpec[];
+  /** A wrong-typed value for one of the new props (of HOSTILE_COMMON, then the backend's own). */
+  readonly hostile?: HostileSpec;
 }
 
 const peerArb: fc.Arbitrary<PeerSpec> = fc.oneof(
@@ -167,7 +209,20 @@ const appArb: fc.Arbitrary<AppSpec> = fc.record({
     ports: draw(2, EDGE_WORKLOAD_PORTS.length, 30),
     http: fc.option(draw(HTTP.length, EDGE_HTTP.length, 12), { nil: undefined, freq: 2 }),
   }), { maxLength: 6 }),
+  // One intent in six gets a wrong-typed option, so the other edges keep reaching synth.
+  hostile: fc.oneof(
+    { weight: 5, arbitrary: fc.constant(undefined) },
+    { weight: 1, arbitrary: fc.record({ target: fc.nat(20), value: fc.nat(WRONG_VALUES.length - 1) }) },
+  ),
 });
+
+/** The hostile prop of a spec on a backend: where it goes, its name, base props, and the value. */
+function hostileOf(b: Backend, spec: AppSpec): { where: string; prop: string; base?: any; value: unknown } | undefined {
+  if (!spec.hostile) return undefined;
+  const targets: Array<[string, string, any?]> = [...HOSTILE_COMMON, ...b.props.map(([prop, base]) => ['mesh', prop, base] as [string, string, any?])];
+  const [where, prop, base] = targets[spec.hostile.target % targets.length];
+  return { where, prop, base, value: WRONG_VALUES[spec.hostile.value] };
+}
 
 // ------------------------------------------------------------------ building and judging
 
@@ -178,16 +233,20 @@ const RULE_CODES = new Set([
   'HTTP_RULES_NEED_PORTS', 'HTTP_RULES_ON_NON_HTTP_PORT', 'INVALID_PEER', 'FQDN_SOURCE', 'AMBIENT_L7_HEADLESS',
 ]);
 
-type Outcome = { error: unknown; phase: 'construct' | 'rule' | 'synth' } | { app: App; variant: number };
+type Outcome = { error: unknown; phase: 'construct' | 'rule' | 'scrape' | 'synth' } | { app: App; variant: number };
 
 function build(b: Backend, spec: AppSpec): Outcome {
   const app = Testing.app();
-  let phase: 'construct' | 'rule' | 'synth' = 'construct';
+  // 'scrape': a chart-wide call (allowMetricsScraping), whose problems name no single rule.
+  let phase: 'construct' | 'rule' | 'scrape' | 'synth' = 'construct';
+  const hostile = hostileOf(b, spec);
   try {
     const charts = spec.charts.map((c, i) => new ZeroTrustChart(app, `c${i}`, {
-      namespace: c.ns.edge ? EDGE_NAMESPACES[c.ns.index] : CHART_NAMESPACES[i], mesh: b.mesh(c.variant), createNamespace: c.createNamespace,
+      namespace: c.ns.edge ? EDGE_NAMESPACES[c.ns.index] : CHART_NAMESPACES[i], createNamespace: c.createNamespace,
+      mesh: hostile?.where === 'mesh' && i === 0 ? b.make({ ...hostile.base, [hostile.prop]: hostile.value }) : b.mesh(c.variant),
       ...(of(CHART_LABELS, EDGE_CHART_LABELS, c.labels) ? { labels: of(CHART_LABELS, EDGE_CHART_LABELS, c.labels) } : {}),
-    }));
+      ...(hostile?.where === 'chart' && i === 0 ? { [hostile.prop]: hostile.value } : {}),
+    } as any));
     const workloads: SecureWorkload[] = [];
     const adopted: plus.Deployment[] = [];
     spec.workloads.forEach((w, i) => {
@@ -232,6 +291,12 @@ function build(b: Backend, spec: AppSpec): Outcome {
       const options: any = { ...(ports !== undefined ? { ports } : {}), ...(http !== undefined ? { http } : {}) };
       if (dir === 'from') owner.allowFrom(peer as IPeer, options);
       else owner.allowTo(peer as IPeer, options);
+    }
+    if (hostile?.where === 'scrape') {
+      phase = 'scrape';
+      const scraper = hostile.prop === 'scraper' ? hostile.value : Peer.namespace('ext-a');
+      const options = hostile.prop === 'options' ? hostile.value : hostile.prop === 'scraper' ? {} : { [hostile.prop]: hostile.value };
+      charts[0].allowMetricsScraping(scraper as IPeer, options as any);
     }
     phase = 'synth';
     ZeroTrustSynthesis.prepare(app);
@@ -323,6 +388,10 @@ describe.each(BACKENDS.map((b) => [b.id, b] as const))('hostile intents on %s: a
     let requests = 0;
     fc.assert(fc.property(appArb, (spec) => {
       const out = build(b, spec);
+      const hostile = hostileOf(b, spec);
+      if (hostile && !mayAccept(hostile.prop, hostile.value) && !('error' in out)) {
+        throw new Error(`${hostile.where} ${hostile.prop}: ${JSON.stringify(hostile.value)} was accepted; a wrong-typed value must be refused`);
+      }
       if ('error' in out) {
         for (const code of judgeError(b, out.error, out.phase)) seen.set(code, (seen.get(code) ?? 0) + 1);
         return;

@@ -236,11 +236,17 @@ export class ZeroTrustChart extends Chart {
     if (typeof (scraper as any)?.toPeerSpec !== 'function') {
       throw new ZeroTrustError({ code: 'INVALID_PEER', namespace: this.namespaceName, message: `${where}: the scraper must be a SecureWorkload or a Peer.*() value, got ${shown(scraper)}` });
     }
-    if (typeof options !== 'object' || options === null) {
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
       throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', namespace: this.namespaceName, message: `${where}: expected options { appPort?, workloads?, proxyMetrics? }, got ${shown(options)}` });
     }
     if (options.appPort !== undefined && !(options.appPort instanceof Port)) {
       throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', namespace: this.namespaceName, message: `${where}: appPort must be a Port (Port.http(9090)), got ${shown(options.appPort)}` });
+    }
+    if (options.workloads !== undefined && !Array.isArray(options.workloads)) {
+      throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', namespace: this.namespaceName, message: `${where}: workloads must be an array of SecureWorkloads of this chart, got ${shown(options.workloads)}` });
+    }
+    if (options.proxyMetrics !== undefined && typeof options.proxyMetrics !== 'boolean') {
+      throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', namespace: this.namespaceName, message: `${where}: proxyMetrics must be true or false, got ${shown(options.proxyMetrics)}` });
     }
     for (const w of options.workloads ?? []) {
       if (!(w as any)?._toModel || w.namespace !== this.namespaceName) {

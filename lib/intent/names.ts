@@ -81,6 +81,8 @@ export interface ReservedKeys {
   readonly keys: readonly string[];
   /** Key prefixes (`traffic.sidecar.istio.io/`). */
   readonly prefixes?: readonly string[];
+  /** Pod ports the mesh's proxy listens on or passes by (a workload may not declare them). */
+  readonly ports?: readonly number[];
 }
 
 /** The reserved key `key` is, or undefined. */

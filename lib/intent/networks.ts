@@ -26,7 +26,13 @@ export function parseClusterNetworks(networks: unknown, where: string): string[]
   }
   const out: string[] = [];
   for (const n of networks) {
-    const normalized = normalizeCidr(parseCidr(n as string, `${where}: clusterNetworks`));
+    const parsed = parseCidr(n as string, `${where}: clusterNetworks`);
+    const normalized = normalizeCidr(parsed);
+    // A whole address family cannot be the cluster's: cut out of the host-name egress it would
+    // leave no host reachable, and the renderers (which never except a block from itself) would drop it.
+    if (parsed.prefix === 0) {
+      throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', message: `${where}: clusterNetworks lists ${normalized}, every IPv${parsed.family} address; list the cluster's pod and Service ranges` });
+    }
     if (out.includes(normalized)) {
       throw new ZeroTrustError({ code: 'INVALID_ARGUMENT', message: `${where}: clusterNetworks lists ${normalized} twice; list each range once` });
     }

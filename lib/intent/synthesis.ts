@@ -400,6 +400,16 @@ function reservedMetadataProblems(chart: SynthesizedChart): ZeroTrustError[] {
         }));
       }
     }
+    // A port the mesh's proxy listens on: the app would not get its traffic, or (a port the proxy
+    // does not capture) would get it past the mesh's authorization, opened to any source in AUDIT.
+    for (const p of model.ports) {
+      const hit = (reserved.ports ?? []).find((r) => r >= p.number && r <= (p.endPort ?? p.number));
+      if (hit === undefined) continue;
+      out.push(new ZeroTrustError({
+        code: 'PORT_RESERVED_BY_MESH', backend: chart._binding.backend, namespace: model.namespace, workload: `${model.namespace}/${model.name}`,
+        message: `SecureWorkload ${model.namespace}/${model.name}: port ${hit} (declared as ${p.name ?? p.number}) is used by the ${chart._binding.backend} backend's proxy in every pod (${(reserved.ports ?? []).join(', ')}); the mesh would not authorize it as declared; move the app to another port`,
+      }));
+    }
   }
   return out;
 }

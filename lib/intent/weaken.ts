@@ -13,6 +13,7 @@ import { compareText } from './collation';
 import { ZeroTrustError } from './errors';
 import { EndpointModel, FlowModel, WEAKENING_PHRASES, ZeroTrustModel, samePort } from './model';
 import { Port } from './port';
+import { shown } from './names';
 
 /**
  * What a backend may give up when the user accepts it, by name. Nothing is weakened unless its
@@ -74,6 +75,9 @@ export function describeWeakening(m: Weaken): string {
 
 /** The members of a list, de-duplicated, in `WEAKEN_MEMBERS` order; throws for a value that is no member. */
 export function normalizeWeaken(list: readonly Weaken[] | undefined, where: string): Weaken[] {
+  if (list !== undefined && !Array.isArray(list)) {
+    throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', message: `${where}: weaken must be an array of Weaken members (${WEAKEN_MEMBERS.join(', ')}), got ${shown(list)}` });
+  }
   const given = new Set<string>(list ?? []);
   for (const v of given) {
     if (!(WEAKEN_MEMBERS as readonly string[]).includes(v)) {

@@ -1,6 +1,6 @@
 import { BackendId } from '../intent/backend';
 import { ZeroTrustError } from '../intent/errors';
-import { ReservedKeys } from '../intent/names';
+import { ReservedKeys, shown } from '../intent/names';
 import { IMesh, MeshRenderer, RenderBackend, bindMesh } from '../intent/render';
 import { CiliumMeshProps, ciliumBackend } from './cilium';
 import { IdentityGuardLayer } from './guard';
@@ -10,7 +10,7 @@ import { KumaMeshProps, kumaBackend } from './kuma';
 import { LinkerdMeshProps, linkerdBackend } from './linkerd';
 import { NetworkPolicyMeshProps, networkPolicyBackend } from './networkpolicy';
 import { NetworkServiceMeshProps, nsmBackend } from './nsm';
-import { CILIUM_RESERVED, ISTIO_RESERVED, KUMA_RESERVED, LINKERD_RESERVED, NSM_RESERVED } from './reserved';
+import { CILIUM_RESERVED, ISTIO_AMBIENT_RESERVED, ISTIO_RESERVED, KUMA_RESERVED, LINKERD_RESERVED, NSM_RESERVED } from './reserved';
 import { MeshSelfCheck, SelfCheckProfile } from './selfcheck';
 import { KumaMtls } from '../verify/kuma';
 import { Weaken, WeakenProps, normalizeWeaken } from '../intent/weaken';
@@ -62,8 +62,12 @@ export class Mesh implements IMesh {
    * NetworkPolicy layer stays on underneath, opened for istiod, HBONE (15008) and ambient probes.
    */
   public static istio(props: IstioMeshProps = {}): Mesh {
+    const gateway = meshProps(props, 'Mesh.istio').egressGateway as unknown;
+    if (gateway !== undefined && (typeof gateway !== 'object' || gateway === null || Array.isArray(gateway))) {
+      throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', message: `Mesh.istio: egressGateway must be an object ({ namespace?, labels?, serviceName?, targetPorts? }), got ${shown(gateway)}` });
+    }
     return Mesh.of(RENDER_BACKENDS['istio'], props, (settings) => ({
-      meshKey: `istio:${settings.trustDomain}`, reserved: ISTIO_RESERVED,
+      meshKey: `istio:${settings.trustDomain}`, reserved: settings.backend === 'istio-ambient' ? ISTIO_AMBIENT_RESERVED : ISTIO_RESERVED,
       profile: {
         istioRootNamespace: settings.rootNamespace, istioRevision: settings.revision,
         reader: { istio: { trustDomain: settings.trustDomain, rootNamespace: settings.rootNamespace, clusterDomain: settings.clusterDomain } },
@@ -124,9 +128,12 @@ export class Mesh implements IMesh {
    */
   public static kuma(props: KumaMeshProps = {}): Mesh {
     // The deprecated httpRules: ENFORCE_AT_L4 is Weaken.HTTP_TO_PORT.
-    const { httpRules, ...rest } = props;
-    const weaken = [...(props.weaken ?? []), ...(httpRules === KumaHttpRules.ENFORCE_AT_L4 ? [Weaken.HTTP_TO_PORT] : [])];
-    return Mesh.of(RENDER_BACKENDS['kuma'], { ...rest, weaken }, (options) => ({
+    const { httpRules, ...rest } = meshProps(props, 'Mesh.kuma');
+    if (httpRules !== undefined && !(Object.values(KumaHttpRules) as unknown[]).includes(httpRules)) {
+      throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', backend: 'kuma', message: `Mesh.kuma: httpRules must be one of ${Object.keys(KumaHttpRules).join(', ')} (deprecated: use weaken), got ${shown(httpRules)}` });
+    }
+    const weaken = [...normalizeWeaken(rest.weaken, 'Mesh.kuma'), ...(httpRules === KumaHttpRules.ENFORCE_AT_L4 ? [Weaken.HTTP_TO_PORT] : [])];
+    return Mesh.of(KUMA_WITH_SCRAPE_CHECK, { ...rest, weaken }, (options) => ({
       meshKey: `kuma:${options.meshName}`, reserved: KUMA_RESERVED,
       profile: {
         // A Mesh created elsewhere must have mTLS on (Mesh.kuma() says so): read it as STRICT.
@@ -158,9 +165,14 @@ export class Mesh implements IMesh {
    */
   public static networkServiceMesh(props: NetworkServiceMeshProps = {}): Mesh {
     // The deprecated allowHttpRulesOverConnection and allowPortsOverConnection are Weaken members.
-    const { allowHttpRulesOverConnection, allowPortsOverConnection, ...rest } = props;
+    const { allowHttpRulesOverConnection, allowPortsOverConnection, ...rest } = meshProps(props, 'Mesh.networkServiceMesh');
+    for (const [name, value] of [['allowHttpRulesOverConnection', allowHttpRulesOverConnection], ['allowPortsOverConnection', allowPortsOverConnection]] as const) {
+      if (value !== undefined && typeof value !== 'boolean') {
+        throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', backend: 'nsm', message: `Mesh.networkServiceMesh: ${name} must be true or false (deprecated: use weaken), got ${shown(value)}` });
+      }
+    }
     const weaken = [
-      ...(props.weaken ?? []),
+      ...normalizeWeaken(rest.weaken, 'Mesh.networkServiceMesh'),
       ...(allowHttpRulesOverConnection ? [Weaken.HTTP_TO_PORT] : []),
       ...(allowPortsOverConnection ? [Weaken.PORTS_TO_CONNECTION] : []),
     ];
@@ -169,7 +181,7 @@ export class Mesh implements IMesh {
 
   /** The props are resolved (and validated) now, where the user wrote them; layers are made at synth. */
   private static of<Props extends WeakenProps, Settings>(backend: RenderBackend<Props, Settings>, props: Props, options: (settings: Settings) => MeshOptions = () => ({ profile: {} })): Mesh {
-    const settings = backend.settings(props);
+    const settings = backend.settings(meshProps(props, 'Mesh'));
     const id = backend.id(settings);
     const weaken = normalizeWeaken(props.weaken, `Mesh for ${id}`);
     // The cluster's ranges are one fact of the chart (clusterNetworks); a plain-JavaScript caller passing them here would get "any address".
@@ -207,3 +219,37 @@ interface MeshOptions {
   readonly profile: SelfCheckProfile;
   readonly weaken?: readonly Weaken[];
 }
+
+/** The props of a `Mesh.*()` factory: an object (plain JavaScript may pass anything). */
+function meshProps<P>(props: P, where: string): P {
+  if (props === undefined) return {} as P;
+  if (typeof props !== 'object' || props === null || Array.isArray(props)) {
+    throw new ZeroTrustError({ code: 'INVALID_MESH_PROPS', message: `${where}: the props must be an object, got ${shown(props)}` });
+  }
+  return props;
+}
+
+/**
+ * Kuma's metrics port (kuma-dp's own server) is hidden from the Kuma layer, which refuses
+ * address-range sources everywhere else: refuse them there too, by the same code, rather than
+ * leaving a plaintext scrape from a range only the self-check would catch.
+ */
+const KUMA_SCRAPE_CHECK: MeshRenderer & { readonly rendersProxyFlows: true } = {
+  backend: 'kuma',
+  rendersProxyFlows: true,
+  check: (ctx) => {
+    for (const f of ctx.model.flows) {
+      if (!f.proxy || f.source.type !== 'ip-block' || f.destination.type !== 'workload' || f.destination.workload.namespace !== ctx.namespace.name) continue;
+      throw new ZeroTrustError({
+        code: 'KUMA_NOT_ENFORCEABLE', backend: 'kuma', rule: f.declaredAt, workload: f.declaredBy,
+        message: `${f.declaredAt}: Kuma admits no address-range source (${f.source.cidr}), and kuma-dp's metrics port is outside MeshTrafficPermission, so the range would be let in there by NetworkPolicy alone; run the scraper in the mesh and name it with Peer.workload()/Peer.namespace()`,
+      });
+    }
+  },
+  render: () => [],
+};
+
+const KUMA_WITH_SCRAPE_CHECK: typeof RENDER_BACKENDS['kuma'] = {
+  ...RENDER_BACKENDS['kuma'],
+  layers: (settings) => [KUMA_SCRAPE_CHECK, ...RENDER_BACKENDS['kuma'].layers(settings)],
+};

@@ -54,7 +54,7 @@ export function reviewNotes(manifests: readonly AnyManifest[], backend: string, 
         kind: 'enrolled',
         party: `ns:${ns}`,
         mark: 'assumed in mesh',
-        text: `namespace \`${ns}\`, which the policies name and these manifests do not define: its pods are taken to run in the ${backend} mesh (a client outside the mesh would be refused where the rows say allowed)`,
+        text: `namespace \`${ns}\`, which the policies name and these manifests do not define: its pods are taken to run in the ${backend} mesh (a client outside the mesh would be refused where a row says allowed with mTLS required; a row whose mTLS column says no, such as a proxy's own plaintext metrics port, admits it too)`,
       });
     }
   }

@@ -100,6 +100,12 @@ export interface IntentOptions {
    * @default false
    */
   readonly permissiveAdmitsPlaintext?: boolean;
+  /**
+   * Ports the proxy of every meshed pod serves itself, in plaintext, outside mTLS (Kuma's kuma-dp
+   * metrics and probe proxy): `meshWideStrictMtls` does not reject plaintext there.
+   * @default []
+   */
+  readonly plaintextProxyPorts?: readonly number[];
 
   /**
    * Deviation (Linkerd 4143, Istio ambient HBONE 15008: the NetworkPolicy layer's `meshPorts`, in
@@ -570,7 +576,7 @@ function decide(model: ZeroTrustModel, q: Query, opts: IntentOptions, candidates
   const unmeshedSource = q.protocol === 'TCP' && q.source.kind === 'pod' && opts.meshedNamespaces !== undefined && !meshed(q.source) && !plaintextPasses;
   if (q.protocol === 'TCP' && (opts.proxyPorts ?? []).includes(q.port) && meshed(q.destination)) {
     ingress = { ok: false, reasons: () => [`${q.port} is a proxy port of ${q.destination.id}; its proxy refuses it (deviation proxyPorts)`] };
-  } else if (opts.meshWideStrictMtls && !plaintextPasses && q.protocol === 'TCP' && !meshed(q.source) && meshed(q.destination)) {
+  } else if (opts.meshWideStrictMtls && !plaintextPasses && q.protocol === 'TCP' && !meshed(q.source) && meshed(q.destination) && !(opts.plaintextProxyPorts ?? []).includes(q.port)) {
     ingress = { ok: false, reasons: () => [`${q.source.id} is not in the mesh and the mesh's STRICT mTLS rejects its plaintext at ${q.destination.id} (deviation meshWideStrictMtls)`] };
   } else if (!managed(q.destination)) {
     ingress = { ok: true, reasons: () => [`${q.destination.id} is not in a managed namespace; its ingress is unrestricted`] };

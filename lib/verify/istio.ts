@@ -42,7 +42,7 @@ const EGRESS_TARGET_PORTS_ANNOTATION = 'zero-trust.cdk8s.io/egress-gateway-targe
  * metrics 15020, its health port 15021, Envoy's Prometheus port 15090): reached directly, in
  * plaintext, without PeerAuthentication or AuthorizationPolicy; only the network layer decides.
  */
-const SIDECAR_UNCAPTURED_PORTS = new Set([15020, 15021, 15090]);
+export const SIDECAR_UNCAPTURED_PORTS = new Set([15020, 15021, 15090]);
 const SIDECAR_UNCAPTURED = PortSet.of([...SIDECAR_UNCAPTURED_PORTS].map((lo) => ({ protocol: 'TCP', lo })));
 /** Source address of kubelet probes to ambient pods. */
 const AMBIENT_PROBE_ADDRESS = '169.254.7.127';

@@ -66,7 +66,7 @@ import { FlowPrefilter, OpenPrefilter, PortSet, PrefilterScope, SelectorIndex, p
  * application probe proxy (9001 by default, `kuma.io/application-probe-proxy-port`), to which the
  * injector rewrites the pods' httpGet probes and which the transparent proxy excludes from redirection.
  */
-const KUMA_DP_PORTS = new Set([5670, 9001]);
+export const KUMA_DP_PORTS = new Set([5670, 9001]);
 const KUMA_METRICS = PortSet.of([...KUMA_DP_PORTS].map((lo) => ({ protocol: 'TCP', lo })));
 
 /** What to assume about a mesh whose `Mesh` object is not among the manifests. */

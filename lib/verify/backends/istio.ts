@@ -1,4 +1,4 @@
-import { IstioEvaluator } from '../istio';
+import { IstioEvaluator, SIDECAR_UNCAPTURED_PORTS } from '../istio';
 import { BackendFamily, CLUSTER_NAMESPACES, MtlsOf, ReaderBackend, apiGroup, describeObject, isNamespace, withNamespaceLabels } from './descriptor';
 import { Manifest } from '../types';
 import { identitiesOf } from './parties';
@@ -23,10 +23,15 @@ const istioCommon = {
   mtlsReadsEffects: false,
   // Principals of AuthorizationPolicies (`cluster.local/ns/ops/sa/backup`): a pod of that namespace running as that account.
   parties: (objects: readonly Manifest[]) => identitiesOf(objects, (m) => apiGroup(m).endsWith('istio.io')),
-  // Required when the destination is in the data plane and its PeerAuthentication is STRICT for the port.
+  // Required when the destination is in the data plane and its PeerAuthentication is STRICT for the
+  // port; never on the sidecar's own uncaptured ports (metrics, health), reached in plaintext.
   mtls: (objects: Manifest[]): MtlsOf => {
     const istio = new IstioEvaluator(objects);
-    return (q) => istio.dataPlane(q.destination) !== undefined && istio.peerAuthenticationMode(q.destination, q.port).mode === 'STRICT';
+    return (q) => {
+      const plane = istio.dataPlane(q.destination);
+      if (plane === undefined || (plane === 'sidecar' && q.protocol === 'TCP' && SIDECAR_UNCAPTURED_PORTS.has(q.port))) return false;
+      return istio.peerAuthenticationMode(q.destination, q.port).mode === 'STRICT';
+    };
   },
 };
 

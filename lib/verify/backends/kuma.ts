@@ -1,4 +1,4 @@
-import { KumaEvaluator, KumaMtls } from '../kuma';
+import { KUMA_DP_PORTS, KumaEvaluator, KumaMtls } from '../kuma';
 import { Manifest } from '../types';
 import { NamedParty, eachObject } from './parties';
 import { CLUSTER_NAMESPACES, ReaderBackend, apiGroup, describeObject, isNamespace, withNamespaceLabels } from './descriptor';
@@ -25,14 +25,18 @@ export const kumaBackend: ReaderBackend = {
     return withNamespaceLabels(endpoint, { [INJECTION_LABEL]: 'enabled', [MESH_LABEL]: mesh });
   },
   // kuma-dp reaches the control plane itself; app traffic to it leaves the mesh and meets passthrough None.
-  intentOptions: ({ enrolledNamespaces }) => ({ meshedNamespaces: [...enrolledNamespaces], tcpDnsBlocked: true, meshWideStrictMtls: true, permissiveAdmitsPlaintext: true }),
+  intentOptions: ({ enrolledNamespaces }) => ({
+    meshedNamespaces: [...enrolledNamespaces], tcpDnsBlocked: true, meshWideStrictMtls: true, permissiveAdmitsPlaintext: true, plaintextProxyPorts: [...KUMA_DP_PORTS],
+  }),
   infrastructureNamespaces: [...CLUSTER_NAMESPACES, 'kuma-system'],
-  // Required when the destination is a member of a mesh whose mTLS is STRICT and no MeshTLS makes it Permissive.
+  // Required when the destination is a member of a mesh whose mTLS is STRICT and no MeshTLS makes it Permissive,
+  // except on the ports kuma-dp serves itself (metrics, probe proxy), which are plaintext.
   mtlsReadsEffects: false,
   parties: (objects) => kumaParties(objects),
   mtls: (objects) => {
     const kuma = new KumaEvaluator(objects);
     return (q) => {
+      if (q.protocol === 'TCP' && KUMA_DP_PORTS.has(q.port)) return false;
       const member = kuma.membership(q.destination);
       return member !== undefined && kuma.mtlsAt(q.destination, member.mesh) === KumaMtls.STRICT;
     };
