@@ -64,7 +64,7 @@ export function auditMarkedRows(manifests: readonly SourcedManifest[], evaluator
   if (!manifests.some((m) => audits(m.manifest))) return rows;
   const enforced = rowsOf(new EnforcedView(evaluator));
   const kept = new Set(enforced.map(identity));
-  const marked = rows.filter((r) => !kept.has(identity(r))).map((r) => ({ ...r, l7: r.l7 ? `${r.l7}; ${AUDIT_MARK}` : AUDIT_MARK }));
+  const marked = rows.filter((r) => !kept.has(identity(r))).map((r) => withReasons({ ...r, reasons: [], l7: r.l7 ? `${r.l7}; ${AUDIT_MARK}` : AUDIT_MARK }, () => r.reasons));
   return [...enforced, ...foldPorts(marked)];
 }
 
@@ -92,9 +92,24 @@ function foldPorts(rows: FlowRow[]): FlowRow[] {
       ranges.push(j > i ? `${ports[i]}-${ports[j]}` : String(ports[i]));
       i = j + 1;
     }
-    out.push({ ...g[0], port: ranges.join(', '), reasons: [...new Set(g.flatMap((r) => r.reasons))] });
+    out.push(withReasons({ ...g[0], reasons: [], port: ranges.join(', ') }, () => [...new Set(g.flatMap((r) => r.reasons))]));
   }
   return out;
+}
+
+/**
+ * The row with its reasons read from `reasons()` when first read: a row's reasons may be made only
+ * when read (lib/report/matrix.ts), and a table or a diff never reads them.
+ */
+function withReasons(row: FlowRow, reasons: () => string[]): FlowRow {
+  let made: string[] | undefined;
+  Object.defineProperty(row, 'reasons', {
+    enumerable: true,
+    configurable: true,
+    get: () => (made ??= reasons()),
+    set: (v: string[]) => { made = v; },
+  });
+  return row;
 }
 
 /** The stage lines of a report (`''` when every namespace enforces, STRICT). */
