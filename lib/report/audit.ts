@@ -64,7 +64,7 @@ export function auditMarkedRows(manifests: readonly SourcedManifest[], evaluator
   if (!manifests.some((m) => audits(m.manifest))) return rows;
   const enforced = rowsOf(new EnforcedView(evaluator));
   const kept = new Set(enforced.map(identity));
-  const marked = rows.filter((r) => !kept.has(identity(r))).map((r) => withReasons({ ...r, reasons: [], l7: r.l7 ? `${r.l7}; ${AUDIT_MARK}` : AUDIT_MARK }, () => r.reasons));
+  const marked = rows.filter((r) => !kept.has(identity(r))).map((r) => withReasons(rowWith(r, r.port, r.l7 ? `${r.l7}; ${AUDIT_MARK}` : AUDIT_MARK), () => r.reasons));
   return [...enforced, ...foldPorts(marked)];
 }
 
@@ -92,9 +92,14 @@ function foldPorts(rows: FlowRow[]): FlowRow[] {
       ranges.push(j > i ? `${ports[i]}-${ports[j]}` : String(ports[i]));
       i = j + 1;
     }
-    out.push(withReasons({ ...g[0], reasons: [], port: ranges.join(', ') }, () => [...new Set(g.flatMap((r) => r.reasons))]));
+    out.push(withReasons(rowWith(g[0], ranges.join(', '), g[0].l7), () => [...new Set(g.flatMap((r) => r.reasons))]));
   }
   return out;
+}
+
+/** A copy of a row with another port and L7 cell, its reasons not read (a spread would read them), in the row's key order. */
+function rowWith(r: FlowRow, port: string, l7: string): FlowRow {
+  return { source: r.source, destination: r.destination, port, protocol: r.protocol, l7, mtls: r.mtls, reasons: [] };
 }
 
 /**
