@@ -21,7 +21,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { App } from 'cdk8s';
-import { FastYaml, ZeroTrustReview } from '../lib';
+import { Enforcement, FastYaml, ZeroTrustReview } from '../lib';
 import { main as cli } from '../lib/cli';
 import { flowMatrix, matrixRowsByProbing, readerOf, reportUniverse } from '../lib/report';
 import { loadManifests } from '../lib/verify';
@@ -75,13 +75,13 @@ function maxRssMiB(): number {
 }
 
 /** Child: synthesizes one backend's topology into `outdir`, optionally writing the review files. */
-function synthChild(backend: string, w: number, e: number, outdir: string, options: { fast: boolean; write: boolean; moved: boolean }): SynthRun {
+function synthChild(backend: string, w: number, e: number, outdir: string, options: { fast: boolean; write: boolean; moved: boolean; audit?: boolean }): SynthRun {
   const mesh = benchMeshes().find((m) => m.id === backend);
   if (!mesh) throw new Error(`unknown backend ${backend}`);
   const topo = options.moved ? movedEdges(topology(w, e)) : topology(w, e);
   const t0 = performance.now();
   const app = new App({ outdir });
-  buildZeroTrust(app, topo, mesh);
+  buildZeroTrust(app, topo, mesh, '', options.audit ? Enforcement.AUDIT : undefined);
   if (options.fast) FastYaml.synth(app);
   else app.synth();
   const t1 = performance.now();
@@ -159,7 +159,8 @@ export interface ReviewCost {
  * Measures every backend at every size.
  * @param log progress lines go here
  */
-export function reviewCosts(sizes: [number, number][], options: { backends?: string[]; oldUpTo?: number } = {}, log: (line: string) => void = () => undefined): ReviewCost[] {
+export function reviewCosts(sizes: [number, number][], options: { backends?: string[]; oldUpTo?: number; audit?: boolean } = {}, log: (line: string) => void = () => undefined): ReviewCost[] {
+  const stage = options.audit ? ['audit'] : [];
   const out: ReviewCost[] = [];
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'zt-review-'));
   try {
@@ -168,15 +169,15 @@ export function reviewCosts(sizes: [number, number][], options: { backends?: str
         const dir = path.join(root, `${backend}-${w}`);
         const before = path.join(root, `${backend}-${w}-before`);
         const fastDir = path.join(root, `${backend}-${w}-fast`);
-        const synth = spawnChild<SynthRun>(['synth', backend, String(w), String(e), dir, 'write']).result;
-        const fast = spawnChild<SynthRun>(['synth', backend, String(w), String(e), fastDir, 'write', 'fast']).result;
-        spawnChild<SynthRun>(['synth', backend, String(w), String(e), before, 'moved']);
+        const synth = spawnChild<SynthRun>(['synth', backend, String(w), String(e), dir, 'write', ...stage]).result;
+        const fast = spawnChild<SynthRun>(['synth', backend, String(w), String(e), fastDir, 'write', 'fast', ...stage]).result;
+        spawnChild<SynthRun>(['synth', backend, String(w), String(e), before, 'moved', ...stage]);
         const flows = command(['flows', dir, '--format', 'json']);
         const diff = command(['diff', before, dir]);
         const verify = command(['verify', dir]);
         const old = options.oldUpTo !== undefined && w <= options.oldUpTo ? spawnChild<{ oldMs: number; newMs: number; same: boolean }>(['compare', dir]).result : undefined;
         const cost: ReviewCost = {
-          backend, workloads: w, edges: e, synthMs: synth.synthMs,
+          backend: options.audit ? `${backend} AUDIT` : backend, workloads: w, edges: e, synthMs: synth.synthMs,
           flows: { ms: flows.wallMs, rssMiB: flows.result.peakRssMiB, rows: flows.result.rows ?? 0, ...failure(flows.result) },
           diff: { ms: diff.wallMs, rssMiB: diff.result.peakRssMiB, added: diff.result.code === 1, ...failure(diff.result) },
           verify: { ms: verify.wallMs, rssMiB: verify.result.peakRssMiB, ok: verify.result.code === 0, ...failure(verify.result) },
@@ -286,7 +287,7 @@ async function childMain(args: string[]): Promise<void> {
   let result: unknown;
   if (mode === 'synth') {
     const [backend, w, e, outdir, ...flags] = rest;
-    result = synthChild(backend, Number(w), Number(e), outdir, { write: flags.includes('write'), fast: flags.includes('fast'), moved: flags.includes('moved') });
+    result = synthChild(backend, Number(w), Number(e), outdir, { write: flags.includes('write'), fast: flags.includes('fast'), moved: flags.includes('moved'), audit: flags.includes('audit') });
   } else if (mode === 'command') {
     result = await commandChild(rest);
   } else if (mode === 'compare') {
@@ -305,12 +306,14 @@ if (require.main === module) {
     const sizes: [number, number][] = [];
     let backends: string[] | undefined;
     let oldUpTo: number | undefined;
+    let audit = false;
     for (let i = 0; i < args.length; i++) {
       if (args[i] === '--backends') backends = args[++i].split(',');
       else if (args[i] === '--old') oldUpTo = Number(args[++i]);
+      else if (args[i] === '--audit') audit = true;
       else sizes.push(args[i].split('/').map(Number) as [number, number]);
     }
-    const costs = reviewCosts(sizes.length ? sizes : [[2000, 10000]], { backends, oldUpTo }, (l) => process.stderr.write(`${l}\n`));
+    const costs = reviewCosts(sizes.length ? sizes : [[2000, 10000]], { backends, oldUpTo, audit }, (l) => process.stderr.write(`${l}\n`));
     process.stdout.write(reviewSection(costs));
   }
 }

@@ -8,7 +8,7 @@
  */
 import { ApiObject, App, Chart, JsonPatch } from 'cdk8s';
 import * as plus from 'cdk8s-plus-27';
-import { Mesh, Port, SecureWorkload, ZeroTrustChart } from '../lib';
+import { Enforcement, Mesh, Port, SecureWorkload, ZeroTrustChart } from '../lib';
 
 /** One workload of the topology. */
 export interface BenchWorkload {
@@ -70,10 +70,10 @@ export function topology(w: number, e: number, seed = 1, namespaceCount = 4): To
  * per workload, one `allowFrom` per edge. `suffix` renames namespaces so several backends can
  * share one app (`bench-0-istio`).
  */
-export function buildZeroTrust(app: App, topo: Topology, mesh: Mesh, suffix = ''): void {
+export function buildZeroTrust(app: App, topo: Topology, mesh: Mesh, suffix = '', enforcement?: Enforcement): void {
   const charts = new Map<string, ZeroTrustChart>();
   for (const ns of topo.namespaces) {
-    charts.set(ns, new ZeroTrustChart(app, `${ns}${suffix}`, { namespace: `${ns}${suffix}`, mesh }));
+    charts.set(ns, new ZeroTrustChart(app, `${ns}${suffix}`, { namespace: `${ns}${suffix}`, mesh, ...(enforcement ? { enforcement } : {}) }));
   }
   const secure = topo.workloads.map((w) => new SecureWorkload(charts.get(w.namespace)!, w.name, {
     image: 'registry.example.com/bench:1.0',

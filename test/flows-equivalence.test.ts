@@ -11,11 +11,12 @@
 import { Testing } from 'cdk8s';
 import * as fc from 'fast-check';
 import { stringify } from 'yaml';
-import { CiliumMutualAuth, IstioEgress, IstioMode, Mesh } from '../lib';
+import { CiliumMutualAuth, Enforcement, IstioEgress, IstioMode, Mesh } from '../lib';
 import { BACKEND_IDS, BackendId } from '../lib/intent/backend';
 import { intentDocument, parseIntentDocument } from '../lib/intent/document';
 import { matrixRows, matrixRowsByProbing, readerOf, reportUniverse, verifyAgainstIntent, verifyAgainstIntentByProbing } from '../lib/report';
-import { Manifest, SourcedManifest, intentProbes, parseManifests } from '../lib/verify';
+import { Manifest, PolicyEvaluator, SourcedManifest, intentProbes, parseManifests } from '../lib/verify';
+import { EnforcedView } from '../lib/verify/audit';
 import { TopologyFeatures, TopologySpec, buildApp, topologyArb } from './topology';
 
 const RUNS = Number(process.env.ZT_EQUIVALENCE_RUNS ?? 12);
@@ -29,6 +30,8 @@ interface Case {
   readonly features: TopologyFeatures;
   /** Runs of this case, when its interesting apps are rarer than one in a few. @default RUNS */
   readonly runs?: number;
+  /** Every chart in AUDIT: the rows of the reader and of its enforced view (what the review marks) are compared. */
+  readonly audit?: boolean;
 }
 
 const CASES: Case[] = [
@@ -45,6 +48,14 @@ const CASES: Case[] = [
   },
   { name: 'kuma', id: 'kuma', mesh: () => Mesh.kuma(), features: { maxWorkloads: SMALL, fqdn: true, ipSources: false, egressToExternalPods: false, dnsChoices: [0] } },
   { name: 'nsm', id: 'nsm', mesh: () => Mesh.networkServiceMesh({ allowPortsOverConnection: true, allowHttpRulesOverConnection: true }), features: { maxWorkloads: SMALL, http: true, httpFromPeers: false, selfFlows: false } },
+];
+
+/** AUDIT on the meshes that have it: an audited Linkerd Server or default policy admits on every port, which the prefilter answers in blocks. */
+const AUDIT_CASES: Case[] = [
+  { name: 'linkerd AUDIT', id: 'linkerd', mesh: () => Mesh.linkerd(), features: { maxWorkloads: SMALL, http: true, serviceAccounts: 'always', ipSourceBlocks: [0, 1, 2, 3] }, audit: true },
+  { name: 'istio (sidecar) AUDIT', id: 'istio', mesh: () => Mesh.istio({ mode: IstioMode.SIDECAR }),
+    features: { maxWorkloads: SMALL, http: true, fqdn: true, serviceAccounts: 'always', externalAnyPort: false, portRanges: false }, audit: true },
+  { name: 'kuma AUDIT', id: 'kuma', mesh: () => Mesh.kuma(), features: { maxWorkloads: SMALL, fqdn: true, ipSources: false, egressToExternalPods: false, dnsChoices: [0] }, audit: true },
 ];
 
 /** Policy kinds an edit may drop. */
@@ -80,7 +91,7 @@ function edit(manifests: SourcedManifest[], e: Edit, id: BackendId): SourcedMani
 
 /** Synthesizes a topology and reads it back from YAML text; undefined when the backend refuses it. */
 function synth(c: Case, spec: TopologySpec): { manifests: SourcedManifest[]; intent: ReturnType<typeof parseIntentDocument> } | undefined {
-  const { app, model, dns } = buildApp(spec, Testing.app(), c.mesh, c.features.egressServiceAccounts);
+  const { app, model, dns } = buildApp(spec, Testing.app(), c.mesh, c.features.egressServiceAccounts, () => (c.audit ? { enforcement: Enforcement.AUDIT } : {}));
   let yaml: string;
   try {
     yaml = app.synthYaml();
@@ -99,11 +110,12 @@ test('every backend has a case', () => {
   expect([...new Set(CASES.map((c) => c.id))].sort()).toEqual([...BACKEND_IDS].sort());
 });
 
-describe.each(CASES.map((c) => [c.name, c]))('the prefiltered review equals all-pairs probing: %s', (_name, c: Case) => {
+describe.each([...CASES, ...AUDIT_CASES].map((c) => [c.name, c]))('the prefiltered review equals all-pairs probing: %s', (_name, c: Case) => {
   test('flow rows (with and without the intent\'s probes) and verify', () => {
     let compared = 0;
     let rows = 0;
     let mismatches = 0;
+    let audited = 0;
     fc.assert(fc.property(topologyArb(c.features), editArb, (spec, e) => {
       const out = synth(c, spec);
       if (!out) return;
@@ -121,18 +133,28 @@ describe.each(CASES.map((c) => [c.name, c]))('the prefiltered review equals all-
         const prefiltered = matrixRows(manifests, chosen.backend, chosen.evaluator, universe);
         expect(prefiltered).toEqual(byProbing);
         rows += byProbing.length;
+        if (c.audit) {
+          // The enforced view (the review's unmarked rows) keeps the reader's uniform ports.
+          const enforcedByProbing = matrixRowsByProbing(manifests, fresh.backend, new EnforcedView(readerOf(manifests, c.id).evaluator), universe);
+          expect(matrixRows(manifests, chosen.backend, new EnforcedView(chosen.evaluator), universe)).toEqual(enforcedByProbing);
+          audited += byProbing.filter((r) => r.l7 === '' && r.reasons.some((x) => x.includes('would be denied'))).length;
+        }
       }
-      const v = verifyAgainstIntent(manifests, chosen.backend, chosen.evaluator, out.intent, chosen.enrolledNamespaces);
+      // `verify` compares the enforced view of an AUDIT chart with the intent (lib/verify/audit.ts).
+      const checked = (r: PolicyEvaluator) => (c.audit ? new EnforcedView(r) : r);
+      const v = verifyAgainstIntent(manifests, chosen.backend, checked(chosen.evaluator), out.intent, chosen.enrolledNamespaces);
       const fresh = readerOf(manifests, c.id);
-      const w = verifyAgainstIntentByProbing(manifests, fresh.backend, fresh.evaluator, out.intent, fresh.enrolledNamespaces);
+      const w = verifyAgainstIntentByProbing(manifests, fresh.backend, checked(fresh.evaluator), out.intent, fresh.enrolledNamespaces);
       expect(v.probes).toBe(w.probes);
       expect(v.mismatches.map(mismatchText)).toEqual(w.mismatches.map(mismatchText));
       mismatches += w.mismatches.length;
       compared++;
     }), { numRuns: c.runs ?? RUNS, seed: SEED, endOnFailure: true });
-    if (process.env.ZT_PROPERTY_STATS) console.log(c.name, { compared, rows, mismatches });
+    if (process.env.ZT_PROPERTY_STATS) console.log(c.name, { compared, rows, mismatches, audited });
     expect(compared).toBeGreaterThan((c.runs ?? RUNS) / 3);
     expect(rows).toBeGreaterThan(0);
+    // An AUDIT case meets rows open only because of the audit.
+    if (c.audit) expect(audited).toBeGreaterThan(0);
   });
 });
 

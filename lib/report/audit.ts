@@ -64,7 +64,7 @@ export function auditMarkedRows(manifests: readonly SourcedManifest[], evaluator
   if (!manifests.some((m) => audits(m.manifest))) return rows;
   const enforced = rowsOf(new EnforcedView(evaluator));
   const kept = new Set(enforced.map(identity));
-  const marked = rows.filter((r) => !kept.has(identity(r))).map((r) => ({ ...r, l7: r.l7 ? `${r.l7}; ${AUDIT_MARK}` : AUDIT_MARK }));
+  const marked = rows.filter((r) => !kept.has(identity(r))).map((r) => withReasons(rowWith(r, r.port, r.l7 ? `${r.l7}; ${AUDIT_MARK}` : AUDIT_MARK), () => r.reasons));
   return [...enforced, ...foldPorts(marked)];
 }
 
@@ -92,9 +92,29 @@ function foldPorts(rows: FlowRow[]): FlowRow[] {
       ranges.push(j > i ? `${ports[i]}-${ports[j]}` : String(ports[i]));
       i = j + 1;
     }
-    out.push({ ...g[0], port: ranges.join(', '), reasons: [...new Set(g.flatMap((r) => r.reasons))] });
+    out.push(withReasons(rowWith(g[0], ranges.join(', '), g[0].l7), () => [...new Set(g.flatMap((r) => r.reasons))]));
   }
   return out;
+}
+
+/** A copy of a row with another port and L7 cell, its reasons not read (a spread would read them), in the row's key order. */
+function rowWith(r: FlowRow, port: string, l7: string): FlowRow {
+  return { source: r.source, destination: r.destination, port, protocol: r.protocol, l7, mtls: r.mtls, reasons: [] };
+}
+
+/**
+ * The row with its reasons read from `reasons()` when first read: a row's reasons may be made only
+ * when read (lib/report/matrix.ts), and a table or a diff never reads them.
+ */
+function withReasons(row: FlowRow, reasons: () => string[]): FlowRow {
+  let made: string[] | undefined;
+  Object.defineProperty(row, 'reasons', {
+    enumerable: true,
+    configurable: true,
+    get: () => (made ??= reasons()),
+    set: (v: string[]) => { made = v; },
+  });
+  return row;
 }
 
 /** The stage lines of a report (`''` when every namespace enforces, STRICT). */

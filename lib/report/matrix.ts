@@ -155,7 +155,11 @@ interface Cell {
    * the first of them `first`, whose query is the hit's. Only in cells of one source and one
    * destination endpoint, disjoint from `allowed`.
    */
-  block?: { readonly set: PortSet; readonly first: number; readonly count: number; readonly hit: Hit; readonly destination: Endpoint };
+  block?: {
+    readonly set: PortSet; readonly first: number; readonly count: number; readonly hit: Hit; readonly destination: Endpoint;
+    /** The reasons of one port of the block, asked when read (`FlowPrefilter.reasonsNamePort`); absent: the hit's. */
+    readonly reasonsOf?: (port: number) => string[];
+  };
 }
 
 /**
@@ -211,11 +215,13 @@ export function matrixRows(manifests: readonly SourcedManifest[], backend: strin
       if (byName.get(names[s])!.length === 1 && byName.get(dName)!.length === 1) {
         // A cell of this pair alone: no other pair's decisions merge into it, so its rows are made now.
         const uniform = prefilter.uniform ? prefilter.uniform(s, d).intersect(set) : PortSet.NONE;
+        const namesPort = prefilter.reasonsNamePort === true;
         for (const protocol of ['TCP', 'UDP'] as const) {
           const cell: Cell = { source: names[s], destination: dName, protocol, allowed: new Map() };
           let blockPorts = 0;
           const blockSet = uniform.only(protocol);
           let mine = set.only(protocol);
+          const asked = ports.count([destination], protocol);
           if (!blockSet.empty) {
             // Ports with one decision: asked once, for all.
             const { count, first } = ports.summary(destination, blockSet, protocol);
@@ -223,12 +229,13 @@ export function matrixRows(manifests: readonly SourcedManifest[], backend: strin
               mine = mine.minus(blockSet);
               blockPorts = count;
               const { query, answer } = ask(first, protocol);
-              if (answer.allowed) cell.block = { set: blockSet, first, count, destination, hit: { query, reasons: answer.reasons, effects: answer.effects, rule: answer.rule } };
+              const reasonsOf = namesPort ? (port: number) => blockReasons(cell, port, protocol, ask) : undefined;
+              const hit: Hit = { query, reasons: answer.reasons, effects: answer.effects, rule: answer.rule };
+              if (answer.allowed) cell.block = { set: blockSet, first, count, destination, hit, ...(reasonsOf ? { reasonsOf } : {}) };
             }
           }
           const mineCount = ports.summary(destination, mine, protocol);
           if (mineCount.count === 0 && !cell.block) continue;
-          const asked = ports.count([destination], protocol);
           // Every port of `mine` allowed, known without asking (exact sets, no HTTP condition near, the
           // mTLS column reading no effects): the rows now, their reasons when read.
           if (blockPorts === 0 && !readsEffects && l7.plain(destination) && mine.minus(prefilter.exact?.(s, d) ?? PortSet.NONE).empty) {
@@ -239,9 +246,15 @@ export function matrixRows(manifests: readonly SourcedManifest[], backend: strin
             }
             continue;
           }
-          const singles = ports.within(destination, mine);
+          let singles = ports.within(destination, mine);
           if (singles.length + blockPorts === asked.size && asked.hasOne && (blockPorts === 0 || cell.block)) {
-            const any = anyRow(cell, singles, ask, mtls, readsEffects);
+            if (cell.block?.reasonsOf && singles.every((p) => ask(p.number, protocol).answer.allowed)) {
+              // An `any` row says every port's reasons, which a block whose sentences name the port does not have: every port is asked.
+              cell.block = undefined;
+              blockPorts = 0;
+              singles = ports.within(destination, set.only(protocol));
+            }
+            const any = cell.block?.reasonsOf ? undefined : anyRow(cell, singles, ask, mtls, readsEffects);
             if (any) { rows.push(any); continue; }
           }
           for (const p of singles) {
@@ -363,6 +376,27 @@ function lazyPortRow(cell: Cell, query: Query, ask: (port: number, protocol: 'TC
   return row;
 }
 
+/** A row whose reasons are made when first read (then kept). */
+function lazyReasons(row: FlowRow, make: () => string[]): FlowRow {
+  Object.defineProperty(row, 'reasons', {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      const reasons = make();
+      Object.defineProperty(row, 'reasons', { value: reasons, enumerable: true, writable: true, configurable: true });
+      return reasons;
+    },
+  });
+  return row;
+}
+
+/** The reasons of one port of a block whose sentences name the port, asked of the reader. */
+function blockReasons(cell: Cell, port: number, protocol: 'TCP' | 'UDP', ask: (port: number, protocol: 'TCP' | 'UDP') => { query: Query; answer: L7Answer }): string[] {
+  const { answer } = ask(port, protocol);
+  if (!answer.allowed || answer.rule !== cell.block?.hit.rule) throw new Error(`internal error: the prefilter said ${cell.source} -> ${cell.destination} ${port}/${protocol} is decided as ${cell.block?.first}`);
+  return flat(answer.reasons);
+}
+
 function merge(seen: Hit, answer: L7Answer): void {
   if (!seen.owned) { seen.reasons = [...seen.reasons]; seen.effects = [...seen.effects]; seen.owned = true; }
   (seen.reasons as string[]).push(...answer.reasons.filter((r) => !seen.reasons.includes(r)));
@@ -400,8 +434,14 @@ function cellRows(cell: Cell, askedSize: number, askedOne: boolean, mtls: MtlsOf
   }
   if (!block) return entries.map(([port, hit]) => row(String(port), hit));
   const out = [...cell.allowed.entries()].map(([port, hit]) => row(String(port), hit));
+  const reasonsOf = block.reasonsOf;
+  // Sentences that name the port: one mTLS answer for the block (alike on its ports), each port's reasons asked when read.
+  const blockMtls = reasonsOf ? mtls(block.hit.query, block.hit.effects) : false;
   for (const p of ports.within(block.destination, block.set)) {
-    out.push(row(String(p.number), p.number === block.first ? block.hit : { ...block.hit, query: { ...block.hit.query, port: p.number } }));
+    if (p.number === block.first) { out.push(row(String(p.number), block.hit)); continue; }
+    if (!reasonsOf) { out.push(row(String(p.number), { ...block.hit, query: { ...block.hit.query, port: p.number } })); continue; }
+    out.push(lazyReasons({ source: cell.source, destination: cell.destination, port: String(p.number), protocol: cell.protocol, l7: block.hit.rule, mtls: blockMtls, reasons: [] },
+      () => reasonsOf(p.number)));
   }
   return out.sort((a, b) => Number(a.port) - Number(b.port));
 }

@@ -32,13 +32,19 @@ export class EnforcedView implements PolicyEvaluator {
   }
 
   /**
-   * The inner reader's prefilter, without its exact and uniform ports: the view allows a subset of
-   * what the inner reader allows, so where that may allow is still a bound, but no longer exact.
+   * The inner reader's prefilter, without its exact ports: the view allows a subset of what the
+   * inner reader allows, so where that may allow is still a bound, but no longer exact. Its uniform
+   * ports stay uniform: the view's decision is a function of the inner one alone.
    */
   public prefilter(scope: PrefilterScope): FlowPrefilter | undefined {
     const inner = prefilterOf(this.inner, scope);
     if (!inner) return undefined;
-    return { sources: (d) => inner.sources(d), ports: (s, d) => inner.ports(s, d) };
+    const uniform = inner.uniform;
+    return {
+      sources: (d) => inner.sources(d),
+      ports: (s, d) => inner.ports(s, d),
+      ...(uniform ? { uniform: (s: number, d: number) => uniform.call(inner, s, d), reasonsNamePort: inner.reasonsNamePort === true } : {}),
+    };
   }
 }
 

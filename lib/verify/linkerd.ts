@@ -181,8 +181,42 @@ export class LinkerdEvaluator implements PolicyEvaluator {
     if (!below) return undefined;
     const endpoints = scope.endpoints;
     const serverPorts = new Map<number, PortSet>();
+    /** The TCP ports of `d` that a Server of it may select (numbers, and named ports resolved on `d`). */
+    const serverPortsOf = (d: number): PortSet => {
+      let ports = serverPorts.get(d);
+      if (!ports) {
+        const destination = endpoints[d];
+        const ranges: Array<{ protocol: string; lo: number }> = [];
+        for (const server of this.serversOf(destination)) {
+          for (const p of destination.ports ?? []) if (p.protocol === 'TCP' && this.portMatches(server.port, destination, p.number)) ranges.push({ protocol: 'TCP', lo: p.number });
+          if (typeof server.port === 'number' || /^\d+$/.test(String(server.port))) ranges.push({ protocol: 'TCP', lo: Number(server.port) });
+        }
+        ports = PortSet.of(ranges);
+        serverPorts.set(d, ports);
+      }
+      return ports;
+    };
+    const uniformPorts = new Map<number, PortSet>();
     return {
       sources: (d) => below.sources(d),
+      // Between meshed pods the network sees the proxy port whatever the app port, and on a TCP port
+      // no Server selects (not the proxy's own, not a probe's) the default inbound policy decides
+      // alike for every port; only the sentences name the port (`reasonsNamePort`).
+      uniform: (s, d) => {
+        const source = endpoints[s];
+        const destination = endpoints[d];
+        if (!this.meshed(source) || !this.meshed(destination)) return PortSet.NONE;
+        let ports = uniformPorts.get(d);
+        if (!ports) {
+          const taken: Array<{ protocol: string; lo: number }> = [{ protocol: 'TCP', lo: ADMIN_PORT }, ...[...PROXY_PORTS].map((lo) => ({ protocol: 'TCP', lo }))];
+          const probes = destination.workload === undefined ? [] : this.probesByWorkload.get(`${destination.namespace ?? 'default'}/${destination.workload}`) ?? [];
+          for (const p of probes) taken.push({ protocol: 'TCP', lo: p.port });
+          ports = PortSet.ALL_TCP.minus(serverPortsOf(d)).minus(PortSet.of(taken));
+          uniformPorts.set(d, ports);
+        }
+        return ports;
+      },
+      reasonsNamePort: true,
       ports: (s, d) => {
         const source = endpoints[s];
         const destination = endpoints[d];
@@ -193,19 +227,7 @@ export class LinkerdEvaluator implements PolicyEvaluator {
         if (tcp.empty) return udp;
         const key = 'config.linkerd.io/default-inbound-policy';
         const policy = destination.annotations?.[key] ?? destination.namespaceAnnotations?.[key] ?? this.opts.clusterDefaultPolicy;
-        if (!this.policyAllows(policy, source)) {
-          let ports = serverPorts.get(d);
-          if (!ports) {
-            const ranges: Array<{ protocol: string; lo: number }> = [];
-            for (const server of this.serversOf(destination)) {
-              for (const p of destination.ports ?? []) if (p.protocol === 'TCP' && this.portMatches(server.port, destination, p.number)) ranges.push({ protocol: 'TCP', lo: p.number });
-              if (typeof server.port === 'number' || /^\d+$/.test(String(server.port))) ranges.push({ protocol: 'TCP', lo: Number(server.port) });
-            }
-            ports = PortSet.of(ranges);
-            serverPorts.set(d, ports);
-          }
-          tcp = tcp.intersect(ports);
-        }
+        if (!this.policyAllows(policy, source)) tcp = tcp.intersect(serverPortsOf(d));
         return udp.union(tcp);
       },
     };

@@ -191,6 +191,13 @@ export interface FlowPrefilter {
    */
   uniform?(s: number, d: number): PortSet;
   /**
+   * True when, on the `uniform` ports, only the decision's sentences differ from port to port (they
+   * name the port: Linkerd's default inbound policy): allowed, effects' verdicts and objects, and
+   * the mTLS column are still alike, and a caller that shows the reasons asks each port for them
+   * when they are read. @default false
+   */
+  readonly reasonsNamePort?: boolean;
+  /**
    * Ports on which `ports(s, d)` is exact, not a superset: on them the reader allows every query
    * (with a request or without) on exactly the ports of `ports(s, d)` (the NetworkPolicy layer,
    * whose sets are its rules). @default none
