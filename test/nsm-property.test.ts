@@ -135,6 +135,13 @@ describe('reader(synth(intent)) == intent for NSM connections', () => {
       const prefixes = reader.endpoints.map((e) => e.cidrPrefix);
       expect(new Set(prefixes).size).toBe(prefixes.length);
 
+      // Every client, and only the clients, is told that its endpoints have no stable address or name.
+      const notes = reader.addressNotes();
+      expect(notes.map((n) => n.party)).toEqual([...perClient.keys()].sort());
+      for (const n of notes) {
+        for (const c of connections.filter((x) => x.client === n.party)) expect(n.text).toContain(`\`${c.service}\` on \`${c.interfaceName}\``);
+      }
+
       const pods = podsOf(manifests);
       const mismatch = firstMismatch(reader, pods, pairs);
       if (mismatch) throw new Error(mismatch);

@@ -9,6 +9,9 @@ import { Endpoint, decision } from '../lib/verify/types';
 import { expectValid, validateObject } from './support/schema';
 import { expectSynthError, find, synthApp, storyYaml } from './support/synth';
 import { expectError } from './support/errors';
+import { reviewNotes } from '../lib/report/notes';
+import { notedMatrix } from '../lib/report/flows-file';
+import { formatFlowsMarkdown } from '../lib/report/format';
 
 const NSM = 'networkservicemesh.io';
 
@@ -44,9 +47,40 @@ describe('the story on Network Service Mesh', () => {
     expect(ns.spec).toEqual({ payload: 'IP' });
     expect(ns.metadata.labels).toEqual({ 'app.kubernetes.io/managed-by': 'cdk8s-zero-trust', 'app.kubernetes.io/name': 'lil-deebee' });
     expect(ns.metadata.annotations['zero-trust.cdk8s.io/allows']).toBe([
+      // The annotation's lines are sorted.
+      'address: production/hero gets no stable address or DNS name for production/lil-deebee on nsm-1 (the endpoint hands out a new point-to-point pair per connection); '
+        + 'it must use the peer of the interface, not the Service name (primary network, closed)',
       'declared: production/hero -> production/lil-deebee on 5432/TCP',
       'opened: production/hero <-> production/lil-deebee at L3 over NSM interface nsm-1 (every port, both directions once connected)',
     ].join('\n'));
+  });
+
+  test('no DNS configuration is emitted for the endpoint: upstream offers none that holds for several clients (docs/backends/nsm.md)', () => {
+    const nse = containerOf(find(objects, 'StatefulSet', 'lil-deebee', 'production'), 'nse');
+    expect(Object.keys(envOf(nse))).not.toContain('NSM_DNS_CONFIGS');
+    const hero = find(objects, 'Deployment', 'hero', 'production');
+    expect(hero.spec.template.spec.containers.map((c: any) => c.name)).toEqual(['hero']);
+    expect(JSON.stringify(objects)).not.toContain('NSM_DNS_CONFIGS');
+  });
+
+  test('the reader notes, for hero, that the endpoint has no stable address or name, and FLOWS.md shows it beside hero', () => {
+    const reader = new NsmEvaluator(objects);
+    const notes = reader.addressNotes();
+    expect(notes.map((n) => [n.party, n.mark])).toEqual([['production/hero', 'no NSM endpoint name']]);
+    expect(notes[0].text).toContain('`lil-deebee.production` on `nsm-1`');
+    expect(notes[0].text).toContain('point2pointipam');
+    const review = reviewNotes(objects, 'nsm');
+    expect(review.filter((n) => n.kind === 'backend')).toEqual(notes.map((n) => ({ kind: 'backend', ...n })));
+    const page = formatFlowsMarkdown(notedMatrix(objects.map((manifest, index) => ({ manifest, file: 'production.k8s.yaml', index })), 'nsm'));
+    expect(page).toContain('`production/hero` (no NSM endpoint name): reaches `lil-deebee.production` on `nsm-1` over NSM');
+    expect(page).toMatch(/`production\/hero` \(no NSM endpoint name\) \| `production\/lil-deebee`/);
+  });
+
+  test('other backends add no backend note', () => {
+    const app = Testing.app();
+    heroAndLilDeeBee(app, Mesh.networkPolicy());
+    const np = synthApp(app);
+    expect(reviewNotes(np, 'networkpolicy').filter((n) => n.kind === 'backend')).toEqual([]);
   });
 
   test('Lil DeeBee runs the endpoint advertising its service, with the NSM and SPIFFE sockets from their CSI drivers', () => {

@@ -5,6 +5,7 @@
  */
 import { namespaceOfObject, workloadObjects } from '../verify/inventory';
 import { AnyManifest, manifestOf } from '../verify/manifests';
+import { readerBackend } from '../verify/backends';
 import { enrolExternal, isBackend } from '../verify/readers';
 import { Endpoint } from '../verify/types';
 import { PROBE_LABEL } from '../verify/universe';
@@ -15,9 +16,10 @@ export interface ReviewNote {
   /**
    * `assumed`: a party the manifests do not define; `enrolled`: a namespace taken to run in the mesh;
    * `host-network`: a pod on its node's network; `no-namespace`: objects without `metadata.namespace`,
-   * read as in `default` (the party is `ns:default`).
+   * read as in `default` (the party is `ns:default`); `backend`: what the backend says of a party
+   * beyond its rows (NSM: no stable name for the endpoint).
    */
-  readonly kind: 'assumed' | 'enrolled' | 'host-network' | 'no-namespace';
+  readonly kind: 'assumed' | 'enrolled' | 'host-network' | 'no-namespace' | 'backend';
   /** The row name (`kube-system/kube-dns`, `prod/agent`), or `ns:<namespace>` for every party of a namespace. */
   readonly party: string;
   /** What a table cell adds after the name: `assumed`, `assumed in mesh`, `hostNetwork`. */
@@ -69,6 +71,10 @@ export function reviewNotes(manifests: readonly AnyManifest[], backend: string, 
       text: `${names} set no \`metadata.namespace\`: read as in namespace \`default\`, but \`kubectl apply\` puts them in its current context's namespace `
         + '(or the one `--namespace` names), where these rows then hold instead',
     });
+  }
+  if (isBackend(backend)) {
+    const notesOfBackend = readerBackend(backend).notes;
+    if (notesOfBackend) for (const n of notesOfBackend(manifests.map(manifestOf))) notes.push({ kind: 'backend', ...n });
   }
   for (const w of workloads) {
     if (w.template.spec?.hostNetwork !== true) continue;

@@ -19,6 +19,11 @@
  *   annotations, probes included.
  * - Pod traffic over NSM interfaces bypasses NetworkPolicy; all other traffic is decided by the
  *   primary network evaluator (denied when none is given).
+ * - Addressing: the `cmd-nse-icmp-responder` endpoint hands out addresses with sdk
+ *   `point2pointipam`, a new pair of its `NSM_CIDR_PREFIX` per connection, and no DNS record
+ *   names the endpoint. So a client has no stable address or name for the endpoint: the reader
+ *   says so per client (`addressNotes`), and never takes the destination's Kubernetes Service
+ *   name (on the primary network) to lead over NSM.
  */
 import { FlowPrefilter, PortSet, PrefilterScope, prefilterOf } from './prefilter';
 import { Decision, DecidingObject, Endpoint, Manifest, PolicyEvaluator, Query, SourcedManifest, decision } from './types';
@@ -69,6 +74,16 @@ export interface NsmConnection {
   readonly service: string;
   readonly interfaceName?: string;
   readonly payload: string;
+}
+
+/** A review note about a client: how (not) it finds the endpoints it reaches over NSM. */
+export interface NsmAddressNote {
+  /** The client, `namespace/workload`. */
+  readonly party: string;
+  /** The short mark shown after the party. */
+  readonly mark: string;
+  /** The sentence. */
+  readonly text: string;
 }
 
 type AnyManifest = Manifest | SourcedManifest;
@@ -178,6 +193,28 @@ export class NsmEvaluator implements PolicyEvaluator {
       }
     }
     return out.sort((a, b) => cmp(`${a.client} ${a.service} ${a.endpoint}`, `${b.client} ${b.service} ${b.endpoint}`));
+  }
+
+  /**
+   * One note per client workload that reaches endpoints over NSM: the endpoint has no stable
+   * address or name on the interface (per-connection point-to-point addresses, no DNS record),
+   * and the destination's Service name leads over the primary network, not over NSM. Sorted by
+   * client.
+   */
+  public addressNotes(): NsmAddressNote[] {
+    const byClient = new Map<string, Set<string>>();
+    for (const c of this.connections()) {
+      const set = byClient.get(c.client) ?? new Set<string>();
+      set.add(`\`${c.service}\`${c.interfaceName ? ` on \`${c.interfaceName}\`` : ''}`);
+      byClient.set(c.client, set);
+    }
+    return [...byClient.entries()].sort(([a], [b]) => cmp(a, b)).map(([client, reached]) => ({
+      party: client,
+      mark: 'no NSM endpoint name',
+      text: `reaches ${[...reached].join(', ')} over NSM, where the endpoint has no stable address and no DNS name: `
+        + 'its address is a new point-to-point pair per connection (NSM sdk `point2pointipam`, as `cmd-nse-icmp-responder` uses); '
+        + 'the application must take the peer of the NSM interface (its route) and not the Kubernetes Service name, which leads over the primary network',
+    }));
   }
 
   public evaluate(q: Query): Decision {

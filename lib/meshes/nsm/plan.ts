@@ -230,6 +230,8 @@ function describeConnection(c: NsmConnectionPlan): string[] {
   return [
     ...c.flows.map((f) => `declared: ${describeFlow(f)}`),
     `opened: ${c.client.namespace}/${c.client.name} <-> ${c.endpoint.namespace}/${c.endpoint.name} at L3 over NSM interface ${c.interfaceName} (every port, both directions once connected)`,
+    `address: ${c.client.namespace}/${c.client.name} gets no stable address or DNS name for ${c.endpoint.namespace}/${c.endpoint.name} on ${c.interfaceName} `
+      + '(the endpoint hands out a new point-to-point pair per connection); it must use the peer of the interface, not the Service name (primary network, closed)',
   ];
 }
 

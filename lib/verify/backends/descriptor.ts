@@ -93,6 +93,21 @@ export interface ReaderBackend {
    * and NSM name none here.
    */
   parties(objects: readonly Manifest[]): NamedParty[];
+  /**
+   * What the backend's reports must say beside the rows, beyond what the rows show (NSM: clients
+   * have no stable name for the endpoint). None when absent.
+   */
+  notes?(objects: readonly Manifest[]): BackendNote[];
+}
+
+/** A note a backend adds to reports (`reviewNotes`, kind `backend`). */
+export interface BackendNote {
+  /** The row name the note is about (`prod/hero`). */
+  readonly party: string;
+  /** What a table cell adds after the name. */
+  readonly mark: string;
+  /** The sentence. */
+  readonly text: string;
 }
 
 /** Whether an allowed query requires mTLS, given the effects of the reader's decision that allowed it. */

@@ -26,4 +26,6 @@ export const nsmBackend: ReaderBackend = {
   mtlsReadsEffects: false,
   mtls: neverMtls,
   parties: () => [],
+  // The endpoint has no stable address or name (docs/backends/nsm.md): said beside every client's rows.
+  notes: (objects) => new NsmEvaluator(objects).addressNotes(),
 };
