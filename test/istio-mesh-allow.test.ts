@@ -62,7 +62,7 @@ describe.each(CASES.map((c) => [c.name, c] as const))('Istio %s: an ALLOW-all in
       const probes = intentProbes(m);
       const check = (manifests: Manifest[]) => {
         const reader: PolicyEvaluator = readerFor(manifests, { backend: c.id, enrolledNamespaces: ENROLLED });
-        const universe = probeUniverse(manifests, probes.endpoints, probes.ports, probes.requests, { accountsAcrossLabels: false });
+        const universe = probeUniverse(manifests, probes.endpoints, probes.ports, probes.requests);
         // The waypoint's own pods run outside ztunnel's capture (istio.io/dataplane-mode: none) and listen on HBONE only; the
         // reader models them as captured, so a selector-less ALLOW reaches them there and nowhere in a cluster (see the report).
         return compareWithIntent(reader, m, universe, { limit: 1000, dns, ...backendIntentOptions(c.id, { enrolledNamespaces: ENROLLED }) })
