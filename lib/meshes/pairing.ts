@@ -77,15 +77,15 @@ function grantWithin(a: Grant, b: Grant): boolean {
 
 /**
  * Throws `IDENTITY_PAIRING_NOT_ENFORCEABLE` for the first destination of `namespace` where a pod
- * with one pod source's labels and another source's ServiceAccount would be admitted with more
- * than the intent grants it. `proxied(f)` says whether the mesh authorizes the flow by identity.
+ * with one pod source's labels and another source's ServiceAccount would be admitted on a TCP port
+ * with more than the intent grants it (UDP is the NetworkPolicy layer's alone: labels only).
  */
-export function checkIdentityPairing(model: ZeroTrustModel, namespace: string, backend: string, proxied: (f: FlowModel) => boolean = () => true): void {
+export function checkIdentityPairing(model: ZeroTrustModel, namespace: string, backend: string): void {
   const appAccounts = new Set(model.workloads.map((w) => `${w.namespace}\0${w.serviceAccount}`));
   const index = flowIndex(model);
   for (const dst of model.workloads) {
     if (dst.namespace !== namespace) continue;
-    const inbound = [...(index.inbound.get(dst) ?? [])].filter((f) => labelsOf(f.source) !== undefined && proxied(f));
+    const inbound = [...(index.inbound.get(dst) ?? [])].filter((f) => labelsOf(f.source) !== undefined);
     // Peers the app does not run, named with labels and an account: their account is the one crossed.
     const crossing = inbound.filter((f) => f.source.type === 'external-workload' && f.source.serviceAccount !== undefined && Object.keys(f.source.labels).length > 0
       && !appAccounts.has(`${f.source.namespace}\0${f.source.serviceAccount}`));
@@ -114,8 +114,8 @@ export function checkIdentityPairing(model: ZeroTrustModel, namespace: string, b
             message: `${other.declaredAt}: ${endpointKey(other.source)} and ${endpointKey(x.source)} reach ${dst.namespace}/${dst.name} on port ${n}/TCP; `
               + `${backend} checks the ServiceAccount in the proxy and the labels in the NetworkPolicy layer, each on its own, so a pod of ${ns} with the labels of ${endpointKey(x.source)} `
               + `running as ${account} would be admitted with what ${account} is granted${other.http.length > 0 ? ` [${other.http.map(describeHttpRule).join(' | ')}]` : ' (the whole port)'}, while the intent ${given}; `
-              + `no request attribute carries the source's labels. ${intent.length > 0 ? `Give ${endpointKey(other.source)} the same rules on this port as ${endpointKey(x.source)}, or name` : 'Name'} `
-              + `${endpointKey(other.source)} by its account alone (Peer.workload({ namespace: '${ns}', serviceAccount: '${account}' })), or use Mesh.cilium(), which matches labels and account together`,
+              + `no request attribute carries the source's labels. ${intent.length > 0 ? `Give ${endpointKey(other.source)} on this port only rules that ${endpointKey(x.source)} is given too, or admit` : 'Admit'} `
+              + `one peer of ${ns} on port ${n} of ${dst.namespace}/${dst.name} (Peer.namespace('${ns}') if any pod there may send), or use Mesh.cilium(), which matches labels and account together`,
           });
         }
       }
