@@ -79,8 +79,10 @@ function grantWithin(a: Grant, b: Grant): boolean {
  * Throws `IDENTITY_PAIRING_NOT_ENFORCEABLE` for the first destination of `namespace` where a pod
  * with one pod source's labels and another source's ServiceAccount would be admitted on a TCP port
  * with more than the intent grants it (UDP is the NetworkPolicy layer's alone: labels only).
+ * `tunnel`: between meshed pods the NetworkPolicy layer sees one tunnel port (Istio ambient's HBONE,
+ * Linkerd's inbound proxy port) for every app port, so a peer's labels pass it on every port.
  */
-export function checkIdentityPairing(model: ZeroTrustModel, namespace: string, backend: string): void {
+export function checkIdentityPairing(model: ZeroTrustModel, namespace: string, backend: string, tunnel: boolean): void {
   const appAccounts = new Set(model.workloads.map((w) => `${w.namespace}\0${w.serviceAccount}`));
   const index = flowIndex(model);
   for (const dst of model.workloads) {
@@ -100,7 +102,8 @@ export function checkIdentityPairing(model: ZeroTrustModel, namespace: string, b
         const here = peers.filter((f) => covers(f, n));
         // What the proxy grants a pod of ns running as the account, whatever its labels.
         const proxy = here.filter((f) => { const a = accountOf(f.source); return a === undefined || a === account; });
-        for (const x of here) {
+        const tcp = peers.filter((f) => f.ports.length === 0 || f.ports.some((p) => p.protocol === 'TCP'));
+        for (const x of tunnel ? tcp : here) {
           const labels = labelsOf(x.source)!;
           // What the intent grants a pod with x's labels (and no more) running as the account.
           const intent = here.filter((f) => within(labelsOf(f.source)!, labels) && (accountOf(f.source) === undefined || accountOf(f.source) === account));
@@ -112,10 +115,10 @@ export function checkIdentityPairing(model: ZeroTrustModel, namespace: string, b
           throw new ZeroTrustError({
             code: 'IDENTITY_PAIRING_NOT_ENFORCEABLE', backend, namespace, workload: other.declaredBy, rule: other.declaredAt,
             message: `${other.declaredAt}: ${endpointKey(other.source)} and ${endpointKey(x.source)} reach ${dst.namespace}/${dst.name} on port ${n}/TCP; `
-              + `${backend} checks the ServiceAccount in the proxy and the labels in the NetworkPolicy layer, each on its own, so a pod of ${ns} with the labels of ${endpointKey(x.source)} `
+              + `${backend} checks the ServiceAccount in the proxy and the labels in the NetworkPolicy layer, each on its own, so a pod of ${ns} with the labels of ${endpointKey(x.source)}${covers(x, n) ? '' : ` (which pass it on every port: between meshed pods it sees only the tunnel port)`} `
               + `running as ${account} would be admitted with what ${account} is granted${other.http.length > 0 ? ` [${other.http.map(describeHttpRule).join(' | ')}]` : ' (the whole port)'}, while the intent ${given}; `
               + `no request attribute carries the source's labels. ${intent.length > 0 ? `Give ${endpointKey(other.source)} on this port only rules that ${endpointKey(x.source)} is given too, or admit` : 'Admit'} `
-              + `one peer of ${ns} on port ${n} of ${dst.namespace}/${dst.name} (Peer.namespace('${ns}') if any pod there may send), or use Mesh.cilium(), which matches labels and account together`,
+              + `one peer of ${ns} ${tunnel ? 'to' : `on port ${n} of`} ${dst.namespace}/${dst.name} (Peer.namespace('${ns}') if any pod there may send), or use Mesh.cilium(), which matches labels and account together`,
           });
         }
       }

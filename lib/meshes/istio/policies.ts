@@ -202,7 +202,7 @@ export function checkIstio(model: ZeroTrustModel, ns: string, s: IstioSettings):
     }
   }
   if (s.mode === IstioMode.SIDECAR && s.egress !== IstioEgress.GATEWAY) checkSharedHostPorts(model, ns, s);
-  checkIdentityPairing(model, ns, s.backend);
+  checkIdentityPairing(model, ns, s.backend, s.mode === IstioMode.AMBIENT);
 }
 
 /**

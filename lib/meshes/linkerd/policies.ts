@@ -267,7 +267,7 @@ export function checkLinkerd(model: ZeroTrustModel, namespace: string, s: Linker
       throw new ZeroTrustError({ code: 'HTTPROUTE_TOO_LARGE', backend: s.backend, namespace, workload: w, message: `${w}: ${paths.length} probe paths on port ${plan.port.toString()}, more than one HTTPRoute holds (${l.rules * l.matchesPerRule})` });
     }
   }
-  checkIdentityPairing(model, namespace, s.backend);
+  checkIdentityPairing(model, namespace, s.backend, true);
 }
 
 /** Each HTTP-rule group is one HTTPRoute: it must fit Gateway API's limits on rules and matches. */
