@@ -43,7 +43,7 @@ interface BackendCase {
 const SMALL = 6;
 /** Identity meshes refuse a ServiceAccount on UDP ports (the mesh does not carry UDP). */
 const UDP_IDENTITY = /the mesh does not carry UDP/;
-/** Istio and Linkerd refuse a pod with one peer's labels and another's account that would be admitted with more than the intent grants it. */
+/** Istio, Linkerd and Kuma with SPIFFE identities refuse a pod with one peer's labels and another's account that would be admitted with more than the intent grants it. */
 const CROSSED = /IDENTITY_PAIRING_NOT_ENFORCEABLE|no request attribute carries the source's labels/;
 const CASES: BackendCase[] = [
   { name: 'networkpolicy', id: 'networkpolicy', mesh: () => Mesh.networkPolicy(), features: { maxWorkloads: SMALL } },
@@ -86,7 +86,7 @@ const CASES: BackendCase[] = [
     // SPIFFE IDs by ServiceAccount: peers outside the app are named with their ServiceAccount.
     name: 'kuma (SPIFFE identity)', id: 'kuma', mesh: () => Mesh.kuma({ identity: KumaIdentity.SPIFFE }),
     features: { maxWorkloads: SMALL, fqdn: true, ipSources: false, egressToExternalPods: false, dnsChoices: [0], serviceAccounts: 'always' },
-    refusals: new RegExp(`MeshPassthrough cannot express the except|has more than \\d+ ports; narrow it|${UDP_IDENTITY.source}`),
+    refusals: new RegExp(`MeshPassthrough cannot express the except|has more than \\d+ ports; narrow it|${UDP_IDENTITY.source}|${CROSSED.source}`),
   },
   {
     name: 'nsm', id: 'nsm', mesh: () => Mesh.networkServiceMesh({ allowPortsOverConnection: true, allowHttpRulesOverConnection: true }),
@@ -160,7 +160,7 @@ const NP_LAYER_CASES: Array<{ name: string; id: BackendId; meshPort?: number; me
   { name: 'kuma', id: 'kuma', mesh: () => Mesh.kuma(), features: { maxWorkloads: SMALL, ipSources: false, egressToExternalPods: false }, refusals: /MeshPassthrough cannot express/ },
   {
     name: 'kuma (SPIFFE identity)', id: 'kuma', mesh: () => Mesh.kuma({ identity: KumaIdentity.SPIFFE }),
-    features: { maxWorkloads: SMALL, ipSources: false, egressToExternalPods: false, serviceAccounts: 'always' }, refusals: new RegExp(`MeshPassthrough cannot express|${UDP_IDENTITY.source}`),
+    features: { maxWorkloads: SMALL, ipSources: false, egressToExternalPods: false, serviceAccounts: 'always' }, refusals: new RegExp(`MeshPassthrough cannot express|${UDP_IDENTITY.source}|${CROSSED.source}`),
   },
 ];
 

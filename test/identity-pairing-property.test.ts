@@ -9,7 +9,7 @@
 import { Testing } from 'cdk8s';
 import * as fc from 'fast-check';
 import { stringify } from 'yaml';
-import { CiliumMutualAuth, HttpRule, IstioMode, Mesh, Peer, Port, SecureWorkload, Weaken, ZeroTrustChart, ZeroTrustReview, ZeroTrustSynthesis } from '../lib';
+import { CiliumMutualAuth, HttpRule, IstioMode, KumaIdentity, Mesh, Peer, Port, SecureWorkload, Weaken, ZeroTrustChart, ZeroTrustReview, ZeroTrustSynthesis } from '../lib';
 import { Endpoint, backendIntentOptions, compareWithIntent, describeMismatch, intentProbes, parseManifests, probeUniverse, readerFor } from '../lib/verify';
 import { parseIntentDocument } from '../lib/intent/document';
 import { BACKEND_IDS, BackendId } from '../lib/intent/backend';
@@ -25,6 +25,8 @@ const ACCOUNTS = ['sa1', 'sa2'];
 const RULE_SETS: HttpRule[][] = [[{ methods: ['GET'] }], [{ methods: ['POST'] }], [{ methods: ['GET'] }, { methods: ['POST'] }]];
 const PAIRING = 'IDENTITY_PAIRING_NOT_ENFORCEABLE';
 const IDENTITY_BACKENDS: BackendId[] = ['istio', 'istio-ambient', 'linkerd'];
+/** Kuma checks accounts only with SPIFFE identities (by tags otherwise). */
+const refusing = (name: string, id: BackendId) => IDENTITY_BACKENDS.includes(id) || name === 'kuma (SPIFFE identity)';
 
 interface PeerSpec {
   /** Index into LABEL_SETS and ACCOUNTS; undefined: the whole namespace. */
@@ -48,6 +50,7 @@ const MESHES: Array<{ name: string; id: BackendId; mesh: () => Mesh }> = [
   { name: 'linkerd', id: 'linkerd', mesh: () => Mesh.linkerd() },
   { name: 'cilium', id: 'cilium', mesh: () => Mesh.cilium({ mutualAuth: CiliumMutualAuth.SPIRE }) },
   { name: 'kuma', id: 'kuma', mesh: () => Mesh.kuma({ weaken: [Weaken.HTTP_TO_PORT, Weaken.IDENTITY_TO_LABELS] }) },
+  { name: 'kuma (SPIFFE identity)', id: 'kuma', mesh: () => Mesh.kuma({ identity: KumaIdentity.SPIFFE, weaken: [Weaken.HTTP_TO_PORT] }) },
   { name: 'nsm', id: 'nsm', mesh: () => Mesh.networkServiceMesh({ weaken: [...WEAKEN_MEMBERS] }) },
 ];
 
@@ -97,7 +100,7 @@ describe.each(MESHES.map((m) => [m.name, m]))('crossed identities on %s: refused
         for (const p of problems) {
           // Linkerd hands a request to one HTTPRoute: overlapping rules of two sources are refused on their own.
           if (c.id === 'linkerd' && p.code === 'OVERLAPPING_HTTP_RULES') continue;
-          expect(IDENTITY_BACKENDS).toContain(c.id);
+          expect(refusing(c.name, c.id)).toBe(true);
           expect([p.code, p.backend, p.workload]).toEqual([PAIRING, c.id, 'shop/api']);
           // The rule of one peer, and both peers named.
           const named = [...new Set(peers.map(keyOf))].filter((k) => p.message.includes(`${k} and `) || p.message.includes(` and ${k} reach`));
@@ -126,7 +129,7 @@ describe.each(MESHES.map((m) => [m.name, m]))('crossed identities on %s: refused
     // Not vacuous: apps are read back with the crossed pods on every backend; the identity meshes meet the refusal.
     expect(stats.runs).toBeGreaterThan(0);
     expect(stats.crossedAsked).toBeGreaterThan(0);
-    if (IDENTITY_BACKENDS.includes(c.id)) expect(stats.refused).toBeGreaterThan(0);
+    if (refusing(c.name, c.id)) expect(stats.refused).toBeGreaterThan(0);
     else expect(stats.refused).toBe(0);
   });
 });
