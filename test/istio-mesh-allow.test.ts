@@ -62,7 +62,7 @@ describe.each(CASES.map((c) => [c.name, c] as const))('Istio %s: an ALLOW-all in
       const probes = intentProbes(m);
       const check = (manifests: Manifest[]) => {
         const reader: PolicyEvaluator = readerFor(manifests, { backend: c.id, enrolledNamespaces: ENROLLED });
-        const universe = probeUniverse(manifests, probes.endpoints, probes.ports, probes.requests, { accountsAcrossLabels: false });
+        const universe = probeUniverse(manifests, probes.endpoints, probes.ports, probes.requests);
         // The waypoint's own pods run outside ztunnel's capture (istio.io/dataplane-mode: none) and listen on HBONE only; the
         // reader models them as captured, so a selector-less ALLOW reaches them there and nowhere in a cluster (see the report).
         return compareWithIntent(reader, m, universe, { limit: 1000, dns, ...backendIntentOptions(c.id, { enrolledNamespaces: ENROLLED }) })
@@ -143,15 +143,26 @@ describe('the DENY twin of an ALLOW policy', () => {
   });
 
   test('a principal whose namespace is a peer too may send what either allows; the namespace rule leaves it out', () => {
+    // The principal's rules within the namespace's: a pod of ingress running as gw without app=gw gets nothing the intent does not grant it.
     const objects = policies(Mesh.istio(), (c) => {
       const api = new SecureWorkload(c, 'api', { image: 'api', ports: [Port.http(8080)] });
       api.allowFrom(Peer.workload({ namespace: 'ingress', labels: { app: 'gw' }, serviceAccount: 'gw' }), { ports: [Port.http(8080)], http: [{ methods: ['GET'] }] });
-      api.allowFrom(Peer.namespace('ingress'), { ports: [Port.http(8080)], http: [{ methods: ['POST'] }] });
-      // Without the self-check: Istio admits gw's ServiceAccount whatever its pod's labels (a documented limit the self-check reports).
-    }, false);
+      api.allowFrom(Peer.namespace('ingress'), { ports: [Port.http(8080)], http: [{ methods: ['GET'] }, { methods: ['POST'] }] });
+    });
     const rules = named(objects, 'api-deny').spec.rules;
     expect(rules).toContainEqual({ from: [{ source: { principals: ['cluster.local/ns/ingress/sa/gw'] } }], to: [{ operation: { ports: ['8080'], notMethods: ['GET', 'POST'] } }] });
-    expect(rules).toContainEqual({ from: [{ source: { namespaces: ['ingress'], notPrincipals: ['cluster.local/ns/ingress/sa/gw'] } }], to: [{ operation: { ports: ['8080'], notMethods: ['POST'] } }] });
+    expect(rules).toContainEqual({ from: [{ source: { namespaces: ['ingress'], notPrincipals: ['cluster.local/ns/ingress/sa/gw'] } }], to: [{ operation: { ports: ['8080'], notMethods: ['GET', 'POST'] } }] });
+  });
+
+  test('a principal granted more than its namespace is refused: Istio cannot tell its pods from the namespace\'s other pods running as it', () => {
+    const app = Testing.app();
+    const c = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh: Mesh.istio(), selfCheck: false });
+    const api = new SecureWorkload(c, 'api', { image: 'api', ports: [Port.http(8080)] });
+    api.allowFrom(Peer.workload({ namespace: 'ingress', labels: { app: 'gw' }, serviceAccount: 'gw' }), { ports: [Port.http(8080)], http: [{ methods: ['GET'] }] });
+    api.allowFrom(Peer.namespace('ingress'), { ports: [Port.http(8080)], http: [{ methods: ['POST'] }] });
+    const error = expectSynthError(app, 'a pod of ingress with the labels of ns:ingress running as gw would be admitted with what gw is granted [GET any path], while the intent grants it only [POST any path]');
+    expect((error.problems.length > 0 ? error.problems : [error]).map((p) => [p.code, p.backend, p.workload, p.rule]))
+      .toEqual([['IDENTITY_PAIRING_NOT_ENFORCEABLE', 'istio', 'shop/api', 'shop/api.allowFrom(ingress/{app=gw}@gw)']]);
   });
 
   test('up to 8 HTTP rules of one source on one port are negated (subsumed operations dropped); 9 are refused with the workload and port', () => {

@@ -81,7 +81,7 @@ describe.each([
       const all = [...out.manifests, ...hostile];
       const reader = readerFor(all, { backend: c.id, enrolledNamespaces: ENROLLED });
       const probes = intentProbes(out.model);
-      const universe = probeUniverse(all, probes.endpoints, probes.ports, probes.requests, { accountsAcrossLabels: false });
+      const universe = probeUniverse(all, probes.endpoints, probes.ports, probes.requests);
       const mismatches = compareWithIntent(reader, out.model, universe, { limit: 1, dns: out.dns, ...backendIntentOptions(c.id, { enrolledNamespaces: ENROLLED }) });
       if (mismatches.length > 0) throw new Error(`first mismatch:\n${describeMismatch(mismatches[0], c.id)}`);
       runs++;

@@ -13,8 +13,9 @@ const nsSel = (ns: string) => ({ matchLabels: { 'kubernetes.io/metadata.name': n
 
 /** A database in `shop` reached by three shop workloads, two ops workloads and pods outside the app. */
 function build(mesh: Mesh, identities = false) {
-  // Identity meshes need a ServiceAccount for peers outside the app; NetworkPolicy refuses one.
-  const sa = (name: string) => (identities ? { serviceAccount: name } : {});
+  // Identity meshes need a ServiceAccount for peers outside the app; NetworkPolicy refuses one. One account for the three
+  // metrics peers: with one each, a pod with one's labels and another's account would pass (IDENTITY_PAIRING_NOT_ENFORCEABLE).
+  const sa = () => (identities ? { serviceAccount: 'metrics' } : {});
   const app = Testing.app();
   const shop = new ZeroTrustChart(app, 'shop', { namespace: 'shop', mesh });
   const ops = new ZeroTrustChart(app, 'ops', { namespace: 'ops', mesh });
@@ -23,9 +24,9 @@ function build(mesh: Mesh, identities = false) {
   const cache = w(shop, 'cache', 6379);
   for (const name of ['web', 'api', 'worker']) db.allowFrom(w(shop, name, 8080));
   for (const name of ['monitor', 'backup']) db.allowFrom(w(ops, name, 9000));
-  db.allowFrom(Peer.workload({ namespace: 'metrics', labels: { app: 'scraper' }, ...sa('scraper') }));
-  db.allowFrom(Peer.workload({ namespace: 'metrics', labels: { app: 'exporter' }, ...sa('exporter') }));
-  db.allowFrom(Peer.workload({ namespace: 'metrics', labels: { app: 'agent', tier: 'infra' }, ...sa('agent') }));
+  db.allowFrom(Peer.workload({ namespace: 'metrics', labels: { app: 'scraper' }, ...sa() }));
+  db.allowFrom(Peer.workload({ namespace: 'metrics', labels: { app: 'exporter' }, ...sa() }));
+  db.allowFrom(Peer.workload({ namespace: 'metrics', labels: { app: 'agent', tier: 'infra' }, ...sa() }));
   cache.allowFrom(Peer.ipBlock('10.1.0.0/16'));
   const yaml = app.synthYaml();
   return { yaml, manifests: parseManifests(yaml, 'fold.yaml'), model: IntentRegistry.of(app).resolve().model, objects: Testing.synth(shop).concat(Testing.synth(ops)) };

@@ -56,7 +56,7 @@ describe.each(CASES.map((c) => [c.id, c] as const))('AUDIT against ENFORCE on %s
       const probes = intentProbes(audit.model);
       // The AUDIT output's universe (its audit NetworkPolicies add ports to probe); ENFORCE is asked with its own
       // parties, which differ only in what the stage changes on them (Linkerd: the namespace's default policy).
-      const universe = (manifests: typeof audit.manifests) => probeUniverse(manifests, probes.endpoints, probes.ports, probes.requests, { accountsAcrossLabels: false });
+      const universe = (manifests: typeof audit.manifests) => probeUniverse(manifests, probes.endpoints, probes.ports, probes.requests);
       const own = new Map(universe(enforce.manifests).endpoints.map((e) => [e.id, e]));
       for (const q of queries(universe(audit.manifests))) {
         const was = before.evaluate({ ...q, source: own.get(q.source.id) ?? q.source, destination: own.get(q.destination.id) ?? q.destination }).allowed;

@@ -49,19 +49,21 @@ const CASES: WeakenCase[] = [
     features: { maxWorkloads: SMALL, http: true, fqdn: true, serviceAccounts: 'sometimes', externalAnyPort: false, portRanges: false },
     members: [Weaken.WORKLOAD_TO_NAMESPACE, Weaken.IDENTITY_TO_LABELS, Weaken.HTTP_TO_PORT],
     // A host's ServiceEntry lists the ports every workload declares for it: refused where another workload's egress opens them.
-    refusals: /which other workloads declare/,
+    refusals: /which other workloads declare|no request attribute carries the source's labels/,
   },
   {
     name: 'istio (ambient)', id: 'istio-ambient', mesh: (weaken) => Mesh.istio({ mode: IstioMode.AMBIENT, weaken }),
     features: { maxWorkloads: SMALL, http: true, fqdn: true, serviceAccounts: 'sometimes' },
     members: [Weaken.WORKLOAD_TO_NAMESPACE, Weaken.IDENTITY_TO_LABELS, Weaken.HTTP_TO_PORT, Weaken.HOST_TO_PORT],
+    // One peer's labels with another's account, admitted wider than the intent (IDENTITY_PAIRING_NOT_ENFORCEABLE): no weaker form.
+    refusals: /no request attribute carries the source's labels/,
   },
   {
     name: 'linkerd', id: 'linkerd', mesh: (weaken) => Mesh.linkerd({ weaken }),
     features: { maxWorkloads: SMALL, http: true, fqdn: true, serviceAccounts: 'sometimes', ipSourceBlocks: [0, 1, 2, 3] },
     members: [Weaken.WORKLOAD_TO_NAMESPACE, Weaken.IDENTITY_TO_LABELS, Weaken.HOST_TO_PORT],
     // HTTP rules of two sources that overlap on one port (OVERLAPPING_HTTP_RULES): one HTTPRoute per request.
-    refusals: /overlap those of/,
+    refusals: /overlap those of|no request attribute carries the source's labels/,
   },
   {
     name: 'cilium (ztunnel)', id: 'cilium', mesh: (weaken) => Mesh.cilium({ mutualAuth: CiliumMutualAuth.ZTUNNEL, weaken }),

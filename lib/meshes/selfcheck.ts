@@ -132,8 +132,7 @@ function selfCheck(check: MeshSelfCheck, input: SelfCheckInput): SelfCheckReport
     return problems.length < MAX_REPORTED;
   };
   if (mode === 'exhaustive') {
-    // Not a named account with another peer's labels: see ProbeUniverseOptions.accountsAcrossLabels.
-    const universe = probeUniverse(manifests, probes.endpoints, probes.ports, probes.requests, { accountsAcrossLabels: false });
+    const universe = probeUniverse(manifests, probes.endpoints, probes.ports, probes.requests);
     const endpoints = universe.endpoints.filter((e) => !(e.kind === 'pod' && otherManaged.has(e.namespace!)));
     const asking = queries({ ...universe, endpoints }).filter(inScope);
     // Where neither the objects nor the intent may allow (their prefilters, lib/verify/prefilter.ts), both deny: nothing

@@ -40,26 +40,12 @@ export interface Universe {
   readonly requests?: UniverseRequest[];
 }
 
-/** Options of `probeUniverse`. */
-export interface ProbeUniverseOptions {
-  /**
-   * Whether a ServiceAccount a policy names (and no pod of its namespace runs as) is also probed
-   * with every label set probed in that namespace: a pod with the labels one peer is admitted by
-   * and the account another is. Istio and Linkerd check the account in the proxy and the labels
-   * in the NetworkPolicy layer, so they admit such a pod; the report shows it. The self-check
-   * leaves it out (it is a limit of those meshes, not a rendering mistake it could name).
-   * @default true
-   */
-  readonly accountsAcrossLabels?: boolean;
-}
-
 /**
  * Builds the universe of a set of manifests. `extra` endpoints (for example `intentProbes(model)`,
  * so that a policy that lost an `except` or a selector is still probed where the intent draws
  * its lines) are added unless their id is already there; `extraPorts` join the asked ports.
  */
-export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly Endpoint[] = [], extraPorts: readonly UniversePort[] = [], extraRequests: readonly UniverseRequest[] = [],
-  options: ProbeUniverseOptions = {}): Universe {
+export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly Endpoint[] = [], extraPorts: readonly UniversePort[] = [], extraRequests: readonly UniverseRequest[] = []): Universe {
   const inv = inventory(manifests);
   const policies = compileNetworkPolicies(manifests);
   const namespaces = new Map(inv.namespaces.map((n) => [n.name, n]));
@@ -205,7 +191,6 @@ export function probeUniverse(manifests: readonly AnyManifest[], extra: readonly
   for (const [ns, sas] of [...accounts].sort(([a], [b]) => compareText(a, b))) {
     for (const sa of [...sas].sort(compareText)) {
       add(probe(nsInfo(ns), `*@${sa}`, {}, sa));
-      if (options.accountsAcrossLabels === false) continue;
       for (const [name, labels] of probeLabels.get(ns) ?? []) add(probe(nsInfo(ns), `${name}@${sa}`, labels, sa));
     }
   }

@@ -15,6 +15,7 @@ import { Port, PortKind } from '../../intent/port';
 import { cidrContains, normalizeCidr, parseCidr } from '../../intent/cidr';
 import { NamespaceRule, NetworkPolicyLayerOptions, NetworkPolicyPeer, peerOf } from '../networkpolicy/policies';
 import { compareEntries, compareText } from '../../intent/collation';
+import { checkIdentityPairing } from '../pairing';
 
 /** Which Istio data plane the namespace is enrolled in. */
 export enum IstioMode {
@@ -201,6 +202,7 @@ export function checkIstio(model: ZeroTrustModel, ns: string, s: IstioSettings):
     }
   }
   if (s.mode === IstioMode.SIDECAR && s.egress !== IstioEgress.GATEWAY) checkSharedHostPorts(model, ns, s);
+  checkIdentityPairing(model, ns, s.backend, s.mode === IstioMode.AMBIENT);
 }
 
 /**

@@ -10,6 +10,7 @@ import {
 } from '../../intent/model';
 import { Port, PortKind } from '../../intent/port';
 import { compareEntries, compareText } from '../../intent/collation';
+import { checkIdentityPairing } from '../pairing';
 
 /** Tag Kuma puts on every Kubernetes data plane proxy: the pod's namespace. */
 const KUMA_NAMESPACE_TAG = 'k8s.kuma.io/namespace';
@@ -97,6 +98,8 @@ export function checkKuma(model: ZeroTrustModel, ns: string, o: KumaOptions): vo
       }
     }
   }
+  // With SPIFFE IDs the sidecar checks the account and the NetworkPolicy layer the labels, as on Istio.
+  if (o.spiffe) checkIdentityPairing(model, ns, 'kuma', false);
 }
 
 /** Metadata of a Kuma object: managed, and labelled with its mesh when namespaced. */

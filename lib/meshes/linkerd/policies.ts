@@ -30,6 +30,7 @@ import {
 } from '../../intent/model';
 import { Port, PortKind, Protocol } from '../../intent/port';
 import { compareEntries } from '../../intent/collation';
+import { checkIdentityPairing } from '../pairing';
 
 /** Settings the Linkerd objects depend on. */
 export interface LinkerdSettings {
@@ -266,6 +267,7 @@ export function checkLinkerd(model: ZeroTrustModel, namespace: string, s: Linker
       throw new ZeroTrustError({ code: 'HTTPROUTE_TOO_LARGE', backend: s.backend, namespace, workload: w, message: `${w}: ${paths.length} probe paths on port ${plan.port.toString()}, more than one HTTPRoute holds (${l.rules * l.matchesPerRule})` });
     }
   }
+  checkIdentityPairing(model, namespace, s.backend, true);
 }
 
 /** Each HTTP-rule group is one HTTPRoute: it must fit Gateway API's limits on rules and matches. */
