@@ -48,7 +48,7 @@ test('PERMISSIVE allows everything STRICT allows; beyond it, only declared plain
     const intent = new IntentEvaluator(plain.model, { dns: plain.dns, ...backendIntentOptions('kuma', { enrolledNamespaces: ENROLLED }) });
     const permissiveNs = new Set(plain.model.namespaces.filter((n) => n.mtls === 'permissive').map((n) => n.name));
     const probes = intentProbes(plain.model);
-    for (const q of queries(probeUniverse(plain.manifests, probes.endpoints, probes.ports, probes.requests, { accountsAcrossLabels: false }))) {
+    for (const q of queries(probeUniverse(plain.manifests, probes.endpoints, probes.ports, probes.requests))) {
       const was = before.evaluate(q).allowed;
       const now = after.evaluate(q).allowed;
       if (was && !now) throw new Error(`PERMISSIVE denies what STRICT allows: ${describeQuery(q)}`);
