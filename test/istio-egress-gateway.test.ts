@@ -5,10 +5,11 @@
  */
 import { App, Testing } from 'cdk8s';
 import * as fc from 'fast-check';
-import { backendIntentOptions, compareWithIntent, describeMismatch, intentProbes, probeUniverse } from '../lib/verify';
+import { backendIntentOptions, compareWithIntent, describeMismatch, intentProbes, parseManifests, probeUniverse } from '../lib/verify';
 import { PORT_POOL, buildApp, topologyArb } from './topology';
 import { IstioEgress, IstioMode, Mesh, Peer, Port, SecureWorkload, ZeroTrustChart } from '../lib';
 import { ZeroTrustError } from '../lib/intent/errors';
+import { flowMatrix } from '../lib/report';
 import { inventory } from '../lib/verify/inventory';
 import { NetworkPolicyEvaluator } from '../lib/verify/networkpolicy';
 import { readerFor } from '../lib/verify/readers';
@@ -168,6 +169,29 @@ describe('Istio egress gateway: refusals', () => {
     const of = (ns: string, name: string) => pods.find((w) => w.namespace === ns && w.labels?.['app.kubernetes.io/name'] === name)!;
     expect(reader.evaluate({ source: of('q', 'a'), destination: host('api.example.com'), port: 443, protocol: 'TCP' }).allowed).toBe(true);
     expect(reader.evaluate({ source: of('q', 'none'), destination: host('api.example.com'), port: 443, protocol: 'TCP' }).allowed).toBe(false);
+  });
+
+  test('the reader models the gateway as shared: a user of the gateway reaches a host another namespace routes through it', () => {
+    // Two apps synthesized apart (each accepted alone), applied together: what the synth refuses in one app.
+    const one = (ns: string, hostName: string) => {
+      const app = Testing.app();
+      const c = new ZeroTrustChart(app, ns, { namespace: ns, mesh: Mesh.istio({ egress: IstioEgress.GATEWAY }) });
+      new SecureWorkload(c, 'b', { image: 'b' }).allowTo(Peer.fqdn(hostName), { ports: [Port.tcp(443)] });
+      new SecureWorkload(c, 'none', { image: 'none' });
+      return app.synthYaml();
+    };
+    const manifests = parseManifests([one('p', 'other.example.com'), one('q', 'api.example.com')].join('\n---\n'), 'both.yaml');
+    const all = manifests.map((x) => x.manifest);
+    const reader = readerFor(all, { backend: 'istio' });
+    const pods = inventory(all).workloads;
+    const of = (ns: string, name: string) => pods.find((w) => w.namespace === ns && w.labels?.['app.kubernetes.io/name'] === name)!;
+    const shared = reader.evaluate({ source: of('p', 'b'), destination: host('api.example.com'), port: 443, protocol: 'TCP' });
+    expect(shared.allowed).toBe(true);
+    expect(shared.reasons.join(' ')).toMatch(/imports the egress gateway istio-system\/istio-egressgateway, which checks no source: VirtualService q\/egress-api-example-com/);
+    expect(reader.evaluate({ source: of('p', 'none'), destination: host('api.example.com'), port: 443, protocol: 'TCP' }).allowed).toBe(false);
+    expect(reader.evaluate({ source: of('p', 'b'), destination: host('evil.example.com'), port: 443, protocol: 'TCP' }).allowed).toBe(false);
+    const rows = flowMatrix(manifests, { backend: 'istio' }).rows.filter((r) => r.destination === 'fqdn:api.example.com').map((r) => `${r.source} ${r.port}`);
+    expect(rows).toEqual(['p/b 443', 'q/b 443']);
   });
 
   test('bad gateway props are refused where they are written', () => {
