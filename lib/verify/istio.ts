@@ -86,6 +86,12 @@ export class IstioEvaluator implements PolicyEvaluator {
     // 1. Egress at the source's sidecar (ztunnel ignores outboundTrafficPolicy).
     if (srcPlane === 'sidecar') {
       const egress = this.sidecarEgress(q);
+      // The egress gateway checks no source: a sidecar that imports its Service may send it any SNI.
+      const shared = egress.verdict === 'deny' ? this.sharedGatewayHop(q) : undefined;
+      if (shared) {
+        effects.push(istioEffect('allow', shared.detail, shared.objects));
+        return this.network([{ source: q.source, destination: shared.gateway, port: shared.port, protocol: 'TCP' }], effects);
+      }
       effects.push(egress);
       if (egress.verdict === 'deny') return decision(false, effects);
     }
@@ -195,13 +201,15 @@ export class IstioEvaluator implements PolicyEvaluator {
       return podsByNamespace.get(ns) ?? [];
     };
     const routesTo = (d: Endpoint) => (d.kind === 'fqdn' && d.host !== undefined ? routed.get(d.host) : undefined);
+    const routingNamespaces = [...new Set([...routed.values()].flatMap((m) => [...m.keys()]))].sort();
     return {
       sources: (d) => {
         if (viaWaypoint(endpoints[d])) return open.sources(d);
         const routes = routesTo(endpoints[d]);
         if (!routes) return below.sources(d);
         const out = [...below.sources(d)];
-        for (const ns of routes.keys()) out.push(...podsOf(ns));
+        // The gateway is shared: a pod of any namespace that routes some host through a gateway may ask for this one.
+        for (const ns of routingNamespaces) out.push(...podsOf(ns));
         return out;
       },
       ports: (s, d) => {
@@ -209,7 +217,8 @@ export class IstioEvaluator implements PolicyEvaluator {
         const destination = endpoints[d];
         const network = below.ports(s, d);
         const routes = routesTo(destination);
-        const viaGateway = routes && source.kind === 'pod' && this.dataPlane(source) === 'sidecar' ? routes.get(source.namespace!) : undefined;
+        const viaGateway = routes && source.kind === 'pod' && this.dataPlane(source) === 'sidecar' && routingNamespaces.includes(source.namespace!)
+          ? [...routes.values()].reduce((a, b) => a.union(b), PortSet.NONE) : undefined;
         if (viaGateway) return network.union(viaGateway);
         const udp = network.only('UDP');
         const dstPlane = this.dataPlane(destination);
@@ -308,10 +317,10 @@ export class IstioEvaluator implements PolicyEvaluator {
    * the Service port from its target-ports annotation, else the same port). The network layer
    * then sees the connection to the gateway's pods, not to the host.
    */
-  private egressGatewayHop(q: Query): { gateway: Endpoint; port: number; detail: string; objects: DecidingObject[] } | undefined {
+  private egressGatewayHop(q: Query, anyNamespace = false): { gateway: Endpoint; port: number; detail: string; objects: DecidingObject[] } | undefined {
     const host = q.destination.kind === 'fqdn' ? q.destination.host : undefined;
     if (!host) return undefined;
-    for (const vs of this.of('VirtualService', q.source.namespace)) {
+    for (const vs of this.of('VirtualService', anyNamespace ? undefined : q.source.namespace)) {
       if (!String(vs.apiVersion).startsWith('networking.istio.io/') || !(vs.spec?.hosts ?? []).includes(host)) continue;
       const routes: any[] = [...(vs.spec?.tls ?? []), ...(vs.spec?.http ?? [])];
       const viaMesh = routes.find((r) => (r.match ?? []).some((m: any) => (m.gateways ?? []).includes('mesh') && (m.port === undefined || m.port === q.port)));
@@ -333,6 +342,30 @@ export class IstioEvaluator implements PolicyEvaluator {
       return { gateway, port, objects, detail: `VirtualService ${vs.metadata.namespace}/${vs.metadata.name} sends ${host}:${q.port} to the egress gateway ${svc[2]}/${svc[1]} (its pods on ${port}), Gateway ${gwNs}/${gwName} forwards it` };
     }
     return undefined;
+  }
+
+  /**
+   * A host the source's own routing does not reach, asked of an egress gateway anyway: any
+   * VirtualService and Gateway of the manifests route the host through a gateway, and the source's
+   * REGISTRY_ONLY Sidecar imports that gateway's Service, so it can dial the Service with the host's
+   * SNI (or Host header); the gateway checks no source and forwards it. The network layer then sees
+   * the connection to the gateway's pods.
+   */
+  private sharedGatewayHop(q: Query): { gateway: Endpoint; port: number; detail: string; objects: DecidingObject[] } | undefined {
+    if (q.destination.kind !== 'fqdn') return undefined;
+    const hop = this.egressGatewayHop(q, true);
+    if (!hop) return undefined;
+    const sidecar = this.sidecarOf(q.source);
+    const hosts: string[] = (sidecar?.spec?.egress ?? []).flatMap((e: any) => e.hosts ?? []);
+    const ns = hop.gateway.namespace!;
+    const service = `${hop.gateway.serviceAccount}.${ns}.svc.${this.clusterDomain}`;
+    const imports = hosts.some((h) => {
+      const [hns, hhost] = h.split('/');
+      return (hns === '*' || hns === ns || (hns === '.' && ns === q.source.namespace)) && hostMatches(hhost, service);
+    });
+    if (!sidecar || !imports) return undefined;
+    const objects = [...hop.objects, { kind: 'Sidecar', namespace: sidecar.metadata.namespace, name: sidecar.metadata.name }];
+    return { ...hop, objects, detail: `Sidecar ${sidecar.metadata.namespace}/${sidecar.metadata.name} imports the egress gateway ${ns}/${hop.gateway.serviceAccount}, which checks no source: ${hop.detail}` };
   }
 
   // ------------------------------------------------------------------ inventory
@@ -481,14 +514,19 @@ export class IstioEvaluator implements PolicyEvaluator {
 
   // ------------------------------------------------------------------ egress
 
-  private sidecarEgress(q: Query): DecisionEffect {
-    const src = q.source;
-    const sidecar = this.cached(this.sidecarCache, src, '', () => {
+  /** The Sidecar that applies to a pod: its own by selector, else its namespace's, else the root namespace's. */
+  private sidecarOf(src: Endpoint): Manifest | undefined {
+    return this.cached(this.sidecarCache, src, '', () => {
       const own = this.of('Sidecar', src.namespace);
       return this.selectors().sidecars.candidates([src.namespace], src.labels).find((s) => matches(s.spec.workloadSelector.labels, src.labels))
         ?? own.find((s) => !s.spec?.workloadSelector)
         ?? this.of('Sidecar', this.root).find((s) => !s.spec?.workloadSelector);
     });
+  }
+
+  private sidecarEgress(q: Query): DecisionEffect {
+    const src = q.source;
+    const sidecar = this.sidecarOf(src);
     const name = sidecar ? `Sidecar ${sidecar.metadata.namespace}/${sidecar.metadata.name}` : 'no Sidecar';
     const sidecarObjects = sidecar ? onlyObject(sidecar) : [];
     if (!sidecar || sidecar.spec?.outboundTrafficPolicy?.mode !== 'REGISTRY_ONLY') {

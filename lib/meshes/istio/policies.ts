@@ -203,6 +203,41 @@ export function checkIstio(model: ZeroTrustModel, ns: string, s: IstioSettings):
   }
   if (s.mode === IstioMode.SIDECAR && s.egress !== IstioEgress.GATEWAY) checkSharedHostPorts(model, ns, s);
   checkIdentityPairing(model, ns, s.backend, s.mode === IstioMode.AMBIENT);
+  if (s.mode === IstioMode.SIDECAR && s.egress === IstioEgress.GATEWAY && s.egressGateway) checkSharedEgressGateway(model, ns, s, s.egressGateway);
+}
+
+/**
+ * The egress gateway checks no source: a workload whose sidecar imports the gateway's Service and
+ * whose NetworkPolicy reaches the gateway's pods can send it any SNI or Host, and a Gateway selects
+ * the gateway's pods whatever namespace it is in, so the gateway forwards every host any chart
+ * routes through it. Every gateway user of the app (a workload of an Istio namespace with host-name
+ * egress; workloads of other Istio charts are counted too, which may refuse an app whose charts use
+ * different gateways) must therefore declare the same (host, port) set, or it would gain the others'.
+ */
+function checkSharedEgressGateway(model: ZeroTrustModel, ns: string, s: IstioSettings, gw: IstioEgressGatewaySettings): void {
+  const istioNs = new Set(model.namespaces.filter((n) => n.backend === s.backend).map((n) => n.name));
+  const users = model.workloads.filter((w) => istioNs.has(w.namespace)).map((w) => {
+    const named = outboundFlows(model, w).filter((f) => f.destination.type === 'fqdn');
+    const pairs = [...new Set(named.flatMap((f) => f.ports.map((p) => `${(f.destination as { host: string }).host}:${p.number}`)))].sort(compareText);
+    return { w, named, pairs };
+  }).filter((u) => u.named.length > 0);
+  const all = [...new Set(users.flatMap((u) => u.pairs))].sort(compareText);
+  for (const u of users) {
+    if (u.w.namespace !== ns) continue;
+    const gained = all.filter((p) => !u.pairs.includes(p));
+    const other = users.find((o) => o !== u && o.pairs.join(',') !== u.pairs.join(','));
+    if (gained.length === 0 && other === undefined) continue;
+    // Name the one that gains; when this workload gains nothing, another one gains its hosts.
+    const by = other ?? u;
+    const extra = gained.length > 0 ? gained : u.pairs.filter((p) => !by.pairs.includes(p));
+    const [gainer, giver] = gained.length > 0 ? [u, users.find((o) => o.pairs.some((p) => gained.includes(p)))!] : [by, u];
+    throw new ZeroTrustError({
+      code: 'ISTIO_EGRESS_GATEWAY_SHARED', backend: s.backend, namespace: ns, workload: `${u.w.namespace}/${u.w.name}`, rule: u.named[0].declaredAt,
+      message: `${u.named[0].declaredAt}: the egress gateway ${gw.namespace}/${gw.serviceName} checks no source and forwards every host any Gateway routes through it, `
+        + `so ${gainer.w.namespace}/${gainer.w.name}, which reaches the gateway for its own hosts, could reach ${extra.join(', ')} that ${giver.w.namespace}/${giver.w.name} declares; `
+        + 'give every workload that uses the egress gateway the same hosts and ports, or use IstioEgress.SIDECAR (a per-host AuthorizationPolicy on the gateway with ISTIO_MUTUAL is not generated yet)',
+    });
+  }
 }
 
 /**
