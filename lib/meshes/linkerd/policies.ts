@@ -436,22 +436,32 @@ function adminObjects(model: ZeroTrustModel, namespace: string, s: LinkerdSettin
     out.push(...authorize(namespace, metricsRoute, { group: s.routeGroup, kind: 'HTTPRoute', name: metricsRoute }, sourcesOf(scrapes), s, ' (GET /metrics)'));
     const probeRoute = `${name}-probes`;
     const what = `kubelet probes of the Linkerd proxy (GET /live, /ready with User-Agent ${KUBE_PROBE_USER_AGENT}) from ${s.probeNetworks.join(', ')}, unauthenticated`;
-    out.push(httpRoute(namespace, probeRoute, name, routeRules([['/live', '/ready'].map((path) => ({
+    out.push(...kubeletProbeRoute(namespace, probeRoute, name, ['/live', '/ready'], what, s));
+  }
+  return out;
+}
+
+/**
+ * An HTTPRoute of the Server `server` matching GET on exactly `paths` from kubelet (its User-Agent),
+ * and the AuthorizationPolicy that admits it unauthenticated from the probe networks.
+ */
+function kubeletProbeRoute(namespace: string, route: string, server: string, paths: readonly string[], what: string, s: LinkerdSettings): LinkerdObject[] {
+  return [
+    httpRoute(namespace, route, server, routeRules([paths.map((path) => ({
       path: { type: 'Exact', value: path },
       headers: [{ type: 'RegularExpression', name: 'User-Agent', value: KUBE_PROBE_USER_AGENT }],
       method: 'GET',
-    }))], s), [what], s));
-    out.push({
+    }))], s), [what], s),
+    {
       apiVersion: `${POLICY_GROUP}/v1alpha1`,
       kind: 'AuthorizationPolicy',
-      metadata: meta(namespace, probeRoute, [what]),
+      metadata: meta(namespace, route, [what]),
       spec: {
-        targetRef: { group: s.routeGroup, kind: 'HTTPRoute', name: probeRoute },
+        targetRef: { group: s.routeGroup, kind: 'HTTPRoute', name: route },
         requiredAuthenticationRefs: [{ group: POLICY_GROUP, kind: 'NetworkAuthentication', name: PROBE_AUTHN }],
       },
-    });
-  }
-  return out;
+    },
+  ];
 }
 
 /** Every Linkerd object of one namespace, in a stable order. */
@@ -497,20 +507,7 @@ export function linkerdObjects(model: ZeroTrustModel, namespace: string, s: Link
       probes = true;
       const probeRoute = `${name}-probes`;
       const what = `kubelet probes (GET ${probePaths.join(', ')} with User-Agent ${KUBE_PROBE_USER_AGENT}) from ${s.probeNetworks.join(', ')}, unauthenticated`;
-      out.push(httpRoute(namespace, probeRoute, name, routeRules([probePaths.map((path) => ({
-        path: { type: 'Exact', value: path },
-        headers: [{ type: 'RegularExpression', name: 'User-Agent', value: KUBE_PROBE_USER_AGENT }],
-        method: 'GET',
-      }))], s), [what], s));
-      out.push({
-        apiVersion: `${POLICY_GROUP}/v1alpha1`,
-        kind: 'AuthorizationPolicy',
-        metadata: meta(namespace, probeRoute, [what]),
-        spec: {
-          targetRef: { group: s.routeGroup, kind: 'HTTPRoute', name: probeRoute },
-          requiredAuthenticationRefs: [{ group: POLICY_GROUP, kind: 'NetworkAuthentication', name: PROBE_AUTHN }],
-        },
-      });
+      out.push(...kubeletProbeRoute(namespace, probeRoute, name, probePaths, what, s));
     }
   }
   const admin = adminObjects(model, namespace, s);
